@@ -1,0 +1,6 @@
+"""flackcli: the Flack terminal client, its client library and script commands.
+
+Imports nothing from flackd except ``flackd.codec``.
+"""
+
+__version__ = "0.1.0"

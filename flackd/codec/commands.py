@@ -1,0 +1,159 @@
+"""Typed client commands: what a client may send, as frozen dataclasses.
+
+Owns: the command types. Parsing them from text lives in ``grammar``. Must not import
+anything outside the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Command",
+    "Create",
+    "Delete",
+    "Help",
+    "History",
+    "Join",
+    "ListChannels",
+    "Msg",
+    "Names",
+    "Nick",
+    "Part",
+    "Ping",
+    "Pong",
+    "Quit",
+    "Resume",
+    "Topic",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    """``NICK <nick>``: register, or change nick once registered."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """``RESUME <token>``: come back as the session the token belongs to."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """``JOIN <#channel>``: join, creating the channel if it does not exist."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """``CREATE <#channel>``: create a new channel and join it; refused if it exists."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """``PART <#channel> [reason]``."""
+
+    channel: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """``MSG <#channel|nick> <text>``."""
+
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListChannels:
+    """``LIST``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """``NAMES <#channel>`` (alias ``WHO``)."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """``TOPIC <#channel> [text]``: show the topic, or set it when text is given."""
+
+    channel: str
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """``HISTORY <#channel> [BEFORE <id>|AFTER <id>] [count]``.
+
+    At most one of ``before``/``after`` is set; ``count`` None means the server default.
+    """
+
+    channel: str
+    before: str | None = None
+    after: str | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """``DELETE <message-id>``: delete one of your own channel messages."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """``PING [token]``: the server answers ``PONG [token]``."""
+
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """``PONG <token>``: the answer to a server ``PING``."""
+
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """``QUIT [reason]``: end the session (the resume token stops working)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """``HELP [command]``."""
+
+    topic: str | None = None
+
+
+Command = (
+    Nick
+    | Resume
+    | Join
+    | Create
+    | Part
+    | Msg
+    | ListChannels
+    | Names
+    | Topic
+    | History
+    | Delete
+    | Ping
+    | Pong
+    | Quit
+    | Help
+)

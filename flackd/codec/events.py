@@ -1,0 +1,313 @@
+"""Typed server lines: everything flackd sends, as frozen dataclasses.
+
+Owns: the server line types and their mapping to the wire shape
+``VERB param... [:text]``. Formatting and parsing text lives in ``grammar``. Must not
+import anything outside the standard library.
+
+Each class has ``VERB`` (the first word on the wire) and ``wire()``, which returns the
+space-free parameters and the optional free text that follows `` :``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "BlockEnd",
+    "BlockStart",
+    "Bye",
+    "ChannelEntry",
+    "Deleted",
+    "Error",
+    "Event",
+    "Hello",
+    "Info",
+    "Joined",
+    "Member",
+    "Message",
+    "NickChanged",
+    "Ok",
+    "Parted",
+    "Ping",
+    "Pong",
+    "Quit",
+    "Topic",
+]
+
+Wire = tuple[tuple[str, ...], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """``HELLO flackd <version> maxline=<n> history=<n> :text``: first line on connect."""
+
+    VERB: ClassVar[str] = "HELLO"
+    server: str
+    version: str
+    max_line: int
+    history: int
+    text: str
+
+    def wire(self) -> Wire:
+        return (
+            (self.server, self.version, f"maxline={self.max_line}", f"history={self.history}"),
+            self.text,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    """``OK <COMMAND> [param...] :text``: a command succeeded."""
+
+    VERB: ClassVar[str] = "OK"
+    command: str
+    params: tuple[str, ...] = ()
+    text: str = ""
+
+    def wire(self) -> Wire:
+        return (self.command, *self.params), self.text
+
+    def param(self, key: str) -> str | None:
+        """The value of a ``key=value`` parameter, if present."""
+        prefix = key + "="
+        for p in self.params:
+            if p.startswith(prefix):
+                return p[len(prefix) :]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """``ERR <CODE> <COMMAND> [context...] :text``: a command was refused."""
+
+    VERB: ClassVar[str] = "ERR"
+    code: str
+    command: str
+    params: tuple[str, ...] = ()
+    text: str = ""
+
+    def wire(self) -> Wire:
+        return (self.code, self.command, *self.params), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """``BYE <CODE> [param...] :text``: the last line before the server closes."""
+
+    VERB: ClassVar[str] = "BYE"
+    code: str
+    params: tuple[str, ...] = ()
+    text: str = ""
+
+    def wire(self) -> Wire:
+        return (self.code, *self.params), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """``MSG <target> <id> <time> <author> :text``: a chat message, live or from history.
+
+    ``target`` is the channel, or for a private message the nick it was sent to.
+    """
+
+    VERB: ClassVar[str] = "MSG"
+    target: str
+    id: str
+    time: str
+    author: str
+    text: str
+
+    def wire(self) -> Wire:
+        return (self.target, self.id, self.time, self.author), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """``JOIN <#channel> <nick>``: someone joined a channel you are in."""
+
+    VERB: ClassVar[str] = "JOIN"
+    channel: str
+    nick: str
+
+    def wire(self) -> Wire:
+        return (self.channel, self.nick), None
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    """``PART <#channel> <nick> :reason``: someone left a channel you are in."""
+
+    VERB: ClassVar[str] = "PART"
+    channel: str
+    nick: str
+    reason: str = ""
+
+    def wire(self) -> Wire:
+        return (self.channel, self.nick), self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """``QUIT <nick> :reason``: someone who shared a channel with you disconnected."""
+
+    VERB: ClassVar[str] = "QUIT"
+    nick: str
+    reason: str = ""
+
+    def wire(self) -> Wire:
+        return (self.nick,), self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    """``NICK <old> <new>``: someone who shares a channel with you changed nick."""
+
+    VERB: ClassVar[str] = "NICK"
+    old: str
+    new: str
+
+    def wire(self) -> Wire:
+        return (self.old, self.new), None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """``TOPIC <#channel> <setter> <time> :text``; setter and time are ``*`` when unset."""
+
+    VERB: ClassVar[str] = "TOPIC"
+    channel: str
+    setter: str
+    time: str
+    text: str
+
+    def wire(self) -> Wire:
+        return (self.channel, self.setter, self.time), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """``DELETED <#channel> <id> <nick>``: a message was deleted by its author."""
+
+    VERB: ClassVar[str] = "DELETED"
+    channel: str
+    id: str
+    nick: str
+
+    def wire(self) -> Wire:
+        return (self.channel, self.id, self.nick), None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStart:
+    """A block header: ``LIST <n>``, ``NAMES <#c> <n>``, ``HISTORY <#c> <n>``,
+    ``HELP <topic> <n>``. The last parameter is always the number of body lines."""
+
+    kind: str
+    params: tuple[str, ...]
+
+    @property
+    def VERB(self) -> str:  # mirrors the ClassVar of the other lines
+        return self.kind
+
+    @property
+    def count(self) -> int:
+        return int(self.params[-1])
+
+    def wire(self) -> Wire:
+        return self.params, None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """``CHANNEL <#channel> <members> :topic``: one body line of a LIST block."""
+
+    VERB: ClassVar[str] = "CHANNEL"
+    channel: str
+    members: int
+    topic: str
+
+    def wire(self) -> Wire:
+        return (self.channel, str(self.members)), self.topic
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``MEMBER <nick>``: one body line of a NAMES block."""
+
+    VERB: ClassVar[str] = "MEMBER"
+    nick: str
+
+    def wire(self) -> Wire:
+        return (self.nick,), None
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """``INFO :text``: one body line of a HELP block."""
+
+    VERB: ClassVar[str] = "INFO"
+    text: str
+
+    def wire(self) -> Wire:
+        return (), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnd:
+    """``END <kind> [param...]``: closes a block, e.g. ``END HISTORY #c more=no gap=no``."""
+
+    VERB: ClassVar[str] = "END"
+    kind: str
+    params: tuple[str, ...] = ()
+
+    def wire(self) -> Wire:
+        return (self.kind, *self.params), None
+
+    def flag(self, key: str) -> bool:
+        """True when ``key=yes`` is among the parameters."""
+        return f"{key}=yes" in self.params
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """``PING [token]``: the server checks that the client is alive; answer ``PONG``."""
+
+    VERB: ClassVar[str] = "PING"
+    token: str | None = None
+
+    def wire(self) -> Wire:
+        return ((self.token,) if self.token is not None else ()), None
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """``PONG [token]``: the answer to a client's ``PING``, token echoed verbatim."""
+
+    VERB: ClassVar[str] = "PONG"
+    token: str | None = None
+
+    def wire(self) -> Wire:
+        return ((self.token,) if self.token is not None else ()), None
+
+
+Event = (
+    Hello
+    | Ok
+    | Error
+    | Bye
+    | Message
+    | Joined
+    | Parted
+    | Quit
+    | NickChanged
+    | Topic
+    | Deleted
+    | BlockStart
+    | ChannelEntry
+    | Member
+    | Info
+    | BlockEnd
+    | Ping
+    | Pong
+)

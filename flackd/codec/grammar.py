@@ -1,0 +1,435 @@
+"""Grammar: lines of text <-> typed commands and server lines, and the verb table.
+
+Owns: the verb table (syntax, example, help text, whether a verb works before NICK, its
+flood cost), parsing client lines into :mod:`commands`, formatting and parsing server lines
+(:mod:`events`), every error code, and :class:`ProtocolError`. Must not import anything
+outside the standard library.
+
+Rules:
+
+1. The first word is the verb, in any letter case; one leading ``/`` is ignored.
+2. Parameters are separated by spaces. A command's last free-text parameter takes the rest
+   of the line (so ``MSG #c hello there`` needs no ``:``; a ``:`` typed there is text).
+3. Server lines put free text last, after `` :``; parameters before it never hold a space.
+4. Everything formatted for the wire passes ``text.neutralise`` exactly once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, assert_never
+
+from flackd.codec import commands as c
+from flackd.codec import events as e
+from flackd.codec.framing import CRLF
+from flackd.codec.ids import parse_id
+from flackd.codec.text import is_channel, neutralise
+
+__all__ = [
+    "ERROR_CODES",
+    "MAX_COUNT",
+    "TEMPORARY_CODES",
+    "VERBS",
+    "ProtocolError",
+    "Verb",
+    "encode_event",
+    "format_command",
+    "format_event",
+    "parse_command",
+    "parse_event",
+    "usage_error",
+]
+
+#: Every error code with its meaning. Codes are stable: programs may switch on them.
+ERROR_CODES: Final[dict[str, str]] = {
+    "UNKNOWN_COMMAND": "the verb is not one flackd knows; HELP lists them",
+    "NEED_MORE_PARAMS": "a required parameter is missing; the text gives the syntax",
+    "INVALID_PARAMS": "a parameter is malformed or there are too many; the text gives the syntax",
+    "NOT_REGISTERED": "the command needs a nick first: NICK <name> or RESUME <token>",
+    "ALREADY_REGISTERED": "RESUME was sent on a connection that already has a nick",
+    "NICK_IN_USE": "someone else has that nick (compared case-insensitively)",
+    "INVALID_NICK": "the nick breaks the nick rules",
+    "INVALID_CHANNEL": "the channel name breaks the channel rules",
+    "CHANNEL_EXISTS": "CREATE named a channel that already exists (case-insensitively)",
+    "NO_SUCH_CHANNEL": "no channel has that name",
+    "NO_SUCH_NICK": "nobody online has that nick",
+    "NOT_IN_CHANNEL": "the command needs you to be a member of the channel",
+    "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
+    "NOT_AUTHOR": "only the author of a message may delete it",
+    "UNKNOWN_TOKEN": "the resume token is unknown, expired, or from before a restart",
+    "LINE_TOO_LONG": "the line was longer than the line limit and was dropped",
+    "INVALID_UTF8": "the line was not valid UTF-8 and was dropped",
+    "BAD_CHARACTER": "the line held a control character (NUL, CR, ESC, ...) and was dropped",
+    "TOO_MANY_CHANNELS": "a per-client or per-server channel limit was reached",
+    "RATE_LIMITED": "temporary: a per-action quota is used up; retry after retry= seconds",
+}
+
+#: Codes that describe a temporary condition: the same command may succeed later.
+TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED"})
+
+#: The largest count a HISTORY command may ask for before the server clamps it.
+MAX_COUNT: Final = 10_000
+
+
+class ProtocolError(Exception):
+    """A client line that cannot be carried out; :attr:`reply` is the ``ERR`` line."""
+
+    def __init__(self, code: str, command: str, text: str, params: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{code} {command}: {text}")
+        self.reply = e.Error(code, command, params, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """One row of the verb table."""
+
+    name: str
+    syntax: str
+    example: str
+    summary: str
+    before_registration: bool
+    cost: int
+    parse: Callable[[str], c.Command]
+    aliases: tuple[str, ...] = ()
+
+
+def usage_error(verb: str, code: str = "NEED_MORE_PARAMS", why: str = "") -> ProtocolError:
+    """The error for a malformed command: its syntax and one example."""
+    row = VERBS[verb]
+    prefix = f"{why}; " if why else ""
+    return ProtocolError(code, verb, f"{prefix}usage: {row.syntax}  (example: {row.example})")
+
+
+def _words(args: str) -> list[str]:
+    return args.split()
+
+
+def _rest_after(args: str, n: int) -> tuple[list[str], str]:
+    """The first ``n`` space-separated words, and the rest of the line after one space."""
+    words: list[str] = []
+    rest = args
+    for _ in range(n):
+        rest = rest.lstrip(" ")
+        if not rest:
+            break
+        word, _, rest = rest.partition(" ")
+        words.append(word)
+    return words, rest
+
+
+def _exactly(verb: str, args: str, n: int) -> list[str]:
+    words = _words(args)
+    if len(words) < n:
+        raise usage_error(verb)
+    if len(words) > n:
+        raise usage_error(verb, "INVALID_PARAMS", "too many parameters")
+    return words
+
+
+def _parse_nick(args: str) -> c.Command:
+    return c.Nick(_exactly("NICK", args, 1)[0])
+
+
+def _parse_resume(args: str) -> c.Command:
+    return c.Resume(_exactly("RESUME", args, 1)[0])
+
+
+def _parse_join(args: str) -> c.Command:
+    return c.Join(_exactly("JOIN", args, 1)[0])
+
+
+def _parse_create(args: str) -> c.Command:
+    return c.Create(_exactly("CREATE", args, 1)[0])
+
+
+def _parse_part(args: str) -> c.Command:
+    words, reason = _rest_after(args, 1)
+    if not words:
+        raise usage_error("PART")
+    return c.Part(words[0], reason)
+
+
+def _parse_msg(args: str) -> c.Command:
+    words, text = _rest_after(args, 1)
+    if not words or not text:
+        raise usage_error("MSG")
+    return c.Msg(words[0], text)
+
+
+def _parse_list(args: str) -> c.Command:
+    _exactly("LIST", args, 0)
+    return c.ListChannels()
+
+
+def _parse_names(args: str) -> c.Command:
+    return c.Names(_exactly("NAMES", args, 1)[0])
+
+
+def _parse_topic(args: str) -> c.Command:
+    words, text = _rest_after(args, 1)
+    if not words:
+        raise usage_error("TOPIC")
+    return c.Topic(words[0], text or None)
+
+
+def _parse_count(verb: str, word: str) -> int:
+    if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= MAX_COUNT:
+        raise usage_error(verb, "INVALID_PARAMS", f"count must be a number from 1 to {MAX_COUNT}")
+    return int(word)
+
+
+def _parse_history(args: str) -> c.Command:
+    words = _words(args)
+    if not words:
+        raise usage_error("HISTORY")
+    channel, rest = words[0], words[1:]
+    before = after = None
+    if rest and rest[0].upper() in ("BEFORE", "AFTER"):
+        if len(rest) < 2:
+            raise usage_error("HISTORY", why=f"{rest[0].upper()} needs a message id")
+        if parse_id(rest[1]) is None:
+            raise usage_error("HISTORY", "INVALID_PARAMS", "that is not a message id")
+        if rest[0].upper() == "BEFORE":
+            before = rest[1]
+        else:
+            after = rest[1]
+        rest = rest[2:]
+    if len(rest) > 1:
+        raise usage_error("HISTORY", "INVALID_PARAMS", "too many parameters")
+    count = _parse_count("HISTORY", rest[0]) if rest else None
+    return c.History(channel, before=before, after=after, count=count)
+
+
+def _parse_delete(args: str) -> c.Command:
+    word = _exactly("DELETE", args, 1)[0]
+    if parse_id(word) is None:
+        raise usage_error("DELETE", "INVALID_PARAMS", "that is not a message id")
+    return c.Delete(word)
+
+
+def _optional_word(verb: str, args: str) -> str | None:
+    words = _words(args)
+    if len(words) > 1:
+        raise usage_error(verb, "INVALID_PARAMS", "too many parameters")
+    return words[0] if words else None
+
+
+def _parse_ping(args: str) -> c.Command:
+    return c.Ping(_optional_word("PING", args))
+
+
+def _parse_pong(args: str) -> c.Command:
+    return c.Pong(_optional_word("PONG", args))
+
+
+def _parse_quit(args: str) -> c.Command:
+    return c.Quit(args.strip(" "))
+
+
+def _parse_help(args: str) -> c.Command:
+    topic = _optional_word("HELP", args)
+    return c.Help(topic.lstrip("/").upper() if topic else None)
+
+
+_TABLE: Final = (
+    Verb("NICK", "NICK <nick>", "NICK alice",
+         "take a nick (registers you) or change it; the reply holds your resume token",
+         True, 1, _parse_nick),
+    Verb("RESUME", "RESUME <token>", "RESUME 3q2m0fQ1bW8yZ4nKx7Lr5A",
+         "come back as yourself: your nick and channels, and the channel you were last in",
+         True, 1, _parse_resume),
+    Verb("JOIN", "JOIN <#channel>", "JOIN #general",
+         "join a channel (creating it if needed): shows its topic, members and recent messages",
+         False, 1, _parse_join),
+    Verb("CREATE", "CREATE <#channel>", "CREATE #release-planning",
+         "create a new channel and join it; refused if the name is taken", False, 1,
+         _parse_create),
+    Verb("PART", "PART <#channel> [reason]", "PART #general see you tomorrow",
+         "leave a channel", False, 1, _parse_part),
+    Verb("MSG", "MSG <#channel|nick> <text>", "MSG #general hello everyone",
+         "send a message to a channel you are in, or privately to a nick", False, 1,
+         _parse_msg),
+    Verb("LIST", "LIST", "LIST", "list every channel with its member count and topic",
+         False, 3, _parse_list),
+    Verb("NAMES", "NAMES <#channel>", "NAMES #general", "list who is in a channel",
+         False, 1, _parse_names, aliases=("WHO",)),
+    Verb("TOPIC", "TOPIC <#channel> [text]", "TOPIC #general release planning",
+         "show a channel's topic, or set it (members only)", False, 1, _parse_topic),
+    Verb("HISTORY", "HISTORY <#channel> [BEFORE <id>|AFTER <id>] [count]",
+         "HISTORY #general AFTER 1795507200000-41 50",
+         "recent messages, oldest first; BEFORE/AFTER page from a message id", False, 3,
+         _parse_history),
+    Verb("DELETE", "DELETE <message-id>", "DELETE 1795507200000-42",
+         "delete one of your own channel messages", False, 1, _parse_delete),
+    Verb("PING", "PING [token]", "PING 42", "the server answers PONG with the same token",
+         True, 0, _parse_ping),
+    Verb("PONG", "PONG [token]", "PONG 42", "answer a PING from the server", True, 0,
+         _parse_pong),
+    Verb("QUIT", "QUIT [reason]", "QUIT lunch", "say goodbye and disconnect", True, 0,
+         _parse_quit),
+    Verb("HELP", "HELP [command]", "HELP HISTORY", "list commands, or explain one", True, 1,
+         _parse_help),
+)  # fmt: skip
+
+#: The verb table, by upper-case verb and alias.
+VERBS: Final[dict[str, Verb]] = {name: row for row in _TABLE for name in (row.name, *row.aliases)}
+
+
+def split_verb(line: str) -> tuple[str, str]:
+    """The upper-case verb (without a leading ``/``) and the raw argument string."""
+    stripped = line.lstrip(" ")
+    word, _, args = stripped.partition(" ")
+    if word.startswith("/"):
+        word = word[1:]
+    return word.upper(), args
+
+
+def parse_command(line: str) -> tuple[Verb, c.Command]:
+    """Parse one decoded client line. Raises :class:`ProtocolError` with the reply."""
+    name, args = split_verb(line)
+    row = VERBS.get(name)
+    if row is None:
+        shown = name[:32] if name else "(empty)"
+        raise ProtocolError(
+            "UNKNOWN_COMMAND", "*", f"unknown command {shown}; type HELP for the list"
+        )
+    return row, row.parse(args)
+
+
+def format_command(command: c.Command) -> str:
+    """Format a command as a client sends it (used by flackcli and the tests)."""
+    match command:
+        case c.Nick(nick):
+            return f"NICK {nick}"
+        case c.Resume(token):
+            return f"RESUME {token}"
+        case c.Join(channel):
+            return f"JOIN {channel}"
+        case c.Create(channel):
+            return f"CREATE {channel}"
+        case c.Part(channel, reason):
+            return f"PART {channel} {reason}" if reason else f"PART {channel}"
+        case c.Msg(target, text):
+            return f"MSG {target} {text}"
+        case c.ListChannels():
+            return "LIST"
+        case c.Names(channel):
+            return f"NAMES {channel}"
+        case c.Topic(channel, text):
+            return f"TOPIC {channel} {text}" if text else f"TOPIC {channel}"
+        case c.History(channel, before, after, count):
+            parts = ["HISTORY", channel]
+            if before is not None:
+                parts += ["BEFORE", before]
+            if after is not None:
+                parts += ["AFTER", after]
+            if count is not None:
+                parts.append(str(count))
+            return " ".join(parts)
+        case c.Delete(msgid):
+            return f"DELETE {msgid}"
+        case c.Ping(token):
+            return f"PING {token}" if token else "PING"
+        case c.Pong(token):
+            return f"PONG {token}" if token else "PONG"
+        case c.Quit(reason):
+            return f"QUIT {reason}" if reason else "QUIT"
+        case c.Help(topic):
+            return f"HELP {topic}" if topic else "HELP"
+        case _:
+            assert_never(command)
+
+
+def format_event(event: e.Event) -> str:
+    """One server line as text, without terminator, neutralised for terminals."""
+    params, text = event.wire()
+    head = " ".join((event.VERB, *params)) if params else event.VERB
+    line = head if text is None else f"{head} :{text}"
+    return neutralise(line)
+
+
+def encode_event(event: e.Event) -> bytes:
+    """One server line as bytes on the wire, CRLF included."""
+    return format_event(event).encode("utf-8") + CRLF
+
+
+def _int(word: str) -> int:
+    if not word.isascii() or not word.isdigit():
+        raise ValueError(f"not a number: {word!r}")
+    return int(word)
+
+
+_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP"})
+
+
+def parse_event(line: str) -> e.Event:
+    """Parse one server line (terminator removed). Raises ValueError when malformed."""
+    head, sep, text_part = line.partition(" :")
+    text = text_part if sep else None
+    verb, *p = head.split(" ")
+    t = text or ""
+
+    def need(n: int) -> None:
+        if len(p) < n:
+            raise ValueError(f"{verb} line needs {n} parameters: {line!r}")
+
+    if verb == "MSG":
+        need(4)
+        return e.Message(p[0], p[1], p[2], p[3], t)
+    if verb == "OK":
+        need(1)
+        return e.Ok(p[0], tuple(p[1:]), t)
+    if verb == "ERR":
+        need(2)
+        return e.Error(p[0], p[1], tuple(p[2:]), t)
+    if verb == "BYE":
+        need(1)
+        return e.Bye(p[0], tuple(p[1:]), t)
+    if verb == "HELLO":
+        need(4)
+        return e.Hello(p[0], p[1], _int(p[2].removeprefix("maxline=")),
+                       _int(p[3].removeprefix("history=")), t)  # fmt: skip
+    if verb == "JOIN":
+        need(2)
+        return e.Joined(p[0], p[1])
+    if verb == "PART":
+        need(2)
+        return e.Parted(p[0], p[1], t)
+    if verb == "QUIT":
+        need(1)
+        return e.Quit(p[0], t)
+    if verb == "NICK":
+        need(2)
+        return e.NickChanged(p[0], p[1])
+    if verb == "TOPIC":
+        need(3)
+        return e.Topic(p[0], p[1], p[2], t)
+    if verb == "DELETED":
+        need(3)
+        return e.Deleted(p[0], p[1], p[2])
+    if verb == "CHANNEL":
+        need(2)
+        return e.ChannelEntry(p[0], _int(p[1]), t)
+    if verb == "MEMBER":
+        need(1)
+        return e.Member(p[0])
+    if verb == "INFO":
+        return e.Info(t)
+    if verb == "END":
+        need(1)
+        return e.BlockEnd(p[0], tuple(p[1:]))
+    if verb == "PING":
+        return e.Ping(p[0] if p else None)
+    if verb == "PONG":
+        return e.Pong(p[0] if p else None)
+    if verb in _BLOCK_KINDS:
+        need(1)
+        _int(p[-1])
+        return e.BlockStart(verb, tuple(p))
+    raise ValueError(f"unknown server line: {line!r}")
+
+
+def is_channel_target(target: str) -> bool:
+    """Re-exported for readers of the grammar: ``#`` targets are channels."""
+    return is_channel(target)

@@ -1,0 +1,71 @@
+"""Message ids and timestamps.
+
+Owns: the message id format ``<boot>-<seq>`` and the UTC millisecond timestamp format.
+Must not import anything outside the standard library.
+
+An id is the server's boot time in Unix milliseconds, a dash, and a sequence number that
+starts at 1 for each boot and grows by one per message across all channels. Two boots
+never share a prefix, so ids are unique across restarts; within one boot, a larger
+sequence number means a later message. Clients treat ids as opaque and compare them only
+for equality; the server parses its own ids to answer ``HISTORY ... BEFORE/AFTER``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+__all__ = ["IdGenerator", "MessageId", "format_timestamp", "parse_id", "parse_timestamp"]
+
+_ID: Final = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_TIMESTAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class MessageId:
+    """A parsed message id."""
+
+    boot: int
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.boot}-{self.seq}"
+
+
+def parse_id(text: str) -> MessageId | None:
+    """Parse ``<boot>-<seq>``; None when ``text`` is not an id."""
+    match = _ID.fullmatch(text)
+    if match is None:
+        return None
+    return MessageId(int(match[1]), int(match[2]))
+
+
+class IdGenerator:
+    """Hands out the ids of one server boot, in order."""
+
+    __slots__ = ("boot", "last_seq")
+
+    def __init__(self, boot: int | None = None) -> None:
+        self.boot = boot if boot is not None else time.time_ns() // 1_000_000
+        self.last_seq = 0
+
+    def next(self) -> MessageId:
+        self.last_seq += 1
+        return MessageId(self.boot, self.last_seq)
+
+
+def format_timestamp(unix_seconds: float) -> str:
+    """``YYYY-MM-DDThh:mm:ss.sssZ`` in UTC (IRCv3 server-time), milliseconds truncated."""
+    millis = int(unix_seconds * 1000)
+    seconds, ms = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Parse a timestamp made by :func:`format_timestamp`; None when malformed."""
+    if _TIMESTAMP.fullmatch(text) is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

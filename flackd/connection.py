@@ -1,0 +1,143 @@
+"""Connection: one client's socket, its bounded outbox, and its writer task.
+
+Owns: the outbox (a queue of encoded lines with byte accounting), the writer that sends
+everything queued in one ``send_all`` per wake-up, and the closing sequence (last line,
+flush under a deadline, close). Knows nothing about the hub or the protocol's meaning.
+Imports trio and the standard library only.
+
+Rules:
+
+1. :meth:`Connection.push` never awaits and never blocks: fan-out to N members is N
+   appends. If the bytes queued (plus those being sent) would pass ``sendq_bytes``, the
+   queue is dropped, ``BYE SENDQ_EXCEEDED`` becomes the only queued line, and the
+   connection closes. Nobody else waits for a slow reader.
+2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
+   the closing of the whole connection.
+3. A closing connection accepts no more lines, flushes what it has within
+   ``shutdown_grace`` seconds, and then closes whatever the peer does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import Final
+
+import trio
+
+__all__ = ["Connection"]
+
+_ids: Final = itertools.count(1)
+
+
+class Connection:
+    """The server side of one TCP connection. Hashable by identity (the hub's handle)."""
+
+    __slots__ = (
+        "_queue",
+        "_wakeup",
+        "bye_sendq",
+        "close_reason",
+        "closing",
+        "grace",
+        "id",
+        "inflight",
+        "peer",
+        "queued",
+        "read_scope",
+        "sendq_limit",
+        "stream",
+        "write_scope",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        peer: str,
+        sendq_limit: int,
+        grace: float,
+        bye_sendq: bytes,
+    ) -> None:
+        self.id = next(_ids)
+        self.stream = stream
+        self.peer = peer
+        self.sendq_limit = sendq_limit
+        self.grace = grace
+        self.bye_sendq = bye_sendq
+        self._queue: deque[bytes] = deque()
+        self._wakeup = trio.lowlevel.ParkingLot()
+        self.queued = 0  # bytes in _queue
+        self.inflight = 0  # bytes handed to the current send_all
+        self.closing = False
+        self.close_reason = "connection closed"
+        self.read_scope = trio.CancelScope()
+        self.write_scope = trio.CancelScope()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.peer}>"
+
+    def is_closing(self) -> bool:
+        """True once the connection has begun to close (a call, so type checkers re-read it)."""
+        return self.closing
+
+    # -- called by fan-out: synchronous, never blocks --------------------------------
+
+    def push(self, data: bytes) -> None:
+        """Queue encoded lines for this client, or close it if its send queue is full."""
+        if self.closing:
+            return
+        if self.queued + self.inflight + len(data) > self.sendq_limit:
+            self._queue.clear()
+            self.queued = 0
+            self.close(self.bye_sendq, "send queue exceeded")
+            return
+        self._queue.append(data)
+        self.queued += len(data)
+        self._wakeup.unpark()
+
+    def close(self, last_line: bytes, reason: str) -> None:
+        """Queue ``last_line`` (a BYE), stop reading, flush within the grace, then close."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_reason = reason
+        if last_line:
+            self._queue.append(last_line)
+            self.queued += len(last_line)
+        self.read_scope.cancel()
+        self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
+        self._wakeup.unpark()
+
+    def finish(self, reason: str) -> None:
+        """The peer is done sending: flush what is queued within the grace, then close."""
+        self.close(b"", reason)
+
+    # -- the writer task ----------------------------------------------------------------
+
+    async def writer(self) -> None:
+        """Send everything queued, one ``send_all`` per wake-up, until closed and flushed.
+
+        Cancellation: runs inside :attr:`write_scope`, whose deadline :meth:`close` sets.
+        Returns normally when the connection is closing and the queue is empty, when the
+        deadline passes, or when the peer has gone (broken or closed stream).
+        """
+        queue = self._queue
+        with self.write_scope:
+            try:
+                while True:
+                    if queue:
+                        data = queue[0] if len(queue) == 1 else b"".join(queue)
+                        queue.clear()
+                        self.inflight = len(data)
+                        self.queued = 0
+                        await self.stream.send_all(data)
+                        self.inflight = 0
+                    elif self.closing:
+                        return
+                    else:
+                        await self._wakeup.park()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                if not self.closing:
+                    self.closing = True
+                    self.close_reason = "connection reset"
+                    self.read_scope.cancel()

@@ -1,0 +1,99 @@
+"""Limits: every bound flackd enforces, in one frozen dataclass.
+
+Owns: the names, defaults, command-line flags, environment variables and overflow
+policies of all limits. ``flackd --help`` and protocol.md ("Limits") are generated from /
+checked against this table. Imports only the standard library.
+
+Each field's metadata holds ``help`` (what it bounds and what happens when it is
+exceeded); the flag is ``--`` plus the field name with dashes, and the environment
+variable is ``FLACKD_`` plus the field name in upper case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+__all__ = ["ENV_PREFIX", "Limits", "limit_fields"]
+
+ENV_PREFIX: Final = "FLACKD_"
+
+
+def _limit(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every bound of one flackd process. Defaults are production values."""
+
+    max_line_bytes: int = _limit(
+        512,
+        "Longest client line in bytes, line ending included. Longer lines get "
+        "ERR LINE_TOO_LONG and are discarded up to the next newline without being buffered.",
+    )
+    sendq_bytes: int = _limit(
+        256 * 1024,
+        "Bytes queued for one connection that it has not read yet. Overflow disconnects "
+        "that connection with BYE SENDQ_EXCEEDED; nobody else waits.",
+    )
+    history: int = _limit(
+        100,
+        "Messages kept per channel in memory. The oldest falls off; a HISTORY AFTER cursor "
+        "older than what is kept is answered with gap=yes.",
+    )
+    history_page: int = _limit(
+        20, "Messages a HISTORY command returns when it gives no count (the maximum is --history)."
+    )
+    join_replay: int = _limit(20, "Recent messages shown on JOIN (more=yes when there are more).")
+    max_channels: int = _limit(
+        1000, "Channels on the server. Creating one more gets ERR TOO_MANY_CHANNELS."
+    )
+    max_joins: int = _limit(
+        50, "Channels one client may be in. Joining one more gets ERR TOO_MANY_CHANNELS."
+    )
+    max_connections: int = _limit(
+        4096, "Open connections. One more is sent BYE BUSY retry=5 and closed."
+    )
+    flood_burst: int = _limit(
+        10,
+        "Lines a client may send at once before flood control paces it. PING and PONG are "
+        "free. When the bucket is empty flackd stops reading that socket (TCP pushes back); "
+        "nothing is dropped.",
+    )
+    flood_rate: float = _limit(2.0, "Lines per second the flood bucket refills.")
+    reg_timeout: float = _limit(
+        30.0,
+        "Seconds a new connection has to register with NICK or RESUME; bytes received do "
+        "not extend it. Then BYE REGISTRATION_TIMEOUT.",
+    )
+    resume_ttl: float = _limit(
+        600.0,
+        "Seconds a dropped session stays resumable with RESUME <token>; its nick stays "
+        "reserved meanwhile. QUIT ends a session at once.",
+    )
+    max_detached: int = _limit(
+        4096, "Dropped sessions kept for RESUME. Past it the oldest is forgotten (nick freed)."
+    )
+    shutdown_grace: float = _limit(
+        3.0,
+        "Seconds a closing connection may spend flushing its last lines (at shutdown, after "
+        "QUIT or BYE). Then it is closed regardless.",
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_line_bytes < 64:
+            raise ValueError("max_line_bytes must be at least 64")
+        if self.sendq_bytes < 4 * self.max_line_bytes:
+            raise ValueError("sendq_bytes must hold at least four maximum-length lines")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value <= 0:
+                raise ValueError(f"{f.name} must be positive")
+        if self.history_page > self.history or self.join_replay > self.history:
+            raise ValueError("history_page and join_replay must not exceed history")
+
+
+def limit_fields() -> list[tuple[str, Any, str]]:
+    """``(name, default, help)`` for every limit, in declaration order."""
+    return [(f.name, f.default, f.metadata["help"]) for f in fields(Limits)]
