@@ -102,7 +102,8 @@ def usage_error(verb: str, code: str = "NEED_MORE_PARAMS", why: str = "") -> Pro
 
 
 def _words(args: str) -> list[str]:
-    return args.split()
+    """Space-separated words (only U+0020 separates; TAB and other spaces are characters)."""
+    return [word for word in args.split(" ") if word]
 
 
 def _rest_after(args: str, n: int) -> tuple[list[str], str]:
