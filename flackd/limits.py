@@ -37,6 +37,12 @@ class Limits:
         "Bytes queued for one connection that it has not read yet. Overflow disconnects "
         "that connection with BYE SENDQ_EXCEEDED; nobody else waits.",
     )
+    socket_sndbuf: int = _limit(
+        64 * 1024,
+        "Kernel send buffer (SO_SNDBUF) of each client socket, in bytes. Kept modest so that "
+        "a client that stops reading reaches --sendq-bytes instead of hiding megabytes in "
+        "the kernel.",
+    )
     history: int = _limit(
         100,
         "Messages kept per channel in memory. The oldest falls off; a HISTORY AFTER cursor "

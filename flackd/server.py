@@ -184,7 +184,7 @@ class Server:
                 await stream.send_all(encode_event(bye))
             await trio.aclose_forcefully(stream)
             return
-        _tune_socket(stream)
+        _tune_socket(stream, self.limits.socket_sndbuf)
         conn = Connection(
             stream, peer, self.limits.sendq_bytes, self.limits.shutdown_grace, self._bye_sendq
         )
@@ -277,9 +277,11 @@ def _peer_name(stream: trio.SocketStream) -> str:
     return str(addr)
 
 
-def _tune_socket(stream: trio.SocketStream) -> None:
-    """TCP keepalive, so a peer that vanished without a FIN is found eventually."""
+def _tune_socket(stream: trio.SocketStream, sndbuf: int) -> None:
+    """A modest kernel send buffer (so the send queue limit is real) and TCP keepalive (so
+    a peer that vanished without a FIN is found in about two minutes)."""
     try:
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
         stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
             stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
