@@ -48,19 +48,11 @@ def _raise_fd_limit(wanted: int) -> None:
 
 
 async def _run(host: str, port: int, limits: Limits) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once."""
     shutdown = trio.Event()
     server = Server(limits)
-
-    async def run_server(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await nursery.start(server.serve, host, port, shutdown)
-        for listener in listeners:
-            addr = listener.socket.getsockname()
-            log.info("flackd %s listening on %s:%d", __version__, addr[0], addr[1])
-        task_status.started()
-
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            await nursery.start(run_server)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
                 async for signum in signals:
@@ -71,9 +63,17 @@ async def _run(host: str, port: int, limits: Limits) -> None:
                     log.info("%s received: shutting down", signal.Signals(signum).name)
                     shutdown.set()
 
+            async def serve_then_stop(
+                *, task_status: trio.TaskStatus[list[trio.SocketListener]]
+            ) -> None:
+                await server.serve(host, port, shutdown, task_status=task_status)
+                nursery.cancel_scope.cancel()  # serve() is done: stop watching signals
+
             nursery.start_soon(watch_signals)
-            await shutdown.wait()
-        # serve() returns once every connection is closed or the grace ran out.
+            listeners = await nursery.start(serve_then_stop)
+            for listener in listeners:
+                addr = listener.socket.getsockname()
+                log.info("flackd %s listening on %s:%d", __version__, addr[0], addr[1])
     log.info("flackd stopped")
 
 

@@ -1,0 +1,209 @@
+"""The installed ``flackd`` command as a child process, driven over raw sockets like netcat.
+
+Covers what only a real process shows: the console script, flags, the log line with the
+port, a multi-user conversation with production limits, a ``printf ... | nc`` client,
+SIGTERM (every client gets ``BYE SHUTDOWN``, exit status 0), and every protocol.md
+transcript once more against the binary. Each test starts its own process on port 0 and
+ends it by its PID.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+
+from flackd.codec import events, parse_event
+from tests import transcript
+from tests.support import WAIT, LineClient
+
+FLACKD = Path(sys.executable).with_name("flackd")
+
+
+@dataclass
+class FlackdProcess:
+    process: trio.Process
+    port: int
+    log: list[str] = field(default_factory=list)
+
+    async def client(self, name: str) -> LineClient:
+        return await LineClient.connect(self.port, name)
+
+    async def terminate(self) -> int:
+        """SIGTERM by PID, then wait for the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        with trio.fail_after(WAIT):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
+    """Start the installed flackd on 127.0.0.1 and a free port; yield once it listens."""
+    assert FLACKD.exists(), f"flackd is not installed next to {sys.executable}"
+    process = await trio.lowlevel.open_process(
+        [str(FLACKD), "--host", "127.0.0.1", "--port", "0", *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    listening = trio.Event()
+    port = 0
+
+    async def read_log() -> None:
+        nonlocal port
+        assert process.stderr is not None
+        buffer = b""
+        async for chunk in process.stderr:
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", "replace")
+                log.append(line)
+                match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+                if match:
+                    port = int(match.group(1))
+                    listening.set()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_log)
+            with trio.fail_after(WAIT):
+                await listening.wait()
+            yield FlackdProcess(process, port, log)
+            nursery.cancel_scope.cancel()
+    finally:
+        if process.returncode is None:
+            process.kill()  # only the process this test started, by its PID
+            with trio.move_on_after(WAIT):
+                await process.wait()
+
+
+async def test_help_lists_every_limit_with_its_environment_variable() -> None:
+    result = await trio.run_process([str(FLACKD), "--help"], capture_stdout=True)
+    text = result.stdout.decode()
+    for flag in ("--host", "--port", "--max-line-bytes", "--sendq-bytes", "--history",
+                 "--flood-burst", "--resume-ttl", "--shutdown-grace"):  # fmt: skip
+        assert flag in text
+    assert "FLACKD_MAX_LINE_BYTES" in text
+
+
+async def test_bad_flag_value_is_refused() -> None:
+    result = await trio.run_process(
+        [str(FLACKD), "--history", "0"], capture_stderr=True, check=False
+    )
+    assert result.returncode == 2
+    assert b"must be positive" in result.stderr
+
+
+async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
+    """Two netcat users chat with production limits; a third pipes lines and leaves."""
+    async with flackd_process() as flackd:
+        alice = await flackd.client("alice")
+        await alice.send("nick alice")
+        alice_token = parse_event(await alice.recv())
+        assert isinstance(alice_token, events.Ok) and alice_token.param("token")
+        await alice.send("/join #general", "topic #general welcome to Flack")
+        join_block = await alice.recv_until("END HISTORY")
+        assert join_block[0] == "OK JOIN #general 1 :joined #general (1 member)"
+        assert re.fullmatch(r"TOPIC #general alice \S+Z :welcome to Flack", await alice.recv())
+
+        bob = await flackd.client("bob")
+        await bob.send("NICK bob")
+        bob_ok = parse_event(await bob.recv())
+        assert isinstance(bob_ok, events.Ok)
+        bob_token = bob_ok.param("token")
+        block = await bob.join("#general")
+        assert "MEMBER alice" in block and "MEMBER bob" in block
+        assert await alice.recv() == "JOIN #general bob"
+
+        await alice.send("MSG #general hi bob")
+        first = parse_event(await bob.recv())
+        assert isinstance(first, events.Message)
+        assert (first.target, first.author, first.text) == ("#general", "alice", "hi bob")
+        assert re.fullmatch(r"\d+-\d+", first.id)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first.time)
+        assert parse_event(await alice.recv()) == first  # the echo is the same line
+
+        await bob.send("MSG alice a private word")
+        private = parse_event(await alice.recv())
+        assert isinstance(private, events.Message)
+        assert (private.target, private.author) == ("alice", "bob")
+        assert parse_event(await bob.recv()) == private
+
+        # printf 'NICK carol\nJOIN #general\nMSG #general ...\n' | nc -N 127.0.0.1 PORT
+        carol = await flackd.client("carol")
+        await carol.send_raw(b"NICK carol\nJOIN #general\nMSG #general drive-by hello\n")
+        await carol.stream.send_eof()
+        carol_lines = await carol.expect_eof()
+        assert carol_lines[-1].endswith(" carol :drive-by hello")
+        for member in (alice, bob):
+            assert await member.recv() == "JOIN #general carol"
+            assert (await member.recv()).endswith(" carol :drive-by hello")
+            assert await member.recv() == "QUIT carol :connection closed"
+
+        await alice.send("LIST")
+        assert await alice.recv_until("END LIST") == [
+            "LIST 1",
+            "CHANNEL #general 2 :welcome to Flack",
+            "END LIST more=no",
+        ]
+
+        # bob deletes nothing of alice's, alice deletes her own message
+        await bob.send(f"DELETE {first.id}")
+        assert (await bob.recv()).startswith(f"ERR NOT_AUTHOR DELETE {first.id} ")
+        await alice.send(f"DELETE {first.id}")
+        deleted = f"DELETED #general {first.id} alice"
+        assert await alice.recv() == deleted
+        assert await bob.recv() == deleted
+
+        # bob's connection dies; alice keeps talking; bob resumes and catches up
+        await bob.aclose()
+        assert await alice.recv() == "QUIT bob :connection closed"
+        await alice.send("MSG #general are you back?")
+        missed = parse_event(await alice.recv())
+        assert isinstance(missed, events.Message)
+        bob = await flackd.client("bob")
+        await bob.send(f"RESUME {bob_token}")
+        assert await bob.recv() == "JOIN #general bob"
+        resumed = parse_event(await bob.recv())
+        assert isinstance(resumed, events.Ok) and resumed.param("last") == "#general"
+        assert await alice.recv() == "JOIN #general bob"
+        await bob.send(f"HISTORY #general AFTER {private.id}")
+        catch_up = await bob.recv_until("END HISTORY")
+        assert catch_up[-1] == "END HISTORY #general more=no gap=no"
+        texts = [parse_event(line) for line in catch_up[1:-1]]
+        assert [m.text for m in texts if isinstance(m, events.Message)] == [
+            "drive-by hello",
+            "are you back?",
+        ]
+
+        # SIGTERM: both get BYE SHUTDOWN, the process exits 0
+        status = await flackd.terminate()
+        for member in (alice, bob):
+            assert await member.expect_eof() == [
+                "BYE SHUTDOWN retry=5 :server shutting down; reconnect in a few seconds"
+            ]
+        assert status == 0
+        assert any("shutting down" in line for line in flackd.log)
+        secret = alice_token.param("token")
+        assert secret and all(secret not in line for line in flackd.log)  # never logged
+
+
+BLOCKS = transcript.blocks()
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
+async def test_transcripts_against_the_installed_binary(block: transcript.Block) -> None:
+    async with flackd_process("--flood-burst", "1000", "--flood-rate", "1000") as flackd:
+        await transcript.run(block, flackd.port)
+        assert await flackd.terminate() == 0
