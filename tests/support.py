@@ -104,7 +104,8 @@ class LineClient:
         """NICK; return the resume token."""
         await self.send(f"NICK {nick}")
         ok = await self.recv_event()
-        assert isinstance(ok, events.Ok) and ok.command == "NICK", ok
+        assert isinstance(ok, events.Ok), ok
+        assert ok.command == "NICK", ok
         token = ok.param("token")
         assert token
         return token

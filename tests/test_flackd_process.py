@@ -111,7 +111,8 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         alice = await flackd.client("alice")
         await alice.send("nick alice")
         alice_token = parse_event(await alice.recv())
-        assert isinstance(alice_token, events.Ok) and alice_token.param("token")
+        assert isinstance(alice_token, events.Ok)
+        assert alice_token.param("token")
         await alice.send("/join #general", "topic #general welcome to Flack")
         join_block = await alice.recv_until("END HISTORY")
         assert join_block[0] == "OK JOIN #general 1 :joined #general (1 member)"
@@ -123,7 +124,8 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         assert isinstance(bob_ok, events.Ok)
         bob_token = bob_ok.param("token")
         block = await bob.join("#general")
-        assert "MEMBER alice" in block and "MEMBER bob" in block
+        assert "MEMBER alice" in block
+        assert "MEMBER bob" in block
         assert await alice.recv() == "JOIN #general bob"
 
         await alice.send("MSG #general hi bob")
@@ -176,7 +178,8 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         await bob.send(f"RESUME {bob_token}")
         assert await bob.recv() == "JOIN #general bob"
         resumed = parse_event(await bob.recv())
-        assert isinstance(resumed, events.Ok) and resumed.param("last") == "#general"
+        assert isinstance(resumed, events.Ok)
+        assert resumed.param("last") == "#general"
         assert await alice.recv() == "JOIN #general bob"
         await bob.send(f"HISTORY #general AFTER {private.id}")
         catch_up = await bob.recv_until("END HISTORY")
@@ -196,7 +199,8 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         assert status == 0
         assert any("shutting down" in line for line in flackd.log)
         secret = alice_token.param("token")
-        assert secret and all(secret not in line for line in flackd.log)  # never logged
+        assert secret
+        assert all(secret not in line for line in flackd.log)
 
 
 BLOCKS = transcript.blocks()
