@@ -36,6 +36,8 @@ class Connection:
     __slots__ = (
         "_queue",
         "_wakeup",
+        "answers_pings",
+        "awaiting_pong",
         "bye_sendq",
         "close_reason",
         "closing",
@@ -71,6 +73,10 @@ class Connection:
         self.closing = False
         self.close_reason = "connection closed"
         self.read_scope = trio.CancelScope()
+        #: Token of the server PING this client has not answered yet.
+        self.awaiting_pong: str | None = None
+        #: True once the client has answered a server PING (so it is a program that will).
+        self.answers_pings = False
         self.write_scope = trio.CancelScope()
 
     def __repr__(self) -> str:

@@ -32,6 +32,16 @@ class Limits:
         "Longest client line in bytes, line ending included. Longer lines get "
         "ERR LINE_TOO_LONG and are discarded up to the next newline without being buffered.",
     )
+    max_junk_bytes: int = _limit(
+        8192,
+        "Bytes of a single over-long line flackd will read and discard; past it the "
+        "connection is closed with BYE LINE_TOO_LONG.",
+    )
+    max_overlong_lines: int = _limit(
+        3,
+        "Over-long lines within 60 seconds that close the connection with BYE LINE_TOO_LONG "
+        "(before registration the first one does).",
+    )
     sendq_bytes: int = _limit(
         256 * 1024,
         "Bytes queued for one connection that it has not read yet. Overflow disconnects "
@@ -68,6 +78,34 @@ class Limits:
         "nothing is dropped.",
     )
     flood_rate: float = _limit(2.0, "Lines per second the flood bucket refills.")
+    ping_idle: float = _limit(
+        90.0,
+        "Seconds of silence after which flackd sends PING <token>. A client that has answered "
+        "a PING before must answer within --pong-timeout; one that never has (a person in "
+        "netcat) is not disconnected for being quiet and gets no further idle PINGs.",
+    )
+    pong_timeout: float = _limit(
+        60.0, "Seconds a client that answers PINGs has to answer one; then BYE PING_TIMEOUT."
+    )
+    max_per_ip: int = _limit(
+        16,
+        "Concurrent connections from one source address; one more gets BYE TOO_MANY_CONNECTIONS.",
+    )
+    new_per_ip: int = _limit(
+        30,
+        "New connections from one source address per 60 seconds; one more gets "
+        "BYE TOO_MANY_CONNECTIONS retry=<s>.",
+    )
+    trusted_loopback: bool = _limit(
+        False, "Exempt loopback addresses (127.0.0.0/8, ::1) from --max-per-ip and --new-per-ip."
+    )
+    max_unregistered: int = _limit(
+        512, "Connections that have not registered yet; one more gets BYE BUSY retry=5."
+    )
+    channel_creates: int = _limit(
+        10,
+        "Channels one client may create per 60 seconds; one more gets ERR RATE_LIMITED retry=<s>.",
+    )
     reg_timeout: float = _limit(
         30.0,
         "Seconds a new connection has to register with NICK or RESUME; bytes received do "
@@ -94,7 +132,7 @@ class Limits:
             raise ValueError("sendq_bytes must hold at least four maximum-length lines")
         for f in fields(self):
             value = getattr(self, f.name)
-            if value <= 0:
+            if not isinstance(value, bool) and value <= 0:
                 raise ValueError(f"{f.name} must be positive")
         if self.history_page > self.history or self.join_replay > self.history:
             raise ValueError("history_page and join_replay must not exceed history")

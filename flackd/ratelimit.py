@@ -26,6 +26,11 @@ class TokenBucket:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
 
+    def full(self, now: float) -> bool:
+        """True when the bucket has refilled to its burst."""
+        self._refill(now)
+        return self._tokens >= self.burst
+
     def charge(self, cost: float, now: float) -> float:
         """Spend ``cost`` tokens; return the seconds to wait before the next read (0: none).
 

@@ -27,15 +27,20 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import itertools
 import logging
+import math
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Final
 
 import trio
 
+from flackd.codec import commands
 from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
 from flackd.codec.grammar import ProtocolError, encode_event, parse_command
@@ -50,12 +55,18 @@ __all__ = ["Server", "serve"]
 log = logging.getLogger("flackd")
 
 RECEIVE_BYTES: Final = 4096
+#: Seconds over which --max-overlong-lines and --new-per-ip count.
+OVERLONG_WINDOW: Final = 60.0
+NEW_CONNECTION_WINDOW: Final = 60.0
 #: First words that mark an HTTP request (a browser page posting to our port).
 HTTP_METHODS: Final = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"CONNECT ", b"PRI ",
                        b"DELETE ", b"PATCH ")  # fmt: skip
 #: Longest time a closing connection waits for the peer's EOF before closing, so that
 #: unread input does not turn our close into a reset that destroys the last lines sent.
 LINGER_SECONDS: Final = 1.0
+
+
+_ping_tokens = itertools.count(1)
 
 
 def _line_error(code: str, text: str) -> bytes:
@@ -75,6 +86,9 @@ class Server:
         self.hub: HubProtocol[Connection] = hub or Hub(self.limits)
         self.clock = clock
         self.connections: set[Connection] = set()
+        self._unregistered: set[Connection] = set()
+        self._per_ip: dict[str, int] = {}
+        self._recent: dict[str, deque[float]] = {}  # admission times per address
         self._bye_sendq = encode_event(
             e.Bye("SENDQ_EXCEEDED", (), "you were not reading fast enough; reconnect and catch up")
         )
@@ -124,64 +138,160 @@ class Server:
         except ProtocolError as err:
             conn.push(encode_event(err.reply))
             return 1
+        if type(command) is commands.Pong and command.token == conn.awaiting_pong:
+            conn.awaiting_pong = None
+            conn.answers_pings = True
         self.apply(self.hub.handle(conn, verb, command, self.clock()))
         return verb.cost
 
     # -- one connection ------------------------------------------------------------------
 
     async def _read(self, conn: Connection) -> None:
-        """The reader loop. Returns once the connection is closing."""
+        """The reader loop: bytes -> lines -> hub, with every input-side limit.
+
+        Returns once the connection is closing. Enforces (protocol.md, "Limits"): the
+        registration deadline, over-long lines and junk, the HTTP tripwire, flood pacing,
+        and the idle PING / PONG deadline.
+        """
         limits = self.limits
+        clock = trio.current_time
         lines = LineBuffer(limits.max_line_bytes)
-        bucket = TokenBucket(limits.flood_burst, limits.flood_rate, trio.current_time())
-        registration_deadline = trio.current_time() + limits.reg_timeout
-        first = True
+        bucket = TokenBucket(limits.flood_burst, limits.flood_rate, clock())
+        registration_deadline = clock() + limits.reg_timeout
+        registered = False
+        first_line = True
+        overlong_at: deque[float] = deque(maxlen=limits.max_overlong_lines)
+        told_to_slow_down = False
+        last_input = clock()
+        ping_sent_at = 0.0
+        idle_pings = True  # off once a PING went unanswered by a client that never answers
         with conn.read_scope:
-            while not conn.closing:
-                if self.hub.is_registered(conn):
-                    data = await conn.stream.receive_some(RECEIVE_BYTES)
+            while True:
+                if not registered:
+                    wake = registration_deadline
+                elif conn.awaiting_pong is not None:
+                    wake = ping_sent_at + limits.pong_timeout
+                elif idle_pings:
+                    wake = last_input + limits.ping_idle
                 else:
-                    data = b""
-                    with trio.move_on_at(registration_deadline) as timer:
-                        data = await conn.stream.receive_some(RECEIVE_BYTES)
-                    if timer.cancelled_caught:
-                        bye = e.Bye(
-                            "REGISTRATION_TIMEOUT",
-                            (),
-                            f"no NICK within {limits.reg_timeout:g} seconds",
-                        )
-                        conn.close(encode_event(bye), "registration timeout")
+                    wake = math.inf
+                data: bytes | bytearray | None = None
+                with trio.move_on_at(wake):
+                    data = await conn.stream.receive_some(RECEIVE_BYTES)
+                if data is None:  # a deadline passed
+                    if not registered:
+                        text = f"no NICK within {limits.reg_timeout:g} seconds"
+                        self._bye(conn, "REGISTRATION_TIMEOUT", text)
                         return
+                    if conn.awaiting_pong is not None:
+                        if conn.answers_pings:
+                            text = f"no PONG within {limits.pong_timeout:g} seconds"
+                            self._bye(conn, "PING_TIMEOUT", text)
+                            return
+                        conn.awaiting_pong = None  # a person in netcat: quiet is fine
+                        idle_pings = False
+                        continue
+                    conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
+                    ping_sent_at = clock()
+                    conn.push(encode_event(e.Ping(conn.awaiting_pong)))
+                    continue
                 if not data:
                     conn.finish("connection closed")
                     return
+                last_input = clock()
                 for item in lines.feed(data):
-                    if first:
-                        first = False
-                        if item is not OVERLONG and item.startswith(HTTP_METHODS):
-                            conn.close(b"", "HTTP request on the chat port")
-                            return
                     if item is OVERLONG:
+                        overlong_at.append(clock())
+                        if not registered or (
+                            len(overlong_at) == overlong_at.maxlen
+                            and overlong_at[-1] - overlong_at[0] <= OVERLONG_WINDOW
+                        ):
+                            self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
+                            return
                         conn.push(self._too_long)
                         cost = 1
                     else:
+                        if not registered and _looks_like_http(item, first_line):
+                            conn.close(b"", "HTTP request on the chat port")
+                            return
+                        first_line = False
                         cost = self._process(conn, item)
-                    if conn.is_closing():
-                        return
-                    wait = bucket.charge(cost, trio.current_time())
+                        if conn.is_closing():
+                            return
+                        if not registered and self.hub.is_registered(conn):
+                            registered = True
+                            self._unregistered.discard(conn)
+                    now = clock()
+                    wait = bucket.charge(cost, now)
                     if wait > 0:
+                        if not told_to_slow_down:
+                            told_to_slow_down = True
+                            conn.push(self._flood_note(wait))
                         await trio.sleep(wait)
+                    elif told_to_slow_down and bucket.full(now):
+                        told_to_slow_down = False
+                if lines.discarding and lines.junk_bytes > limits.max_junk_bytes:
+                    text = f"over {limits.max_junk_bytes} bytes without a newline"
+                    self._bye(conn, "LINE_TOO_LONG", text)
+                    return
+
+    def _bye(self, conn: Connection, code: str, text: str) -> None:
+        conn.close(encode_event(e.Bye(code, (), text)), text)
+
+    def _flood_note(self, wait: float) -> bytes:
+        limits = self.limits
+        return encode_event(
+            e.Note(
+                "FLOOD",
+                (f"retry={math.ceil(wait)}",),
+                f"you are sending more than {limits.flood_rate:g} lines a second (after a "
+                f"burst of {limits.flood_burst}); your lines are delayed, not dropped",
+            )
+        )
+
+    def _admit(self, ip: str) -> e.Bye | None:
+        """Decide whether a new connection from ``ip`` may stay; None means yes."""
+        limits = self.limits
+        if len(self.connections) >= limits.max_connections or (
+            len(self._unregistered) >= limits.max_unregistered
+        ):
+            return e.Bye("BUSY", ("retry=5",), "the server is full; try again in a few seconds")
+        if limits.trusted_loopback and _is_loopback(ip):
+            return None
+        if self._per_ip.get(ip, 0) >= limits.max_per_ip:
+            return e.Bye(
+                "TOO_MANY_CONNECTIONS",
+                (),
+                f"at most {limits.max_per_ip} connections from one address; close one first",
+            )
+        now = trio.current_time()
+        recent = self._recent.setdefault(ip, deque())
+        while recent and recent[0] <= now - NEW_CONNECTION_WINDOW:
+            recent.popleft()
+        if len(recent) >= limits.new_per_ip:
+            retry = math.ceil(recent[0] + NEW_CONNECTION_WINDOW - now)
+            return e.Bye(
+                "TOO_MANY_CONNECTIONS",
+                (f"retry={retry}",),
+                f"at most {limits.new_per_ip} new connections a minute from one address",
+            )
+        recent.append(now)
+        if len(self._recent) > 2 * limits.max_connections:  # forget idle addresses
+            for stale in [a for a, q in self._recent.items() if not q or q[-1] <= now - 60]:
+                del self._recent[stale]
+        return None
 
     async def handle_stream(self, stream: trio.SocketStream) -> None:
         """Serve one accepted connection until it closes. Never raises."""
-        peer = _peer_name(stream)
-        if len(self.connections) >= self.limits.max_connections:
-            bye = e.Bye("BUSY", ("retry=5",), "the server is full; try again in a few seconds")
+        ip, peer = _peer_name(stream)
+        refusal = self._admit(ip)
+        if refusal is not None:
+            log.debug("refused %s: %s", peer, refusal.code)
             with (
                 trio.move_on_after(1),
                 contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
             ):
-                await stream.send_all(encode_event(bye))
+                await stream.send_all(encode_event(refusal))
             await trio.aclose_forcefully(stream)
             return
         _tune_socket(stream, self.limits.socket_sndbuf)
@@ -189,6 +299,8 @@ class Server:
             stream, peer, self.limits.sendq_bytes, self.limits.shutdown_grace, self._bye_sendq
         )
         self.connections.add(conn)
+        self._unregistered.add(conn)
+        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         log.debug("%r connected", conn)
         saw_eof = False
         try:
@@ -208,6 +320,10 @@ class Server:
                 await _linger(stream)
         finally:
             self.connections.discard(conn)
+            self._unregistered.discard(conn)
+            left = self._per_ip.pop(ip) - 1
+            if left:
+                self._per_ip[ip] = left
             self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
             log.debug("%r closed: %s", conn, conn.close_reason)
             await trio.aclose_forcefully(stream)
@@ -267,14 +383,30 @@ async def serve(
     await Server(limits).serve(host, port, shutdown, task_status=task_status)
 
 
-def _peer_name(stream: trio.SocketStream) -> str:
+def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:
+    """The peer's address and ``address:port``."""
     try:
         addr = stream.socket.getpeername()
     except OSError:
-        return "?"
+        return "?", "?"
     if isinstance(addr, tuple):
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)
+        return str(addr[0]), f"{addr[0]}:{addr[1]}"
+    return str(addr), str(addr)
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _looks_like_http(line: bytes, first: bool) -> bool:
+    """An HTTP request line first, or a ``Host:`` header before registration."""
+    return (first and line.startswith(HTTP_METHODS)) or line[:5].lower() == b"host:"
 
 
 def _tune_socket(stream: trio.SocketStream, sndbuf: int) -> None:

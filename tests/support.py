@@ -79,12 +79,12 @@ class LineClient:
             if line.startswith(prefix):
                 return lines
 
-    async def expect_eof(self) -> list[str]:
+    async def expect_eof(self, timeout: float = WAIT) -> list[str]:
         """Read until the server closes; return the lines that came before."""
         lines = []
         while True:
             try:
-                lines.append(await self.recv())
+                lines.append(await self.recv(timeout))
             except EOFError:
                 return lines
 

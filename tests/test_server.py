@@ -7,6 +7,7 @@ runs on Trio's MockClock, so no test waits in real time and none asserts speed.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import pytest
@@ -50,7 +51,7 @@ async def test_lines_split_anywhere_even_inside_utf8(flackd: RunningServer) -> N
 
 @pytest.mark.parametrize("size", [511, 512, 513, 4096])
 async def test_line_length_limit_counts_the_newline(flackd: RunningServer, size: int) -> None:
-    client = await LineClient.connect(flackd.port)
+    client = await flackd.client("alice")
     token = "x" * (size - len("PING \n"))
     await client.send_raw(f"PING {token}\n".encode())
     reply = await client.recv()
@@ -61,15 +62,38 @@ async def test_line_length_limit_counts_the_newline(flackd: RunningServer, size:
     await client.expect_quiet()
 
 
-async def test_megabyte_without_newline_is_discarded_not_buffered(flackd: RunningServer) -> None:
-    client = await LineClient.connect(flackd.port)
+async def test_megabyte_without_newline_closes_after_the_junk_limit(
+    flackd: RunningServer,
+) -> None:
+    control = await flackd.client("control")
+    attacker = await flackd.client("attacker")
     chunk = b"y" * 65536
-    for _ in range(16):  # 1 MiB, bounded loop
-        await client.send_raw(chunk)
-    await client.send_raw(b"\nPING after\n")
+    with contextlib.suppress(trio.BrokenResourceError):
+        for _ in range(16):  # 1 MiB, bounded loop; flackd gives up after 8 KiB
+            await attacker.send_raw(chunk)
+        await attacker.stream.send_eof()
+    lines = await attacker.expect_eof()
+    assert lines[0].startswith("ERR LINE_TOO_LONG * :")
+    assert lines[1:] == ["BYE LINE_TOO_LONG :over 8192 bytes without a newline"]
+    await control.send("PING still-served")
+    assert await control.recv() == "PONG still-served"
+
+
+async def test_an_over_long_line_before_registration_closes(flackd: RunningServer) -> None:
+    client = await LineClient.connect(flackd.port)
+    await client.send_raw(b"N" * 600)
+    assert await client.expect_eof() == ["BYE LINE_TOO_LONG :too many over-long lines"]
+
+
+async def test_repeated_over_long_lines_close(flackd: RunningServer) -> None:
+    client = await flackd.client("alice")
+    long_line = b"PING " + b"x" * 600 + b"\n"
+    await client.send_raw(long_line * 2 + b"PING between\n")
     assert (await client.recv()).startswith("ERR LINE_TOO_LONG")
-    assert await client.recv() == "PONG after"
-    await client.expect_quiet()
+    assert (await client.recv()).startswith("ERR LINE_TOO_LONG")
+    assert await client.recv() == "PONG between"
+    await client.send_raw(long_line)
+    assert await client.expect_eof() == ["BYE LINE_TOO_LONG :too many over-long lines"]
 
 
 @pytest.mark.parametrize(

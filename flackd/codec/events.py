@@ -27,6 +27,7 @@ __all__ = [
     "Member",
     "Message",
     "NickChanged",
+    "Note",
     "Ok",
     "Parted",
     "Ping",
@@ -89,6 +90,19 @@ class Error:
 
     def wire(self) -> Wire:
         return (self.code, self.command, *self.params), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """``NOTE <CODE> [param...] :text``: information for the client, never a reply."""
+
+    VERB: ClassVar[str] = "NOTE"
+    code: str
+    params: tuple[str, ...] = ()
+    text: str = ""
+
+    def wire(self) -> Wire:
+        return (self.code, *self.params), self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +309,7 @@ Event = (
     Hello
     | Ok
     | Error
+    | Note
     | Bye
     | Message
     | Joined

@@ -42,7 +42,7 @@ class LineBuffer:
     Limits: holds at most ``max_line_bytes - 1`` bytes of an unfinished line.
     """
 
-    __slots__ = ("_discarding", "_max", "_partial", "discarded_bytes")
+    __slots__ = ("_discarding", "_max", "_partial", "discarded_bytes", "junk_bytes")
 
     def __init__(self, max_line_bytes: int = 512) -> None:
         if max_line_bytes < 3:
@@ -52,6 +52,8 @@ class LineBuffer:
         self._discarding = False
         #: Bytes thrown away so far because they belonged to over-long lines.
         self.discarded_bytes = 0
+        #: Bytes of the latest over-long line, counted so far (it grows while discarding).
+        self.junk_bytes = 0
 
     @property
     def pending(self) -> int:
@@ -80,8 +82,10 @@ class LineBuffer:
             if self._discarding:
                 if newline < 0:
                     self.discarded_bytes += end - start
+                    self.junk_bytes += end - start
                     return out
                 self.discarded_bytes += newline + 1 - start
+                self.junk_bytes += newline + 1 - start
                 self._discarding = False
                 start = newline + 1
                 continue
@@ -89,6 +93,7 @@ class LineBuffer:
                 if len(partial) + end - start > limit:
                     out.append(OVERLONG)
                     self.discarded_bytes += len(partial) + end - start
+                    self.junk_bytes = len(partial) + end - start
                     partial.clear()
                     self._discarding = True
                 else:
@@ -97,6 +102,7 @@ class LineBuffer:
             if len(partial) + newline - start > limit:
                 out.append(OVERLONG)
                 self.discarded_bytes += len(partial) + newline + 1 - start
+                self.junk_bytes = len(partial) + newline + 1 - start
                 partial.clear()
             else:
                 if partial:

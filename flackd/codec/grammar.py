@@ -384,6 +384,9 @@ def parse_event(line: str) -> e.Event:
     if verb == "ERR":
         need(2)
         return e.Error(p[0], p[1], tuple(p[2:]), t)
+    if verb == "NOTE":
+        need(1)
+        return e.Note(p[0], tuple(p[1:]), t)
     if verb == "BYE":
         need(1)
         return e.Bye(p[0], tuple(p[1:]), t)
