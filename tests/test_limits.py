@@ -27,7 +27,7 @@ def limits(**overrides: object) -> Limits:
         name: getattr(TEST_LIMITS, name)
         for name in ("flood_burst", "flood_rate")
     }  # fmt: skip
-    return Limits(**{**base, **overrides})  # type: ignore[arg-type]
+    return Limits(**{**base, **overrides})
 
 
 async def test_concurrent_connections_per_address(nursery: trio.Nursery) -> None:
@@ -136,7 +136,7 @@ async def test_flood_notice_is_sent_once_per_episode(
     running = await start_server(nursery, Limits(flood_burst=3, flood_rate=1.0))
     client = await running.client("chatty")
     await client.send(*[f"HELP {verb}" for verb in ("NICK", "JOIN", "PART", "MSG", "LIST")])
-    lines = []
+    lines: list[str] = []
     while len([line for line in lines if line.startswith("END HELP")]) < 5:
         lines.append(await client.recv(timeout=60))
     notes = [line for line in lines if line.startswith("NOTE FLOOD")]
