@@ -32,8 +32,9 @@ Rules:
 
 from __future__ import annotations
 
+import math
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, assert_never
@@ -66,6 +67,9 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=Hashable)
+
+#: Seconds over which ``Limits.channel_creates`` counts.
+CREATION_WINDOW = 60.0
 
 
 # ---------------------------------------------------------------------------- effects
@@ -123,6 +127,7 @@ class Session(Generic[C]):
     channels: dict[str, Channel[C]] = field(default_factory=dict)  # by folded name
     last_channel: str | None = None  # folded name
     detached_at: float | None = None
+    created: deque[float] = field(default_factory=deque)  # times of recent channel creations
 
     @property
     def key(self) -> str:
@@ -490,6 +495,7 @@ class Hub(Generic[C]):
                     "PART one first",
                 )
             if channel is None:
+                self._check_creation_quota(session, verb, now)
                 if len(self._channels) >= self.limits.max_channels:
                     raise ProtocolError(
                         "TOO_MANY_CHANNELS",
@@ -498,6 +504,7 @@ class Hub(Generic[C]):
                     )
                 channel = Channel(name, ChannelHistory(self.limits.history))
                 self._channels[key] = channel
+                session.created.append(now)
             others = channel.conns()
             if others:
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
@@ -515,6 +522,21 @@ class Hub(Generic[C]):
         assert session.conn is not None
         effects.append(Reply(session.conn, lines))
         return effects
+
+    def _check_creation_quota(self, session: Session[C], verb: str, now: float) -> None:
+        """At most ``channel_creates`` new channels per client per minute."""
+        recent = session.created
+        while recent and recent[0] <= now - CREATION_WINDOW:
+            recent.popleft()
+        if len(recent) >= self.limits.channel_creates:
+            retry = max(1, math.ceil(recent[0] + CREATION_WINDOW - now))
+            raise ProtocolError(
+                "RATE_LIMITED",
+                verb,
+                f"at most {self.limits.channel_creates} new channels a minute; try again in "
+                f"{retry} s, or JOIN an existing channel",
+                (f"retry={retry}",),
+            )
 
     def _part(self, session: Session[C], name: str, reason: str) -> list[Effect[C]]:
         channel = self._membership(session, "PART", name)

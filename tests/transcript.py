@@ -134,9 +134,9 @@ async def run(block: Block, port: int) -> None:
             raise AssertionError(f"{where}:\n  expected {text}\n  received {got}")
         for key, value in match.groupdict().items():
             bound[key.replace("__", ":")] = value
-    for who, client in clients.items():
-        if who in closed:
-            continue
+    open_clients = {who: client for who, client in clients.items() if who not in closed}
+    for who, client in open_clients.items():  # barrier everyone before anyone leaves
         pending = await client.barrier()
         assert pending == [], f"{block.name}: {who} received unexpected lines {pending}"
+    for client in open_clients.values():
         await client.aclose()

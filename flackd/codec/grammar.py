@@ -24,7 +24,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.framing import CRLF
 from flackd.codec.ids import parse_id
-from flackd.codec.text import is_channel, neutralise
+from flackd.codec.text import ascii_upper, is_channel, neutralise
 
 __all__ = [
     "ERROR_CODES",
@@ -175,7 +175,12 @@ def _parse_topic(args: str) -> c.Command:
 
 
 def _parse_count(verb: str, word: str) -> int:
-    if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= MAX_COUNT:
+    if (
+        not word.isascii()
+        or not word.isdigit()
+        or len(word) > len(str(MAX_COUNT))
+        or not 1 <= int(word) <= MAX_COUNT
+    ):
         raise usage_error(verb, "INVALID_PARAMS", f"count must be a number from 1 to {MAX_COUNT}")
     return int(word)
 
@@ -186,12 +191,13 @@ def _parse_history(args: str) -> c.Command:
         raise usage_error("HISTORY")
     channel, rest = words[0], words[1:]
     before = after = None
-    if rest and rest[0].upper() in ("BEFORE", "AFTER"):
+    cursor = ascii_upper(rest[0]) if rest else ""
+    if cursor in ("BEFORE", "AFTER"):
         if len(rest) < 2:
-            raise usage_error("HISTORY", why=f"{rest[0].upper()} needs a message id")
+            raise usage_error("HISTORY", why=f"{cursor} needs a message id")
         if parse_id(rest[1]) is None:
             raise usage_error("HISTORY", "INVALID_PARAMS", "that is not a message id")
-        if rest[0].upper() == "BEFORE":
+        if cursor == "BEFORE":
             before = rest[1]
         else:
             after = rest[1]
@@ -230,7 +236,7 @@ def _parse_quit(args: str) -> c.Command:
 
 def _parse_help(args: str) -> c.Command:
     topic = _optional_word("HELP", args)
-    return c.Help(topic.lstrip("/").upper() if topic else None)
+    return c.Help(ascii_upper(topic.lstrip("/")) if topic else None)
 
 
 _TABLE: Final = (
@@ -283,7 +289,7 @@ def split_verb(line: str) -> tuple[str, str]:
     word, _, args = stripped.partition(" ")
     if word.startswith("/"):
         word = word[1:]
-    return word.upper(), args
+    return ascii_upper(word), args
 
 
 def parse_command(line: str) -> tuple[Verb, c.Command]:

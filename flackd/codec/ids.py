@@ -20,8 +20,10 @@ from typing import Final
 
 __all__ = ["IdGenerator", "MessageId", "format_timestamp", "parse_id", "parse_timestamp"]
 
-_ID: Final = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
-_TIMESTAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+# Canonical spelling only (no leading zeros): an id has exactly one way to be written, so
+# clients that compare ids as strings never miss one.
+_ID: Final = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
+_TIMESTAMP: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -68,4 +70,7 @@ def parse_timestamp(text: str) -> datetime | None:
     """Parse a timestamp made by :func:`format_timestamp`; None when malformed."""
     if _TIMESTAMP.fullmatch(text) is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:  # well-shaped but impossible, e.g. month 13
+        return None

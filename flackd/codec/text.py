@@ -28,6 +28,7 @@ __all__ = [
     "RESERVED_NICKS",
     "BadCharacter",
     "InvalidUtf8",
+    "ascii_upper",
     "decode_line",
     "fold",
     "is_channel",
@@ -92,9 +93,18 @@ def neutralise(text: str) -> str:
     return _UNSAFE_OUTPUT.sub(REPLACEMENT, text)
 
 
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER: Final = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def fold(name: str) -> str:
-    """The one case-folding function for nicks and channel names (ASCII lower case)."""
-    return name.lower()
+    """The one case-folding function for nicks and channel names (ASCII lower case only)."""
+    return name.translate(_ASCII_LOWER)
+
+
+def ascii_upper(word: str) -> str:
+    """Upper-case ASCII letters only (so ``mſg`` is not read as ``MSG``)."""
+    return word.translate(_ASCII_UPPER)
 
 
 def is_valid_nick(nick: str) -> bool:
