@@ -32,6 +32,7 @@ Rules:
 
 from __future__ import annotations
 
+import bisect
 import math
 import secrets
 from collections import OrderedDict, deque
@@ -256,8 +257,8 @@ class Hub(Generic[C]):
                 return self._part(session, name, reason)
             case c.Msg(target, text):
                 return self._msg(session, target, text, now)
-            case c.ListChannels():
-                return [Reply(conn, self._list())]
+            case c.ListChannels(after):
+                return [Reply(conn, self._list(after))]
             case c.Names(name):
                 return [Reply(conn, _names_block(self._existing("NAMES", name)))]
             case c.Topic(name, text):
@@ -574,11 +575,19 @@ class Hub(Generic[C]):
         conns = [session.conn] if peer is session else [peer.conn, session.conn]
         return [Broadcast(conns, message)]
 
-    def _list(self) -> list[e.Event]:
-        channels = sorted(self._channels.items())
-        lines: list[e.Event] = [e.BlockStart("LIST", (str(len(channels)),))]
-        lines += [e.ChannelEntry(ch.name, len(ch.members), ch.topic) for _, ch in channels]
-        lines.append(e.BlockEnd("LIST", ("more=no",)))
+    def _list(self, after: str | None) -> list[e.Event]:
+        """At most ``list_max`` channels in name order, after ``after`` if given."""
+        if after is not None:
+            self._check_channel_name("LIST", after)
+        names = sorted(self._channels)
+        start = bisect.bisect_right(names, fold(after)) if after is not None else 0
+        page = names[start : start + self.limits.list_max]
+        more = "yes" if start + len(page) < len(names) else "no"
+        lines: list[e.Event] = [e.BlockStart("LIST", (str(len(page)),))]
+        for key in page:
+            ch = self._channels[key]
+            lines.append(e.ChannelEntry(ch.name, len(ch.members), ch.topic))
+        lines.append(e.BlockEnd("LIST", (f"more={more}",)))
         return lines
 
     def _topic(

@@ -1,8 +1,9 @@
 """Limits: every bound flackd enforces, in one frozen dataclass.
 
 Owns: the names, defaults, command-line flags, environment variables and overflow
-policies of all limits. ``flackd --help`` and protocol.md ("Limits") are generated from /
-checked against this table. Imports only the standard library.
+policies of all limits. ``flackd --help`` is generated from this table and
+tests/test_architecture.py checks protocol.md ("Limits") against it. Imports only the
+standard library and ``flackd.codec``.
 
 Each field's metadata holds ``help`` (what it bounds and what happens when it is
 exceeded); the flag is ``--`` plus the field name with dashes, and the environment
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
+
+from flackd.codec.grammar import MAX_SERVER_LINE_BYTES
 
 __all__ = ["ENV_PREFIX", "Limits", "limit_fields"]
 
@@ -62,6 +65,9 @@ class Limits:
         20, "Messages a HISTORY command returns when it gives no count (the maximum is --history)."
     )
     join_replay: int = _limit(20, "Recent messages shown on JOIN (more=yes when there are more).")
+    list_max: int = _limit(
+        200, "Channels one LIST reply shows; END LIST more=yes says LIST AFTER <#last> goes on."
+    )
     max_channels: int = _limit(
         1000, "Channels on the server. Creating one more gets ERR TOO_MANY_CHANNELS."
     )
@@ -136,6 +142,13 @@ class Limits:
                 raise ValueError(f"{f.name} must be positive")
         if self.history_page > self.history or self.join_replay > self.history:
             raise ValueError("history_page and join_replay must not exceed history")
+        largest_block = (max(self.history, self.list_max) + 8) * MAX_SERVER_LINE_BYTES
+        if self.sendq_bytes < largest_block:
+            raise ValueError(
+                f"sendq_bytes must hold the largest reply: at least {largest_block} bytes for "
+                f"history={self.history} and list_max={self.list_max} "
+                f"({MAX_SERVER_LINE_BYTES} bytes a line)"
+            )
 
 
 def limit_fields() -> list[tuple[str, Any, str]]:

@@ -18,7 +18,7 @@ PROTOCOL = (ROOT / "protocol.md").read_text(encoding="utf-8")
 # module (or package prefix) -> allowed top-level imports beyond the standard library
 RULES: dict[str, set[str]] = {
     "flackd.codec": {"flackd.codec"},
-    "flackd.limits": set(),
+    "flackd.limits": {"flackd.codec"},
     "flackd.history": {"flackd.codec"},
     "flackd.ratelimit": set(),
     "flackd.hub": {"flackd", "flackd.codec", "flackd.history", "flackd.limits"},

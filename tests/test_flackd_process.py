@@ -10,82 +10,13 @@ ends it by its PID.
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import trio
 
 from flackd.codec import events, parse_event
 from tests import transcript
-from tests.support import WAIT, LineClient
-
-FLACKD = Path(sys.executable).with_name("flackd")
-
-
-@dataclass
-class FlackdProcess:
-    process: trio.Process
-    port: int
-    log: list[str] = field(default_factory=list)
-
-    async def client(self, name: str) -> LineClient:
-        return await LineClient.connect(self.port, name)
-
-    async def terminate(self) -> int:
-        """SIGTERM by PID, then wait for the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        with trio.fail_after(WAIT):
-            return await self.process.wait()
-
-
-@asynccontextmanager
-async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
-    """Start the installed flackd on 127.0.0.1 and a free port; yield once it listens."""
-    assert FLACKD.exists(), f"flackd is not installed next to {sys.executable}"
-    process = await trio.lowlevel.open_process(
-        [str(FLACKD), "--host", "127.0.0.1", "--port", "0", *flags],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    log: list[str] = []
-    listening = trio.Event()
-    port = 0
-
-    async def read_log() -> None:
-        nonlocal port
-        assert process.stderr is not None
-        buffer = b""
-        async for chunk in process.stderr:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.decode("utf-8", "replace")
-                log.append(line)
-                match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-                if match:
-                    port = int(match.group(1))
-                    listening.set()
-
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read_log)
-            with trio.fail_after(WAIT):
-                await listening.wait()
-            yield FlackdProcess(process, port, log)
-            nursery.cancel_scope.cancel()
-    finally:
-        if process.returncode is None:
-            process.kill()  # only the process this test started, by its PID
-            with trio.move_on_after(WAIT):
-                await process.wait()
+from tests.process import FLACKD, flackd_process
 
 
 async def test_help_lists_every_limit_with_its_environment_variable() -> None:

@@ -74,7 +74,9 @@ class Msg:
 
 @dataclass(frozen=True, slots=True)
 class ListChannels:
-    """``LIST``."""
+    """``LIST [AFTER <#channel>]``: channels in name order, a page at a time."""
+
+    after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from flackd.codec.text import ascii_upper, is_channel, neutralise
 __all__ = [
     "ERROR_CODES",
     "MAX_COUNT",
+    "MAX_SERVER_LINE_BYTES",
     "TEMPORARY_CODES",
     "VERBS",
     "ProtocolError",
@@ -70,6 +71,11 @@ TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED"})
 
 #: The largest count a HISTORY command may ask for before the server clamps it.
 MAX_COUNT: Final = 10_000
+
+#: Longest line flackd sends, CRLF included. Guaranteed by construction: the longest is a
+#: message line, whose text came in one client line of at most 512 bytes (neutralising can
+#: turn a 2-byte C1 character into 3 bytes) plus at most 140 bytes of fields.
+MAX_SERVER_LINE_BYTES: Final = 1024
 
 
 class ProtocolError(Exception):
@@ -159,8 +165,12 @@ def _parse_msg(args: str) -> c.Command:
 
 
 def _parse_list(args: str) -> c.Command:
-    _exactly("LIST", args, 0)
-    return c.ListChannels()
+    words = _words(args)
+    if not words:
+        return c.ListChannels()
+    if len(words) == 2 and ascii_upper(words[0]) == "AFTER":
+        return c.ListChannels(words[1])
+    raise usage_error("LIST", "INVALID_PARAMS", "LIST takes nothing, or AFTER <#channel>")
 
 
 def _parse_names(args: str) -> c.Command:
@@ -257,7 +267,8 @@ _TABLE: Final = (
     Verb("MSG", "MSG <#channel|nick> <text>", "MSG #general hello everyone",
          "send a message to a channel you are in, or privately to a nick", False, 1,
          _parse_msg),
-    Verb("LIST", "LIST", "LIST", "list every channel with its member count and topic",
+    Verb("LIST", "LIST [AFTER <#channel>]", "LIST AFTER #general",
+         "list channels with member counts and topics, in name order; AFTER pages on",
          False, 3, _parse_list),
     Verb("NAMES", "NAMES <#channel>", "NAMES #general", "list who is in a channel",
          False, 1, _parse_names, aliases=("WHO",)),
@@ -319,8 +330,8 @@ def format_command(command: c.Command) -> str:
             return f"PART {channel} {reason}" if reason else f"PART {channel}"
         case c.Msg(target, text):
             return f"MSG {target} {text}"
-        case c.ListChannels():
-            return "LIST"
+        case c.ListChannels(after):
+            return f"LIST AFTER {after}" if after else "LIST"
         case c.Names(channel):
             return f"NAMES {channel}"
         case c.Topic(channel, text):

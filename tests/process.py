@@ -1,0 +1,90 @@
+"""Starting the installed ``flackd`` command as a child process for a test.
+
+Each use starts its own process on 127.0.0.1 and port 0, learns the port from the log line,
+and ends the process by its PID (SIGTERM in the test, SIGKILL as a last resort here).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from tests.support import WAIT, LineClient
+
+FLACKD = Path(sys.executable).with_name("flackd")
+
+
+@dataclass
+class FlackdProcess:
+    process: trio.Process
+    port: int
+    log: list[str] = field(default_factory=list)
+
+    async def client(self, name: str) -> LineClient:
+        return await LineClient.connect(self.port, name)
+
+    async def terminate(self) -> int:
+        """SIGTERM by PID, then wait for the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        with trio.fail_after(WAIT):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
+    """Start the installed flackd on 127.0.0.1 and a free port; yield once it listens."""
+    assert FLACKD.exists(), f"flackd is not installed next to {sys.executable}"
+    process = await trio.lowlevel.open_process(
+        [str(FLACKD), "--host", "127.0.0.1", "--port", "0", *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    listening = trio.Event()
+    port = 0
+
+    async def read_log() -> None:
+        nonlocal port
+        assert process.stderr is not None
+        buffer = b""
+        async for chunk in process.stderr:
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", "replace")
+                log.append(line)
+                match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+                if match:
+                    port = int(match.group(1))
+                    listening.set()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_log)
+            with trio.fail_after(WAIT):
+                await listening.wait()
+            yield FlackdProcess(process, port, log)
+            nursery.cancel_scope.cancel()
+    finally:
+        if process.returncode is None:
+            process.kill()  # only the process this test started, by its PID
+            with trio.move_on_after(WAIT):
+                await process.wait()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
