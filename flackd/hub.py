@@ -43,7 +43,7 @@ from typing import Generic, Protocol, TypeVar, assert_never
 from flackd import __version__
 from flackd.codec import commands as c
 from flackd.codec import events as e
-from flackd.codec.grammar import VERBS, ProtocolError, Verb, usage_error
+from flackd.codec.grammar import VERBS, ProtocolError, Verb
 from flackd.codec.ids import IdGenerator, format_timestamp, parse_id
 from flackd.codec.text import (
     CHANNEL_MAX_CHARS,
@@ -125,7 +125,8 @@ class Session(Generic[C]):
     nick: str
     token: str
     conn: C | None
-    channels: dict[str, Channel[C]] = field(default_factory=dict)  # by folded name
+    # By folded name, least recently used first (joining or writing moves one to the end).
+    channels: dict[str, Channel[C]] = field(default_factory=dict)
     last_channel: str | None = None  # folded name
     detached_at: float | None = None
     created: deque[float] = field(default_factory=deque)  # times of recent channel creations
@@ -199,7 +200,7 @@ class Hub(Generic[C]):
         if conn not in self._conns:
             return []
         session = self._conns.pop(conn)
-        if session is None or session.conn is not conn:
+        if session is None or session.conn != conn:
             return []
         effects = self._leave_all(session, e.Quit(session.nick, reason))
         session.conn = None
@@ -294,7 +295,7 @@ class Hub(Generic[C]):
         if holder is not None and holder is not session:
             if holder.conn is None:
                 assert holder.detached_at is not None
-                left = int(holder.detached_at + self.limits.resume_ttl - now) + 1
+                left = max(1, math.ceil(holder.detached_at + self.limits.resume_ttl - now))
                 text = (
                     f"{holder.nick} is held for a dropped session for up to {left} s more; "
                     "if it is yours, send RESUME <token>, otherwise pick another nick"
@@ -326,6 +327,9 @@ class Hub(Generic[C]):
     def _rename(self, session: Session[C], nick: str, now: float) -> list[Effect[C]]:
         self._check_nick("NICK", nick, session, now)
         old = session.nick
+        if nick == old:  # nothing changes: tell only the sender
+            assert session.conn is not None
+            return [Reply(session.conn, [e.NickChanged(old, nick)])]
         del self._sessions[session.key]
         for channel in session.channels.values():
             del channel.members[session.key]
@@ -511,7 +515,7 @@ class Hub(Generic[C]):
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
             channel.members[session.key] = session
             session.channels[key] = channel
-        session.last_channel = key
+        _touch(session, key)
         count = len(channel.members)
         members = "member" if count == 1 else "members"
         lines: list[e.Event] = [
@@ -545,7 +549,7 @@ class Hub(Generic[C]):
         del channel.members[session.key]
         del session.channels[fold(channel.name)]
         if session.last_channel == fold(channel.name):
-            session.last_channel = next(iter(session.channels), None)
+            session.last_channel = next(reversed(session.channels), None)
         return [Broadcast(conns, e.Parted(channel.name, session.nick, reason))]
 
     def _msg(self, session: Session[C], target: str, text: str, now: float) -> list[Effect[C]]:
@@ -558,10 +562,15 @@ class Hub(Generic[C]):
             if dropped is not None:
                 del self._where[dropped.seq]
             self._where[msgid.seq] = channel
-            session.last_channel = fold(channel.name)
+            _touch(session, fold(channel.name))
             return [Broadcast(channel.conns(), message)]
         if not is_valid_nick(target):
-            raise usage_error("MSG", "NO_SUCH_NICK", f"{target[:40]} is neither #channel nor nick")
+            raise ProtocolError(
+                "NO_SUCH_NICK",
+                "MSG",
+                "that is not a nick anyone can have; a target is #channel or a nick "
+                "(example: MSG #general hello, MSG alice hello)",
+            )
         peer = self._sessions.get(fold(target))
         if peer is None or peer.conn is None:
             raise ProtocolError(
@@ -658,6 +667,13 @@ class Hub(Generic[C]):
 
 
 # ---------------------------------------------------------------------------- blocks
+
+
+def _touch(session: Session[C], key: str) -> None:
+    """Make ``key`` the channel ``session`` was last in (and the most recent in its order)."""
+    channel = session.channels.pop(key)
+    session.channels[key] = channel
+    session.last_channel = key
 
 
 def _topic_line(channel: Channel[C]) -> e.Topic:

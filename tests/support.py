@@ -8,6 +8,7 @@ a PING barrier.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -137,8 +138,13 @@ class RunningServer:
 async def start_server(
     nursery: trio.Nursery, limits: Limits = TEST_LIMITS, shutdown: trio.Event | None = None
 ) -> RunningServer:
-    """Start an in-process flackd on 127.0.0.1 and an ephemeral port."""
-    server = Server(limits)
+    """Start an in-process flackd on 127.0.0.1 and an ephemeral port.
+
+    The hub's clock (timestamps, resume and quota windows) follows Trio's clock, so tests
+    on a MockClock move the hub's time too.
+    """
+    wall_start, trio_start = time.time(), trio.current_time()
+    server = Server(limits, clock=lambda: wall_start + trio.current_time() - trio_start)
     listeners = await nursery.start(server.serve, "127.0.0.1", 0, shutdown)
     port = listeners[0].socket.getsockname()[1]
     return RunningServer(server, port)

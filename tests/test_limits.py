@@ -143,3 +143,40 @@ async def test_flood_notice_is_sent_once_per_episode(
     assert len(notes) == 1
     assert notes[0].startswith("NOTE FLOOD retry=1 :")
     await client.expect_quiet()
+
+
+async def test_channel_creation_quota(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, limits(channel_creates=2))
+    maker = await running.client("maker", "#a", "#b")
+    await maker.send("JOIN #c", "CREATE #d")
+    for verb in ("JOIN", "CREATE"):
+        refused = await maker.recv()
+        assert refused.startswith(f"ERR RATE_LIMITED {verb} retry=")
+        retry = int(refused.split("retry=")[1].split(" ")[0])
+        assert 0 < retry <= 60
+    other = await running.client("other", "#a")  # joining existing channels is not limited
+    assert await maker.recv() == "JOIN #a other"
+    await other.expect_quiet()
+    await trio.sleep(60)  # virtual time
+    block = await maker.join("#c")
+    assert block[0] == "OK JOIN #c 1 :joined #c (1 member)"
+
+
+async def test_list_pages(nursery: trio.Nursery) -> None:
+    running = await start_server(nursery, limits(list_max=2))
+    maker = await running.client("maker", "#a", "#b", "#c", "#d", "#e")
+    seen: list[str] = []
+    command = "LIST"
+    for _ in range(5):  # bounded
+        await maker.send(command)
+        block = await maker.recv_until("END LIST")
+        names = [line.split(" ")[1] for line in block[1:-1]]
+        seen += names
+        if block[-1] == "END LIST more=no":
+            break
+        assert block[-1] == "END LIST more=yes"
+        command = f"LIST AFTER {names[-1]}"
+    assert seen == ["#a", "#b", "#c", "#d", "#e"]
