@@ -1,0 +1,71 @@
+"""What the reconnecting session tells its users besides the server's own lines.
+
+Owns: the client-level notices the supervisor emits next to ``flackd.codec.events``
+(connection state, gaps, member lists, registration). The UI view model, the script
+commands and bots all consume ``Notice | flackd.codec.events.Event``. Imports only the
+standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["CaughtUp", "ConnectionState", "Gap", "Members", "Notice", "Registered", "SendFailed"]
+
+State = Literal["connecting", "registering", "live", "offline", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """The link changed state. ``retry_in`` is set while offline and waiting to retry."""
+
+    state: State
+    reason: str = ""
+    retry_in: float | None = None
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """We have a nick on the server: a fresh NICK or a RESUME of our session."""
+
+    nick: str
+    resumed: bool
+    last_channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """The full member list of a channel (from a JOIN or NAMES reply)."""
+
+    channel: str
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Messages of ``channel`` after ``after_id`` were missed and cannot be fetched (the
+    server's ring moved past them, or the server restarted)."""
+
+    channel: str
+    after_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """``channel`` is in sync: everything up to now has been delivered once, in order."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    """A command was refused by the server (``code``) or could not be sent."""
+
+    command: str
+    code: str
+    text: str
+
+
+Notice = ConnectionState | Registered | Members | Gap | CaughtUp | SendFailed
