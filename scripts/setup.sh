@@ -13,6 +13,15 @@ if [ ! -x .venv/bin/python ]; then
         "$PYTHON" -m venv .venv
     fi
 fi
+# The terminal client's end-to-end tests drive flackcli inside tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing tmux with apt" >&2
+        apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+    else
+        echo "setup: tmux is missing; the terminal end-to-end tests will be skipped" >&2
+    fi
+fi
 stamp=.venv/.flack-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip

@@ -24,7 +24,22 @@ RULES: dict[str, set[str]] = {
     "flackd.hub": {"flackd", "flackd.codec", "flackd.history", "flackd.limits"},
     "flackd.connection": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
+    # The pure parts of the client: data in, data out, testable without sockets or a screen.
+    "flackcli.notices": set(),
+    "flackcli.backoff": {"flackd.codec"},
+    "flackcli.ui.view": {"flackd.codec", "flackcli.notices"},
+    "flackcli.ui.input": {"flackd.codec", "flackcli.notices"},
+    # The network side of the client never touches the screen.
+    "flackcli.client": {"trio", "flackd.codec"},
+    "flackcli.supervisor": {"trio", "flackd.codec", "flackcli"},
+    "flackcli.scripting": {"trio", "typer", "flackd.codec", "flackcli", "platformdirs"},
+    "flackcli.files": {"flackcli", "flackd.codec", "platformdirs"},
+    # Only the runner may bring asyncio and trio together.
+    "flackcli.ui.app": {"prompt_toolkit", "flackd.codec", "flackcli"},
 }
+
+#: The one module where asyncio and Trio meet (Trio guest mode inside prompt-toolkit).
+ASYNCIO_MEETS_TRIO = "flackcli.ui.runner"
 
 
 def _imports(path: Path) -> set[str]:
@@ -63,6 +78,21 @@ def test_import_rules(module: str, path: Path) -> None:
         return  # server, cli: may import trio, typer and the flackd modules they wire
     bad = sorted(name for name in _imports(path) if not _allowed(name, RULES[rule]))
     assert bad == [], f"{module} must not import {bad}"
+
+
+def test_only_the_runner_imports_both_asyncio_and_trio() -> None:
+    both = [
+        module
+        for module, path in _modules()
+        if {"asyncio", "trio"} <= {name.split(".")[0] for name in _imports(path)}
+    ]
+    assert set(both) <= {ASYNCIO_MEETS_TRIO}, both
+
+
+def test_script_commands_never_import_prompt_toolkit() -> None:
+    for module, path in _modules():
+        if module in ("flackcli.scripting", "flackcli.client", "flackcli.supervisor"):
+            assert not any(n.startswith("prompt_toolkit") for n in _imports(path)), module
 
 
 def test_every_module_says_what_it_owns() -> None:
