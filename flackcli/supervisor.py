@@ -185,7 +185,7 @@ class Supervisor:
             return
         self._pending.append(command)
 
-    async def call(self, command: c.Command) -> list[e.Event]:
+    async def call(self, command: c.Command | str) -> list[e.Event]:
         """Send a command and return its reply lines (see :meth:`Client.call`); live only."""
         client = self._client
         if client is None:
@@ -229,6 +229,8 @@ class Supervisor:
                     reason, bye = closed.reason, closed.bye
             except OSError as exc:
                 reason = f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}"
+            except trio.TooSlowError:
+                reason = f"cannot connect to {self.host}:{self.port}: timed out"
             except ConnectionClosed as exc:
                 reason, bye = exc.reason, exc.bye
             except _Refused as exc:
@@ -262,7 +264,11 @@ class Supervisor:
                 resumed = await self._register(client)
                 self._client = client
                 for channel in list(self.memory.channels):
-                    await self._join_and_catch_up(client, channel, resumed=channel in resumed)
+                    try:
+                        await self._join_and_catch_up(client, channel, resumed=channel in resumed)
+                    except FlackError as err:  # e.g. TOO_MANY_CHANNELS: drop it, go on
+                        self._forget_channel(channel)
+                        await self._notice(SendFailed("JOIN", err.code, err.error.text))
                 await self._state(ConnectionState("live"))
                 while self._pending and not client.closed.is_set():
                     await client.send(self._pending.popleft())  # popped first: never twice

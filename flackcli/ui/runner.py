@@ -1,0 +1,161 @@
+"""The one place where asyncio and Trio meet: Trio runs as a guest in prompt-toolkit's loop.
+
+Owns: starting prompt-toolkit's asyncio event loop, starting Trio inside it in guest mode
+(same thread), the bridge that carries user actions from prompt-toolkit callbacks to Trio
+(``TrioToken.run_sync_soon``, which is safe to call from the host loop), pumping the
+supervisor's events into the view model followed by ``app.invalidate()``, saving state
+(debounced), and shutting both loops down in order. No other module imports both asyncio
+and trio (tests/test_architecture.py checks it).
+
+Flow: keys -> ``ui.app`` -> ``ui.input.parse`` -> an action -> :class:`Bridge` -> Trio task
+-> :class:`flackcli.supervisor.Supervisor` -> flackd; and back: supervisor events ->
+``View.apply`` -> ``app.invalidate()`` -> prompt-toolkit redraws (merged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from prompt_toolkit.application import Application
+
+from flackcli import files
+from flackcli.supervisor import Memory, Supervisor
+from flackcli.ui import input as ui_input
+from flackcli.ui.actions import perform
+from flackcli.ui.app import build as build_app
+from flackcli.ui.view import View
+
+__all__ = ["Bridge", "run_tui"]
+
+#: Seconds between state saves while things change (and once more at exit).
+SAVE_EVERY = 2.0
+
+
+class Bridge:
+    """Hands actions from prompt-toolkit callbacks (asyncio side) to a Trio task."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.send, self.receive = trio.open_memory_channel[ui_input.Action](capacity)
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.dropped = 0
+
+    def submit(self, action: ui_input.Action) -> None:
+        """Called from the UI: queue ``action`` for the Trio side (never blocks)."""
+        if self.token is None:
+            return
+
+        def deliver() -> None:
+            try:
+                self.send.send_nowait(action)
+            except trio.WouldBlock:  # the user typed faster than the network side runs
+                self.dropped += 1
+
+        self.token.run_sync_soon(deliver)
+
+
+class _Dirty:
+    """Set when the remembered state changed and should be saved."""
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+
+    def mark(self, _memory: Memory) -> None:
+        self.event.set()
+
+
+async def _trio_main(
+    supervisor: Supervisor,
+    view: View,
+    application: Application[Any],
+    bridge: Bridge,
+    dirty: _Dirty,
+    save: Callable[[], None],
+) -> None:
+    bridge.token = trio.lowlevel.current_trio_token()
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def run_supervisor() -> None:
+                await supervisor.run()
+                nursery.cancel_scope.cancel()
+
+            async def pump() -> None:
+                async for item in supervisor.events:
+                    view.apply(item)
+                    application.invalidate()
+
+            async def act() -> None:
+                async for action in bridge.receive:
+                    if await perform(action, supervisor, view):
+                        supervisor.stop()
+                        nursery.cancel_scope.cancel()
+                        return
+                    application.invalidate()
+
+            async def save_now_and_then() -> None:
+                while True:
+                    await dirty.event.wait()
+                    dirty.event = trio.Event()
+                    save()
+                    await trio.sleep(SAVE_EVERY)
+
+            nursery.start_soon(run_supervisor)
+            nursery.start_soon(pump)
+            nursery.start_soon(act)
+            nursery.start_soon(save_now_and_then)
+    finally:
+        save()
+
+
+async def _main(host: str, port: int, nick: str, config: files.Config, state: files.State) -> int:
+    server = f"{host}:{port}"
+    memory = files.memory_for(state, server, nick)
+    dirty = _Dirty()
+    supervisor = Supervisor(host, port, memory, on_change=dirty.mark)
+    view = View(memory.nick, highlight_words=tuple(config.highlight_words))
+    if memory.last_channel:  # come back to the channel you were in
+        view.request_focus(memory.last_channel)
+    bridge = Bridge()
+    application = build_app(view, bridge.submit)
+
+    def save() -> None:
+        files.remember(state, server, supervisor.memory)
+        files.save_state(state)
+
+    loop = asyncio.get_running_loop()
+    trio_done: asyncio.Future[Any] = loop.create_future()
+
+    def on_trio_done(outcome: Any) -> None:
+        if not trio_done.done():
+            trio_done.set_result(outcome)
+
+    trio.lowlevel.start_guest_run(
+        _trio_main,
+        supervisor,
+        view,
+        application,
+        bridge,
+        dirty,
+        save,
+        run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+        done_callback=on_trio_done,
+        host_uses_signal_set_wakeup_fd=True,
+    )
+    ui_task = asyncio.ensure_future(application.run_async())
+    await asyncio.wait([ui_task, trio_done], return_when=asyncio.FIRST_COMPLETED)
+    if not trio_done.done():  # the UI ended first (Ctrl+Q): stop the Trio side
+        bridge.submit(ui_input.Quit(None))
+    outcome = await trio_done
+    if not ui_task.done():  # the session stopped for good: leave the screen
+        application.exit()
+    await ui_task
+    outcome.unwrap()
+    return 0
+
+
+def run_tui(host: str, port: int, nick: str, config: files.Config, state: files.State) -> int:
+    """Run the full-screen client until the user quits; return the exit status."""
+    return asyncio.run(_main(host, port, nick, config, state))
