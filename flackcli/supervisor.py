@@ -196,7 +196,8 @@ class Supervisor:
         """Join (remembered from now on) and catch up; while offline, join on reconnect."""
         if fold(channel) not in {fold(name) for name in self.memory.channels}:
             self.memory.channels.append(channel)
-            self._changed()
+        self.memory.last_channel = channel
+        self._changed()
         client = self._client
         if client is not None and self.live:
             try:
@@ -332,6 +333,11 @@ class Supervisor:
                         await self._emit(line)
                         break
                 replay: list[e.Message] = []
+                if key not in self.memory.last_seen:
+                    # Nothing seen here yet (it was empty when we joined), so there is no
+                    # cursor: everything it holds now arrived while we were away.
+                    lines = await client.call(c.History(channel, count=HISTORY_PAGE))
+                    replay = _block_messages(lines, "HISTORY")[0]
             else:
                 lines = await client.call(c.Join(channel))
                 ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "JOIN")

@@ -122,6 +122,9 @@ async def _main(host: str, port: int, nick: str, config: files.Config, state: fi
     application = build_app(view, bridge.submit)
 
     def save() -> None:
+        current = view.current.name
+        if current.startswith("#") and current in view.channel_names():
+            supervisor.memory.last_channel = current  # the channel on screen: come back to it
         files.remember(state, server, supervisor.memory)
         files.save_state(state)
 

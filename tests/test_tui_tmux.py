@@ -1,0 +1,199 @@
+"""flackcli end to end in a real terminal: tmux runs the installed ``flackcli`` against an
+in-process flackd on an ephemeral loopback port.
+
+Each test uses a private tmux server (``tmux -L <unique name>``) and kills only that server.
+Waiting means polling the captured screen for the expected text, bounded by an overall
+timeout; nothing waits a fixed time. Every flackcli gets its own XDG folders under the
+test's tmp_path, so nothing touches the real home. scripts/setup.sh installs tmux; without
+it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+from flackd.server import Server
+from tests.support import LineClient, RunningServer
+
+TMUX = shutil.which("tmux")
+FLACKCLI = Path(sys.executable).with_name("flackcli")
+SCREEN_WAIT = 30.0
+pytestmark = pytest.mark.skipif(
+    TMUX is None, reason="tmux is missing (scripts/setup.sh installs it)"
+)
+
+_servers = itertools.count(1)
+
+
+class Terminal:
+    """One tmux window running flackcli."""
+
+    def __init__(self, socket: str, name: str) -> None:
+        self.socket = socket
+        self.name = name
+
+    async def tmux(self, *args: str) -> str:
+        assert TMUX is not None
+        result = await trio.run_process([TMUX, "-L", self.socket, *args], capture_stdout=True)
+        return result.stdout.decode("utf-8", "replace")
+
+    async def screen(self) -> str:
+        return await self.tmux("capture-pane", "-p", "-t", self.name)
+
+    async def type(self, *keys: str) -> None:
+        await self.tmux("send-keys", "-t", self.name, *keys)
+
+    async def say(self, text: str) -> None:
+        await self.type("-l", text)
+        await self.type("Enter")
+
+    async def wait_for(self, check: str | Callable[[str], bool]) -> str:
+        """Poll the screen until ``check`` (a text, or a predicate) holds."""
+        screen = ""
+        with trio.move_on_after(SCREEN_WAIT):
+            while True:
+                screen = await self.screen()
+                if (check in screen) if isinstance(check, str) else check(screen):
+                    return screen
+                await trio.sleep(0.1)  # polling interval, not a readiness guess
+        raise AssertionError(f"{self.name}: gave up waiting for {check!r}; screen:\n{screen}")
+
+
+class Tmux:
+    def __init__(self, socket: str, home: Path) -> None:
+        self.socket = socket
+        self.home = home
+
+    async def open(self, name: str, port: int, *extra: str, nick: str | None = None) -> Terminal:
+        """Start flackcli for ``name`` (its own XDG folders) in a 110x30 window."""
+        base = self.home / name
+        env = {
+            "XDG_CONFIG_HOME": str(base / "config"),
+            "XDG_STATE_HOME": str(base / "state"),
+            "XDG_DATA_HOME": str(base / "data"),
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+        }
+        argv = [str(FLACKCLI), "--server", f"127.0.0.1:{port}"]
+        if nick is not None:
+            argv += ["--nick", nick]
+        command = " ".join(
+            ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items()), *map(shlex.quote, argv)]
+        )
+        terminal = Terminal(self.socket, name)
+        assert TMUX is not None
+        args = [TMUX, "-L", self.socket]
+        listed = await trio.run_process([*args, "has-session"], check=False, capture_stderr=True)
+        verb = "new-window" if listed.returncode == 0 else "new-session"
+        target = ["-n", name] if verb == "new-window" else ["-s", "flack", "-n", name]
+        size = [] if verb == "new-window" else ["-x", "110", "-y", "30"]
+        await trio.run_process([*args, verb, "-d", *target, *size, command, *extra])
+        terminal.name = f"flack:{name}"
+        return terminal
+
+
+@asynccontextmanager
+async def tmux(tmp_path: Path) -> AsyncIterator[Tmux]:
+    socket = f"flacktest-{os.getpid()}-{next(_servers)}"
+    try:
+        yield Tmux(socket, tmp_path)
+    finally:
+        assert TMUX is not None
+        await trio.run_process([TMUX, "-L", socket, "kill-server"], check=False,
+                               capture_stderr=True)  # fmt: skip
+
+
+def cut(server: Server, nick: str) -> None:
+    """Close ``nick``'s connection from the server side, as a dropped network would."""
+    session = server.hub.session(nick)  # type: ignore[attr-defined]
+    assert session is not None, f"{nick} has no session"
+    assert session.conn is not None, f"{nick} is not connected"
+    session.conn.close(b"", "connection reset")
+
+
+async def netcat_user(port: int, nick: str, channel: str) -> LineClient:
+    client = await LineClient.connect(port, nick)
+    await client.register(nick)
+    await client.join(channel)
+    return client
+
+
+async def test_two_terminals_and_netcat_chat(tmp_path: Path, flackd: RunningServer) -> None:
+    async with tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        bob = await tm.open("bob", flackd.port, nick="bob")
+        for person in (alice, bob):
+            await person.wait_for(" live ")
+            await person.say("/join #test")
+            await person.wait_for("[#test]")
+        carol = await netcat_user(flackd.port, "carol", "#test")
+        await alice.say("hello from alice")
+        await bob.wait_for("hello from alice")
+        line = await carol.recv_until("MSG #test")
+        assert line[-1].endswith(" alice :hello from alice")
+        await carol.send("MSG #test hi from netcat")
+        for person in (alice, bob):
+            await person.wait_for("hi from netcat")
+        screen = await alice.wait_for("carol")  # the member list shows the netcat user
+        assert "bob" in screen
+
+
+async def test_a_cut_connection_catches_up_once(tmp_path: Path, flackd: RunningServer) -> None:
+    async with tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #test")
+        await alice.wait_for("[#test]")
+        carol = await netcat_user(flackd.port, "carol", "#test")
+        await carol.send("MSG #test before the cut")
+        await alice.wait_for("before the cut")
+        cut(flackd.server, "alice")
+        await carol.recv_until("QUIT alice")
+        await carol.send(*[f"MSG #test missed number {i}" for i in range(1, 4)])
+        screen = await alice.wait_for("missed number 3")
+        await carol.recv_until("JOIN #test alice")  # alice is back in the channel
+        screen = await alice.wait_for(" live ")
+        for i in range(1, 4):
+            assert screen.count(f"missed number {i}") == 1, screen
+        assert screen.count("before the cut") == 1, screen
+        assert "some messages were missed" not in screen
+
+
+async def test_restarting_flackcli_comes_back_where_you_were(
+    tmp_path: Path, flackd: RunningServer
+) -> None:
+    async with tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #first")
+        await alice.wait_for("[#first]")
+        await alice.say("/join #second")
+        await alice.wait_for("[#second]")
+        await alice.type("C-q")
+        carol = await netcat_user(flackd.port, "carol", "#second")
+        await carol.send("MSG #second sent while alice was away")
+        await carol.recv_until("MSG #second")
+        # Same XDG folders, no --nick: flackcli remembers who and where alice was.
+        again = await _reopen(tm, "alice2", tmp_path / "alice", flackd.port)
+        screen = await again.wait_for("sent while alice was away")
+        assert "[#second]" in screen  # the channel alice was last in
+        assert "#first" in screen  # still in her other channel
+        assert "[alice]" in screen
+
+
+async def _reopen(tm: Tmux, name: str, home: Path, port: int) -> Terminal:
+    """Start flackcli again with the XDG folders of an earlier run."""
+    link = tm.home / name
+    if not link.exists():
+        link.symlink_to(home, target_is_directory=True)
+    return await tm.open(name, port)
