@@ -148,3 +148,16 @@ async def start_server(
     listeners = await nursery.start(server.serve, "127.0.0.1", 0, shutdown)
     port = listeners[0].socket.getsockname()[1]
     return RunningServer(server, port)
+
+
+async def run_server(
+    scope: trio.CancelScope,
+    port: int = 0,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A server that ``scope.cancel()`` stops at once, as a killed process would."""
+    with scope:
+        async with trio.open_nursery() as inner:
+            listeners = await inner.start(Server(TEST_LIMITS).serve, "127.0.0.1", port)
+            task_status.started(listeners[0].socket.getsockname()[1])

@@ -20,7 +20,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.limits import Limits
 from flackd.server import Server
-from tests.support import TEST_LIMITS, WAIT, LineClient, RunningServer, start_server
+from tests.support import WAIT, LineClient, RunningServer, run_server, start_server
 
 
 async def test_call_returns_the_reply_and_raises_refusals(flackd: RunningServer) -> None:
@@ -209,19 +209,6 @@ async def test_a_ring_that_moved_on_is_reported_as_a_gap(nursery: trio.Nursery) 
     texts = [i.text for i in after_gap if isinstance(i, e.Message)]
     assert texts == [f"missed {i}" for i in range(7, 12)]
     h.supervisor.stop()
-
-
-async def run_server(
-    scope: trio.CancelScope,
-    port: int = 0,
-    *,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """A server that ``scope.cancel()`` stops at once, as a killed process would."""
-    with scope:
-        async with trio.open_nursery() as inner:
-            listeners = await inner.start(Server(TEST_LIMITS).serve, "127.0.0.1", port)
-            task_status.started(listeners[0].socket.getsockname()[1])
 
 
 async def test_a_server_restart_is_a_gap_and_the_session_comes_back(

@@ -23,7 +23,7 @@ import pytest
 import trio
 
 from flackd.server import Server
-from tests.support import LineClient, RunningServer
+from tests.support import LineClient, RunningServer, run_server
 
 TMUX = shutil.which("tmux")
 FLACKCLI = Path(sys.executable).with_name("flackcli")
@@ -197,3 +197,22 @@ async def _reopen(tm: Tmux, name: str, home: Path, port: int) -> Terminal:
     if not link.exists():
         link.symlink_to(home, target_is_directory=True)
     return await tm.open(name, port)
+
+
+async def test_a_server_restart_is_shown_as_a_gap(tmp_path: Path, nursery: trio.Nursery) -> None:
+    first = trio.CancelScope()
+    port = await nursery.start(run_server, first)
+    async with tmux(tmp_path) as tm:
+        alice = await tm.open("alice", port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #test")
+        await alice.wait_for("[#test]")
+        carol = await netcat_user(port, "carol", "#test")
+        await carol.send("MSG #test said before the restart")
+        await alice.wait_for("said before the restart")
+        first.cancel()  # flackd dies, and its history with it
+        await alice.wait_for(lambda screen: " live " not in screen)
+        await nursery.start(run_server, trio.CancelScope(), port)
+        screen = await alice.wait_for("some messages were missed")
+        assert screen.count("said before the restart") == 1
+        await alice.wait_for(" live ")
