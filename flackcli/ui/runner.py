@@ -85,6 +85,8 @@ async def _trio_main(
             async def pump() -> None:
                 async for item in supervisor.events:
                     view.apply(item)
+                    if view.take_bell():  # a mention or private message off screen
+                        application.output.bell()
                     application.invalidate()
 
             async def act() -> None:
