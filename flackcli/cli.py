@@ -1,24 +1,297 @@
-"""The ``flackcli`` command. A placeholder until the client lands (issue: flackcli).
+"""The ``flackcli`` command: global options, the script subcommands, the interactive client.
 
-Owns: the command line of the client. Imports typer; nothing from flackd but the codec.
+Owns: the command line (typer): ``--server``/``--nick`` (also ``FLACK_SERVER`` and
+``FLACK_NICK``), ``--json``/``--text``, the subcommands ``send``, ``tail``, ``history``,
+``channels`` and ``who`` (carried out by :mod:`flackcli.scripting`), and starting the
+interactive client, which is imported only when it is wanted, so the script commands never
+load prompt_toolkit. Imports typer, the standard library and flackcli.
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
 import typer
 
+from flackcli import files, scripting
+from flackd.codec.text import is_valid_nick
+
 __all__ = ["app", "main"]
+
+NO_TERMINAL = "flackcli: the interactive client needs a terminal; try 'flackcli tail #chan'"
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
 
 
+def _help_text() -> str:
+    return f"""flackcli: the terminal client of Flack.
+
+With no command it starts the interactive client, which needs a terminal. The commands
+are for scripts and bots: they print JSON lines when stdout is not a terminal (or with
+--json) and text otherwise (or with --text). Script commands connect as <nick>-cli unless
+given their own --nick, so they do not collide with your interactive client.
+
+\b
+Files:
+  config  {files.config_path()}
+          (yours: flackcli only reads it)
+  state   {files.state_path()}
+          (flackcli's: last server, resume token, channels)
+
+\b
+Server and nick, first found wins: --server/--nick, then FLACK_SERVER/FLACK_NICK,
+then config.toml, then state.json, then {files.DEFAULT_HOST}:{files.DEFAULT_PORT} and $USER.
+
+\b
+Exit codes:
+  0    ok
+  1    cannot connect, or the connection was lost
+  2    usage error
+  3    refused by the server (no such channel, nick in use, ...)
+  4    timed out waiting for the server's echo of a message
+  130  interrupted (tail ended by SIGTERM: 143)
+"""
+
+
+@dataclass(frozen=True)
+class _Globals:
+    server: str | None
+    nick: str | None
+    json: bool
+    text: bool
+
+
+def _fail(message: str, code: int = scripting.EXIT_USAGE) -> NoReturn:
+    typer.echo(f"flackcli: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(
+    ctx: typer.Context,
+) -> tuple[files.Settings, files.Config, files.State]:
+    g: _Globals = ctx.obj
+    try:
+        config = files.load_config()
+    except files.ConfigError as exc:
+        _fail(str(exc))
+    for warning in config.warnings:
+        typer.echo(f"flackcli: {warning}", err=True)
+    state = files.load_state()
+    if state.warning:
+        typer.echo(f"flackcli: {state.warning}", err=True)
+    try:
+        settings = files.resolve(g.server, g.nick, config, state)
+    except ValueError as exc:
+        _fail(str(exc))
+    return settings, config, state
+
+
+def _target(ctx: typer.Context, nick: str | None) -> scripting.Target:
+    settings, _, _ = _settings(ctx)
+    if nick is not None:
+        if not is_valid_nick(nick):
+            _fail(f"--nick {nick!r} is not a valid nick (1-16 ASCII letters, digits, _ or -)")
+        return scripting.Target(settings.host, settings.port, nick, exact=True)
+    return scripting.Target(settings.host, settings.port, files.script_nick(settings.nick))
+
+
+def _output(ctx: typer.Context, json_flag: bool, text_flag: bool) -> scripting.Output:
+    g: _Globals = ctx.obj
+    if json_flag and text_flag:
+        _fail("--json and --text cannot be used together")
+    if json_flag or text_flag:
+        return scripting.Output(json_mode=json_flag)
+    if g.json or g.text:
+        return scripting.Output(json_mode=g.json)
+    return scripting.Output(json_mode=not sys.stdout.isatty())
+
+
+def _exit(code: int) -> NoReturn:
+    raise typer.Exit(code)
+
+
+# -- options shared by the subcommands -------------------------------------------------------
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON lines.")]
+TextFlag = Annotated[bool, typer.Option("--text", help="Print text lines for people.")]
+NickOption = Annotated[
+    str | None,
+    typer.Option(
+        "--nick", metavar="NICK", help="Connect as exactly NICK (default: <your nick>-cli)."
+    ),
+]
+Channel = Annotated[str, typer.Argument(metavar="CHANNEL", help="A channel, like '#ops'.")]
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server", metavar="HOST:PORT", envvar=files.ENV_SERVER, help="The flackd to use."
+        ),
+    ] = None,
+    nick: Annotated[
+        str | None,
+        typer.Option("--nick", metavar="NICK", envvar=files.ENV_NICK, help="Your nick."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Script commands print JSON.")] = False,
+    text: Annotated[bool, typer.Option("--text", help="Script commands print text.")] = False,
+) -> None:
+    if json_ and text:
+        _fail("--json and --text cannot be used together")
+    ctx.obj = _Globals(server or None, nick or None, json_, text)
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        typer.echo(NO_TERMINAL, err=True)
+        raise typer.Exit(scripting.EXIT_USAGE)
+    settings, config, state = _settings(ctx)
+    try:
+        from flackcli.ui.runner import run_tui
+    except ImportError as exc:
+        _fail(f"the interactive client is not available in this installation ({exc})", 1)
+    state.server = settings.server
+    state.nick = settings.nick
+    status = run_tui(settings.host, settings.port, settings.nick, config, state)
+    raise typer.Exit(status if isinstance(status, int) else 0)
+
+
+_root.__doc__ = _help_text()
+
+
 @app.command()
-def _command() -> None:
-    """flackcli: the Flack terminal client (not built yet: use nc or telnet for now)."""
-    typer.echo("flackcli is not built yet; connect with: nc 127.0.0.1 7777", err=True)
-    raise typer.Exit(1)
+def send(
+    ctx: typer.Context,
+    channel: Annotated[
+        str, typer.Argument(metavar="CHANNEL", help="A channel like '#ops', or a nick.")
+    ],
+    words: Annotated[
+        list[str],
+        typer.Argument(metavar="TEXT", help="The message; '-' sends each line of stdin."),
+    ],
+    nick: NickOption = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the channel if it does not exist.")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.1, metavar="SECONDS", help="How long to wait for each echo."
+        ),
+    ] = 10.0,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """Send a message, wait for the server's echo, exit.
+
+    Joins the channel first (it must exist unless --create is given). With TEXT '-', every
+    line of stdin is one message, paced to the server's flood control (a burst of 10, then
+    2 lines a second). Exits 0 only once the server has echoed every message; a line too
+    long for one message is split at spaces. Prints nothing, or with --json the echo of
+    each message (a 'message' record, with the id the server gave it).
+    """
+    out = _output(ctx, json_flag, text_flag)
+    target = _target(ctx, nick)
+    text = " ".join(words)
+    g: _Globals = ctx.obj
+    _exit(
+        scripting.run_send(
+            target,
+            channel,
+            text,
+            out=out,
+            create=create,
+            timeout=timeout,
+            print_echoes=json_flag or g.json,
+        )
+    )
+
+
+@app.command()
+def tail(
+    ctx: typer.Context,
+    channel: Channel,
+    history: Annotated[
+        int | None,
+        typer.Option(
+            "--history", "-n", min=0, max=100, metavar="N", help="Start with the last N messages."
+        ),
+    ] = None,
+    since_id: Annotated[
+        str | None,
+        typer.Option(
+            "--since-id", metavar="ID", help="Start with every message after ID, once each."
+        ),
+    ] = None,
+    nick: NickOption = None,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """Follow a channel until interrupted, reconnecting on its own.
+
+    Prints the last 10 messages (--history N), or every message after ID (--since-id: store
+    the id of the last message you handled and pass it next time to miss nothing and see
+    nothing twice), then each new message and event as it arrives. After a reconnect it
+    catches up without duplicates; when the server no longer has everything, a 'gap' record
+    says so. Connection status goes to stderr (in JSON mode: 'status' records on stdout).
+    """
+    if history is not None and since_id is not None:
+        _fail("--history and --since-id cannot be used together")
+    out = _output(ctx, json_flag, text_flag)
+    target = _target(ctx, nick)
+    start = 10 if history is None else history
+    _exit(scripting.run_tail(target, channel, out=out, history=start, since_id=since_id))
+
+
+@app.command("history")
+def history_command(
+    ctx: typer.Context,
+    channel: Channel,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count", "-n", min=1, max=10_000, metavar="N", help="How many (the server keeps 100)."
+        ),
+    ] = 20,
+    nick: NickOption = None,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """Print the last messages of a channel, oldest first, and exit."""
+    out = _output(ctx, json_flag, text_flag)
+    _exit(scripting.run_history(_target(ctx, nick), channel, out=out, count=count))
+
+
+@app.command()
+def channels(
+    ctx: typer.Context,
+    nick: NickOption = None,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """List the channels with their member counts and topics."""
+    out = _output(ctx, json_flag, text_flag)
+    _exit(scripting.run_channels(_target(ctx, nick), out=out))
+
+
+@app.command()
+def who(
+    ctx: typer.Context,
+    channel: Channel,
+    nick: NickOption = None,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """List the members of a channel."""
+    out = _output(ctx, json_flag, text_flag)
+    _exit(scripting.run_who(_target(ctx, nick), channel, out=out))
 
 
 def main() -> None:
     """Entry point of the ``flackcli`` console script."""
+    _root.__doc__ = _help_text()  # the paths as the environment says now
     app()

@@ -264,9 +264,22 @@ async def open_client(
                 await client.wait_hello()
             yield client
             nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The nursery wraps even a lone exception of the caller's block (or of the
+        # reader) in a group; give callers the exception itself (FlackError,
+        # ConnectionClosed, ...) so that ``except FlackError`` works around this block.
+        raise _sole(group) from None
     finally:
         client.closed.set()
         await trio.aclose_forcefully(stream)
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside nested one-exception groups, else the group itself."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _run_until_closed(client: Client) -> None:

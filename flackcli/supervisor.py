@@ -115,6 +115,7 @@ class Supervisor:
         keepalive: float = 60.0,
         keepalive_timeout: float = 30.0,
         reconnect: bool = True,
+        context: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -125,6 +126,7 @@ class Supervisor:
         self._keepalive = keepalive
         self._keepalive_timeout = keepalive_timeout
         self._reconnect = reconnect
+        self._context = min(context, HISTORY_PAGE)
         self._out, self.events = trio.open_memory_channel[Item](out_capacity)
         self._client: Client | None = None
         self._pending: deque[c.Command] = deque()
@@ -262,6 +264,12 @@ class Supervisor:
             nursery.start_soon(self._pump, events)
             try:
                 await self._state(ConnectionState("registering"))
+                # A RESUME puts us back in our channels at once, before they are caught up:
+                # hold their live lines from now on, or one could move last_seen past what
+                # the catch-up still has to fetch.
+                for channel in self.memory.channels:
+                    self._syncing.add(fold(channel))
+                    self._held.setdefault(fold(channel), [])
                 resumed = await self._register(client)
                 self._client = client
                 for channel in list(self.memory.channels):
@@ -328,28 +336,24 @@ class Supervisor:
             if resumed:
                 names = await client.call(c.Names(channel))
                 await self._notice(_members(channel, names))
-                for line in await client.call(c.Topic(channel)):
-                    if isinstance(line, e.Topic) and fold(line.channel) == key:
-                        await self._emit(line)
-                        break
+                await client.call(c.Topic(channel))  # the TOPIC line reaches the pump
                 replay: list[e.Message] = []
-                if key not in self.memory.last_seen:
+                if key not in self.memory.last_seen or self._wants_context(key):
                     # Nothing seen here yet (it was empty when we joined), so there is no
                     # cursor: everything it holds now arrived while we were away.
-                    lines = await client.call(c.History(channel, count=HISTORY_PAGE))
+                    count = self._context if key in self.memory.last_seen else HISTORY_PAGE
+                    lines = await client.call(c.History(channel, count=count))
                     replay = _block_messages(lines, "HISTORY")[0]
             else:
                 lines = await client.call(c.Join(channel))
                 ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "JOIN")
-                channel = ok.params[0]  # the server's spelling
-                for line in lines:
-                    if isinstance(line, e.Topic) and fold(line.channel) == key:
-                        await self._emit(line)
-                        break
+                channel = ok.params[0]  # the server's spelling (its TOPIC line reached the pump)
                 await self._notice(_members(channel, lines))
                 replay = _block_messages(lines, "HISTORY")[0]
             after = self.memory.last_seen.get(key)
-            if after is None:
+            if after is None or (self._wants_context(key) and any(m.id == after for m in replay)):
+                # Nothing seen yet, or (first sync in this process) the recent page still
+                # reaches back to what we saw last: show it whole, the seen part as context.
                 for message in replay:
                     await self._deliver(key, message)
             else:
@@ -364,6 +368,10 @@ class Supervisor:
             self._syncing.discard(key)
             self._held.pop(key, None)
         await self._notice(CaughtUp(channel))
+
+    def _wants_context(self, key: str) -> bool:
+        """First sync of ``key`` in this process, and the caller asked for context."""
+        return self._context > 0 and key not in self._seen
 
     async def _catch_up(self, client: Client, channel: str, after: str) -> None:
         key = fold(channel)

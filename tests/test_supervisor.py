@@ -284,3 +284,24 @@ async def test_a_taken_nick_falls_back_to_an_underscore(
     await h.wait_for(CaughtUp)
     await squatter.expect_quiet()
     h.supervisor.stop()
+
+
+@pytest.mark.parametrize("context", [0, 20])
+async def test_a_new_process_shows_recent_context_only_when_asked(
+    nursery: trio.Nursery, flackd: RunningServer, context: int
+) -> None:
+    bob = await flackd.client("bob", "#c")
+    memory = Memory("alice", channels=["#c"])
+    first = await supervised(nursery, flackd.port, memory)
+    await first.wait_for(is_live)
+    await bob.send("MSG #c old one", "MSG #c old two")
+    await first.wait_for(lambda i: isinstance(i, e.Message) and i.text == "old two")
+    first.supervisor.stop()
+    await first.wait_for(lambda i: isinstance(i, ConnectionState) and i.state == "stopped")
+    await bob.send("MSG #c new one")
+    # A new process (a fresh supervisor) with what the first one remembered.
+    second = await supervised(nursery, flackd.port, Memory(**vars(memory)), context=context)
+    await second.wait_for(lambda i: isinstance(i, e.Message) and i.text == "new one")
+    expected = ["old one", "old two", "new one"] if context else ["new one"]
+    assert second.texts() == expected
+    second.supervisor.stop()

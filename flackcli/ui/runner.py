@@ -27,11 +27,14 @@ from flackcli.ui import input as ui_input
 from flackcli.ui.actions import perform
 from flackcli.ui.app import build as build_app
 from flackcli.ui.view import View
+from flackd.codec.text import fold
 
 __all__ = ["Bridge", "run_tui"]
 
 #: Seconds between state saves while things change (and once more at exit).
 SAVE_EVERY = 2.0
+#: Recent lines shown again on start when few were missed (context above the read marker).
+CONTEXT_LINES = 20
 
 
 class Bridge:
@@ -116,10 +119,14 @@ async def _main(host: str, port: int, nick: str, config: files.Config, state: fi
     server = f"{host}:{port}"
     memory = files.memory_for(state, server, nick)
     dirty = _Dirty()
-    supervisor = Supervisor(host, port, memory, on_change=dirty.mark)
+    supervisor = Supervisor(host, port, memory, on_change=dirty.mark, context=CONTEXT_LINES)
     view = View(memory.nick, highlight_words=tuple(config.highlight_words))
     if memory.last_channel:  # come back to the channel you were in
         view.request_focus(memory.last_channel)
+    for channel in memory.channels:  # what was seen before counts as read
+        seen = memory.last_seen.get(fold(channel))
+        if seen is not None:
+            view.restore_read(channel, seen)
     bridge = Bridge()
     application = build_app(view, bridge.submit)
 
