@@ -9,6 +9,7 @@ load prompt_toolkit. Imports typer, the standard library and flackcli.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
@@ -151,9 +152,18 @@ def _root(
         raise typer.Exit(scripting.EXIT_USAGE)
     settings, config, state = _settings(ctx)
     try:
+        from flackcli.ui.first_run import ask
         from flackcli.ui.runner import run_tui
     except ImportError as exc:
         _fail(f"the interactive client is not available in this installation ({exc})", 1)
+    if settings.nick_from == "default":  # first run: nothing says who you are yet
+        try:
+            host, port, nick = ask(settings.server, settings.nick)
+        except (EOFError, KeyboardInterrupt):
+            raise typer.Exit(scripting.EXIT_INTERRUPTED) from None
+        settings = dataclasses.replace(
+            settings, host=host, port=port, nick=nick, server_from="asked", nick_from="asked"
+        )
     state.server = settings.server
     state.nick = settings.nick
     status = run_tui(settings.host, settings.port, settings.nick, config, state)

@@ -216,3 +216,20 @@ async def test_a_server_restart_is_shown_as_a_gap(tmp_path: Path, nursery: trio.
         screen = await alice.wait_for("some messages were missed")
         assert screen.count("said before the restart") == 1
         await alice.wait_for(" live ")
+
+
+async def test_first_run_asks_for_a_nick_once(tmp_path: Path, flackd: RunningServer) -> None:
+    async with tmux(tmp_path) as tm:
+        first = await tm.open("dora", flackd.port)  # no --nick, empty XDG folders
+        await first.wait_for("Server: 127.0.0.1:")
+        await first.type("Enter")  # keep the offered server
+        await first.wait_for("Nick: ")
+        await first.type("C-u")
+        await first.say("dora")
+        await first.wait_for(" live ")
+        await first.wait_for("[dora]")
+        await first.type("C-q")
+        again = await _reopen(tm, "dora-again", tmp_path / "dora", flackd.port)
+        screen = await again.wait_for(" live ")
+        assert "[dora]" in screen
+        assert "Nick:" not in screen
