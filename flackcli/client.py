@@ -19,7 +19,7 @@ closes the socket. ``call()`` raises :class:`ConnectionClosed` if the link goes 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -30,7 +30,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import split_verb
 
-__all__ = ["Client", "ConnectionClosed", "FlackError", "open_client"]
+__all__ = ["Client", "ConnectionClosed", "FlackError", "block", "open_client"]
 
 _tokens = itertools.count(1)
 
@@ -289,3 +289,18 @@ async def _run_until_closed(client: Client) -> None:
             nursery.start_soon(client._keepalive_loop)
             await client._reader()
             nursery.cancel_scope.cancel()
+
+
+def block(lines: Iterable[e.Event], kind: str) -> tuple[list[e.Event], e.BlockEnd | None]:
+    """The body lines of the first ``kind`` block (``HISTORY``, ``NAMES``, ``LIST``,
+    ``HELP``) among a reply's ``lines``, and its END line (None if it never ended)."""
+    body: list[e.Event] = []
+    inside = False
+    for line in lines:
+        if isinstance(line, e.BlockStart) and line.kind == kind:
+            inside = True
+        elif inside and isinstance(line, e.BlockEnd):
+            return body, line
+        elif inside:
+            body.append(line)
+    return body, None

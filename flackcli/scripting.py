@@ -30,7 +30,7 @@ from typing import IO, Final
 
 import trio
 
-from flackcli.client import Client, ConnectionClosed, FlackError, open_client
+from flackcli.client import Client, ConnectionClosed, FlackError, block, open_client
 from flackcli.notices import CaughtUp, ConnectionState, Gap, Registered, SendFailed
 from flackcli.supervisor import Item, Memory, Supervisor
 from flackd.codec import commands as c
@@ -397,22 +397,8 @@ async def _call(client: Client, command: c.Command, action: str) -> list[e.Event
         raise ScriptError(EXIT_REFUSED, f"{action}: refused by the server: {err}") from None
 
 
-def _block(lines: Iterable[e.Event], kind: str) -> tuple[list[e.Event], e.BlockEnd | None]:
-    """The body lines of the first ``kind`` block in ``lines``, and its END line."""
-    body: list[e.Event] = []
-    inside = False
-    for line in lines:
-        if isinstance(line, e.BlockStart) and line.kind == kind:
-            inside = True
-        elif inside and isinstance(line, e.BlockEnd):
-            return body, line
-        elif inside:
-            body.append(line)
-    return body, None
-
-
 def _history_messages(lines: Iterable[e.Event]) -> list[e.Message]:
-    body, _ = _block(lines, "HISTORY")
+    body, _ = block(lines, "HISTORY")
     return [line for line in body if isinstance(line, e.Message)]
 
 
@@ -588,7 +574,7 @@ def run_channels(target: Target, *, out: Output) -> int:
             for _ in range(100_000):  # bounded: each page moves the cursor on
                 await pacer.take(BLOCK_COST)
                 lines = await _call(session.client, c.ListChannels(after), "cannot list")
-                body, end = _block(lines, "LIST")
+                body, end = block(lines, "LIST")
                 page = [x for x in body if isinstance(x, e.ChannelEntry)]
                 entries += page
                 if not page or end is None or not end.flag("more"):
@@ -617,7 +603,7 @@ def run_who(target: Target, channel: str, *, out: Output) -> int:
         check_channel(channel)
         async with connected(target) as session:
             lines = await _call(session.client, c.Names(channel), f"cannot list {channel}")
-        body, _ = _block(lines, "NAMES")
+        body, _ = block(lines, "NAMES")
         start = next((x for x in lines if isinstance(x, e.BlockStart) and x.kind == "NAMES"), None)
         name = start.params[0] if start is not None and start.params else channel
         for member in body:

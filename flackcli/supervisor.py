@@ -31,7 +31,7 @@ from typing import Final
 import trio
 
 from flackcli import backoff
-from flackcli.client import Client, ConnectionClosed, FlackError, open_client
+from flackcli.client import Client, ConnectionClosed, FlackError, block, open_client
 from flackcli.notices import (
     CaughtUp,
     ConnectionState,
@@ -459,26 +459,10 @@ class Supervisor:
 
 def _block_messages(lines: list[e.Event], kind: str) -> tuple[list[e.Message], e.BlockEnd | None]:
     """The messages of the first ``kind`` block in ``lines``, and its END line."""
-    messages: list[e.Message] = []
-    inside = False
-    for line in lines:
-        if isinstance(line, e.BlockStart) and line.kind == kind:
-            inside = True
-        elif inside and isinstance(line, e.BlockEnd):
-            return messages, line
-        elif inside and isinstance(line, e.Message):
-            messages.append(line)
-    return messages, None
+    body, end = block(lines, kind)
+    return [line for line in body if isinstance(line, e.Message)], end
 
 
 def _members(channel: str, lines: list[e.Event]) -> Members:
-    nicks: list[str] = []
-    inside = False
-    for line in lines:
-        if isinstance(line, e.BlockStart) and line.kind == "NAMES":
-            inside = True
-        elif inside and isinstance(line, e.BlockEnd):
-            break
-        elif inside and isinstance(line, e.Member):
-            nicks.append(line.nick)
-    return Members(channel, tuple(nicks))
+    body, _ = block(lines, "NAMES")
+    return Members(channel, tuple(line.nick for line in body if isinstance(line, e.Member)))

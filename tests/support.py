@@ -161,3 +161,11 @@ async def run_server(
         async with trio.open_nursery() as inner:
             listeners = await inner.start(Server(TEST_LIMITS).serve, "127.0.0.1", port)
             task_status.started(listeners[0].socket.getsockname()[1])
+
+
+def cut(server: Server, nick: str) -> None:
+    """Close ``nick``'s connection from the server side, as a dropped network would."""
+    session = server.hub.session(nick)  # type: ignore[attr-defined]
+    assert session is not None, f"{nick} has no session"
+    assert session.conn is not None, f"{nick} is not connected"
+    session.conn.close(b"", "connection reset")

@@ -13,8 +13,7 @@ import trio
 from examples.echo_bot import HELP, answer, run_bot
 from flackd.codec import events as e
 from flackd.codec import parse_event
-from tests.support import WAIT, LineClient, RunningServer
-from tests.test_supervisor import cut
+from tests.support import WAIT, LineClient, RunningServer, cut
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -37,8 +37,7 @@ from flackcli.scripting import (
 )
 from flackd.codec import events as e
 from flackd.codec import parse_event
-from tests.support import WAIT, LineClient, RunningServer
-from tests.test_supervisor import cut
+from tests.support import WAIT, LineClient, RunningServer, cut
 
 FLACKCLI = Path(sys.executable).with_name("flackcli")
 MESSAGE_KEYS = ["type", "channel", "id", "ts", "nick", "text", "action"]

@@ -19,8 +19,7 @@ from flackcli.supervisor import Item, Memory, Supervisor
 from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.limits import Limits
-from flackd.server import Server
-from tests.support import WAIT, LineClient, RunningServer, run_server, start_server
+from tests.support import WAIT, LineClient, RunningServer, cut, run_server, start_server
 
 
 async def test_call_returns_the_reply_and_raises_refusals(flackd: RunningServer) -> None:
@@ -125,16 +124,6 @@ async def supervised(
     nursery.start_soon(harness.collect)
     nursery.start_soon(supervisor.run)
     return harness
-
-
-def cut(server: Server, nick: str) -> None:
-    """Close ``nick``'s connection from the server side, as a dropped network would."""
-    for conn in list(server.connections):
-        session = server.hub.session(nick)  # type: ignore[attr-defined]
-        if session is not None and session.conn is conn:
-            conn.close(b"", "connection reset")
-            return
-    raise AssertionError(f"{nick} is not connected")
 
 
 def is_live(item: Item) -> bool:

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from flackd.server import Server
-from tests.support import LineClient, RunningServer, run_server
+from tests.support import LineClient, RunningServer, cut, run_server
 
 TMUX = shutil.which("tmux")
 FLACKCLI = Path(sys.executable).with_name("flackcli")
@@ -111,14 +110,6 @@ async def tmux(tmp_path: Path) -> AsyncIterator[Tmux]:
         assert TMUX is not None
         await trio.run_process([TMUX, "-L", socket, "kill-server"], check=False,
                                capture_stderr=True)  # fmt: skip
-
-
-def cut(server: Server, nick: str) -> None:
-    """Close ``nick``'s connection from the server side, as a dropped network would."""
-    session = server.hub.session(nick)  # type: ignore[attr-defined]
-    assert session is not None, f"{nick} has no session"
-    assert session.conn is not None, f"{nick} is not connected"
-    session.conn.close(b"", "connection reset")
 
 
 async def netcat_user(port: int, nick: str, channel: str) -> LineClient:
