@@ -68,7 +68,7 @@ class Client:
         stream: trio.abc.Stream,
         *,
         max_events: int = 4096,
-        max_line_bytes: int = 4096,
+        max_line_bytes: int = 32768,
         keepalive: float = 60.0,
         keepalive_timeout: float = 30.0,
     ) -> None:

@@ -360,10 +360,13 @@ class Supervisor:
                 await self._catch_up(client, channel, after)
             self.memory.last_channel = self.memory.last_channel or channel
             # Held-back live lines, then live: no await between the last check and going live.
-            while self._held[key]:
-                held, self._held[key] = self._held[key], []
+            # (If the connection dropped meanwhile, the session's teardown took the list.)
+            while held := self._held.get(key):
+                self._held[key] = []
                 for message in held:
                     await self._deliver(key, message)
+            if client.closed.is_set():
+                raise ConnectionClosed("connection lost while catching up")
         finally:
             self._syncing.discard(key)
             self._held.pop(key, None)

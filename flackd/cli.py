@@ -92,8 +92,8 @@ def _command(**options: Any) -> None:
     _raise_fd_limit(limits.max_connections * 2 + 64)
     try:
         trio.run(_run, host, port, limits)
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", host, port, exc)
+    except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
+        log.error("cannot listen on %s:%s: %s", host, port, group.exceptions[0])
         raise typer.Exit(2) from None
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from flackd.codec.grammar import MAX_SERVER_LINE_BYTES
+from flackd.codec.grammar import MAX_MEMBER_LINE_BYTES, server_line_limit
 
 __all__ = ["ENV_PREFIX", "Limits", "limit_fields"]
 
 ENV_PREFIX: Final = "FLACKD_"
+#: The largest --max-line-bytes flackd accepts.
+MAX_LINE_BYTES_CAP: Final = 16384
 
 
 def _limit(default: Any, help: str) -> Any:
@@ -32,8 +34,9 @@ class Limits:
 
     max_line_bytes: int = _limit(
         512,
-        "Longest client line in bytes, line ending included. Longer lines get "
-        "ERR LINE_TOO_LONG and are discarded up to the next newline without being buffered.",
+        "Longest client line in bytes, line ending included (at most 16384). Longer lines "
+        "get ERR LINE_TOO_LONG and are discarded up to the next newline without being "
+        "buffered.",
     )
     max_junk_bytes: int = _limit(
         8192,
@@ -142,13 +145,24 @@ class Limits:
                 raise ValueError(f"{f.name} must be positive")
         if self.history_page > self.history or self.join_replay > self.history:
             raise ValueError("history_page and join_replay must not exceed history")
-        largest_block = (max(self.history, self.list_max) + 8) * MAX_SERVER_LINE_BYTES
-        if self.sendq_bytes < largest_block:
+        if self.max_line_bytes > MAX_LINE_BYTES_CAP:
+            raise ValueError(f"max_line_bytes must be at most {MAX_LINE_BYTES_CAP}")
+        largest = self.largest_reply_bytes()
+        if self.sendq_bytes < largest:
             raise ValueError(
-                f"sendq_bytes must hold the largest reply: at least {largest_block} bytes for "
-                f"history={self.history} and list_max={self.list_max} "
-                f"({MAX_SERVER_LINE_BYTES} bytes a line)"
+                f"sendq_bytes must hold the largest reply: at least {largest} bytes for "
+                f"history={self.history}, list_max={self.list_max}, "
+                f"join_replay={self.join_replay} and a channel of max_connections="
+                f"{self.max_connections} members"
             )
+
+    def largest_reply_bytes(self) -> int:
+        """The most bytes one reply can queue at once: a full HISTORY or LIST page, or a
+        JOIN of a channel everyone is in (its member list and its replay)."""
+        line = server_line_limit(self.max_line_bytes)
+        names = self.max_connections * MAX_MEMBER_LINE_BYTES
+        pages = max(self.history, self.list_max) * line
+        return max(pages, self.join_replay * line + names) + 8 * line
 
 
 def limit_fields() -> list[tuple[str, Any, str]]:

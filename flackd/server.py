@@ -33,7 +33,7 @@ import logging
 import math
 import socket
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Final
@@ -58,12 +58,17 @@ RECEIVE_BYTES: Final = 4096
 #: Seconds over which --max-overlong-lines and --new-per-ip count.
 OVERLONG_WINDOW: Final = 60.0
 NEW_CONNECTION_WINDOW: Final = 60.0
+#: PING and PONG have their own bucket, this many times the flood bucket's burst and rate.
+FREE_FACTOR: Final = 4
 #: First words that mark an HTTP request (a browser page posting to our port).
 HTTP_METHODS: Final = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"CONNECT ", b"PRI ",
                        b"DELETE ", b"PATCH ")  # fmt: skip
 #: Longest time a closing connection waits for the peer's EOF before closing, so that
 #: unread input does not turn our close into a reset that destroys the last lines sent.
 LINGER_SECONDS: Final = 1.0
+#: The same for a connection refused at the door (BUSY, TOO_MANY_CONNECTIONS): shorter,
+#: because a flood of refused connections must not hold sockets for long.
+REFUSAL_LINGER_SECONDS: Final = 0.25
 
 
 _ping_tokens = itertools.count(1)
@@ -88,7 +93,8 @@ class Server:
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         self._per_ip: dict[str, int] = {}
-        self._recent: dict[str, deque[float]] = {}  # admission times per address
+        # Admission times per address, the address admitted most recently last.
+        self._recent: OrderedDict[str, deque[float]] = OrderedDict()
         self._bye_sendq = encode_event(
             e.Bye("SENDQ_EXCEEDED", (), "you were not reading fast enough; reconnect and catch up")
         )
@@ -117,13 +123,17 @@ class Server:
 
     # -- one line ------------------------------------------------------------------------
 
-    def _process(self, conn: Connection, raw: bytes) -> int:
-        """Carry out one complete client line; return its flood cost."""
+    def _process(self, conn: Connection, raw: bytes) -> tuple[int, int]:
+        """Carry out one complete client line; return its flood cost and liveness cost.
+
+        PING and PONG cost nothing from the flood bucket but 1 from the (larger) liveness
+        bucket; the PONG that answers our own PING costs nothing at all.
+        """
         try:
             text = decode_line(raw)
         except InvalidUtf8:
             conn.push(self._bad_utf8)
-            return 1
+            return 1, 0
         except BadCharacter as bad:
             conn.push(
                 _line_error(
@@ -132,17 +142,22 @@ class Server:
                     "it was dropped",
                 )
             )
-            return 1
+            return 1, 0
         try:
             verb, command = parse_command(text)
         except ProtocolError as err:
             conn.push(encode_event(err.reply))
-            return 1
-        if type(command) is commands.Pong and command.token == conn.awaiting_pong:
+            return 1, 0
+        if (
+            type(command) is commands.Pong
+            and conn.awaiting_pong is not None
+            and command.token == conn.awaiting_pong
+        ):
             conn.awaiting_pong = None
             conn.answers_pings = True
+            return 0, 0
         self.apply(self.hub.handle(conn, verb, command, self.clock()))
-        return verb.cost
+        return verb.cost, 0 if verb.cost else 1
 
     # -- one connection ------------------------------------------------------------------
 
@@ -151,12 +166,17 @@ class Server:
 
         Returns once the connection is closing. Enforces (protocol.md, "Limits"): the
         registration deadline, over-long lines and junk, the HTTP tripwire, flood pacing,
-        and the idle PING / PONG deadline.
+        and the idle PING / PONG deadline. The registration and PONG deadlines also hold
+        while flood control keeps the reader waiting.
         """
         limits = self.limits
         clock = trio.current_time
         lines = LineBuffer(limits.max_line_bytes)
         bucket = TokenBucket(limits.flood_burst, limits.flood_rate, clock())
+        # PING and PONG do not spend the flood bucket, but they are not unlimited either.
+        liveness = TokenBucket(
+            limits.flood_burst * FREE_FACTOR, limits.flood_rate * FREE_FACTOR, clock()
+        )
         registration_deadline = clock() + limits.reg_timeout
         registered = False
         first_line = True
@@ -165,42 +185,60 @@ class Server:
         last_input = clock()
         ping_sent_at = 0.0
         idle_pings = True  # off once a PING went unanswered by a client that never answers
+
+        def hard_deadline() -> float:
+            """When the connection must be closed unless something happens first."""
+            if not registered:
+                return registration_deadline
+            if conn.awaiting_pong is not None and conn.answers_pings:
+                return ping_sent_at + limits.pong_timeout
+            return math.inf
+
+        def wake_at() -> float:
+            """When the reader must look up from the socket: a deadline, or a PING due."""
+            if not registered:
+                return registration_deadline
+            if conn.awaiting_pong is not None:
+                return ping_sent_at + limits.pong_timeout
+            return last_input + limits.ping_idle if idle_pings else math.inf
+
+        def deadline_passed() -> bool:
+            """Act on the deadline that passed; True when the connection is closing."""
+            nonlocal idle_pings, ping_sent_at
+            if not registered:
+                text = f"no NICK within {limits.reg_timeout:g} seconds"
+                self._bye(conn, "REGISTRATION_TIMEOUT", text)
+                return True
+            if conn.awaiting_pong is not None:
+                if conn.answers_pings:
+                    text = f"no PONG within {limits.pong_timeout:g} seconds"
+                    self._bye(conn, "PING_TIMEOUT", text)
+                    return True
+                conn.awaiting_pong = None  # a person in netcat: quiet is fine
+                idle_pings = False
+                return False
+            conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
+            ping_sent_at = clock()
+            conn.push(encode_event(e.Ping(conn.awaiting_pong)))
+            return False
+
         with conn.read_scope:
             while True:
-                if not registered:
-                    wake = registration_deadline
-                elif conn.awaiting_pong is not None:
-                    wake = ping_sent_at + limits.pong_timeout
-                elif idle_pings:
-                    wake = last_input + limits.ping_idle
-                else:
-                    wake = math.inf
                 data: bytes | bytearray | None = None
-                with trio.move_on_at(wake):
+                with trio.move_on_at(wake_at()):
                     data = await conn.stream.receive_some(RECEIVE_BYTES)
-                if data is None:  # a deadline passed
-                    if not registered:
-                        text = f"no NICK within {limits.reg_timeout:g} seconds"
-                        self._bye(conn, "REGISTRATION_TIMEOUT", text)
+                if data is None:
+                    if deadline_passed():
                         return
-                    if conn.awaiting_pong is not None:
-                        if conn.answers_pings:
-                            text = f"no PONG within {limits.pong_timeout:g} seconds"
-                            self._bye(conn, "PING_TIMEOUT", text)
-                            return
-                        conn.awaiting_pong = None  # a person in netcat: quiet is fine
-                        idle_pings = False
-                        continue
-                    conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
-                    ping_sent_at = clock()
-                    conn.push(encode_event(e.Ping(conn.awaiting_pong)))
                     continue
                 if not data:
                     conn.finish("connection closed")
                     return
                 last_input = clock()
+                overlong = False
                 for item in lines.feed(data):
                     if item is OVERLONG:
+                        overlong = True
                         overlong_at.append(clock())
                         if not registered or (
                             len(overlong_at) == overlong_at.maxlen
@@ -209,28 +247,33 @@ class Server:
                             self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
                             return
                         conn.push(self._too_long)
-                        cost = 1
+                        cost, free = 1, 0
                     else:
                         if not registered and _looks_like_http(item, first_line):
                             conn.close(b"", "HTTP request on the chat port")
                             return
                         first_line = False
-                        cost = self._process(conn, item)
-                        if conn.is_closing():
-                            return
+                        cost, free = self._process(conn, item)
                         if not registered and self.hub.is_registered(conn):
                             registered = True
                             self._unregistered.discard(conn)
+                    if conn.is_closing():
+                        return
                     now = clock()
-                    wait = bucket.charge(cost, now)
+                    if told_to_slow_down and bucket.full(now) and liveness.full(now):
+                        told_to_slow_down = False  # the episode is over: tell again next time
+                    wait = max(bucket.charge(cost, now), liveness.charge(free, now))
                     if wait > 0:
                         if not told_to_slow_down:
                             told_to_slow_down = True
                             conn.push(self._flood_note(wait))
-                        await trio.sleep(wait)
-                    elif told_to_slow_down and bucket.full(now):
-                        told_to_slow_down = False
-                if lines.discarding and lines.junk_bytes > limits.max_junk_bytes:
+                        resume_at = now + wait
+                        while clock() < resume_at:
+                            if hard_deadline() <= clock():
+                                deadline_passed()
+                                return
+                            await trio.sleep_until(min(resume_at, hard_deadline()))
+                if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
                     text = f"over {limits.max_junk_bytes} bytes without a newline"
                     self._bye(conn, "LINE_TOO_LONG", text)
                     return
@@ -249,25 +292,37 @@ class Server:
             )
         )
 
-    def _admit(self, ip: str) -> e.Bye | None:
-        """Decide whether a new connection from ``ip`` may stay; None means yes."""
+    def _admit(self, source: str) -> e.Bye | None:
+        """Decide whether a new connection from ``source`` may stay; None means yes.
+
+        ``source`` is the address the per-address limits count: an IPv4 address, or the
+        /64 network of an IPv6 address (one machine usually has a whole /64).
+        """
         limits = self.limits
         if len(self.connections) >= limits.max_connections or (
             len(self._unregistered) >= limits.max_unregistered
         ):
             return e.Bye("BUSY", ("retry=5",), "the server is full; try again in a few seconds")
-        if limits.trusted_loopback and _is_loopback(ip):
+        if limits.trusted_loopback and _is_loopback(source):
             return None
-        if self._per_ip.get(ip, 0) >= limits.max_per_ip:
+        if self._per_ip.get(source, 0) >= limits.max_per_ip:
             return e.Bye(
                 "TOO_MANY_CONNECTIONS",
                 (),
                 f"at most {limits.max_per_ip} connections from one address; close one first",
             )
         now = trio.current_time()
-        recent = self._recent.setdefault(ip, deque())
+        # Forget addresses whose newest admission left the window: the dict is ordered by
+        # newest admission, so this stops at the first one still inside it.
+        while self._recent:
+            oldest, times = next(iter(self._recent.items()))
+            if times[-1] > now - NEW_CONNECTION_WINDOW:
+                break
+            del self._recent[oldest]
+        recent = self._recent.pop(source, None) or deque()
         while recent and recent[0] <= now - NEW_CONNECTION_WINDOW:
             recent.popleft()
+        self._recent[source] = recent  # now the newest entry
         if len(recent) >= limits.new_per_ip:
             retry = math.ceil(recent[0] + NEW_CONNECTION_WINDOW - now)
             return e.Bye(
@@ -276,9 +331,6 @@ class Server:
                 f"at most {limits.new_per_ip} new connections a minute from one address",
             )
         recent.append(now)
-        if len(self._recent) > 2 * limits.max_connections:  # forget idle addresses
-            for stale in [a for a, q in self._recent.items() if not q or q[-1] <= now - 60]:
-                del self._recent[stale]
         return None
 
     async def handle_stream(self, stream: trio.SocketStream) -> None:
@@ -292,6 +344,7 @@ class Server:
                 contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
             ):
                 await stream.send_all(encode_event(refusal))
+            await _linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat the BYE
             await trio.aclose_forcefully(stream)
             return
         _tune_socket(stream, self.limits.socket_sndbuf)
@@ -346,9 +399,9 @@ class Server:
         """
         hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
         listeners: list[trio.SocketListener] = []
-        for h in hosts:
-            listeners += await trio.open_tcp_listeners(port, host=h)
         try:
+            for h in hosts:
+                listeners += await trio.open_tcp_listeners(port, host=h)
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
                     accepting.start_soon(
@@ -384,24 +437,32 @@ async def serve(
 
 
 def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:
-    """The peer's address and ``address:port``."""
+    """What the per-address limits count (see :meth:`Server._admit`), and ``address:port``."""
     try:
         addr = stream.socket.getpeername()
     except OSError:
         return "?", "?"
-    if isinstance(addr, tuple):
-        return str(addr[0]), f"{addr[0]}:{addr[1]}"
-    return str(addr), str(addr)
-
-
-def _is_loopback(ip: str) -> bool:
+    if not isinstance(addr, tuple):
+        return str(addr), str(addr)
+    host = str(addr[0])
+    peer = f"{host}:{addr[1]}"
     try:
-        address = ipaddress.ip_address(ip)
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host, peer
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped), peer
+        if not ip.is_loopback:
+            return str(ipaddress.IPv6Network((ip, 64), strict=False)), peer
+    return host, peer
+
+
+def _is_loopback(source: str) -> bool:
+    try:
+        return ipaddress.ip_network(source, strict=False).is_loopback
     except ValueError:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _looks_like_http(line: bytes, first: bool) -> bool:
@@ -423,13 +484,13 @@ def _tune_socket(stream: trio.SocketStream, sndbuf: int) -> None:
         pass
 
 
-async def _linger(stream: trio.SocketStream) -> None:
+async def _linger(stream: trio.SocketStream, seconds: float = LINGER_SECONDS) -> None:
     """Half-close, then read and discard until the peer's EOF, for at most a second.
 
     Closing a socket that still has unread input makes the kernel send a reset, and a
     reset can destroy the last lines (the BYE) before the peer reads them.
     """
-    with trio.move_on_after(LINGER_SECONDS):
+    with trio.move_on_after(seconds):
         try:
             await stream.send_eof()
             while await stream.receive_some(RECEIVE_BYTES):

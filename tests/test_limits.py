@@ -180,3 +180,62 @@ async def test_list_pages(nursery: trio.Nursery) -> None:
         assert block[-1] == "END LIST more=yes"
         command = f"LIST AFTER {names[-1]}"
     assert seen == ["#a", "#b", "#c", "#d", "#e"]
+
+
+async def test_registration_deadline_holds_while_flood_control_waits(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, Limits(reg_timeout=5.0, flood_burst=2, flood_rate=0.1))
+    stalling = await LineClient.connect(running.port)
+    start = trio.current_time()
+    await stalling.send(*["LIST"] * 50)  # refused, but paced: a 1,500-second stall
+    lines = await stalling.expect_eof(timeout=60)
+    assert lines[-1] == "BYE REGISTRATION_TIMEOUT :no NICK within 5 seconds"
+    assert trio.current_time() - start < 60  # closed at its deadline, not after the pacing
+
+
+async def test_a_bare_pong_does_not_make_a_person_a_program(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, limits(ping_idle=90.0, pong_timeout=60.0))
+    human = await running.client("human", "#c")
+    await human.send("PONG")  # not an answer to anything
+    assert (await human.recv(timeout=200)).startswith("PING flackd-")
+    await trio.sleep(3600)  # an hour of virtual silence: still connected
+    await human.send("PING still-here")
+    assert await human.recv() == "PONG still-here"
+
+
+async def test_ping_and_pong_are_paced_too(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, Limits(flood_burst=2, flood_rate=1.0))
+    client = await running.client("pinger")
+    start = trio.current_time()
+    await client.send(*[f"PING {i}" for i in range(24)])
+    replies = [await client.recv(timeout=60) for _ in range(25)]
+    pongs = [r for r in replies if r.startswith("PONG")]
+    assert pongs == [f"PONG {i}" for i in range(24)]  # nothing dropped, in order
+    # The liveness bucket (4 x burst 2, 4 x 1/s) lets 8 through, then 4 a second.
+    assert trio.current_time() - start >= 3
+
+
+async def test_each_flood_episode_gets_its_own_notice(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, Limits(flood_burst=3, flood_rate=1.0))
+    client = await running.client("chatty")
+    notes = 0
+    for episode in range(2):
+        await client.send(*[f"HELP {v}" for v in ("NICK", "JOIN", "PART", "MSG", "LIST")])
+        ends = 0
+        while ends < 5:
+            line = await client.recv(timeout=60)
+            notes += line.startswith("NOTE FLOOD")
+            ends += line.startswith("END HELP")
+        await trio.sleep(60)  # the bucket refills: the episode is over
+        assert notes == episode + 1

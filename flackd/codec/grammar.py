@@ -29,6 +29,7 @@ from flackd.codec.text import ascii_upper, is_channel, neutralise
 __all__ = [
     "ERROR_CODES",
     "MAX_COUNT",
+    "MAX_MEMBER_LINE_BYTES",
     "MAX_SERVER_LINE_BYTES",
     "TEMPORARY_CODES",
     "VERBS",
@@ -39,6 +40,7 @@ __all__ = [
     "format_event",
     "parse_command",
     "parse_event",
+    "server_line_limit",
     "usage_error",
 ]
 
@@ -72,10 +74,21 @@ TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED"})
 #: The largest count a HISTORY command may ask for before the server clamps it.
 MAX_COUNT: Final = 10_000
 
-#: Longest line flackd sends, CRLF included. Guaranteed by construction: the longest is a
-#: message line, whose text came in one client line of at most 512 bytes (neutralising can
-#: turn a 2-byte C1 character into 3 bytes) plus at most 140 bytes of fields.
+#: Longest line flackd sends with the default 512-byte client lines, CRLF included.
 MAX_SERVER_LINE_BYTES: Final = 1024
+
+#: Bytes of one NAMES body line at most (``MEMBER`` and a 16-character nick, CRLF included).
+MAX_MEMBER_LINE_BYTES: Final = 27
+
+
+def server_line_limit(max_line_bytes: int) -> int:
+    """The longest line flackd sends when client lines may be ``max_line_bytes`` long.
+
+    Guaranteed by construction: the longest is a message or topic line, whose text came in
+    one client line (neutralising can turn a 2-byte C1 character into 3 bytes, so text
+    grows by at most half) plus at most 160 bytes of fields.
+    """
+    return max(MAX_SERVER_LINE_BYTES, max_line_bytes * 3 // 2 + 256)
 
 
 class ProtocolError(Exception):
@@ -271,7 +284,7 @@ _TABLE: Final = (
          "list channels with member counts and topics, in name order; AFTER pages on",
          False, 3, _parse_list),
     Verb("NAMES", "NAMES <#channel>", "NAMES #general", "list who is in a channel",
-         False, 1, _parse_names, aliases=("WHO",)),
+         False, 3, _parse_names, aliases=("WHO",)),
     Verb("TOPIC", "TOPIC <#channel> [text]", "TOPIC #general release planning",
          "show a channel's topic, or set it (members only)", False, 1, _parse_topic),
     Verb("HISTORY", "HISTORY <#channel> [BEFORE <id>|AFTER <id>] [count]",
