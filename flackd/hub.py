@@ -146,6 +146,7 @@ class Channel(Generic[C]):
     topic: str = ""
     topic_setter: str = "*"
     topic_time: str = "*"
+    vacated_at: float | None = None  # when the last member left (None while anyone is in)
 
     def conns(self) -> list[C]:
         return [s.conn for s in self.members.values() if s.conn is not None]
@@ -202,7 +203,7 @@ class Hub(Generic[C]):
         session = self._conns.pop(conn)
         if session is None or session.conn != conn:
             return []
-        effects = self._leave_all(session, e.Quit(session.nick, reason))
+        effects = self._leave_all(session, e.Quit(session.nick, reason), now)
         session.conn = None
         session.detached_at = now
         self._detached[session] = None
@@ -245,7 +246,7 @@ class Hub(Generic[C]):
             case c.Help(topic):
                 return [Reply(conn, _help(topic))]
             case c.Quit(reason):
-                return self._quit(conn, session, reason)
+                return self._quit(conn, session, reason, now)
             case _:
                 pass
         assert session is not None  # guaranteed by handle(): other verbs need registration
@@ -255,7 +256,7 @@ class Hub(Generic[C]):
             case c.Create(name):
                 return self._join(session, name, now, create_only=True)
             case c.Part(name, reason):
-                return self._part(session, name, reason)
+                return self._part(session, name, reason, now)
             case c.Msg(target, text):
                 return self._msg(session, target, text, now)
             case c.ListChannels(after):
@@ -405,20 +406,24 @@ class Hub(Generic[C]):
         effects.append(Reply(conn, lines))
         return effects
 
-    def _quit(self, conn: C, session: Session[C] | None, reason: str) -> list[Effect[C]]:
+    def _quit(
+        self, conn: C, session: Session[C] | None, reason: str, now: float
+    ) -> list[Effect[C]]:
         bye = e.Bye("QUIT", (), "bye")
         effects: list[Effect[C]] = [Close(conn, bye, "quit")]
         self._conns.pop(conn, None)
         if session is not None:
-            effects[:0] = self._leave_all(session, e.Quit(session.nick, reason or "quit"))
+            effects[:0] = self._leave_all(session, e.Quit(session.nick, reason or "quit"), now)
             self._forget(session)
         return effects
 
-    def _leave_all(self, session: Session[C], notice: e.Event) -> list[Effect[C]]:
+    def _leave_all(self, session: Session[C], notice: e.Event, now: float) -> list[Effect[C]]:
         """Take ``session`` out of every member list (it keeps its channel memory)."""
         audience: dict[C, None] = {}
         for channel in session.channels.values():
             channel.members.pop(session.key, None)
+            if not channel.members:
+                channel.vacated_at = now
             for member in channel.members.values():
                 if member.conn is not None:
                     audience[member.conn] = None
@@ -501,7 +506,7 @@ class Hub(Generic[C]):
                 )
             if channel is None:
                 self._check_creation_quota(session, verb, now)
-                if len(self._channels) >= self.limits.max_channels:
+                if len(self._channels) >= self.limits.max_channels and not self._reclaim(now):
                     raise ProtocolError(
                         "TOO_MANY_CHANNELS",
                         verb,
@@ -514,6 +519,7 @@ class Hub(Generic[C]):
             if others:
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
             channel.members[session.key] = session
+            channel.vacated_at = None
             session.channels[key] = channel
         _touch(session, key)
         count = len(channel.members)
@@ -543,10 +549,33 @@ class Hub(Generic[C]):
                 (f"retry={retry}",),
             )
 
-    def _part(self, session: Session[C], name: str, reason: str) -> list[Effect[C]]:
+    def _reclaim(self, now: float) -> bool:
+        """Make room for a channel: delete the one empty the longest, if it has been empty
+        for ``resume_ttl`` seconds (so no resumable session can still expect it)."""
+        self._expire(now)
+        ttl = self.limits.resume_ttl
+        idle = [
+            (channel.vacated_at, key)
+            for key, channel in self._channels.items()
+            if not channel.members
+            and channel.vacated_at is not None
+            and channel.vacated_at + ttl <= now
+        ]
+        if not idle:
+            return False
+        _, key = min(idle)
+        channel = self._channels.pop(key)
+        for seq in list(self._where):
+            if self._where[seq] is channel:
+                del self._where[seq]
+        return True
+
+    def _part(self, session: Session[C], name: str, reason: str, now: float) -> list[Effect[C]]:
         channel = self._membership(session, "PART", name)
         conns = channel.conns()
         del channel.members[session.key]
+        if not channel.members:
+            channel.vacated_at = now
         del session.channels[fold(channel.name)]
         if session.last_channel == fold(channel.name):
             session.last_channel = next(reversed(session.channels), None)

@@ -142,3 +142,18 @@ async def test_transcripts_against_the_installed_binary(block: transcript.Block)
     async with flackd_process("--flood-burst", "1000", "--flood-rate", "1000") as flackd:
         await transcript.run(block, flackd.port)
         assert await flackd.terminate() == 0
+
+
+async def test_a_port_in_use_is_a_clear_error() -> None:
+    with trio.socket.socket() as taken:
+        await taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await trio.run_process(
+            [str(FLACKD), "--host", "127.0.0.1", "--port", str(port)],
+            capture_stderr=True,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert b"cannot listen on 127.0.0.1" in result.stderr
+    assert b"Traceback" not in result.stderr

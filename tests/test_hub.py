@@ -1881,3 +1881,26 @@ def test_random_sessions_keep_the_hub_consistent(steps: list[tuple[int, str, flo
                 assert hub.is_registered(member.conn)
                 assert hub.session(member.nick) is member
                 assert channel in member.channels.values()
+
+
+def test_a_full_server_reclaims_the_channel_empty_the_longest() -> None:
+    hub: Hub[str] = Hub(Limits(max_channels=2, resume_ttl=60.0), IdGenerator(boot=1))
+
+    def run(line: str, now: float) -> list[str]:
+        verb, command = parse_command(line)
+        return [
+            format_event(ev)
+            for eff in hub.handle("c1", verb, command, now)
+            for ev in (eff.events if isinstance(eff, Reply) else [eff.event])  # type: ignore[union-attr]
+        ]
+
+    hub.connect("c1", 0.0)
+    run("NICK maker", 0.0)
+    run("JOIN #a", 0.0)
+    run("JOIN #b", 1.0)
+    run("PART #a", 2.0)
+    run("PART #b", 3.0)
+    assert run("JOIN #c", 30.0)[0].startswith("ERR TOO_MANY_CHANNELS JOIN")  # not idle long
+    assert run("JOIN #c", 62.0)[0].startswith("OK JOIN #c 1")  # #a was empty since 2.0
+    listing = run("LIST", 62.0)
+    assert [line.split(" ")[1] for line in listing if line.startswith("CHANNEL")] == ["#b", "#c"]
