@@ -143,7 +143,10 @@ class ChatApp:
         )
         status = Window(FormattedTextControl(self._status_line), height=1, style="class:status")
         prompt = Window(
-            FormattedTextControl(self._prompt), dont_extend_width=True, style="class:prompt"
+            FormattedTextControl(self._prompt),
+            dont_extend_width=True,
+            dont_extend_height=True,
+            style="class:prompt",
         )
         entry = Window(
             BufferControl(self.input), height=Dimension(min=1, max=5, preferred=1), wrap_lines=True
