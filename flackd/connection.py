@@ -20,7 +20,6 @@ Rules:
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from typing import Final
 
 import trio
@@ -66,7 +65,7 @@ class Connection:
         self.sendq_limit = sendq_limit
         self.grace = grace
         self.bye_sendq = bye_sendq
-        self._queue: deque[bytes] = deque()
+        self._queue: list[bytes] = []  # a list: cheaper than a deque per idle connection
         self._wakeup = trio.lowlevel.ParkingLot()
         self.queued = 0  # bytes in _queue
         self.inflight = 0  # bytes handed to the current send_all

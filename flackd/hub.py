@@ -35,7 +35,7 @@ from __future__ import annotations
 import bisect
 import math
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, assert_never
@@ -129,7 +129,7 @@ class Session(Generic[C]):
     channels: dict[str, Channel[C]] = field(default_factory=dict)
     last_channel: str | None = None  # folded name
     detached_at: float | None = None
-    created: deque[float] = field(default_factory=deque)  # times of recent channel creations
+    created: list[float] = field(default_factory=list)  # times of recent channel creations
 
     @property
     def key(self) -> str:
@@ -538,7 +538,7 @@ class Hub(Generic[C]):
         """At most ``channel_creates`` new channels per client per minute."""
         recent = session.created
         while recent and recent[0] <= now - CREATION_WINDOW:
-            recent.popleft()
+            del recent[0]  # at most channel_creates entries
         if len(recent) >= self.limits.channel_creates:
             retry = max(1, math.ceil(recent[0] + CREATION_WINDOW - now))
             raise ProtocolError(

@@ -180,7 +180,7 @@ class Server:
         registration_deadline = clock() + limits.reg_timeout
         registered = False
         first_line = True
-        overlong_at: deque[float] = deque(maxlen=limits.max_overlong_lines)
+        overlong_at: deque[float] | None = None  # made on the first over-long line
         told_to_slow_down = False
         last_input = clock()
         ping_sent_at = 0.0
@@ -239,6 +239,8 @@ class Server:
                 for item in lines.feed(data):
                     if item is OVERLONG:
                         overlong = True
+                        if overlong_at is None:
+                            overlong_at = deque(maxlen=limits.max_overlong_lines)
                         overlong_at.append(clock())
                         if not registered or (
                             len(overlong_at) == overlong_at.maxlen
