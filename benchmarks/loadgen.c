@@ -346,6 +346,16 @@ static void control_line_flack(struct client *c, const char *line, size_t len) {
     }
 }
 
+/* Numerics that mean registration or JOIN failed (RFC 2812 5.2). */
+static int fatal_numeric(int n) {
+    static const int fatal[] = {403, 405, 431, 432, 433, 436, 437, 451, 461, 462, 463,
+                                464, 465, 471, 473, 474, 475, 476, 477, 479};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        if (fatal[i] == n)
+            return 1;
+    return 0;
+}
+
 static void control_line_irc(struct client *c, const char *line, size_t len) {
     char chan[48];
     size_t cl;
@@ -361,9 +371,9 @@ static void control_line_irc(struct client *c, const char *line, size_t len) {
         return;
     }
     int numeric = (cl == 3 && cmd[0] >= '0' && cmd[0] <= '9') ? atoi(cmd) : 0;
-    if (numeric >= 400 && numeric < 600) {
+    if (numeric >= 400 && numeric < 600 && numeric != 422 /* no MOTD */) {
         note(c->idx, line, len);
-        if (c->state == S_WAIT_NICK || c->state == S_WAIT_JOIN)
+        if (fatal_numeric(numeric) && (c->state == S_WAIT_NICK || c->state == S_WAIT_JOIN))
             kill_client(c, NULL);
         else
             st.other_lines++;
@@ -554,8 +564,12 @@ static void setup(void) {
     }
     double setup_s = seconds_since(t0);
     int joined = count_state(S_JOINED);
-    printf("{\"event\":\"ready\",\"clients\":%d,\"joined\":%d,\"failed\":%d,\"setup_s\":%.4f",
-           opt_clients, joined, opt_clients - joined, setup_s);
+    printf("{\"event\":\"ready\",\"clients\":%d,\"joined\":%d,\"failed\":%d,\"setup_s\":%.4f,"
+           "\"stuck\":{\"connecting\":%d,\"greeting\":%d,\"registering\":%d,\"joining\":%d,"
+           "\"closed\":%d}",
+           opt_clients, joined, opt_clients - joined, setup_s, count_state(S_CONNECTING),
+           count_state(S_WAIT_HELLO), count_state(S_WAIT_NICK), count_state(S_WAIT_JOIN),
+           count_state(S_DEAD));
     print_notes();
     printf("}\n");
     fflush(stdout);
@@ -746,10 +760,10 @@ static void quit_all(void) {
             send_line(c, "QUIT :done");
         shutdown(c->fd, SHUT_WR);
     }
-    /* Give the server a moment to read the QUITs (bounded), then close everything. */
+    /* Let the server read the QUITs and close (at most 0.5 s), then close everything. */
     uint64_t t0 = now_ns();
-    while (seconds_since(t0) < 0.3)
-        poll_once(20, NULL);
+    while (seconds_since(t0) < 0.5 && count_state(S_DEAD) < opt_clients)
+        poll_once(10, NULL);
     for (int i = 0; i < opt_clients; i++)
         if (clients[i].fd >= 0)
             close(clients[i].fd);

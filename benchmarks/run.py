@@ -1,0 +1,1059 @@
+"""Side-by-side benchmark: flackd against ngIRCd, InspIRCd, miniircd and a bare Trio relay.
+
+One command (from the repository root)::
+
+    .venv/bin/python benchmarks/run.py                 # everything, median of 3
+    .venv/bin/python benchmarks/run.py --smoke         # seconds: flackd and the relay only
+    .venv/bin/python benchmarks/run.py --servers flackd,ngircd --members 200 --repeat 1
+
+It builds benchmarks/loadgen.c with the system C compiler into a temporary directory,
+installs the peers that are missing (apt-get for ngircd and inspircd when root, pip for
+miniircd; a server that cannot be had is skipped with a line saying why), writes each
+server a minimal configuration with its flood limits relaxed as far as it allows (and
+prints what it raised), then for every workload starts a fresh server pinned to core 0
+(``taskset -c 0``) on a free loopback port, drives it with the load generator pinned to
+core 1, and stops it by its PID (SIGTERM, then SIGKILL after a bounded wait). It prints a
+table per workload with the ratio to the best C/C++ peer (ngIRCd, InspIRCd) and to the
+bare relay, and writes every figure to benchmarks/results/<time>.json (and latest.json).
+
+docs/performance.md describes the workloads and how to read the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import selectors
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "benchmarks"
+RESULTS = HERE / "results"
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+SERVER_CORE, LOADGEN_CORE = "0", "1"
+C_PEERS = ("ngircd", "inspircd")
+ALL_SERVERS = ("flackd", "relay", "ngircd", "inspircd", "miniircd")
+
+Json = dict[str, Any]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- the servers -------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """How to install, configure and start one server."""
+
+    name: str
+    protocol: str  # "flack" or "irc"
+    raised: list[str]  # what this benchmark changes from the defaults, for the report
+    command: Callable[[int, Path], list[str]]
+    find: Callable[[], str | None]  # the executable, or None
+    install: Callable[[], str] | None = None  # returns a log tail
+    max_clients: int | None = None  # None: no known limit
+    limit_reason: str = ""
+    version: str = ""
+    skipped: str = ""
+
+
+def _which(*candidates: str) -> str | None:
+    for candidate in candidates:
+        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+        if found:
+            return found
+    return None
+
+
+def _apt_install(package: str) -> str:
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "not installed, and apt-get needs root (or is absent)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for argv in (
+        ["apt-get", "install", "-y", package],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", package],
+    ):
+        say(f"  $ {shlex.join(argv)}")
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+        if argv[1] == "install" and done.returncode == 0:
+            return ""
+    return (done.stdout + done.stderr)[-400:]
+
+
+def _pip_install(package: str) -> str:
+    argv = [PYTHON, "-m", "pip", "install", "--quiet", package]
+    say(f"  $ {shlex.join(argv)}")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    return "" if done.returncode == 0 else (done.stdout + done.stderr)[-400:]
+
+
+FLACKD_FLAGS = {
+    "--flood-burst": ("1000000", "10"),
+    "--flood-rate": ("1000000", "2"),
+    "--trusted-loopback": ("", "off: 16 connections and 30 new a minute per address"),
+    "--max-connections": ("6000", "4096"),
+    "--max-unregistered": ("6000", "512"),
+}
+# --sendq-bytes stays at its default (256 KiB): no run here comes near it. flackd refuses
+# a send queue smaller than the largest reply, which grows with --max-connections (a NAMES
+# block of every connection), so --max-connections 9000 would need --sendq-bytes raised.
+
+
+def _flackd_command(port: int, _tmp: Path) -> list[str]:
+    exe = _which(str(VENV_BIN / "flackd"), "flackd") or "flackd"
+    argv = [exe, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    for flag, (value, _default) in FLACKD_FLAGS.items():
+        argv += [flag, value] if value else [flag]
+    return argv
+
+
+def _relay_command(port: int, _tmp: Path) -> list[str]:
+    return [PYTHON, str(HERE / "relay.py"), "--port", str(port)]
+
+
+NGIRCD_CONF = """\
+[Global]
+\tName = bench.local
+\tInfo = Flack benchmark
+\tAdminInfo1 = benchmark
+\tAdminInfo2 = benchmark
+\tAdminEMail = bench@localhost
+\tListen = 127.0.0.1
+\tPorts = {port}
+\tMotdPhrase = "benchmark"
+[Limits]
+\tMaxConnections = 0
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxPenaltyTime = 0
+\tPingTimeout = 600
+\tPongTimeout = 600
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+"""
+
+
+def _ngircd_command(port: int, tmp: Path) -> list[str]:
+    conf = tmp / f"ngircd-{port}.conf"
+    conf.write_text(NGIRCD_CONF.format(port=port))
+    return [_which("ngircd", "/usr/sbin/ngircd") or "ngircd", "--nodaemon", "--config", str(conf)]
+
+
+INSPIRCD_CONF = """\
+<server name="bench.local" description="Flack benchmark" network="bench">
+<admin name="benchmark" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect name="bench" allow="127.0.0.1" timeout="60" pingfreq="10m"
+         threshold="1000000" commandrate="1000000000" fakelag="no"
+         hardsendq="16M" softsendq="16M" recvq="16M"
+         localmax="100000" globalmax="100000" limit="100000" maxchans="100"
+         resolvehostnames="no" useident="no">
+<performance softlimit="20000" somaxconn="4096" netbuffersize="65536" clonesonconnect="no">
+<security hideserver="" userstats="Pu" maxtargets="20">
+<options prefixquit="Quit: " syntaxhints="no">
+<channels users="100" opers="100">
+<dns server="127.0.0.1" timeout="1">
+<files motd="{motd}">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{log}">
+"""
+
+
+def _inspircd_command(port: int, tmp: Path) -> list[str]:
+    motd = tmp / "motd.txt"
+    motd.write_text("benchmark\n")
+    conf = tmp / f"inspircd-{port}.conf"
+    conf.write_text(INSPIRCD_CONF.format(port=port, motd=motd, log=tmp / f"inspircd-{port}.log"))
+    exe = _which("inspircd", "/usr/sbin/inspircd") or "inspircd"
+    argv = [exe, "--config", str(conf), "--nofork", "--nopid"]
+    return argv + (["--runasroot"] if os.geteuid() == 0 else [])
+
+
+def _miniircd_command(port: int, _tmp: Path) -> list[str]:
+    exe = _which(str(VENV_BIN / "miniircd"), "miniircd") or "miniircd"
+    argv = [exe, "--listen", "127.0.0.1", "--ports", str(port)]
+    # miniircd refuses to run as root unless told so explicitly.
+    return argv + (["--setuid", "root"] if os.geteuid() == 0 else [])
+
+
+def make_servers() -> dict[str, Server]:
+    flack_raised = [
+        f"{flag} {value}".strip() + f" (default {default})"
+        for flag, (value, default) in FLACKD_FLAGS.items()
+    ]
+    return {
+        "flackd": Server(
+            "flackd",
+            "flack",
+            flack_raised,
+            _flackd_command,
+            lambda: _which(str(VENV_BIN / "flackd"), "flackd"),
+        ),
+        "relay": Server(
+            "relay",
+            "flack",
+            ["nothing to raise: no limits, no history, no checks"],
+            _relay_command,
+            lambda: str(HERE / "relay.py"),
+        ),
+        "ngircd": Server(
+            "ngircd",
+            "irc",
+            [
+                "MaxConnectionsIP = 0 (default 5)",
+                "MaxJoins = 0 (default 10)",
+                "MaxPenaltyTime = 0, penalties off (default -1)",
+                "MaxConnections = 0 (default 0)",
+                "PingTimeout/PongTimeout = 600 (default 120/20)",
+                "DNS, Ident, PAM = no",
+                "the per-client write buffer is fixed in the source and cannot be raised",
+            ],
+            _ngircd_command,
+            lambda: _which("ngircd", "/usr/sbin/ngircd"),
+            lambda: _apt_install("ngircd"),
+        ),
+        "inspircd": Server(
+            "inspircd",
+            "irc",
+            [
+                '<connect threshold="1000000" commandrate="1000000000" fakelag="no"> '
+                "(default 10, 1000, yes)",
+                '<connect hardsendq="16M" softsendq="16M" recvq="16M"> (default 1M, 10K, 10K)',
+                '<connect localmax="100000" globalmax="100000" limit="100000"> (default 3, 3, -)',
+                '<connect resolvehostnames="no">, <dns server="127.0.0.1">: no DNS on the network',
+                '<performance somaxconn="4096" softlimit="20000" clonesonconnect="no">',
+                '<security maxtargets="20">',
+            ],
+            _inspircd_command,
+            lambda: _which("inspircd", "/usr/sbin/inspircd"),
+            lambda: _apt_install("inspircd"),
+        ),
+        "miniircd": Server(
+            "miniircd",
+            "irc",
+            [
+                "nothing to raise: miniircd has no flood control and no limits"
+                + (" (--setuid root: it refuses root otherwise)" if os.geteuid() == 0 else "")
+            ],
+            _miniircd_command,
+            lambda: _which(str(VENV_BIN / "miniircd"), "miniircd"),
+            lambda: _pip_install("miniircd"),
+            max_clients=1000,
+            limit_reason="miniircd waits with select(), which takes file descriptors < 1024",
+        ),
+    }
+
+
+def server_version(server: Server, exe: str) -> str:
+    try:
+        if server.name == "flackd":
+            argv = [PYTHON, "-c", "import importlib.metadata as m; print(m.version('flack'))"]
+        elif server.name == "relay":
+            return "benchmarks/relay.py"
+        elif server.name == "miniircd":
+            argv = [exe, "--version"]
+        else:
+            argv = [exe, "--version"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        return lines[0] if lines else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def prepare_servers(names: list[str], install: bool) -> tuple[list[Server], dict[str, str]]:
+    """The servers that can run, and why the others cannot."""
+    known = make_servers()
+    ready: list[Server] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        server = known[name]
+        exe = server.find()
+        if exe is None and install and server.install is not None:
+            say(f"{name}: not found; installing")
+            log = server.install()
+            exe = server.find()
+            if exe is None:
+                server.skipped = f"could not be installed: {log.strip() or 'unknown error'}"
+        elif exe is None:
+            server.skipped = "not installed (run without --no-install to install it)"
+        if exe is None:
+            server.skipped = server.skipped or "not found"
+            say(f"{name}: SKIPPED, {server.skipped}")
+            skipped[name] = server.skipped
+            continue
+        server.version = server_version(server, exe)
+        ready.append(server)
+    return ready, skipped
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def pinned(core: str, argv: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", core, *argv]
+    return argv
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[Any], grace: float = 8.0) -> None:
+    """SIGTERM this process (by its PID), then SIGKILL it if it has not exited in time."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=10)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+NOTABLE = re.compile(r"warn|error|exception|traceback|sendq|flood|excess|exhaust|kill", re.I)
+
+
+@contextlib.contextmanager
+def running(
+    server: Server, tmp: Path, notable: list[str]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A fresh server pinned to SERVER_CORE on a free port, stopped by its PID afterwards.
+
+    Log lines that look like trouble (warnings, errors, send queue, flood) are appended to
+    ``notable`` once the server has stopped.
+    """
+    port = free_port()
+    log_path = tmp / f"{server.name}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            pinned(SERVER_CORE, server.command(port, tmp)),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-600:]
+                raise RuntimeError(f"{server.name} exited with {process.returncode}: {tail}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{server.name} did not listen within 20 s") from None
+                time.sleep(0.05)
+        time.sleep(0.1)  # let it finish with the probe connection
+        yield process, port
+    finally:
+        stop(process)
+        with contextlib.suppress(OSError):
+            lines = log_path.read_text(errors="replace").splitlines()
+            found = [line[:200] for line in lines if NOTABLE.search(line)]
+            notable += found[:5] + ([f"... {len(found) - 5} more"] if len(found) > 5 else [])
+
+
+class Loadgen:
+    """The C load generator as a child process pinned to LOADGEN_CORE, driven over stdin."""
+
+    serial = 0
+
+    def __init__(
+        self,
+        binary: Path,
+        port: int,
+        protocol: str,
+        clients: int,
+        *,
+        senders: int,
+        channels: int = 1,
+        connect_rate: float = 1000,
+        window: int = 500,
+        setup_timeout: float = 60,
+        log: Path,
+    ) -> None:
+        Loadgen.serial += 1
+        n = Loadgen.serial
+        prefix = "b" + chr(ord("a") + n // 26 % 26) + chr(ord("a") + n % 26)
+        argv = [
+            str(binary),
+            "--port",
+            str(port),
+            "--proto",
+            protocol,
+            "--clients",
+            str(clients),
+            "--senders",
+            str(senders),
+            "--channels",
+            str(channels),
+            "--connect-rate",
+            str(connect_rate),
+            "--connect-window",
+            str(window),
+            "--setup-timeout",
+            str(setup_timeout),
+            "--max-seconds",
+            "1200",
+            "--nick-prefix",
+            prefix,
+        ]
+        self.setup_timeout = setup_timeout
+        with log.open("ab") as err:
+            self.process = subprocess.Popen(
+                pinned(LOADGEN_CORE, argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        assert self.process.stdout is not None
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.process.stdout, selectors.EVENT_READ)
+        self.buffer = b""
+
+    def read(self, timeout: float) -> Json:
+        """The next JSON line, waiting at most ``timeout`` seconds."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.selector.select(left):
+                raise TimeoutError(f"loadgen said nothing for {timeout:.0f} s")
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                raise RuntimeError(f"loadgen exited ({self.process.wait()})")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        result: Json = json.loads(line)
+        return result
+
+    def ready(self) -> Json:
+        return self.read(self.setup_timeout + 30)
+
+    def command(self, line: str, timeout: float) -> Json:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+        return self.read(timeout)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            assert self.process.stdin is not None
+            self.process.stdin.write(b"quit\n")
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            stop(self.process, grace=2)
+        self.selector.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def build_loadgen(tmp: Path) -> Path:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise SystemExit("no C compiler (cc or gcc) found: it is needed to build the loadgen")
+    binary = tmp / "loadgen"
+    argv = [cc, "-O2", "-o", str(binary), str(HERE / "loadgen.c")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise SystemExit(f"building the loadgen failed:\n{done.stderr}")
+    return binary
+
+
+# -- workloads ---------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    members: list[int]
+    repeat: int
+    step_seconds: float
+    senders: int
+    p99_limit_ms: float
+    start_deliveries: float  # first offered rate of the ramp, deliveries per second
+    max_deliveries: float  # the ramp stops doubling here
+    max_steps: int
+    bisect_steps: int
+    drain_seconds: float
+    fixed_seconds: float
+    latency_members: int
+    latency_rate: float
+    channel_clients: int
+    channel_count: int
+    channel_rate: float
+    idle_clients: int
+    storm_clients: int
+    storm_rate: float
+    workloads: list[str] = field(default_factory=list)
+
+
+def passing(step: Json, limit_ms: float) -> bool:
+    return bool(
+        step["p99_ms"] < limit_ms
+        and step["lost"] == 0
+        and step["reordered"] == 0
+        and step["unsent"] == 0
+        and step["backlog_bytes"] == 0
+        and step["disconnects"] == 0
+        and step["delivered"] > 0
+    )
+
+
+def why_failed(step: Json, limit_ms: float) -> str:
+    reasons = []
+    if step["p99_ms"] >= limit_ms:
+        reasons.append(f"p99 {step['p99_ms']:.0f} ms")
+    if step["lost"]:
+        reasons.append(f"{step['lost']} not delivered by the end of the drain")
+    if step["disconnects"]:
+        reasons.append(f"{step['disconnects']} disconnected")
+    if step["unsent"] or step["backlog_bytes"]:
+        reasons.append("input not absorbed")
+    if step["reordered"]:
+        reasons.append(f"{step['reordered']} reordered")
+    if step["notes"]:
+        reasons.append("; ".join(step["notes"][:2]))
+    return ", ".join(reasons) or "no deliveries"
+
+
+def fmt_rate(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.2f} M/s"
+    return f"{per_second / 1e3:.1f} k/s"
+
+
+def describe_step(step: Json, ok: bool) -> str:
+    return (
+        f"offered {fmt_rate(step['offered_deliveries_per_s']):>10} -> delivered "
+        f"{fmt_rate(step['deliveries_per_s']):>10}, p50 {step['p50_ms']:7.2f} ms, "
+        f"p99 {step['p99_ms']:8.2f} ms, lost {step['lost']}, loadgen cpu "
+        f"{step['loadgen_cpu']:.0%}  {'pass' if ok else 'FAIL'}"
+    )
+
+
+class Bench:
+    def __init__(self, settings: Settings, loadgen: Path, tmp: Path) -> None:
+        self.s = settings
+        self.loadgen = loadgen
+        self.tmp = tmp
+        self.notable: list[str] = []
+
+    def spawn(self, server: Server, port: int, clients: int, **kw: Any) -> tuple[Loadgen, Json]:
+        gen = Loadgen(
+            self.loadgen, port, server.protocol, clients, log=self.tmp / "loadgen.log", **kw
+        )
+        try:
+            ready = gen.ready()
+        except Exception:
+            gen.close()
+            raise
+        return gen, ready
+
+    def step(self, gen: Loadgen, rate: float, seconds: float) -> Json:
+        gen.command("settle 10", 30)
+        timeout = seconds + self.s.drain_seconds + 60
+        return gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
+
+    def fanout(self, server: Server, members: int) -> Json:
+        """Ramp the offered rate (doubling, then bisecting) until p99 or loss fails."""
+        s = self.s
+        senders = min(s.senders, members)
+        steps: list[Json] = []
+        best: Json | None = None
+        first_fail: Json | None = None
+        with running(server, self.tmp, self.notable) as (_process, port):
+            gen: Loadgen | None = None
+            rate = max(1.0, s.start_deliveries / (members - 1))
+            lo, hi = 0.0, 0.0  # highest passing and lowest failing rate so far
+            doubling, bisected = True, 0
+            try:
+                for n in range(s.max_steps):
+                    if gen is None:
+                        gen, ready = self.spawn(server, port, members, senders=senders)
+                        if ready["failed"]:
+                            return {"error": f"setup failed: {ready}", "steps": steps}
+                    result = self.step(gen, rate, s.step_seconds)
+                    ok = passing(result, s.p99_limit_ms)
+                    result["pass"] = ok
+                    steps.append(result)
+                    say(f"    step {n + 1:2d}: {describe_step(result, ok)}")
+                    if ok:
+                        lo = max(lo, rate)
+                        if best is None or result["deliveries_per_s"] > best["deliveries_per_s"]:
+                            best = result
+                    else:
+                        hi = min(hi, rate) if hi else rate
+                        if first_fail is None or rate < first_fail["rate"]:
+                            first_fail = result
+                        gen.close()  # a failed step leaves backlog behind: start afresh
+                        gen = None
+                    if doubling:
+                        if ok and rate * 2 * (members - 1) <= s.max_deliveries:
+                            rate *= 2
+                            continue
+                        if ok:
+                            break  # the ceiling of the ramp, still passing
+                        doubling = False
+                    else:
+                        bisected += 1
+                    if bisected >= s.bisect_steps or (lo and hi / lo < 1.08):
+                        break
+                    rate = (lo + hi) / 2 if lo else hi / 2
+            finally:
+                if gen is not None:
+                    gen.close()
+        return {
+            "steps": steps,
+            "best": best,
+            "limit": why_failed(first_fail, s.p99_limit_ms) if first_fail else "not reached",
+        }
+
+    def fixed(self, server: Server, clients: int, channels: int, senders: int, rate: float) -> Json:
+        with running(server, self.tmp, self.notable) as (_process, port):
+            gen, ready = self.spawn(server, port, clients, senders=senders, channels=channels)
+            try:
+                if ready["failed"]:
+                    return {"error": f"setup failed: {ready}"}
+                result = self.step(gen, rate, self.s.fixed_seconds)
+            finally:
+                gen.close()
+        result["pass"] = passing(result, self.s.p99_limit_ms)
+        say(f"    {describe_step(result, result['pass'])}")
+        return {"best": result, "steps": [result]}
+
+    def idle(self, server: Server) -> Json:
+        clients = self.s.idle_clients
+        with running(server, self.tmp, self.notable) as (process, port):
+            time.sleep(0.2)
+            base = rss_bytes(process.pid)
+            # Connecting gently (500 a second): this workload is about memory, not about
+            # how fast a server accepts (ngIRCd listens with a backlog of 10).
+            gen, ready = self.spawn(
+                server, port, clients, senders=0, channels=100, connect_rate=500, window=1000
+            )
+            try:
+                gen.command("settle 10", 30)
+                time.sleep(0.2)
+                loaded = rss_bytes(process.pid)
+            finally:
+                gen.close()
+        joined = ready["joined"]
+        per = (loaded - base) / joined if joined else 0.0
+        say(
+            f"    {joined}/{clients} joined; RSS {base / 2**20:.1f} MiB -> "
+            f"{loaded / 2**20:.1f} MiB: {per / 1024:.1f} KiB per connection"
+        )
+        return {
+            "clients": clients,
+            "joined": joined,
+            "rss_before": base,
+            "rss_after": loaded,
+            "rss_per_connection": per,
+            "setup_s": ready["setup_s"],
+            "ready": ready,
+        }
+
+    def storm(self, server: Server) -> Json:
+        clients = self.s.storm_clients
+        with running(server, self.tmp, self.notable) as (_process, port):
+            gen, ready = self.spawn(
+                server,
+                port,
+                clients,
+                senders=0,
+                channels=100,
+                connect_rate=self.s.storm_rate,
+                window=clients,
+            )
+            gen.close()
+        say(
+            f"    {ready['joined']}/{clients} registered and joined in {ready['setup_s']:.2f} s"
+            + (f"; stuck: {ready['stuck']}" if ready["failed"] else "")
+        )
+        return {
+            "clients": clients,
+            "joined": ready["joined"],
+            "seconds": ready["setup_s"],
+            "ready": ready,
+        }
+
+    def run(self, server: Server, workload: str) -> Json:
+        self.notable = []
+        result = self._run(server, workload)
+        if self.notable:
+            result["server_log"] = self.notable
+            say(f"    {server.name} log: " + " | ".join(self.notable[:3]))
+        return result
+
+    def _run(self, server: Server, workload: str) -> Json:
+        s = self.s
+        if workload.startswith("fanout-"):
+            return self.fanout(server, int(workload.split("-")[1]))
+        if workload == "latency":
+            senders = min(s.senders, s.latency_members)
+            return self.fixed(server, s.latency_members, 1, senders, s.latency_rate)
+        if workload == "channels":
+            return self.fixed(
+                server, s.channel_clients, s.channel_count, s.channel_count, s.channel_rate
+            )
+        if workload == "idle":
+            return self.idle(server)
+        if workload == "storm":
+            return self.storm(server)
+        raise ValueError(workload)
+
+
+def clients_needed(workload: str, s: Settings) -> int:
+    if workload.startswith("fanout-"):
+        return int(workload.split("-")[1])
+    return {
+        "latency": s.latency_members,
+        "channels": s.channel_clients,
+        "idle": s.idle_clients,
+        "storm": s.storm_clients,
+    }[workload]
+
+
+# -- summary -----------------------------------------------------------------------------
+
+#: workload -> (metric key, label, higher is better)
+METRICS = {
+    "fanout": ("deliveries_per_s", "deliveries/s", True),
+    "latency": ("p99_ms", "p99 ms", False),
+    "channels": ("p99_ms", "p99 ms", False),
+    "idle": ("rss_per_connection", "RSS/conn", False),
+    "storm": ("seconds", "seconds", False),
+}
+
+
+def metric_of(workload: str) -> tuple[str, str, bool]:
+    return METRICS[workload.split("-")[0]]
+
+
+def value_of(workload: str, run: Json) -> float | None:
+    key, _label, _higher = metric_of(workload)
+    if "error" in run or "skipped" in run:
+        return None
+    if workload.startswith("fanout-"):
+        best = run.get("best")
+        return float(best[key]) if best else 0.0
+    if workload in ("latency", "channels"):
+        best = run["best"]
+        return float(best[key]) if passing(best, float("inf")) else None
+    if workload == "storm" and run["joined"] < run["clients"]:
+        return None
+    if workload == "idle" and run["joined"] < run["clients"]:
+        return None
+    return float(run[key])
+
+
+def failure(workload: str, run: Json) -> str:
+    """Why a run has no figure, in a few words."""
+    if "error" in run or "skipped" in run:
+        return str(run.get("error") or run.get("skipped"))
+    if "joined" in run:
+        setup = run["ready"]
+        return f"{run['joined']}/{run['clients']} joined in {setup['setup_s']:.0f} s"
+    best = run.get("best")
+    return why_failed(best, float("inf")) if best else "failed"
+
+
+def summarize(workload: str, runs: list[Json]) -> Json:
+    """The median run (by the workload's metric) across repeats."""
+    values = [(v, r) for r in runs if (v := value_of(workload, r)) is not None]
+    if not values:
+        first = runs[0] if runs else {}
+        return {"value": None, "run": first, "why": failure(workload, first)}
+    values.sort(key=lambda vr: vr[0])
+    _, run = values[(len(values) - 1) // 2]  # the run whose value is the (lower) median
+    median = statistics.median(v for v, _ in values)
+    return {"value": median, "run": run, "values": [v for v, _ in values]}
+
+
+def fmt_value(workload: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    kind = workload.split("-")[0]
+    if kind == "fanout":
+        return fmt_rate(value)
+    if kind == "idle":
+        return f"{value / 1024:.1f} KiB"
+    if kind == "storm":
+        return f"{value:.2f} s"
+    return f"{value:.2f} ms"
+
+
+def ratio(value: float | None, ref: float | None) -> str:
+    if value is None or not ref:
+        return "-"
+    return f"{value / ref:.2f}x"
+
+
+def table(workload: str, summary: dict[str, Json]) -> list[str]:
+    _, label, higher = metric_of(workload)
+    c_values = [v for n in C_PEERS if n in summary and (v := summary[n]["value"]) is not None]
+    best_c = (max(c_values) if higher else min(c_values)) if c_values else None
+    relay = summary.get("relay", {}).get("value")
+    better = "higher is better" if higher else "lower is better"
+    lines = [f"{workload}  ({label}, {better}; ratios are server / reference)"]
+    lines.append(
+        f"  {'server':<9} {label:>13} {'p50':>9} {'p99':>9} {'loss':>6}  "
+        f"{'/best C':>8} {'/relay':>7}"
+    )
+    for name, entry in summary.items():
+        value = entry["value"]
+        run = entry["run"]
+        best = run.get("best") if isinstance(run, dict) else None
+        p50 = f"{best['p50_ms']:.2f}" if best else "-"
+        p99 = f"{best['p99_ms']:.2f}" if best else "-"
+        loss = str(best["lost"]) if best else "-"
+        if workload in ("idle", "storm"):
+            p50 = p99 = "-"
+            loss = f"{run.get('clients', 0) - run.get('joined', 0)}" if "joined" in run else "-"
+        line = (
+            f"  {name:<9} {fmt_value(workload, value):>13} {p50:>9} {p99:>9} {loss:>6}  "
+            f"{ratio(value, best_c):>8} {ratio(value, relay):>7}"
+        )
+        if value is None:
+            line += f"   ({entry.get('why', 'failed')})"[:160]
+        elif workload.startswith("fanout-") and isinstance(run, dict):
+            line += f"   next step: {run.get('limit', '')}"[:160]
+        lines.append(line)
+    return lines
+
+
+def headline(workloads: list[str], summaries: dict[str, dict[str, Json]]) -> list[str]:
+    """One row per server, one column per workload, then flackd's ratios to the peers."""
+    heads = {
+        "latency": "latency p99",
+        "channels": "channels p99",
+        "idle": "idle RSS/conn",
+        "storm": "storm time",
+    }
+    names = list(dict.fromkeys(n for w in workloads for n in summaries[w]))
+    width = 14
+    lines = ["  " + f"{'':<20}" + "".join(f"{heads.get(w, w):>{width}}" for w in workloads)]
+    for name in names:
+        cells = [fmt_value(w, summaries[w].get(name, {}).get("value")) for w in workloads]
+        lines.append("  " + f"{name:<20}" + "".join(f"{c:>{width}}" for c in cells))
+    if "flackd" in names:
+        for label, refs in (("flackd / best C/C++", C_PEERS), ("flackd / relay", ("relay",))):
+            cells = []
+            for w in workloads:
+                _, _, higher = metric_of(w)
+                ref_values = [v for n in refs if (v := summaries[w].get(n, {}).get("value"))]
+                ref = (max(ref_values) if higher else min(ref_values)) if ref_values else None
+                cells.append(ratio(summaries[w].get("flackd", {}).get("value"), ref))
+            lines.append("  " + f"{label:<20}" + "".join(f"{c:>{width}}" for c in cells))
+    return lines
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def machine() -> Json:
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pinned": bool(shutil.which("taskset")),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark flackd side by side with ngIRCd, InspIRCd, miniircd and a "
+        "bare Trio relay (see docs/performance.md)."
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a seconds-long run against flackd and the relay, tiny counts",
+    )
+    parser.add_argument("--servers", help=f"comma-separated, from {','.join(ALL_SERVERS)}")
+    parser.add_argument("--members", help="fan-out channel sizes, comma-separated (200,50)")
+    parser.add_argument("--repeat", type=int, help="runs of each workload; the median is shown (3)")
+    parser.add_argument("--workloads", help="fanout,latency,channels,idle,storm (all)")
+    parser.add_argument("--step-seconds", type=float, help="seconds per ramp step (3)")
+    parser.add_argument("--senders", type=int, default=10, help="senders per fan-out channel (10)")
+    parser.add_argument("--out", type=Path, help="results JSON (benchmarks/results/<time>.json)")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get or pip install")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    smoke = args.smoke
+    members = [int(m) for m in (args.members or ("10" if smoke else "200,50")).split(",")]
+    if any(m < 2 for m in members):
+        raise SystemExit("--members: a fan-out channel needs at least 2 members")
+    kinds = (args.workloads or "fanout,latency,channels,idle,storm").split(",")
+    workloads: list[str] = []
+    for kind in kinds:
+        if kind == "fanout":
+            workloads += [f"fanout-{m}" for m in members]
+        elif kind in METRICS:
+            workloads.append(kind)
+        else:
+            raise SystemExit(f"unknown workload {kind!r}")
+    return Settings(
+        members=members,
+        repeat=args.repeat or (1 if smoke else 3),
+        step_seconds=args.step_seconds or (0.5 if smoke else 3.0),
+        senders=args.senders if not smoke else 3,
+        p99_limit_ms=50.0,
+        start_deliveries=200 if smoke else 200_000,
+        max_deliveries=400 if smoke else 8_000_000,
+        max_steps=2 if smoke else 14,
+        bisect_steps=0 if smoke else 4,
+        drain_seconds=2.0 if smoke else 5.0,
+        fixed_seconds=0.5 if smoke else 5.0,
+        latency_members=10 if smoke else 50,
+        latency_rate=20 if smoke else 200,
+        channel_clients=40 if smoke else 1000,
+        channel_count=4 if smoke else 100,
+        channel_rate=40 if smoke else 500,
+        idle_clients=30 if smoke else 5000,
+        storm_clients=30 if smoke else 5000,
+        storm_rate=300 if smoke else 2000,
+        workloads=workloads,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    names = (args.servers or ("flackd,relay" if args.smoke else ",".join(ALL_SERVERS))).split(",")
+    unknown = [n for n in names if n not in ALL_SERVERS]
+    if unknown:
+        raise SystemExit(f"unknown server(s): {', '.join(unknown)}")
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by children
+    if not (shutil.which("taskset") and (os.cpu_count() or 1) >= 2):
+        say("WARNING: taskset or a second core is missing: server and loadgen are NOT pinned")
+    started = dt.datetime.now(dt.UTC)
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "benchmarks/run.py", *given])
+    say(f"== Flack benchmark, {started:%Y-%m-%d %H:%M} UTC: {command}")
+    host = machine()
+    say(f"   {host['cpus']} CPUs ({host['cpu']}), Linux {host['kernel']}, Python {host['python']}")
+    servers, skipped = prepare_servers(names, install=not args.no_install)
+    say("== Limits raised for this benchmark")
+    for server in servers:
+        say(f"  {server.name} ({server.version}):")
+        for item in server.raised:
+            say(f"    {item}")
+    out = args.out or RESULTS / f"{started:%Y%m%d-%H%M%S}.json"
+    report: Json = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": command,
+        "smoke": args.smoke,
+        "machine": host,
+        "settings": settings.__dict__,
+        "servers": {s.name: {"version": s.version, "raised": s.raised} for s in servers},
+        "skipped": skipped,
+        "runs": {},
+        "summary": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="flack-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        loadgen = build_loadgen(tmp)
+        bench = Bench(settings, loadgen, tmp)
+        for workload in settings.workloads:
+            say(f"== {workload}")
+            runs: dict[str, list[Json]] = report["runs"].setdefault(workload, {})
+            for server in servers:
+                need = clients_needed(workload, settings)
+                for n in range(settings.repeat):
+                    if server.max_clients is not None and need > server.max_clients:
+                        reason = f"skipped: {need} clients; {server.limit_reason}"
+                        runs.setdefault(server.name, []).append({"skipped": reason})
+                        say(f"  {server.name}: {reason}")
+                        break
+                    say(f"  {server.name} run {n + 1}/{settings.repeat}")
+                    try:
+                        result = bench.run(server, workload)
+                    except (RuntimeError, TimeoutError, OSError) as exc:
+                        result = {"error": str(exc)[:500]}
+                        say(f"    error: {result['error']}")
+                    runs.setdefault(server.name, []).append(result)
+            summary = {name: summarize(workload, rs) for name, rs in runs.items()}
+            report["summary"][workload] = {
+                name: {"value": e["value"], "values": e.get("values"), "why": e.get("why")}
+                for name, e in summary.items()
+            }
+            for line in table(workload, summary):
+                say(line)
+    report["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    if args.out is None:
+        (RESULTS / "latest.json").write_text(json.dumps(report, indent=1) + "\n")
+    say(f"== Summary ({command})")
+    summaries = {
+        w: {name: summarize(w, rs) for name, rs in report["runs"][w].items()}
+        for w in settings.workloads
+    }
+    for workload in settings.workloads:
+        for line in table(workload, summaries[workload]):
+            say(line)
+    say(
+        "== Headline (median of repeats; fan-out in deliveries/s, higher is better; the rest "
+        "lower is better)"
+    )
+    for line in headline(settings.workloads, summaries):
+        say(line)
+    say(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The benchmark harness works end to end: ``benchmarks/run.py --smoke``.
+
+A seconds-long run against flackd and the bare relay with tiny client counts: it builds the
+C load generator, starts each server as a child process on a free loopback port, drives
+every workload, stops the servers by their PIDs and writes the results JSON. This test
+asserts only that messages were delivered and none was lost, never a speed (conftest rule
+4); the figures themselves live in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = ("flackd", "relay")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler (cc or gcc): the benchmark's load generator is built from C")
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
+    argv = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-install"]
+    done = subprocess.run(
+        [*argv, "--out", str(out)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+@pytest.mark.subprocess
+def test_smoke_run_covers_both_servers_and_every_workload(report: dict[str, Any]) -> None:
+    assert report["smoke"] is True
+    assert set(report["servers"]) == set(SERVERS)
+    assert set(report["runs"]) == {"fanout-10", "latency", "channels", "idle", "storm"}
+    for workload, runs in report["runs"].items():
+        assert set(runs) == set(SERVERS), workload
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("server", SERVERS)
+def test_messages_are_delivered_and_none_is_lost(report: dict[str, Any], server: str) -> None:
+    for workload in ("fanout-10", "latency", "channels"):
+        for run in report["runs"][workload][server]:
+            assert "error" not in run, run
+            assert run["steps"], workload
+            for step in run["steps"]:
+                assert step["delivered"] > 0, (workload, step)
+                assert step["deliveries_per_s"] > 0, (workload, step)
+                assert step["delivered"] == step["expected"], (workload, step)
+                assert step["lost"] == 0, (workload, step)
+                assert step["reordered"] == 0, (workload, step)
+                assert step["disconnects"] == 0, (workload, step)
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("server", SERVERS)
+def test_every_client_registers_and_joins(report: dict[str, Any], server: str) -> None:
+    for workload in ("idle", "storm"):
+        for run in report["runs"][workload][server]:
+            assert run["joined"] == run["clients"] > 0, (workload, run)
+    idle = report["runs"]["idle"][server][0]
+    assert idle["rss_after"] > 0
