@@ -50,6 +50,8 @@ RESULTS = HERE / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 SERVER_CORE, LOADGEN_CORE = "0", "1"
+#: Loadgen CPU share (of its core) above which a failed step may be the loadgen's limit.
+LOADGEN_BUSY = 0.9
 C_PEERS = ("ngircd", "inspircd")
 ALL_SERVERS = ("flackd", "relay", "ngircd", "inspircd", "miniircd")
 
@@ -643,11 +645,10 @@ class Bench:
             finally:
                 if gen is not None:
                     gen.close()
-        return {
-            "steps": steps,
-            "best": best,
-            "limit": why_failed(first_fail, s.p99_limit_ms) if first_fail else "not reached",
-        }
+        limit = why_failed(first_fail, s.p99_limit_ms) if first_fail else "not reached"
+        if first_fail and first_fail["loadgen_cpu"] >= LOADGEN_BUSY:
+            limit += f" (loadgen busy {first_fail['loadgen_cpu']:.0%}: may be the loadgen's limit)"
+        return {"steps": steps, "best": best, "limit": limit}
 
     def fixed(self, server: Server, clients: int, channels: int, senders: int, rate: float) -> Json:
         with running(server, self.tmp, self.notable) as (_process, port):
@@ -950,7 +951,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         senders=args.senders if not smoke else 3,
         p99_limit_ms=50.0,
         start_deliveries=200 if smoke else 200_000,
-        max_deliveries=400 if smoke else 8_000_000,
+        max_deliveries=400 if smoke else 13_000_000,
         max_steps=2 if smoke else 14,
         bisect_steps=0 if smoke else 4,
         drain_seconds=2.0 if smoke else 5.0,
@@ -1007,41 +1008,43 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         loadgen = build_loadgen(tmp)
         bench = Bench(settings, loadgen, tmp)
-        for workload in settings.workloads:
-            say(f"== {workload}")
-            runs: dict[str, list[Json]] = report["runs"].setdefault(workload, {})
-            for server in servers:
-                need = clients_needed(workload, settings)
-                for n in range(settings.repeat):
+        # Repeats are the outer loop, so that a noisy minute on the machine lands on one
+        # repeat of several servers rather than on every repeat of one server.
+        for n in range(settings.repeat):
+            for workload in settings.workloads:
+                say(f"== {workload}, repeat {n + 1}/{settings.repeat}")
+                runs: dict[str, list[Json]] = report["runs"].setdefault(workload, {})
+                for server in servers:
+                    need = clients_needed(workload, settings)
                     if server.max_clients is not None and need > server.max_clients:
                         reason = f"skipped: {need} clients; {server.limit_reason}"
                         runs.setdefault(server.name, []).append({"skipped": reason})
                         say(f"  {server.name}: {reason}")
-                        break
-                    say(f"  {server.name} run {n + 1}/{settings.repeat}")
+                        continue
+                    say(f"  {server.name}")
                     try:
                         result = bench.run(server, workload)
                     except (RuntimeError, TimeoutError, OSError) as exc:
                         result = {"error": str(exc)[:500]}
                         say(f"    error: {result['error']}")
                     runs.setdefault(server.name, []).append(result)
-            summary = {name: summarize(workload, rs) for name, rs in runs.items()}
-            report["summary"][workload] = {
-                name: {"value": e["value"], "values": e.get("values"), "why": e.get("why")}
-                for name, e in summary.items()
-            }
-            for line in table(workload, summary):
-                say(line)
+    summaries = {
+        w: {name: summarize(w, rs) for name, rs in report["runs"][w].items()}
+        for w in settings.workloads
+    }
+    report["summary"] = {
+        w: {
+            name: {"value": e["value"], "values": e.get("values"), "why": e.get("why")}
+            for name, e in entries.items()
+        }
+        for w, entries in summaries.items()
+    }
     report["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     if args.out is None:
         (RESULTS / "latest.json").write_text(json.dumps(report, indent=1) + "\n")
     say(f"== Summary ({command})")
-    summaries = {
-        w: {name: summarize(w, rs) for name, rs in report["runs"][w].items()}
-        for w in settings.workloads
-    }
     for workload in settings.workloads:
         for line in table(workload, summaries[workload]):
             say(line)
