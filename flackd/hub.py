@@ -36,7 +36,7 @@ import bisect
 import math
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, assert_never
 
@@ -88,7 +88,7 @@ class Reply(Generic[C]):
 class Broadcast(Generic[C]):
     """Queue one line for each of ``conns`` (formatted and encoded once)."""
 
-    conns: list[C]
+    conns: Sequence[C]
     event: e.Event
 
 
@@ -138,7 +138,12 @@ class Session(Generic[C]):
 
 @dataclass(eq=False, slots=True)
 class Channel(Generic[C]):
-    """A channel: its display name, topic, live members and history."""
+    """A channel: its display name, topic, live members and history.
+
+    Change ``members`` only through :meth:`add` and :meth:`remove` (and call
+    :meth:`member_moved` when a member's connection changes), so that the tuple of member
+    connections every message is broadcast to is built once per change, not per message.
+    """
 
     name: str
     history: ChannelHistory
@@ -147,9 +152,31 @@ class Channel(Generic[C]):
     topic_setter: str = "*"
     topic_time: str = "*"
     vacated_at: float | None = None  # when the last member left (None while anyone is in)
+    _conns: tuple[C, ...] | None = None  # cache of conns(); None when stale
 
-    def conns(self) -> list[C]:
-        return [s.conn for s in self.members.values() if s.conn is not None]
+    def conns(self) -> tuple[C, ...]:
+        """The connections of the members that are connected, in joining order."""
+        conns = self._conns
+        if conns is None:
+            conns = tuple(s.conn for s in self.members.values() if s.conn is not None)
+            self._conns = conns
+        return conns
+
+    def add(self, session: Session[C]) -> None:
+        self.members[session.key] = session
+        self.vacated_at = None
+        self._conns = None
+
+    def remove(self, session: Session[C], now: float) -> None:
+        """Take ``session`` out (if it is in); note the time when the last member leaves."""
+        if self.members.pop(session.key, None) is not None:
+            self._conns = None
+            if not self.members:
+                self.vacated_at = now
+
+    def member_moved(self) -> None:
+        """A member's connection changed (a session resumed on a new connection)."""
+        self._conns = None
 
 
 # ---------------------------------------------------------------------------- the hub
@@ -333,11 +360,11 @@ class Hub(Generic[C]):
             return [Reply(session.conn, [e.NickChanged(old, nick)])]
         del self._sessions[session.key]
         for channel in session.channels.values():
-            del channel.members[session.key]
+            channel.remove(session, now)
         session.nick = nick
         self._sessions[session.key] = session
         for channel in session.channels.values():
-            channel.members[session.key] = session
+            channel.add(session)
         return [Broadcast(self._audience(session), e.NickChanged(old, nick))]
 
     def _audience(self, session: Session[C]) -> list[C]:
@@ -390,9 +417,11 @@ class Hub(Generic[C]):
         for channel in session.channels.values():
             if ghost is None:
                 others = channel.conns()
-                channel.members[session.key] = session
+                channel.add(session)
                 if others:
                     effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
+            else:
+                channel.member_moved()
             lines.append(e.Joined(channel.name, session.nick))
         last = self._channels.get(session.last_channel or "")
         lines.append(
@@ -421,12 +450,9 @@ class Hub(Generic[C]):
         """Take ``session`` out of every member list (it keeps its channel memory)."""
         audience: dict[C, None] = {}
         for channel in session.channels.values():
-            channel.members.pop(session.key, None)
-            if not channel.members:
-                channel.vacated_at = now
-            for member in channel.members.values():
-                if member.conn is not None:
-                    audience[member.conn] = None
+            channel.remove(session, now)
+            for conn in channel.conns():
+                audience[conn] = None
         return [Broadcast(list(audience), notice)] if audience else []
 
     def _forget(self, session: Session[C]) -> None:
@@ -518,8 +544,7 @@ class Hub(Generic[C]):
             others = channel.conns()
             if others:
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
-            channel.members[session.key] = session
-            channel.vacated_at = None
+            channel.add(session)
             session.channels[key] = channel
         _touch(session, key)
         count = len(channel.members)
@@ -573,9 +598,7 @@ class Hub(Generic[C]):
     def _part(self, session: Session[C], name: str, reason: str, now: float) -> list[Effect[C]]:
         channel = self._membership(session, "PART", name)
         conns = channel.conns()
-        del channel.members[session.key]
-        if not channel.members:
-            channel.vacated_at = now
+        channel.remove(session, now)
         del session.channels[fold(channel.name)]
         if session.last_channel == fold(channel.name):
             session.last_channel = next(reversed(session.channels), None)
@@ -691,7 +714,7 @@ class Hub(Generic[C]):
         del self._where[msgid.seq]
         conns = channel.conns()
         if session.conn not in conns:
-            conns.append(session.conn)
+            conns += (session.conn,)
         return [Broadcast(conns, e.Deleted(channel.name, text_id, session.nick))]
 
 

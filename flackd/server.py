@@ -45,7 +45,7 @@ from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
 from flackd.codec.grammar import ProtocolError, encode_event, parse_command
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
-from flackd.connection import Connection
+from flackd.connection import Connection, push_to_all
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.limits import Limits
 from flackd.ratelimit import TokenBucket
@@ -111,9 +111,7 @@ class Server:
         """Turn hub effects into outbox pushes. Synchronous: never awaits a peer."""
         for effect in effects:
             if type(effect) is Broadcast:
-                data = encode_event(effect.event)
-                for conn in effect.conns:
-                    conn.push(data)
+                push_to_all(effect.conns, encode_event(effect.event))
             elif type(effect) is Reply:
                 effect.conn.push(b"".join([encode_event(ev) for ev in effect.events]))
             elif type(effect) is Close:

@@ -12,6 +12,7 @@ for equality; the server parses its own ids to answer ``HISTORY ... BEFORE/AFTER
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -63,7 +64,13 @@ def format_timestamp(unix_seconds: float) -> str:
     """``YYYY-MM-DDThh:mm:ss.sssZ`` in UTC (IRCv3 server-time), milliseconds truncated."""
     millis = int(unix_seconds * 1000)
     seconds, ms = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+    return f"{_second(seconds)}.{ms:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    """``YYYY-MM-DDThh:mm:ss`` for a whole second (a busy server formats the same one often)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def parse_timestamp(text: str) -> datetime | None:

@@ -99,12 +99,13 @@ _ASCII_UPPER: Final = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLM
 
 def fold(name: str) -> str:
     """The one case-folding function for nicks and channel names (ASCII lower case only)."""
-    return name.translate(_ASCII_LOWER)
+    # str.lower() is the same on ASCII text and much faster than translate().
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def ascii_upper(word: str) -> str:
     """Upper-case ASCII letters only (so ``mſg`` is not read as ``MSG``)."""
-    return word.translate(_ASCII_UPPER)
+    return word.upper() if word.isascii() else word.translate(_ASCII_UPPER)
 
 
 def is_valid_nick(nick: str) -> bool:
