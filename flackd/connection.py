@@ -23,17 +23,25 @@ Rules:
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable
 from typing import Final
 
 import trio
-from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    Task,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+    wait_writable,
+)
 
 __all__ = ["Connection", "push_to_all"]
 
 _ids: Final = itertools.count(1)
-#: The room of a closing connection: so negative that every push takes the slow path.
-NO_ROOM: Final = -(1 << 62)
+#: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
+IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 
 
 class Connection:
@@ -50,8 +58,8 @@ class Connection:
         "grace",
         "id",
         "peer",
+        "queued",
         "read_scope",
-        "room",
         "sendq_limit",
         "stream",
         "write_scope",
@@ -59,7 +67,7 @@ class Connection:
 
     def __init__(
         self,
-        stream: trio.abc.Stream,
+        stream: trio.SocketStream,
         peer: str,
         sendq_limit: int,
         grace: float,
@@ -74,9 +82,8 @@ class Connection:
         self._queue: list[bytes] = []  # a list: cheaper than a deque per idle connection
         #: The writer task while it waits for lines (then the queue is empty), else None.
         self._parked: Task | None = None
-        #: ``sendq_limit`` minus the bytes queued and the bytes being sent; NO_ROOM once
-        #: the connection is closing.
-        self.room = sendq_limit
+        #: Bytes in the queue, not yet taken by the kernel.
+        self.queued = 0
         self.closing = False
         self.close_reason = "connection closed"
         self.read_scope = trio.CancelScope()
@@ -104,6 +111,7 @@ class Connection:
         if self.closing:
             return  # a closing connection accepts nothing more
         self._queue.clear()
+        self.queued = 0
         self.close(self.bye_sendq, "send queue exceeded")
 
     def close(self, last_line: bytes, reason: str) -> None:
@@ -111,10 +119,11 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        self.room = NO_ROOM
+        self.sendq_limit = -1  # so every push takes the slow path, which drops it
         self.close_reason = reason
         if last_line:
             self._queue.append(last_line)
+            self.queued += len(last_line)
         self.read_scope.cancel()
         self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
         self._wake_writer()
@@ -143,21 +152,52 @@ class Connection:
             try:
                 while True:
                     if queue:
-                        data = queue[0] if len(queue) == 1 else b"".join(queue)
-                        queue.clear()
-                        await self.stream.send_all(data)
-                        self.room += len(data)
+                        await self._send_queued()
                     elif self.closing:
                         return
                     else:
                         self._parked = current_task()
                         await wait_task_rescheduled(self._unpark_on_cancel)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                 if not self.closing:
                     self.closing = True
-                    self.room = NO_ROOM
+                    self.sendq_limit = -1
                     self.close_reason = "connection reset"
                     self.read_scope.cancel()
+
+    async def _send_queued(self) -> None:
+        """Hand everything queued to the kernel, waiting only while its buffer is full.
+
+        ``os.writev`` takes the queued lines as they are (no join, no copy) in one system
+        call per wake-up; the socket is non-blocking, so a full kernel buffer shows as a
+        short count or ``BlockingIOError``, and then the writer waits for the socket to
+        become writable. Safe because the stream is closed only after the writer returns.
+        """
+        queue = self._queue
+        sock = self.stream.socket
+        fd = sock.fileno()
+        while queue:
+            batch = queue if len(queue) <= IOV_MAX else queue[:IOV_MAX]
+            try:
+                sent = os.writev(fd, batch)
+            except BlockingIOError:
+                await wait_writable(sock)
+                continue
+            self.queued -= sent
+            if not self.queued:  # all of it: the usual case
+                queue.clear()
+                return
+            whole = 0  # lines sent in full
+            for line in batch:
+                if sent < len(line):
+                    break
+                sent -= len(line)
+                whole += 1
+            if sent:
+                queue[whole] = queue[whole][sent:]
+            del queue[:whole]
+            if batch is queue or sent:  # a short write: the kernel buffer is full
+                await wait_writable(sock)
 
     def _unpark_on_cancel(self, _raise_cancel: object) -> Abort:
         """The parked writer is being cancelled (the grace deadline passed)."""
@@ -173,11 +213,11 @@ def push_to_all(conns: Iterable[Connection], data: bytes) -> None:
     """
     size = len(data)
     for conn in conns:
-        room = conn.room - size
-        conn.room = room
-        if room < 0:
+        queued = conn.queued + size
+        if queued > conn.sendq_limit:
             conn._no_room()
             continue
+        conn.queued = queued
         conn._queue.append(data)
         writer = conn._parked
         if writer is not None:

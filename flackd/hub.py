@@ -130,10 +130,14 @@ class Session(Generic[C]):
     last_channel: str | None = None  # folded name
     detached_at: float | None = None
     created: list[float] = field(default_factory=list)  # times of recent channel creations
+    key: str = field(init=False)  # fold(nick): kept, not recomputed, as every MSG needs it
 
-    @property
-    def key(self) -> str:
-        return fold(self.nick)
+    def __post_init__(self) -> None:
+        self.key = fold(self.nick)
+
+    def rename(self, nick: str) -> None:
+        self.nick = nick
+        self.key = fold(nick)
 
 
 @dataclass(eq=False, slots=True)
@@ -259,6 +263,8 @@ class Hub(Generic[C]):
     def _dispatch(
         self, conn: C, session: Session[C] | None, command: c.Command, now: float
     ) -> list[Effect[C]]:
+        if type(command) is c.Msg and session is not None:  # the hot path, looked at first
+            return self._msg(session, command.target, command.text, now)
         match command:
             case c.Nick(nick):
                 if session is None:
@@ -361,7 +367,7 @@ class Hub(Generic[C]):
         del self._sessions[session.key]
         for channel in session.channels.values():
             channel.remove(session, now)
-        session.nick = nick
+        session.rename(nick)
         self._sessions[session.key] = session
         for channel in session.channels.values():
             channel.add(session)
@@ -484,9 +490,10 @@ class Hub(Generic[C]):
             )
 
     def _existing(self, command: str, name: str) -> Channel[C]:
-        self._check_channel_name(command, name)
         channel = self._channels.get(fold(name))
         if channel is None:
+            # Checked only on a miss: a name that folds to an existing channel's is valid.
+            self._check_channel_name(command, name)
             raise ProtocolError(
                 "NO_SUCH_CHANNEL",
                 command,
@@ -723,6 +730,8 @@ class Hub(Generic[C]):
 
 def _touch(session: Session[C], key: str) -> None:
     """Make ``key`` the channel ``session`` was last in (and the most recent in its order)."""
+    if session.last_channel == key:
+        return  # already the most recent
     channel = session.channels.pop(key)
     session.channels[key] = channel
     session.last_channel = key
