@@ -116,12 +116,13 @@ FLACKD_FLAGS = {
     "--flood-burst": ("1000000", "10"),
     "--flood-rate": ("1000000", "2"),
     "--trusted-loopback": ("", "off: 16 connections and 30 new a minute per address"),
-    "--max-connections": ("6000", "4096"),
-    "--max-unregistered": ("6000", "512"),
+    "--max-connections": ("12000", "4096"),
+    "--max-unregistered": ("12000", "512"),
+    "--sendq-bytes": ("524288", "262144"),
 }
-# --sendq-bytes stays at its default (256 KiB): no run here comes near it. flackd refuses
-# a send queue smaller than the largest reply, which grows with --max-connections (a NAMES
-# block of every connection), so --max-connections 9000 would need --sendq-bytes raised.
+# --sendq-bytes is raised only because flackd refuses a send queue smaller than its largest
+# reply, which grows with --max-connections (a NAMES block of every connection); no run
+# here comes near 256 KiB queued for one client.
 
 
 def _flackd_command(port: int, _tmp: Path) -> list[str]:
@@ -961,7 +962,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         channel_clients=40 if smoke else 1000,
         channel_count=4 if smoke else 100,
         channel_rate=40 if smoke else 500,
-        idle_clients=30 if smoke else 5000,
+        idle_clients=30 if smoke else 10_000,
         storm_clients=30 if smoke else 5000,
         storm_rate=300 if smoke else 2000,
         workloads=workloads,

@@ -31,8 +31,10 @@ import trio
 from trio.lowlevel import (
     Abort,
     Task,
+    cancel_shielded_checkpoint,
     current_task,
     reschedule,
+    wait_readable,
     wait_task_rescheduled,
     wait_writable,
 )
@@ -57,9 +59,13 @@ class Connection:
         "closing",
         "grace",
         "id",
+        "idle_pings",
+        "last_input",
         "peer",
+        "ping_sent_at",
         "queued",
         "read_scope",
+        "registration_deadline",
         "sendq_limit",
         "stream",
         "write_scope",
@@ -72,6 +78,7 @@ class Connection:
         sendq_limit: int,
         grace: float,
         bye_sendq: bytes,
+        registration_timeout: float,
     ) -> None:
         self.id = next(_ids)
         self.stream = stream
@@ -87,11 +94,20 @@ class Connection:
         self.closing = False
         self.close_reason = "connection closed"
         self.read_scope = trio.CancelScope()
-        #: Token of the server PING this client has not answered yet.
+        self.write_scope = trio.CancelScope()
+        # Liveness, kept here for the server's housekeeping task (trio.current_time() values).
+        now = trio.current_time()
+        #: When the client must have registered; math.inf once it has.
+        self.registration_deadline = now + registration_timeout
+        #: When the last bytes arrived.
+        self.last_input = now
+        #: Token of the server PING this client has not answered yet, and when it was sent.
         self.awaiting_pong: str | None = None
+        self.ping_sent_at = 0.0
         #: True once the client has answered a server PING (so it is a program that will).
         self.answers_pings = False
-        self.write_scope = trio.CancelScope()
+        #: False once a PING went unanswered by a client that never answers (a person).
+        self.idle_pings = True
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.peer}>"
@@ -138,6 +154,31 @@ class Connection:
         """The peer is done sending: flush what is queued within the grace, then close."""
         self.close(b"", reason)
 
+    # -- the reader's side -----------------------------------------------------------------
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` from the peer, waiting until some arrive; ``b""`` at EOF.
+
+        ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse),
+        waiting for readability only when nothing is there. Every call passes one
+        checkpoint, so a client that never stops sending cannot hold the event loop.
+        Raises :class:`OSError` when the connection was reset.
+        """
+        sock = self.stream.socket
+        try:
+            data: bytes | None = os.read(sock.fileno(), max_bytes)
+        except BlockingIOError:
+            data = None  # wait outside the except block: it would keep the exception alive
+        if data is not None:
+            await cancel_shielded_checkpoint()  # shielded: these bytes must not be lost
+            return data
+        while True:
+            await wait_readable(sock)
+            try:
+                return os.read(sock.fileno(), max_bytes)
+            except BlockingIOError:  # pragma: no cover - a spurious wake-up
+                continue
+
     # -- the writer task ----------------------------------------------------------------
 
     async def writer(self) -> None:
@@ -181,6 +222,8 @@ class Connection:
             try:
                 sent = os.writev(fd, batch)
             except BlockingIOError:
+                sent = -1  # wait outside the except block: it would keep the exception alive
+            if sent < 0:
                 await wait_writable(sock)
                 continue
             self.queued -= sent

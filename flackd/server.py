@@ -58,6 +58,8 @@ RECEIVE_BYTES: Final = 4096
 #: Seconds over which --max-overlong-lines and --new-per-ip count.
 OVERLONG_WINDOW: Final = 60.0
 NEW_CONNECTION_WINDOW: Final = 60.0
+#: The housekeeping task looks at the deadlines at most this often (their precision).
+SWEEP_SECONDS: Final = 1.0
 #: PING and PONG have their own bucket, this many times the flood bucket's burst and rate.
 FREE_FACTOR: Final = 4
 #: First words that mark an HTTP request (a browser page posting to our port).
@@ -104,6 +106,8 @@ class Server:
             "it was dropped",
         )
         self._bad_utf8 = _line_error("INVALID_UTF8", "line is not valid UTF-8; it was dropped")
+        #: The housekeeping task's sleep (see :meth:`_keep_time`).
+        self._sleep = trio.CancelScope()
 
     # -- effects -> outboxes -------------------------------------------------------------
 
@@ -162,10 +166,10 @@ class Server:
     async def _read(self, conn: Connection) -> None:
         """The reader loop: bytes -> lines -> hub, with every input-side limit.
 
-        Returns once the connection is closing. Enforces (protocol.md, "Limits"): the
-        registration deadline, over-long lines and junk, the HTTP tripwire, flood pacing,
-        and the idle PING / PONG deadline. The registration and PONG deadlines also hold
-        while flood control keeps the reader waiting.
+        Returns once the connection is closing. Enforces (protocol.md, "Limits"): over-long
+        lines and junk, the HTTP tripwire and flood pacing. The deadlines (registration,
+        idle PING, PONG) belong to the housekeeping task (:meth:`_keep_time`), which closes
+        the connection, and so ends this loop, even while flood control has it waiting.
         """
         limits = self.limits
         clock = trio.current_time
@@ -175,71 +179,24 @@ class Server:
         liveness = TokenBucket(
             limits.flood_burst * FREE_FACTOR, limits.flood_rate * FREE_FACTOR, clock()
         )
-        registration_deadline = clock() + limits.reg_timeout
-        registered = False
         first_line = True
         overlong_at: deque[float] | None = None  # made on the first over-long line
         told_to_slow_down = False
-        last_input = clock()
-        ping_sent_at = 0.0
-        idle_pings = True  # off once a PING went unanswered by a client that never answers
-
-        def hard_deadline() -> float:
-            """When the connection must be closed unless something happens first."""
-            if not registered:
-                return registration_deadline
-            if conn.awaiting_pong is not None and conn.answers_pings:
-                return ping_sent_at + limits.pong_timeout
-            return math.inf
-
-        def wake_at() -> float:
-            """When the reader must look up from the socket: a deadline, or a PING due."""
-            if not registered:
-                return registration_deadline
-            if conn.awaiting_pong is not None:
-                return ping_sent_at + limits.pong_timeout
-            return last_input + limits.ping_idle if idle_pings else math.inf
-
-        def deadline_passed() -> bool:
-            """Act on the deadline that passed; True when the connection is closing."""
-            nonlocal idle_pings, ping_sent_at
-            if not registered:
-                text = f"no NICK within {limits.reg_timeout:g} seconds"
-                self._bye(conn, "REGISTRATION_TIMEOUT", text)
-                return True
-            if conn.awaiting_pong is not None:
-                if conn.answers_pings:
-                    text = f"no PONG within {limits.pong_timeout:g} seconds"
-                    self._bye(conn, "PING_TIMEOUT", text)
-                    return True
-                conn.awaiting_pong = None  # a person in netcat: quiet is fine
-                idle_pings = False
-                return False
-            conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
-            ping_sent_at = clock()
-            conn.push(encode_event(e.Ping(conn.awaiting_pong)))
-            return False
-
         with conn.read_scope:
             while True:
-                data: bytes | bytearray | None = None
-                with trio.move_on_at(wake_at()):
-                    data = await conn.stream.receive_some(RECEIVE_BYTES)
-                if data is None:
-                    if deadline_passed():
-                        return
-                    continue
+                data = await conn.receive(RECEIVE_BYTES)
                 if not data:
                     conn.finish("connection closed")
                     return
-                last_input = clock()
+                conn.last_input = now = clock()
                 overlong = False
                 for item in lines.feed(data):
+                    registered = conn.registration_deadline == math.inf
                     if item is OVERLONG:
                         overlong = True
                         if overlong_at is None:
                             overlong_at = deque(maxlen=limits.max_overlong_lines)
-                        overlong_at.append(clock())
+                        overlong_at.append(now)
                         if not registered or (
                             len(overlong_at) == overlong_at.maxlen
                             and overlong_at[-1] - overlong_at[0] <= OVERLONG_WINDOW
@@ -255,11 +212,10 @@ class Server:
                         first_line = False
                         cost, free = self._process(conn, item)
                         if not registered and self.hub.is_registered(conn):
-                            registered = True
+                            conn.registration_deadline = math.inf
                             self._unregistered.discard(conn)
                     if conn.is_closing():
                         return
-                    now = clock()
                     if told_to_slow_down and bucket.full(now) and liveness.full(now):
                         told_to_slow_down = False  # the episode is over: tell again next time
                     wait = max(bucket.charge(cost, now), liveness.charge(free, now))
@@ -267,16 +223,64 @@ class Server:
                         if not told_to_slow_down:
                             told_to_slow_down = True
                             conn.push(self._flood_note(wait))
-                        resume_at = now + wait
-                        while clock() < resume_at:
-                            if hard_deadline() <= clock():
-                                deadline_passed()
-                                return
-                            await trio.sleep_until(min(resume_at, hard_deadline()))
+                        await trio.sleep(wait)
+                        now = clock()
                 if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
                     text = f"over {limits.max_junk_bytes} bytes without a newline"
                     self._bye(conn, "LINE_TOO_LONG", text)
                     return
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    async def _keep_time(self) -> None:
+        """The housekeeping task: every connection's deadlines, in one place.
+
+        Wakes when the earliest deadline falls due (but at most once a second, so that
+        deadlines are exact to within a second), acts on those that have passed, and
+        sleeps again. A new connection brings the wake-up forward if its registration
+        deadline comes first. One task instead of a timer per connection keeps idle
+        connections small and the reader loop free of timeouts.
+        """
+        while True:
+            now = trio.current_time()
+            due = math.inf
+            for conn in tuple(self.connections):
+                due = min(due, self._deadline(conn, now))
+            with trio.CancelScope(deadline=max(due, now + SWEEP_SECONDS)) as self._sleep:
+                await trio.sleep_forever()
+
+    def _deadline(self, conn: Connection, now: float) -> float:
+        """Act on ``conn``'s deadline if it has passed; return when its next one falls due."""
+        limits = self.limits
+        if conn.closing:
+            return math.inf
+        if conn.registration_deadline != math.inf:
+            if now < conn.registration_deadline:
+                return conn.registration_deadline
+            self._bye(
+                conn, "REGISTRATION_TIMEOUT", f"no NICK within {limits.reg_timeout:g} seconds"
+            )
+            return math.inf
+        if conn.awaiting_pong is not None:
+            due = conn.ping_sent_at + limits.pong_timeout
+            if now < due:
+                return due
+            if conn.answers_pings:
+                text = f"no PONG within {limits.pong_timeout:g} seconds"
+                self._bye(conn, "PING_TIMEOUT", text)
+                return math.inf
+            conn.awaiting_pong = None  # a person in netcat: quiet is fine
+            conn.idle_pings = False
+            return math.inf
+        if not conn.idle_pings:
+            return math.inf
+        due = conn.last_input + limits.ping_idle
+        if now < due:
+            return due
+        conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
+        conn.ping_sent_at = now
+        conn.push(encode_event(e.Ping(conn.awaiting_pong)))
+        return now + limits.pong_timeout
 
     def _bye(self, conn: Connection, code: str, text: str) -> None:
         conn.close(encode_event(e.Bye(code, (), text)), text)
@@ -348,10 +352,18 @@ class Server:
             await trio.aclose_forcefully(stream)
             return
         _tune_socket(stream, self.limits.socket_sndbuf)
+        limits = self.limits
         conn = Connection(
-            stream, peer, self.limits.sendq_bytes, self.limits.shutdown_grace, self._bye_sendq
+            stream,
+            peer,
+            limits.sendq_bytes,
+            limits.shutdown_grace,
+            self._bye_sendq,
+            limits.reg_timeout,
         )
         self.connections.add(conn)
+        if conn.registration_deadline < self._sleep.deadline:
+            self._sleep.deadline = conn.registration_deadline  # wake housekeeping in time
         self._unregistered.add(conn)
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         log.debug("%r connected", conn)
@@ -363,7 +375,7 @@ class Server:
                 try:
                     await self._read(conn)
                     saw_eof = conn.close_reason == "connection closed"
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                     conn.close(b"", "connection reset")
                 except Exception:
                     log.exception("%r: internal error; closing this connection only", conn)
@@ -404,6 +416,7 @@ class Server:
                 listeners += await trio.open_tcp_listeners(port, host=h)
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
+                    accepting.start_soon(self._keep_time)
                     accepting.start_soon(
                         partial(trio.serve_listeners, handler_nursery=connections),
                         self.handle_stream,
