@@ -20,7 +20,7 @@ from flackd.codec.events import Message
 __all__ = ["ChannelHistory", "Entry", "Page"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """One stored message: its sequence number, the line, and its author's session id."""
 

@@ -76,7 +76,12 @@ CREATION_WINDOW = 60.0
 # ---------------------------------------------------------------------------- effects
 
 
-@dataclass(frozen=True, slots=True)
+# Effects and history entries are plain dataclasses, not frozen ones: at least one is
+# made per message, and a frozen dataclass takes three times as long to make. Nothing
+# changes them after they are made.
+
+
+@dataclass(slots=True)
 class Reply(Generic[C]):
     """Queue ``events`` for one connection, in order."""
 
@@ -84,7 +89,7 @@ class Reply(Generic[C]):
     events: list[e.Event]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Broadcast(Generic[C]):
     """Queue one line for each of ``conns`` (formatted and encoded once)."""
 
@@ -92,7 +97,7 @@ class Broadcast(Generic[C]):
     event: e.Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close(Generic[C]):
     """Queue ``bye`` as the connection's last line, flush, then close it."""
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = ["IdGenerator", "MessageId", "format_timestamp", "parse_id", "parse_timestamp"]
 
@@ -27,9 +26,12 @@ _ID: Final = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
 _TIMESTAMP: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class MessageId:
-    """A parsed message id."""
+class MessageId(NamedTuple):
+    """A message id: ordered by boot, then sequence number; immutable and hashable.
+
+    A named tuple rather than a frozen dataclass: the hub makes one per message, and a
+    tuple is made in a third of the time.
+    """
 
     boot: int
     seq: int
