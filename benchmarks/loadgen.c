@@ -84,6 +84,7 @@ static int opt_connect_window = 200;  /* connections registering at once */
 static double opt_setup_timeout = 60;
 static double opt_max_seconds = 900;  /* hard limit on the whole process */
 static const char *opt_prefix = "b";
+static int opt_quickack = 0;          /* re-arm TCP_QUICKACK after every read */
 
 /* -- state --------------------------------------------------------------------------- */
 static struct client *clients;
@@ -403,6 +404,13 @@ static void on_readable(struct client *c, uint64_t now) {
         return;
     }
     bytes_in += (uint64_t)n;
+    if (opt_quickack) {
+        /* Acknowledge at once instead of delaying the ACK (Linux leaves quick-ack mode on
+           its own, so it is re-armed after each read): a server that does not set
+           TCP_NODELAY is then not held back by Nagle waiting for our delayed ACK. */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
     last_rx_ns = now;
     char *p = rbuf, *end = rbuf + keep + (size_t)n;
     for (;;) {
@@ -781,7 +789,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P [--proto flack|irc] [--clients N] [--senders S]\n"
             "               [--channels C] [--connect-rate R] [--connect-window W]\n"
-            "               [--setup-timeout S] [--max-seconds S] [--nick-prefix P]\n"
+            "               [--setup-timeout S] [--max-seconds S] [--nick-prefix P] [--quickack]\n"
             "then commands on stdin: settle [max_s] | run RATE SECONDS [DRAIN] | status | quit\n");
     exit(2);
 }
@@ -794,6 +802,7 @@ int main(int argc, char **argv) {
         {"connect-window", required_argument, 0, 'w'},
         {"setup-timeout", required_argument, 0, 't'},
         {"max-seconds", required_argument, 0, 'm'}, {"nick-prefix", required_argument, 0, 'x'},
+        {"quickack", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -815,6 +824,7 @@ int main(int argc, char **argv) {
         case 't': opt_setup_timeout = atof(optarg); break;
         case 'm': opt_max_seconds = atof(optarg); break;
         case 'x': opt_prefix = optarg; break;
+        case 'q': opt_quickack = 1; break;
         default: usage();
         }
     }

@@ -1,23 +1,28 @@
 """Connection: one client's socket, its bounded outbox, and its writer task.
 
-Owns: the outbox (a queue of encoded lines with byte accounting), the writer that sends
-everything queued in one ``send_all`` per wake-up, and the closing sequence (last line,
-flush under a deadline, close). Knows nothing about the hub or the protocol's meaning.
-Imports trio and the standard library only.
+Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writer, on the
+non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
+only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
+with byte accounting), the writer that hands everything queued to the kernel in one
+system call per wake-up, the closing sequence (last line, flush under a deadline), and
+the liveness fields the server's housekeeping task reads. Knows nothing about the hub or
+the protocol's meaning. Imports trio and the standard library only.
 
 Rules:
 
-1. :meth:`Connection.push` never awaits and never blocks: fan-out to N members is N
-   appends. If the bytes queued (plus those being sent) would pass ``sendq_bytes``, the
-   queue is dropped, ``BYE SENDQ_EXCEEDED`` becomes the only queued line, and the
-   connection closes. Nobody else waits for a slow reader.
-   This is the hot path (a 200-member channel calls it 200 times per message), so it does
-   the least it can: one subtraction for the byte accounting, one append, and a wake-up
-   only when the writer is parked, which is only when the queue was empty.
+1. :func:`push_to_all` (and :meth:`Connection.push`, its one-connection form) never
+   awaits and never blocks: fan-out to N members is N appends. If the bytes queued would
+   pass ``sendq_bytes``, the queue is dropped, ``BYE SENDQ_EXCEEDED`` becomes the only
+   queued line, and the connection closes. Nobody else waits for a slow reader.
+   This is the hot path (a 200-member channel runs it 200 times per message), so it does
+   the least it can: one addition and comparison for the byte accounting, one append, and
+   a wake-up only when the writer is parked, which is only when the queue was empty.
 2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
    the closing of the whole connection.
 3. A closing connection accepts no more lines, flushes what it has within
    ``shutdown_grace`` seconds, and then closes whatever the peer does.
+4. The file descriptor is used only while the stream is open: the server closes the
+   stream only after the reader and the writer have returned.
 """
 
 from __future__ import annotations
@@ -182,7 +187,7 @@ class Connection:
     # -- the writer task ----------------------------------------------------------------
 
     async def writer(self) -> None:
-        """Send everything queued, one ``send_all`` per wake-up, until closed and flushed.
+        """Send everything queued, one ``os.writev`` per wake-up, until closed and flushed.
 
         Cancellation: runs inside :attr:`write_scope`, whose deadline :meth:`close` sets.
         Returns normally when the connection is closing and the queue is empty, when the

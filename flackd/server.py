@@ -2,14 +2,17 @@
 
 Owns: the task tree (one nursery accepting, one holding connections, one per connection
 with a reader and a writer), the connection limit, socket options, per-connection flood
-control, the registration deadline, applying hub effects to outboxes, and graceful
-shutdown. This is the only module that turns hub effects into I/O. Imports trio, the
-standard library and the other flackd modules; never flackcli.
+control, the deadlines (registration, idle PING, PONG) kept by one housekeeping task,
+applying hub effects to outboxes, and graceful shutdown. This is the only module that
+turns hub effects into I/O. Imports trio, the standard library and the other flackd
+modules; never flackcli.
 
 Task tree::
 
     serve()
-    ├── accepting: trio.serve_listeners(..., handler_nursery=connections)
+    ├── accepting (cancelled first at shutdown)
+    │   ├── trio.serve_listeners(..., handler_nursery=connections)
+    │   └── _keep_time: the housekeeping task (every connection's deadlines)
     └── connections (outlives accepting; gets a deadline at shutdown)
         └── per connection: writer task + the reader loop in the handler itself
 
@@ -18,7 +21,7 @@ Rules:
 1. The reader processes every complete line it received, in order, before it looks at
    EOF, so ``printf 'NICK a\\nJOIN #c\\nMSG #c hi\\n' | nc -N`` is carried out in full.
 2. Fan-out never awaits: :meth:`Server.apply` encodes a broadcast line once and pushes the
-   same bytes into each member's outbox.
+   same bytes into each member's outbox (:func:`flackd.connection.push_to_all`).
 3. One connection's failure (reset, bug) ends only that connection; the server goes on.
 4. Shutdown: stop accepting, ``BYE SHUTDOWN`` to everyone through the outboxes, flush
    within ``shutdown_grace``, then cancel what is left.

@@ -64,15 +64,14 @@ class IdGenerator:
 
 def format_timestamp(unix_seconds: float) -> str:
     """``YYYY-MM-DDThh:mm:ss.sssZ`` in UTC (IRCv3 server-time), milliseconds truncated."""
-    millis = int(unix_seconds * 1000)
+    return _format_millis(int(unix_seconds * 1000))
+
+
+@functools.lru_cache(maxsize=64)
+def _format_millis(millis: int) -> str:
+    """A busy server stamps many messages within the same millisecond: made once each."""
     seconds, ms = divmod(millis, 1000)
-    return f"{_second(seconds)}.{ms:03d}Z"
-
-
-@functools.lru_cache(maxsize=4)
-def _second(seconds: int) -> str:
-    """``YYYY-MM-DDThh:mm:ss`` for a whole second (a busy server formats the same one often)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
 def parse_timestamp(text: str) -> datetime | None:
