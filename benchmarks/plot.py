@@ -6,8 +6,9 @@ Usage (matplotlib is not a dependency of Flack; install it into the venv first):
     .venv/bin/python benchmarks/plot.py [benchmarks/results/latest.json] [-o docs/performance.png]
 
 One panel per fan-out workload: every ramp step of every repeat is a point (delivered
-deliveries per second, p99 latency); the line joins the steps of each server's median run,
-in order of rate. The dashed line is the 50 ms p99 limit of the ramp.
+deliveries per second, p99 latency). For each server's median run, the line joins the
+steps that passed, in order of rate, and an x marks each step that failed (p99 over the
+limit, or loss). The dashed line is the 50 ms p99 limit of the ramp.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def median_run(workload: str, runs: list[dict[str, Any]], summary: dict[str, Any
     return next((i for i, run in enumerate(runs) if run.get("steps")), 0)
 
 
+def _xy(steps: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Delivered rate (millions a second) and p99 latency (ms) of each step."""
+    return [s["deliveries_per_s"] / 1e6 for s in steps], [max(s["p99_ms"], 0.01) for s in steps]
+
+
 def plot(report: dict[str, Any], out: Path) -> None:
     workloads = [w for w in report["runs"] if w.startswith("fanout-")]
     if not workloads:
@@ -55,12 +61,13 @@ def plot(report: dict[str, Any], out: Path) -> None:
             chosen = median_run(workload, runs, summary)
             for i, run in enumerate(runs):
                 steps = sorted(run.get("steps", []), key=lambda s: s["deliveries_per_s"])
-                xs = [s["deliveries_per_s"] / 1e6 for s in steps]
-                ys = [max(s["p99_ms"], 0.01) for s in steps]
+                passed = [s for s in steps if s.get("pass")]
+                failed = [s for s in steps if not s.get("pass")]
                 if i == chosen:
-                    ax.plot(xs, ys, "o-", color=color, label=server, markersize=4)
+                    ax.plot(*_xy(passed), "o-", color=color, label=server, markersize=4)
+                    ax.plot(*_xy(failed), "x", color=color, markersize=6)
                 else:
-                    ax.plot(xs, ys, "o", color=color, alpha=0.35, markersize=3)
+                    ax.plot(*_xy(steps), "o", color=color, alpha=0.3, markersize=3)
         ax.axhline(limit, color="grey", linestyle="--", linewidth=1)
         ax.text(0.01, limit * 1.08, f"p99 limit {limit:g} ms", color="grey", fontsize=8,
                 transform=ax.get_yaxis_transform())  # fmt: skip

@@ -923,7 +923,11 @@ def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str
             entry = summaries[w].get(name, {})
             value = entry.get("value")
             run = entry.get("run") or {}
-            if value is None:
+            if value is None and "joined" in run and run["joined"]:
+                shown = run["rss_per_connection"] / 1024 if kind == "idle" else run["seconds"]
+                unit = "KiB" if kind == "idle" else "s"
+                cells.append(f"{shown:.1f} {unit} ({run['joined']}/{run['clients']} joined)")
+            elif value is None:
                 cells.append("-" if "skipped" in run else "failed")
             elif kind == "latency":
                 best = run["best"]

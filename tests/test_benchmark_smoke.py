@@ -74,3 +74,42 @@ def test_every_client_registers_and_joins(report: dict[str, Any], server: str) -
             assert run["joined"] == run["clients"] > 0, (workload, run)
     idle = report["runs"]["idle"][server][0]
     assert idle["rss_after"] > 0
+
+
+@pytest.mark.subprocess
+def test_report_reprints_the_tables_and_a_markdown_table(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(report))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--report", str(saved)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    markdown = done.stdout.split("== Markdown\n", 1)[1].splitlines()
+    assert markdown[0] == "| workload | flackd | relay | flackd / best C/C++ | flackd / relay |"
+    assert len(markdown) == 2 + len(report["runs"])  # header, rule, one row per workload
+
+
+def test_hotpath_timer_runs() -> None:
+    """benchmarks/hotpath.py (no sockets beyond a socketpair) still matches the code."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "hotpath.py"),
+            "--members",
+            "5",
+            "--count",
+            "50",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Server._process (all of it)" in done.stdout

@@ -1,0 +1,93 @@
+"""Time flackd's per-message hot path, piece by piece, without sockets.
+
+One ``MSG #bench <100 bytes>`` line from a member of an N-member channel goes through the
+same functions the reader calls: decode, parse, the hub, encode, and the fan-out into
+every member's outbox. Each piece is timed on its own (microseconds per message), then
+the whole ``Server._process`` path. Deterministic enough to compare before and after a
+change on one machine (run it twice); it measures CPython, not the network.
+
+Usage::
+
+    .venv/bin/python benchmarks/hotpath.py [--members 200] [--count 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import trio
+
+from flackd.codec.grammar import encode_event, parse_command
+from flackd.codec.text import decode_line
+from flackd.connection import Connection, push_to_all
+from flackd.hub import Broadcast, Hub
+from flackd.limits import Limits
+from flackd.server import Server
+
+LINE = b"MSG #bench BM001 00003 000000042 0000012345678901234 " + b"x" * 48
+
+
+def timed(name: str, count: int, fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        fn()
+    per = (time.perf_counter() - start) / count * 1e6
+    print(f"  {name:<34} {per:8.2f} us")
+    return per
+
+
+async def main(members: int, count: int) -> None:
+    limits = Limits(max_connections=max(members, 16))
+    hub: Hub[Connection] = Hub(limits)
+    # Connections that are never written to: pushes only queue (their writer never runs).
+    client, _ = trio.socket.socketpair()
+    stream = trio.SocketStream(client)
+    conns = [Connection(stream, "bench", 1 << 40, 1.0, b"BYE\r\n", 30.0) for _ in range(members)]
+    now = time.time()
+    for i, conn in enumerate(conns):
+        for line in (f"NICK user{i}", "JOIN #bench"):
+            verb, command = parse_command(line)
+            hub.handle(conn, verb, command, now)
+
+    def drain() -> None:
+        for conn in conns:
+            conn._queue.clear()
+            conn.queued = 0
+
+    print(f"one MSG line to a {members}-member channel ({count} times each):")
+    text = decode_line(LINE)
+    verb, command = parse_command(text)
+    effect = hub.handle(conns[0], verb, command, now)[0]
+    assert isinstance(effect, Broadcast)
+    data = encode_event(effect.event)
+    timed("decode_line", count, lambda: decode_line(LINE))
+    timed("parse_command", count, lambda: parse_command(text))
+    timed("Hub.handle", count, lambda: hub.handle(conns[0], verb, command, now))
+    timed("encode_event", count, lambda: encode_event(effect.event))
+    clearing = timed("(emptying the outboxes, subtracted)", count, drain)
+
+    def fan_out() -> None:
+        push_to_all(conns, data)
+        drain()
+
+    fanned = timed("push_to_all + emptying", count, fan_out) - clearing
+    print(f"  {'push_to_all':<34} {fanned:8.2f} us ({fanned / members * 1000:.0f} ns a member)")
+    server = Server(limits, hub)
+
+    def process() -> None:
+        server._process(conns[0], LINE)
+        drain()
+
+    whole = timed("Server._process + emptying", count, process) - clearing
+    print(f"  {'Server._process (all of it)':<34} {whole:8.2f} us")
+    stream.socket.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--count", type=int, default=20000)
+    args = parser.parse_args()
+    trio.run(main, args.members, args.count)
