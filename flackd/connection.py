@@ -37,6 +37,7 @@ from trio.lowlevel import (
     Abort,
     Task,
     cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
     current_task,
     reschedule,
     wait_readable,
@@ -55,6 +56,7 @@ class Connection:
     """The server side of one TCP connection. Hashable by identity (the hub's handle)."""
 
     __slots__ = (
+        "_head_is_partial",
         "_parked",
         "_queue",
         "answers_pings",
@@ -91,7 +93,11 @@ class Connection:
         self.sendq_limit = sendq_limit
         self.grace = grace
         self.bye_sendq = bye_sendq
-        self._queue: list[bytes] = []  # a list: cheaper than a deque per idle connection
+        #: Encoded lines not yet taken by the kernel, oldest first (a list: cheaper than a
+        #: deque per idle connection). After a short write the first one may be the rest
+        #: of a line whose start was sent: a memoryview, and _head_is_partial is True.
+        self._queue: list[bytes | memoryview] = []
+        self._head_is_partial = False
         #: The writer task while it waits for lines (then the queue is empty), else None.
         self._parked: Task | None = None
         #: Bytes in the queue, not yet taken by the kernel.
@@ -131,8 +137,15 @@ class Connection:
         """The slow path of :meth:`push`: closing already, or the send queue is full."""
         if self.closing:
             return  # a closing connection accepts nothing more
-        self._queue.clear()
+        queue = self._queue
+        # Drop what is queued, but not the rest of a line the kernel has already taken the
+        # start of: the client must get whole lines, then the BYE on a line of its own.
+        head = queue[0] if queue and self._head_is_partial else None
+        queue.clear()
         self.queued = 0
+        if head is not None:
+            queue.append(head)
+            self.queued = len(head)
         self.close(self.bye_sendq, "send queue exceeded")
 
     def close(self, last_line: bytes, reason: str) -> None:
@@ -169,6 +182,7 @@ class Connection:
         checkpoint, so a client that never stops sending cannot hold the event loop.
         Raises :class:`OSError` when the connection was reset.
         """
+        await checkpoint_if_cancelled()  # a closed connection reads nothing more
         sock = self.stream.socket
         try:
             data: bytes | None = os.read(sock.fileno(), max_bytes)
@@ -234,6 +248,7 @@ class Connection:
             self.queued -= sent
             if not self.queued:  # all of it: the usual case
                 queue.clear()
+                self._head_is_partial = False
                 return
             whole = 0  # lines sent in full
             for line in batch:
@@ -241,9 +256,10 @@ class Connection:
                     break
                 sent -= len(line)
                 whole += 1
-            if sent:
-                queue[whole] = queue[whole][sent:]
+            if sent:  # the kernel took the start of a line: keep the rest, uncopied
+                queue[whole] = memoryview(queue[whole])[sent:]
             del queue[:whole]
+            self._head_is_partial = sent > 0
             if batch is queue or sent:  # a short write: the kernel buffer is full
                 await wait_writable(sock)
 

@@ -109,6 +109,9 @@ class Server:
             "it was dropped",
         )
         self._bad_utf8 = _line_error("INVALID_UTF8", "line is not valid UTF-8; it was dropped")
+        self._server_error = encode_event(
+            e.Bye("SERVER_ERROR", (), "internal error; please reconnect")
+        )
         #: The housekeeping task's sleep (see :meth:`_keep_time`).
         self._sleep = trio.CancelScope()
 
@@ -248,7 +251,11 @@ class Server:
             now = trio.current_time()
             due = math.inf
             for conn in tuple(self.connections):
-                due = min(due, self._deadline(conn, now))
+                try:
+                    due = min(due, self._deadline(conn, now))
+                except Exception:  # a bug: it ends that connection, not the server (rule 3)
+                    log.exception("%r: internal error in housekeeping; closing it", conn)
+                    conn.close(self._server_error, "server error")
             with trio.CancelScope(deadline=max(due, now + SWEEP_SECONDS)) as self._sleep:
                 await trio.sleep_forever()
 
@@ -382,8 +389,7 @@ class Server:
                     conn.close(b"", "connection reset")
                 except Exception:
                     log.exception("%r: internal error; closing this connection only", conn)
-                    bye = e.Bye("SERVER_ERROR", (), "internal error; please reconnect")
-                    conn.close(encode_event(bye), "server error")
+                    conn.close(self._server_error, "server error")
             if not saw_eof:
                 await _linger(stream)
         finally:

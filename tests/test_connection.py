@@ -134,3 +134,43 @@ async def test_receive_returns_bytes_then_empty_at_eof() -> None:
         while chunk := await conn.receive(4096):
             received += chunk
     assert received == b"NICK alice\r\n"
+
+
+async def test_overflow_after_a_short_write_keeps_whole_lines_before_the_bye() -> None:
+    """The kernel took the start of a line when the queue overflows: its rest still goes."""
+    server, client = await tcp_pair()
+    line = b"L" * 997 + b"\r\n"  # 999 bytes: a short write is unlikely to end on a line
+    conn = connection(server, sendq=200_000)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.writer)
+        for _ in range(150):
+            conn.push(line)
+        await trio.testing.wait_all_tasks_blocked()  # the writer waits for room now
+        for _ in range(1000):  # bounded: 200 more lines overflow the 200 kB queue
+            if conn.is_closing():
+                break
+            conn.push(line)
+        assert conn.close_reason == "send queue exceeded"
+    await server.aclose()
+    received = b""
+    with trio.fail_after(WAIT):
+        while chunk := await client.receive_some(65536):
+            received += chunk
+    assert received.endswith(b"\r\n" + BYE)
+    before = received[: -len(BYE)]
+    assert before
+    assert len(before) % len(line) == 0  # whole lines only, then the BYE
+    assert before == line * (len(before) // len(line))
+
+
+async def test_a_closed_connection_reads_nothing_more() -> None:
+    server, client = await tcp_pair()
+    conn = connection(server)
+    await client.send_all(b"NICK mallory\r\n")
+    with trio.fail_after(WAIT):
+        await trio.lowlevel.wait_readable(server.socket)  # the line is there to be read
+    got: bytes | None = None
+    with conn.read_scope:
+        conn.close(b"", "resumed elsewhere")  # cancels read_scope
+        got = await conn.receive(4096)
+    assert got is None

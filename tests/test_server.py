@@ -8,6 +8,7 @@ runs on Trio's MockClock, so no test waits in real time and none asserts speed.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 
 import pytest
@@ -15,6 +16,7 @@ import trio
 import trio.testing
 
 from flackd.codec import events, parse_event
+from flackd.connection import Connection
 from flackd.limits import Limits
 from flackd.server import Server
 from tests.support import TEST_LIMITS, LineClient, RunningServer, start_server
@@ -325,3 +327,51 @@ async def test_flood_control_paces_but_drops_nothing(
     # Virtual time moved forward by the bucket's pacing: 20 lines after a burst of 5 (the
     # JOIN used 1 and NICK 1) at 1 line/s need at least 16 refill seconds.
     assert trio.current_time() - start >= 16
+
+
+async def test_a_bug_in_one_command_closes_only_that_connection(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = await start_server(nursery)
+    bystander = await running.client("bystander", "#c")
+    victim = await running.client("victim", "#c")
+    await bystander.recv()  # JOIN #c victim
+    hub = running.server.hub
+    handle = hub.handle
+
+    def buggy(conn: object, verb: object, command: object, now: float) -> object:
+        if getattr(command, "text", None) == "boom":
+            raise RuntimeError("a bug")
+        return handle(conn, verb, command, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hub, "handle", buggy)
+    await victim.send("MSG #c boom")
+    assert await victim.expect_eof() == ["BYE SERVER_ERROR :internal error; please reconnect"]
+    assert await bystander.recv() == "QUIT victim :server error"
+    await bystander.send("PING still-serving")
+    assert await bystander.recv() == "PONG still-serving"
+
+
+async def test_a_bug_in_housekeeping_closes_only_that_connection(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock_clock.autojump_threshold = 0.05
+    running = await start_server(nursery, Limits(reg_timeout=5.0))
+    bystander = await running.client("bystander")
+    victim = await LineClient.connect(running.port)  # unregistered: due in 5 s
+    deadline = running.server._deadline
+
+    def buggy(conn: Connection, now: float) -> float:
+        if conn.registration_deadline != math.inf:
+            raise RuntimeError("a bug")
+        return deadline(conn, now)
+
+    monkeypatch.setattr(running.server, "_deadline", buggy)
+    assert await victim.expect_eof(timeout=60) == [
+        "BYE SERVER_ERROR :internal error; please reconnect"
+    ]
+    await bystander.send("PING still-serving")
+    assert await bystander.recv() == "PONG still-serving"
+    late = await running.client("late")  # the server still accepts and registers
+    await late.send("PING ok")
+    assert await late.recv() == "PONG ok"
