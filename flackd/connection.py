@@ -219,11 +219,7 @@ class Connection:
                         self._parked = current_task()
                         await wait_task_rescheduled(self._unpark_on_cancel)
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-                if not self.closing:
-                    self.closing = True
-                    self.sendq_limit = -1
-                    self.close_reason = "connection reset"
-                    self.read_scope.cancel()
+                self.close(b"", "connection reset")  # no-op if it was closing already
 
     async def _send_queued(self) -> None:
         """Hand everything queued to the kernel, waiting only while its buffer is full.
