@@ -53,7 +53,9 @@ SERVER_CORE, LOADGEN_CORE = "0", "1"
 #: Loadgen CPU share (of its core) above which a failed step may be the loadgen's limit.
 LOADGEN_BUSY = 0.9
 C_PEERS = ("ngircd", "inspircd")
-ALL_SERVERS = ("flackd", "relay", "ngircd", "inspircd", "miniircd")
+ALL_SERVERS = ("flackd", "flackd-durable", "relay", "ngircd", "inspircd", "miniircd")
+#: flackd's other modes, each measured against flackd in memory in the same run.
+FLACKD_MODES = ("flackd-durable",)
 
 Json = dict[str, Any]
 
@@ -131,6 +133,11 @@ def _flackd_command(port: int, _tmp: Path) -> list[str]:
     for flag, (value, _default) in FLACKD_FLAGS.items():
         argv += [flag, value] if value else [flag]
     return argv
+
+
+def _flackd_durable_command(port: int, tmp: Path) -> list[str]:
+    """flackd with --data-dir: a new, empty database for every run (the port is new)."""
+    return [*_flackd_command(port, tmp), "--data-dir", str(tmp / f"flackd-data-{port}")]
 
 
 def _relay_command(port: int, _tmp: Path) -> list[str]:
@@ -214,6 +221,13 @@ def make_servers() -> dict[str, Server]:
             "flack",
             flack_raised,
             _flackd_command,
+            lambda: _which(str(VENV_BIN / "flackd"), "flackd"),
+        ),
+        "flackd-durable": Server(
+            "flackd-durable",
+            "flack",
+            [*flack_raised, "--data-dir <new temporary directory> (default: in memory)"],
+            _flackd_durable_command,
             lambda: _which(str(VENV_BIN / "flackd"), "flackd"),
         ),
         "relay": Server(
@@ -849,7 +863,7 @@ def table(workload: str, summary: dict[str, Json]) -> list[str]:
     better = "higher is better" if higher else "lower is better"
     lines = [f"{workload}  ({label}, {better}; ratios are server / reference)"]
     lines.append(
-        f"  {'server':<9} {label:>13} {'p50':>9} {'p99':>9} {'loss':>6}  "
+        f"  {'server':<14} {label:>13} {'p50':>9} {'p99':>9} {'loss':>6}  "
         f"{'/best C':>8} {'/relay':>7}"
     )
     for name, entry in summary.items():
@@ -863,7 +877,7 @@ def table(workload: str, summary: dict[str, Json]) -> list[str]:
             p50 = p99 = "-"
             loss = f"{run.get('clients', 0) - run.get('joined', 0)}" if "joined" in run else "-"
         line = (
-            f"  {name:<9} {fmt_value(workload, value):>13} {p50:>9} {p99:>9} {loss:>6}  "
+            f"  {name:<14} {fmt_value(workload, value):>13} {p50:>9} {p99:>9} {loss:>6}  "
             f"{ratio(value, best_c):>8} {ratio(value, relay):>7}"
         )
         if value is None:
@@ -897,6 +911,17 @@ def headline(workloads: list[str], summaries: dict[str, dict[str, Json]]) -> lis
                 ref = (max(ref_values) if higher else min(ref_values)) if ref_values else None
                 cells.append(ratio(summaries[w].get("flackd", {}).get("value"), ref))
             lines.append("  " + f"{label:<20}" + "".join(f"{c:>{width}}" for c in cells))
+        for mode in FLACKD_MODES:
+            if mode in names:
+                cells = [
+                    ratio(
+                        summaries[w].get(mode, {}).get("value"),
+                        summaries[w].get("flackd", {}).get("value"),
+                    )
+                    for w in workloads
+                ]
+                label = f"{mode} / flackd"
+                lines.append("  " + f"{label:<20}" + "".join(f"{c:>{width}}" for c in cells))
     return lines
 
 
@@ -912,7 +937,9 @@ def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str
         "storm": f"{settings['storm_clients']} clients connecting at {settings['storm_rate']:g}/s:"
         " time until all registered and joined",
     }
+    modes = [m for m in FLACKD_MODES if m in names]
     head = ["workload", *names, "flackd / best C/C++", "flackd / relay"]
+    head += [f"{m} / flackd" for m in modes]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for w in workloads:
         kind = w.split("-")[0]
@@ -938,6 +965,9 @@ def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str
             ref_values = [v for n in refs if (v := summaries[w].get(n, {}).get("value"))]
             ref = (max(ref_values) if higher else min(ref_values)) if ref_values else None
             cells.append(ratio(summaries[w].get("flackd", {}).get("value"), ref))
+        for mode in modes:
+            flackd = summaries[w].get("flackd", {}).get("value")
+            cells.append(ratio(summaries[w].get(mode, {}).get("value"), flackd))
         out.append("| " + " | ".join([label, *cells]) + " |")
     return "\n".join(out)
 
@@ -1062,7 +1092,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args)
     # SIGTERM unwinds like Ctrl-C, so every server and loadgen started is stopped by its PID.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
-    names = (args.servers or ("flackd,relay" if args.smoke else ",".join(ALL_SERVERS))).split(",")
+    smoke_servers = "flackd,flackd-durable,relay"
+    names = (args.servers or (smoke_servers if args.smoke else ",".join(ALL_SERVERS))).split(",")
     unknown = [n for n in names if n not in ALL_SERVERS]
     if unknown:
         raise SystemExit(f"unknown server(s): {', '.join(unknown)}")

@@ -7,6 +7,7 @@ its own lines and the old lines shown when it first joins, and paces its replies
 flackd's flood control. Run it::
 
     python examples/echo_bot.py --server 127.0.0.1:7777 '#bots'
+    python examples/echo_bot.py --server tls://chat.example.org '#bots'   # over TLS
     # then say in #bots:  !echo hello   !time   !help
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import time
+from functools import partial
 
 import trio
 
-from flackcli.files import parse_server
+from flackcli.address import parse_address, tls_context
 from flackcli.notices import CaughtUp, ConnectionState
 from flackcli.scripting import Pacer
 from flackcli.supervisor import Memory, Supervisor
@@ -47,10 +50,12 @@ async def run_bot(
     channel: str,
     nick: str = "echobot",
     *,
+    tls: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``channel`` until the session stops; ``nursery.start`` returns once it is in."""
-    supervisor = Supervisor(host, port, Memory(nick, channels=[channel]))
+    """Serve ``channel`` until the session stops; ``nursery.start`` returns once it is in.
+    ``tls``: :func:`flackcli.address.tls_context` for a ``tls://`` server."""
+    supervisor = Supervisor(host, port, Memory(nick, channels=[channel]), tls=tls)
     pacer = Pacer()  # a burst of 10 lines, then 2 a second: flackd never has to slow us
     ready = False
     async with trio.open_nursery() as nursery:
@@ -76,12 +81,21 @@ async def run_bot(
 def main() -> None:
     parser = argparse.ArgumentParser(description="Answer !echo, !time and !help in a channel.")
     parser.add_argument("--server", default=os.environ.get("FLACK_SERVER", "127.0.0.1:7777"))
+    parser.add_argument(
+        "--ca",
+        default=os.environ.get("FLACK_CA"),
+        help="for a tls:// server: trust only the CA certificates in this PEM file",
+    )
     parser.add_argument("--nick", default="echobot")
     parser.add_argument("channel", help="the channel to serve, like '#bots'")
     args = parser.parse_args()
-    host, port = parse_server(args.server)
     try:
-        trio.run(run_bot, host, port, args.channel, args.nick)
+        where = parse_address(args.server)  # host:port, or tls://host:port
+        tls = tls_context(where, args.ca)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        trio.run(partial(run_bot, where.host, where.port, args.channel, args.nick, tls=tls))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

@@ -1,22 +1,23 @@
 """The ``flackcli`` command: global options, the script subcommands, the interactive client.
 
-Owns: the command line (typer): ``--server``/``--nick`` (also ``FLACK_SERVER`` and
-``FLACK_NICK``), ``--json``/``--text``, the subcommands ``send``, ``tail``, ``history``,
-``channels`` and ``who`` (carried out by :mod:`flackcli.scripting`), and starting the
-interactive client, which is imported only when it is wanted, so the script commands never
-load prompt_toolkit. Imports typer, the standard library and flackcli.
+Owns: the command line (typer): ``--server``/``--nick``/``--ca`` (also ``FLACK_SERVER``,
+``FLACK_NICK`` and ``FLACK_CA``), ``--json``/``--text``, the subcommands ``send``,
+``tail``, ``history``, ``channels`` and ``who`` (carried out by :mod:`flackcli.scripting`),
+and starting the interactive client, which is imported only when it is wanted, so the
+script commands never load prompt_toolkit. Imports typer, the standard library and flackcli.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import sys
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
 import typer
 
-from flackcli import files, scripting
+from flackcli import address, files, scripting
 from flackd.codec.text import is_valid_nick
 
 __all__ = ["app", "main"]
@@ -43,7 +44,13 @@ Files:
 
 \b
 Server and nick, first found wins: --server/--nick, then FLACK_SERVER/FLACK_NICK,
-then config.toml, then state.json, then {files.DEFAULT_HOST}:{files.DEFAULT_PORT} and $USER.
+then config.toml, then state.json, then {address.DEFAULT_HOST}:{address.DEFAULT_PORT} and $USER.
+
+\b
+TLS: --server tls://HOST (port {address.DEFAULT_TLS_PORT}) or tls://HOST:PORT. The
+certificate is checked against the system's trusted CAs and HOST, or with --ca FILE
+(FLACK_CA, config.toml: ca) against that CA only. A failed check is an error, never a
+fall back to plain text.
 
 \b
 Exit codes:
@@ -62,6 +69,7 @@ class _Globals:
     nick: str | None
     json: bool
     text: bool
+    ca: str | None = None
 
 
 def _fail(message: str, code: int = scripting.EXIT_USAGE) -> NoReturn:
@@ -83,19 +91,28 @@ def _settings(
     if state.warning:
         typer.echo(f"flackcli: {state.warning}", err=True)
     try:
-        settings = files.resolve(g.server, g.nick, config, state)
+        settings = files.resolve(g.server, g.nick, config, state, ca_flag=g.ca)
     except ValueError as exc:
         _fail(str(exc))
     return settings, config, state
 
 
+def _tls(settings: files.Settings) -> ssl.SSLContext | None:
+    """The TLS context for a ``tls://`` server (None for plain TCP); a bad --ca fails."""
+    try:
+        return address.tls_context(settings.address, settings.ca)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
 def _target(ctx: typer.Context, nick: str | None) -> scripting.Target:
     settings, _, _ = _settings(ctx)
+    tls = _tls(settings)
     if nick is not None:
         if not is_valid_nick(nick):
             _fail(f"--nick {nick!r} is not a valid nick (1-16 ASCII letters, digits, _ or -)")
-        return scripting.Target(settings.host, settings.port, nick, exact=True)
-    return scripting.Target(settings.host, settings.port, files.script_nick(settings.nick))
+        return scripting.Target(settings.host, settings.port, nick, exact=True, tls=tls)
+    return scripting.Target(settings.host, settings.port, files.script_nick(settings.nick), tls=tls)
 
 
 def _output(ctx: typer.Context, json_flag: bool, text_flag: bool) -> scripting.Output:
@@ -132,7 +149,10 @@ def _root(
     server: Annotated[
         str | None,
         typer.Option(
-            "--server", metavar="HOST:PORT", envvar=files.ENV_SERVER, help="The flackd to use."
+            "--server",
+            metavar="[tls://]HOST:PORT",
+            envvar=files.ENV_SERVER,
+            help="The flackd to use; tls:// for TLS (default port 7778).",
         ),
     ] = None,
     nick: Annotated[
@@ -141,10 +161,19 @@ def _root(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Script commands print JSON.")] = False,
     text: Annotated[bool, typer.Option("--text", help="Script commands print text.")] = False,
+    ca: Annotated[
+        str | None,
+        typer.Option(
+            "--ca",
+            metavar="FILE",
+            envvar=files.ENV_CA,
+            help="Trust only the CA certificates in this PEM file for a tls:// server.",
+        ),
+    ] = None,
 ) -> None:
     if json_ and text:
         _fail("--json and --text cannot be used together")
-    ctx.obj = _Globals(server or None, nick or None, json_, text)
+    ctx.obj = _Globals(server or None, nick or None, json_, text, ca or None)
     if ctx.invoked_subcommand is not None:
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -158,15 +187,16 @@ def _root(
         _fail(f"the interactive client is not available in this installation ({exc})", 1)
     if settings.nick_from == "default":  # first run: nothing says who you are yet
         try:
-            host, port, nick = ask(settings.server, settings.nick)
+            where, nick = ask(settings.server, settings.nick)
         except (EOFError, KeyboardInterrupt):
             raise typer.Exit(scripting.EXIT_INTERRUPTED) from None
         settings = dataclasses.replace(
-            settings, host=host, port=port, nick=nick, server_from="asked", nick_from="asked"
+            settings, address=where, nick=nick, server_from="asked", nick_from="asked"
         )
+    tls = _tls(settings)
     state.server = settings.server
     state.nick = settings.nick
-    status = run_tui(settings.host, settings.port, settings.nick, config, state)
+    status = run_tui(settings.host, settings.port, settings.nick, config, state, tls=tls)
     raise typer.Exit(status if isinstance(status, int) else 0)
 
 

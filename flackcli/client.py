@@ -1,6 +1,8 @@
 """Client: one connection to flackd, as a Trio async context manager (no reconnecting).
 
-Owns: the socket, one reader task that turns lines into typed events, the write lock,
+Owns: the socket (plain TCP, or TLS when given an ``ssl.SSLContext``: the handshake and
+its failure as :class:`TLSError`, never a fallback to plain text), one reader task that
+turns lines into typed events, the write lock,
 ``call()`` (a command and its reply, delimited by a PING barrier), answering the server's
 PINGs, and the client-side keepalive. Reconnecting, resuming and catching up live in
 ``flackcli.supervisor``. Imports trio, the standard library and ``flackd.codec`` only.
@@ -19,6 +21,7 @@ closes the socket. ``call()`` raises :class:`ConnectionClosed` if the link goes 
 from __future__ import annotations
 
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,7 +33,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import split_verb
 
-__all__ = ["Client", "ConnectionClosed", "FlackError", "block", "open_client"]
+__all__ = ["Client", "ConnectionClosed", "FlackError", "TLSError", "block", "open_client"]
 
 _tokens = itertools.count(1)
 
@@ -42,6 +45,12 @@ class FlackError(Exception):
         super().__init__(f"{error.code}: {error.text}")
         self.error = error
         self.code = error.code
+
+
+class TLSError(OSError):
+    """The TLS handshake failed: the certificate was not trusted or not for this host, or
+    the server does not speak TLS there. The message names the host and the reason. An
+    :class:`OSError`, like every other way of not getting connected."""
 
 
 class ConnectionClosed(Exception):
@@ -242,6 +251,7 @@ async def open_client(
     host: str,
     port: int,
     *,
+    tls: ssl.SSLContext | None = None,
     max_events: int = 4096,
     keepalive: float = 60.0,
     keepalive_timeout: float = 30.0,
@@ -249,11 +259,16 @@ async def open_client(
 ) -> AsyncIterator[Client]:
     """Connect to flackd and yield a :class:`Client` once its greeting has arrived.
 
-    Raises OSError when the server cannot be reached, :class:`ConnectionClosed` when it
+    With ``tls`` (see :func:`flackcli.address.tls_context`), speak TLS, checking the
+    server's certificate against ``host``. Raises OSError when the server cannot be reached
+    (:class:`TLSError` when the TLS handshake fails), :class:`ConnectionClosed` when it
     closes before greeting (for example ``BYE BUSY``).
     """
+    stream: trio.abc.Stream
     with trio.fail_after(connect_timeout):
         stream = await trio.open_tcp_stream(host, port)
+        if tls is not None:
+            stream = await _start_tls(stream, tls, host)
     client = Client(
         stream, max_events=max_events, keepalive=keepalive, keepalive_timeout=keepalive_timeout
     )
@@ -272,6 +287,31 @@ async def open_client(
     finally:
         client.closed.set()
         await trio.aclose_forcefully(stream)
+
+
+async def _start_tls(tcp: trio.abc.Stream, context: ssl.SSLContext, host: str) -> trio.abc.Stream:
+    """TLS over ``tcp``, the handshake done; on failure ``tcp`` is closed."""
+    stream = trio.SSLStream(tcp, context, server_hostname=host)
+    try:
+        await stream.do_handshake()
+    except trio.BrokenResourceError as exc:
+        await trio.aclose_forcefully(tcp)
+        raise TLSError(_tls_failure(exc.__cause__, host)) from None
+    except BaseException:
+        await trio.aclose_forcefully(tcp)
+        raise
+    return stream
+
+
+def _tls_failure(cause: BaseException | None, host: str) -> str:
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"cannot verify the TLS certificate of {host}: {cause.verify_message}"
+    if isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError) or cause is None:
+        return f"TLS handshake with {host} failed: the server closed the connection"
+    if isinstance(cause, ssl.SSLError):
+        hint = " (is that port plain text, not TLS?)" if "VERSION" in str(cause.reason) else ""
+        return f"TLS handshake with {host} failed: {cause.reason or cause}{hint}"
+    return f"TLS handshake with {host} failed: {cause}"
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:

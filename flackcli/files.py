@@ -5,8 +5,9 @@ Owns: the XDG paths (through platformdirs, which honours ``XDG_CONFIG_HOME``,
 only: flackcli never writes it), the flackcli-owned state.json (atomic write: a temporary
 file in the same directory, then ``os.replace``; a corrupt file is moved aside to
 ``state.json.bad``), each server's remembered :class:`~flackcli.supervisor.Memory`, and the
-precedence of the server address and nick: flags > environment (``FLACK_SERVER``,
-``FLACK_NICK``) > config.toml > state.json > defaults. Imports the standard library,
+precedence of the server address, the CA file and the nick: flags > environment
+(``FLACK_SERVER``, ``FLACK_CA``, ``FLACK_NICK``) > config.toml > state.json > defaults.
+Addresses are parsed and written by :mod:`flackcli.address` only. Imports the standard library,
 platformdirs, ``flackd.codec`` and flackcli.
 
 state.json holds resume tokens, so it is written with mode 0600 in a 0700 directory.
@@ -26,6 +27,7 @@ from typing import Final
 
 import platformdirs
 
+from flackcli.address import DEFAULT_HOST, DEFAULT_PORT, Address, parse_address
 from flackcli.supervisor import Memory
 from flackd.codec.text import fold, is_valid_nick
 
@@ -34,6 +36,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_NICK",
     "DEFAULT_PORT",
+    "ENV_CA",
     "ENV_NICK",
     "ENV_SERVER",
     "Config",
@@ -43,11 +46,9 @@ __all__ = [
     "config_path",
     "data_dir",
     "default_nick",
-    "format_server",
     "load_config",
     "load_state",
     "memory_for",
-    "parse_server",
     "remember",
     "resolve",
     "save_state",
@@ -56,11 +57,10 @@ __all__ = [
 ]
 
 APP_NAME: Final = "flackcli"
-DEFAULT_HOST: Final = "127.0.0.1"
-DEFAULT_PORT: Final = 7777
 DEFAULT_NICK: Final = "user"
 ENV_SERVER: Final = "FLACK_SERVER"
 ENV_NICK: Final = "FLACK_NICK"
+ENV_CA: Final = "FLACK_CA"
 STATE_VERSION: Final = 1
 #: Tables of config.toml that belong to the interactive client; passed through as read.
 CONFIG_TABLES: Final = ("ui", "notify", "paste", "log", "keys")
@@ -85,33 +85,7 @@ def data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
 
 
-# -- server addresses and nicks ------------------------------------------------------
-
-
-def parse_server(text: str) -> tuple[str, int]:
-    """``host:port``, ``host`` (port 7777) or ``[v6addr]:port``. Raises ValueError."""
-    value = text.strip()
-    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", value)
-    if match:
-        host, port_text = match[1], match[2]
-    elif value.count(":") == 1:
-        host, port_text = value.split(":")
-    elif ":" in value:
-        raise ValueError(f"{text!r}: write an IPv6 address in brackets, like [::1]:7777")
-    else:
-        host, port_text = value, None
-    if not host or any(ch.isspace() for ch in host):
-        raise ValueError(f"{text!r} is not HOST:PORT (example: 127.0.0.1:7777)")
-    if port_text is None:
-        return host, DEFAULT_PORT
-    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
-    return host, int(port_text)
-
-
-def format_server(host: str, port: int) -> str:
-    """The ``host:port`` key used in state.json (IPv6 hosts in brackets)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+# -- nicks ---------------------------------------------------------------------------
 
 
 def default_nick(env: Mapping[str, str] | None = None) -> str:
@@ -139,6 +113,7 @@ class Config:
 
     server: str | None = None
     nick: str | None = None
+    ca: str | None = None  # a PEM file of CA certificates for tls:// servers
     highlight_words: tuple[str, ...] = ()
     ui: dict[str, object] = field(default_factory=dict)
     notify: dict[str, object] = field(default_factory=dict)
@@ -175,9 +150,10 @@ def load_config(path: Path | None = None) -> Config:
     server = string("server")
     if server is not None:
         try:
-            parse_server(server)
+            parse_address(server)
         except ValueError as exc:
             raise ConfigError(f"{path}: server: {exc}") from None
+    ca = string("ca")
     nick = string("nick")
     if nick is not None and not is_valid_nick(nick):
         raise ConfigError(
@@ -193,7 +169,7 @@ def load_config(path: Path | None = None) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {name} must be a table, like [{name}]")
         tables[name] = table
-    known = {"server", "nick", "highlight_words", *CONFIG_TABLES}
+    known = {"server", "nick", "ca", "highlight_words", *CONFIG_TABLES}
     warnings = tuple(
         f"{path}: unknown key {key!r} ignored (known: {', '.join(sorted(known))})"
         for key in data
@@ -202,6 +178,7 @@ def load_config(path: Path | None = None) -> Config:
     return Config(
         server=server,
         nick=nick,
+        ca=ca,
         highlight_words=tuple(words),
         ui=tables["ui"],
         notify=tables["notify"],
@@ -335,17 +312,26 @@ def remember(state: State, server: str, memory: Memory, *, nick: str | None = No
 
 @dataclass(frozen=True)
 class Settings:
-    """The server and nick to use, and where each came from (for messages)."""
+    """The server, nick and CA file to use, and where each came from (for messages)."""
 
-    host: str
-    port: int
+    address: Address
     nick: str
     server_from: str
     nick_from: str
+    ca: str | None = None
+
+    @property
+    def host(self) -> str:
+        return self.address.host
+
+    @property
+    def port(self) -> int:
+        return self.address.port
 
     @property
     def server(self) -> str:
-        return format_server(self.host, self.port)
+        """The address as written in state.json (``tls://`` in front for TLS)."""
+        return str(self.address)
 
 
 def resolve(
@@ -354,8 +340,13 @@ def resolve(
     config: Config,
     state: State,
     env: Mapping[str, str] | None = None,
+    *,
+    ca_flag: str | None = None,
 ) -> Settings:
-    """Flags > environment > config.toml > state.json > defaults. Raises ValueError."""
+    """Flags > environment > config.toml > state.json > defaults. Raises ValueError.
+
+    The CA file (``ca``: ``--ca``, else ``FLACK_CA``, else config.toml) is only found here;
+    :func:`flackcli.address.tls_context` reads it."""
     env = os.environ if env is None else env
     server_choices = [
         ("--server", server_flag),
@@ -365,10 +356,10 @@ def resolve(
     ]
     server_from, server = next(
         ((where, value) for where, value in server_choices if value),
-        ("default", format_server(DEFAULT_HOST, DEFAULT_PORT)),
+        ("default", str(Address(DEFAULT_HOST, DEFAULT_PORT))),
     )
     try:
-        host, port = parse_server(server)
+        address = parse_address(server)
     except ValueError as exc:
         raise ValueError(f"{server_from}: {exc}") from None
     nick_choices = [
@@ -386,14 +377,15 @@ def resolve(
             f"{nick_from}: {nick!r} is not a valid nick (1-16 ASCII letters, digits, _ or -, "
             "starting with a letter)"
         )
-    return Settings(host, port, nick, server_from, nick_from)
+    ca = ca_flag or env.get(ENV_CA) or config.ca or None
+    return Settings(address, nick, server_from, nick_from, ca)
 
 
 def _parses(server: str | None) -> bool:
     if not server:
         return False
     try:
-        parse_server(server)
+        parse_address(server)
     except ValueError:
         return False
     return True

@@ -1,9 +1,9 @@
 """What the reconnecting session tells its users besides the server's own lines.
 
 Owns: the client-level notices the supervisor emits next to ``flackd.codec.events``
-(connection state, gaps, member lists, registration). The UI view model, the script
-commands and bots all consume ``Notice | flackd.codec.events.Event``. Imports only the
-standard library.
+(connection state, gaps, member lists, registration, a session the server forgot). The UI
+view model, the script commands and bots all consume ``Notice | flackd.codec.events.Event``.
+Imports only the standard library.
 """
 
 from __future__ import annotations
@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CaughtUp", "ConnectionState", "Gap", "Members", "Notice", "Registered", "SendFailed"]
+__all__ = [
+    "CaughtUp",
+    "ConnectionState",
+    "Gap",
+    "Members",
+    "Notice",
+    "Registered",
+    "SendFailed",
+    "SessionLost",
+]
 
 State = Literal["connecting", "registering", "live", "offline", "stopped"]
 
@@ -28,11 +37,28 @@ class ConnectionState:
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """We have a nick on the server: a fresh NICK or a RESUME of our session."""
+    """We have a nick on the server: a fresh NICK or a RESUME of our session. ``wanted`` is
+    the nick asked for when it was taken and ``nick`` is its fallback (``nick_``), else
+    empty."""
 
     nick: str
     resumed: bool
     last_channel: str | None
+    wanted: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLost:
+    """The server no longer knew our session: RESUME got ``ERR UNKNOWN_TOKEN`` because the
+    server restarted without keeping sessions, or we were away longer than it keeps them.
+
+    Comes instead of that raw error line. The supervisor then registers again with NICK
+    (``nick``, or ``nick_`` / ``nick__`` when taken; a :class:`Registered` follows) and
+    re-joins ``channels``; what was said while we were away may be gone, and a
+    :class:`Gap` per channel says so when it is."""
+
+    nick: str
+    channels: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +94,4 @@ class SendFailed:
     text: str
 
 
-Notice = ConnectionState | Registered | Members | Gap | CaughtUp | SendFailed
+Notice = ConnectionState | Registered | SessionLost | Members | Gap | CaughtUp | SendFailed

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -30,8 +31,9 @@ from typing import IO, Final
 
 import trio
 
+from flackcli.address import Address
 from flackcli.client import Client, ConnectionClosed, FlackError, block, open_client
-from flackcli.notices import CaughtUp, ConnectionState, Gap, Registered, SendFailed
+from flackcli.notices import CaughtUp, ConnectionState, Gap, Registered, SendFailed, SessionLost
 from flackcli.supervisor import Item, Memory, Supervisor
 from flackd.codec import commands as c
 from flackd.codec import events as e
@@ -95,16 +97,18 @@ class StdoutClosed(Exception):
 @dataclass(frozen=True)
 class Target:
     """Where to connect and as whom. ``exact``: the nick was asked for with ``--nick``, so
-    no ``nick_`` fallback is tried when it is taken."""
+    no ``nick_`` fallback is tried when it is taken. ``tls``: the TLS context for a
+    ``tls://`` server (:func:`flackcli.address.tls_context`), None for plain TCP."""
 
     host: str
     port: int
     nick: str
     exact: bool = False
+    tls: ssl.SSLContext | None = None
 
     @property
     def where(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return str(Address(self.host, self.port, self.tls is not None))
 
 
 # -- output ----------------------------------------------------------------------------
@@ -357,7 +361,9 @@ async def connected(target: Target, pacer: Pacer | None = None) -> AsyncIterator
     once. Connection failures become :class:`ScriptError` with exit code 1."""
     async with AsyncExitStack() as stack:
         try:
-            client = await stack.enter_async_context(open_client(target.host, target.port))
+            client = await stack.enter_async_context(
+                open_client(target.host, target.port, tls=target.tls)
+            )
         except OSError as exc:
             raise ScriptError(
                 EXIT_CONNECTION, f"cannot connect to {target.where}: {exc.strerror or exc}"
@@ -657,7 +663,7 @@ class _Tail:
         self.history = history
         self.since_id = since_id
         self.memory = Memory(target.nick)
-        self.sup = Supervisor(target.host, target.port, self.memory)
+        self.sup = Supervisor(target.host, target.port, self.memory, tls=target.tls)
         self.result: int | None = None
         self.message: str | None = None
         self.registered = False
@@ -783,6 +789,17 @@ class _Tail:
             return
         if isinstance(item, Registered):
             self.registered = True
+        elif isinstance(item, SessionLost):  # instead of the raw ERR UNKNOWN_TOKEN
+            self.out.status(
+                {
+                    "type": "session_lost",
+                    "channel": self.channel,
+                    "ts": _now_ts(),
+                    "nick": item.nick,
+                },
+                f"the server restarted or forgot this session; signing in again as "
+                f"{item.nick} (messages sent meanwhile may be lost)",
+            )
         elif isinstance(item, SendFailed):
             if item.command == "JOIN":
                 self._refused(f"{item.code}: {item.text}")

@@ -1,7 +1,9 @@
 """Supervisor: a chat session that survives disconnections, with no gap and no duplicate.
 
 Owns: the reconnect loop (backoff with jitter, no retry after a refusal), registration
-(RESUME with the remembered token, else NICK, trying ``nick_`` and ``nick__`` when taken),
+(RESUME with the remembered token, else NICK, trying ``nick_`` and ``nick__`` when taken;
+a token the server no longer knows, after a restart without durable state, becomes one
+:class:`SessionLost` notice instead of a raw ``ERR UNKNOWN_TOKEN`` line),
 re-joining remembered channels, catching each one up with ``HISTORY AFTER <last seen id>``
 (reporting a :class:`Gap` when the server no longer has everything), holding back live lines
 of a channel while it catches up, de-duplicating by id, and the bounded queue of commands
@@ -23,6 +25,7 @@ Cancellation: cancelling :meth:`Supervisor.run` closes the connection at once.
 from __future__ import annotations
 
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from flackcli.notices import (
     Notice,
     Registered,
     SendFailed,
+    SessionLost,
 )
 from flackd.codec import commands as c
 from flackd.codec import events as e
@@ -51,6 +55,8 @@ DEDUPE_IDS: Final = 1000
 HISTORY_PAGE: Final = 100
 #: A connection that lasted this long resets the backoff.
 STABLE_AFTER: Final = 60.0
+#: The verbs of registration: until one is answered OK, only ``_register`` sends them.
+_REGISTRATION: Final = frozenset({"NICK", "RESUME"})
 
 Item = e.Event | Notice
 
@@ -116,9 +122,11 @@ class Supervisor:
         keepalive_timeout: float = 30.0,
         reconnect: bool = True,
         context: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self._tls = tls  # see flackcli.address.tls_context; None: plain TCP
         self.memory = memory
         self._on_change = on_change
         self._rng = rng or random.Random()
@@ -224,6 +232,7 @@ class Supervisor:
                 async with open_client(
                     self.host,
                     self.port,
+                    tls=self._tls,
                     keepalive=self._keepalive,
                     keepalive_timeout=self._keepalive_timeout,
                 ) as client:
@@ -301,7 +310,12 @@ class Supervisor:
             except FlackError as err:
                 if err.code != "UNKNOWN_TOKEN":
                     raise
+                # The server restarted without keeping sessions, or kept ours for less
+                # time than we were away: say so in words (the pump drops the raw ERR),
+                # then register anew and re-join below.
                 memory.token = None
+                self._changed()
+                await self._notice(SessionLost(memory.nick, tuple(memory.channels)))
             else:
                 ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "RESUME")
                 self.nick = ok.params[0]
@@ -322,7 +336,8 @@ class Supervisor:
             self.nick = candidate
             memory.token = ok.param("token")
             self._changed()
-            await self._notice(Registered(candidate, False, memory.last_channel))
+            wanted = memory.nick if candidate != memory.nick else ""
+            await self._notice(Registered(candidate, False, memory.last_channel, wanted))
             return set()
         raise _Refused(f"the nicks {memory.nick}, {memory.nick}_ and {memory.nick}__ are taken")
 
@@ -394,8 +409,11 @@ class Supervisor:
     # -- live lines ----------------------------------------------------------------------
 
     async def _pump(self, events: trio.MemoryReceiveChannel[e.Event]) -> None:
-        """Forward live lines; block bodies belong to ``call()`` replies and are skipped."""
+        """Forward live lines; block bodies belong to ``call()`` replies and are skipped,
+        and so are refusals of registration, which ``_register`` answers with notices
+        (an unknown token: :class:`SessionLost`; a taken nick: the next one)."""
         in_block = False
+        registered = False  # an OK NICK or OK RESUME went by: later refusals are the user's
         async for event in events:
             if isinstance(event, e.BlockStart):
                 in_block = True
@@ -403,7 +421,11 @@ class Supervisor:
             if isinstance(event, e.BlockEnd):
                 in_block = False
                 continue
+            if isinstance(event, e.Ok) and event.command in _REGISTRATION:
+                registered = True
             if in_block or isinstance(event, e.Ok | e.Pong | e.Ping | e.Hello):
+                continue
+            if not registered and isinstance(event, e.Error) and event.command in _REGISTRATION:
                 continue
             if isinstance(event, e.Message) and is_channel(event.target):
                 key = fold(event.target)

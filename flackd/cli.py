@@ -1,7 +1,8 @@
 """The ``flackd`` command: flags and environment -> Limits, signals -> graceful shutdown.
 
 Owns: the command line (typer), logging set-up, raising the file-descriptor limit, and
-turning SIGINT/SIGTERM into the server's shutdown event. Every field of
+turning SIGINT/SIGTERM into the server's shutdown event, and SIGHUP (with TLS) into
+reloading the certificate. Every field of
 :class:`flackd.limits.Limits` becomes a flag (``--max-line-bytes``) with an environment
 variable (``FLACKD_MAX_LINE_BYTES``), so the two can never drift apart. Imports typer,
 trio and the flackd modules it wires together.
@@ -21,11 +22,15 @@ import typer
 from flackd import __version__
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
+from flackd.store import Store, StoreUnavailable
+from flackd.store.sqlite import SYNCHRONOUS, SqliteStore
+from flackd.tls import ServerTLS, TLSConfigError
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "app", "main"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TLS_PORT", "app", "main"]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 7777
+DEFAULT_TLS_PORT: Final = 7778
 
 log = logging.getLogger("flackd")
 
@@ -47,15 +52,29 @@ def _raise_fd_limit(wanted: int) -> None:
             log.warning("could not raise the file-descriptor limit to %d: %s", target, exc)
 
 
-async def _run(host: str, port: int, limits: Limits) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once."""
+async def _run(
+    host: str,
+    port: int | None,
+    limits: Limits,
+    store: Store | None = None,
+    tls: ServerTLS | None = None,
+    tls_port: int | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
+
+    With ``tls``, SIGHUP reloads the certificate (without TLS, SIGHUP keeps its default
+    effect: it ends the process)."""
     shutdown = trio.Event()
-    server = Server(limits)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    server = Server(limits, store=store, tls=tls)
+    watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
+    with trio.open_signal_receiver(*watched) as signals:
         async with trio.open_nursery() as nursery:
 
             async def watch_signals() -> None:
                 async for signum in signals:
+                    if signum == signal.SIGHUP and tls is not None:
+                        _reload_tls(tls)
+                        continue
                     if shutdown.is_set():
                         log.warning("second signal: stopping now")
                         nursery.cancel_scope.cancel()
@@ -66,15 +85,27 @@ async def _run(host: str, port: int, limits: Limits) -> None:
             async def serve_then_stop(
                 *, task_status: trio.TaskStatus[list[trio.SocketListener]]
             ) -> None:
-                await server.serve(host, port, shutdown, task_status=task_status)
+                await server.serve(host, port, shutdown, tls_port=tls_port, task_status=task_status)
                 nursery.cancel_scope.cancel()  # serve() is done: stop watching signals
 
             nursery.start_soon(watch_signals)
             listeners = await nursery.start(serve_then_stop)
             for listener in listeners:
                 addr = listener.socket.getsockname()
-                log.info("flackd %s listening on %s:%d", __version__, addr[0], addr[1])
+                kind = " (TLS)" if listener in server.tls_listeners else ""
+                log.info("flackd %s listening on %s:%d%s", __version__, addr[0], addr[1], kind)
     log.info("flackd stopped")
+
+
+def _reload_tls(tls: ServerTLS) -> None:
+    """SIGHUP: new handshakes get the certificate now in the files; open connections keep
+    theirs. A certificate that cannot be used is logged and the old one stays."""
+    try:
+        tls.reload()
+    except TLSConfigError as exc:
+        log.error("SIGHUP: kept the old TLS certificate: %s", exc)
+    else:
+        log.info("SIGHUP: TLS certificate reloaded from %s", tls.cert)
 
 
 def _command(**options: Any) -> None:
@@ -85,16 +116,58 @@ def _command(**options: Any) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    tls_cert, tls_key = options.pop("tls_cert"), options.pop("tls_key")
+    tls_port: int | None = options.pop("tls_port")
+    if bool(tls_cert) != bool(tls_key):
+        raise typer.BadParameter("--tls-cert and --tls-key go together: give both or neither")
+    if options.pop("no_plain"):
+        if not tls_cert:
+            raise typer.BadParameter("--no-plain leaves nothing to listen on without --tls-cert")
+        port = None
+    tls: ServerTLS | None = None
+    if tls_cert:
+        try:
+            tls = ServerTLS(tls_cert, tls_key)
+        except TLSConfigError as exc:
+            log.error("cannot use --tls-cert/--tls-key: %s", exc)
+            raise typer.Exit(2) from None
+    else:
+        tls_port = None
+    data_dir = options.pop("data_dir")
+    synchronous = options.pop("synchronous").lower()
+    data_max_mib = options.pop("data_max_mib")
+    if synchronous not in SYNCHRONOUS:
+        raise typer.BadParameter(f"--synchronous must be one of: {', '.join(SYNCHRONOUS)}")
+    if data_max_mib < 0:
+        raise typer.BadParameter("--data-max-mib must be 0 (no limit) or more")
     try:
         limits = Limits(**options)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _raise_fd_limit(limits.max_connections * 2 + 64)
+    store: SqliteStore | None = None
+    if data_dir:
+        try:
+            store = SqliteStore.open(
+                data_dir,
+                synchronous=synchronous,
+                max_bytes=data_max_mib * 1024 * 1024 if data_max_mib else None,
+            )
+        except StoreUnavailable as exc:
+            log.error("cannot use --data-dir: %s", exc)
+            raise typer.Exit(2) from None
+        log.info("state kept in %s (synchronous=%s)", store.where, synchronous)
+    else:
+        log.info("state kept in memory only (--data-dir keeps it across restarts)")
     try:
-        trio.run(_run, host, port, limits)
+        trio.run(_run, host, port, limits, store, tls, tls_port)
     except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
-        log.error("cannot listen on %s:%s: %s", host, port, group.exceptions[0])
+        ports = "/".join(str(p) for p in (port, tls_port) if p is not None)
+        log.error("cannot listen on %s:%s: %s", host, ports, group.exceptions[0])
         raise typer.Exit(2) from None
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _build_signature() -> inspect.Signature:
@@ -107,8 +180,48 @@ def _build_signature() -> inspect.Signature:
 
     params = [
         option("host", DEFAULT_HOST, "Address to listen on (0.0.0.0 for every IPv4 address)."),
-        option("port", DEFAULT_PORT, "TCP port to listen on (0 picks a free one)."),
+        option(
+            "port",
+            DEFAULT_PORT,
+            "TCP port for plain-text connections (0 picks a free one; --no-plain: none).",
+        ),
+        option(
+            "no_plain",
+            False,
+            "No plain-text listener: TLS only (needs --tls-cert). --port 0 still means a "
+            "free port, as for every listener.",
+        ),
+        option(
+            "tls_cert",
+            "",
+            "PEM file: the server's certificate, then any intermediates. With --tls-key, adds "
+            "a TLS listener for the same protocol on --tls-port. Reloaded on SIGHUP.",
+        ),
+        option("tls_key", "", "PEM file: the private key of --tls-cert, without a pass phrase."),
+        option(
+            "tls_port",
+            DEFAULT_TLS_PORT,
+            "TCP port of the TLS listener, with --tls-cert (0 picks a free one).",
+        ),
         option("log_level", "info", "Log level on stderr: debug, info, warning or error."),
+        option(
+            "data_dir",
+            "",
+            "Keep channels, history and sessions in an SQLite database in this directory "
+            "(created if missing), so a restart loses nothing. Empty: in memory only.",
+        ),
+        option(
+            "synchronous",
+            "normal",
+            "With --data-dir: 'normal' (a commit survives flackd being killed; a power loss "
+            "can lose the last commits) or 'full' (each commit is also flushed to disk).",
+        ),
+        option(
+            "data_max_mib",
+            0,
+            "With --data-dir: the most MiB the database may take (0: no limit but the "
+            "disk's). When full, changes get ERR STORAGE_FAILED; reads go on.",
+        ),
     ]
     params += [option(name, default, help) for name, default, help in limit_fields()]
     return inspect.Signature(params)
@@ -120,8 +233,9 @@ _command.__doc__ = f"""flackd {__version__}: the Flack chat server.
 Speaks a UTF-8 text line protocol (protocol.md) that people can type in nc or telnet and
 bots can parse. Channels and the last messages of each live in memory. Logs go to stderr.
 SIGINT or SIGTERM: stop accepting, send every client BYE SHUTDOWN, flush for up to
---shutdown-grace seconds, exit 0. Every flag can also be set by the environment variable
-shown beside it.
+--shutdown-grace seconds, exit 0. With --tls-cert and --tls-key the same protocol is also
+served over TLS on --tls-port; SIGHUP then reloads the certificate without dropping anyone.
+Every flag can also be set by the environment variable shown beside it.
 """
 app.command()(_command)
 

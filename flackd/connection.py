@@ -8,6 +8,13 @@ system call per wake-up, the closing sequence (last line, flush under a deadline
 the liveness fields the server's housekeeping task reads. Knows nothing about the hub or
 the protocol's meaning. Imports trio and the standard library only.
 
+Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
+socket's file descriptor. :class:`StreamConnection` carries the same lines through any
+:class:`trio.abc.Stream` layered on that socket (a :class:`trio.SSLStream` for TLS; a
+WebSocket adapter later): it overrides only the two I/O methods (``receive_some``, and
+``send_all`` of the queued lines joined), so the outbox, its limit, the closing sequence and
+every rule below hold for both alike.
+
 Rules:
 
 1. :func:`push_to_all` (and :meth:`Connection.push`, its one-connection form) never
@@ -23,6 +30,10 @@ Rules:
    ``shutdown_grace`` seconds, and then closes whatever the peer does.
 4. The file descriptor is used only while the stream is open: the server closes the
    stream only after the reader and the writer have returned.
+5. "Queued" means not yet handed to the transport: the kernel on the fast path, the
+   stream's ``send_all`` for :class:`StreamConnection`, which hands over at most
+   :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
+   flight beyond the limit, like the kernel's send buffer on the fast path.
 """
 
 from __future__ import annotations
@@ -45,11 +56,13 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-__all__ = ["Connection", "push_to_all"]
+__all__ = ["STREAM_BATCH_BYTES", "Connection", "StreamConnection", "push_to_all"]
 
 _ids: Final = itertools.count(1)
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+#: Most bytes :class:`StreamConnection` hands to one ``send_all`` (one TLS record's worth).
+STREAM_BATCH_BYTES: Final = 16 * 1024
 
 
 class Connection:
@@ -263,6 +276,65 @@ class Connection:
         """The parked writer is being cancelled (the grace deadline passed)."""
         self._parked = None
         return Abort.SUCCEEDED
+
+
+class StreamConnection(Connection):
+    """A connection whose lines travel through a :class:`trio.abc.Stream` (TLS, WebSocket).
+
+    ``stream`` stays the TCP socket underneath (its peer, its socket options); ``transport``
+    is what the lines are read from and written to. Everything but :meth:`receive` and
+    :meth:`_send_queued` is :class:`Connection`'s, so every limit applies alike.
+    """
+
+    __slots__ = ("transport",)
+
+    def __init__(
+        self,
+        transport: trio.abc.Stream,
+        stream: trio.SocketStream,
+        peer: str,
+        sendq_limit: int,
+        grace: float,
+        bye_sendq: bytes,
+        registration_timeout: float,
+    ) -> None:
+        super().__init__(stream, peer, sendq_limit, grace, bye_sendq, registration_timeout)
+        self.transport = transport
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` from the peer (``transport.receive_some``); ``b""`` at EOF.
+
+        A closed connection reads nothing more; the bytes a cancelled read had taken from
+        the socket are not lost (trio's streams guarantee it). Raises
+        :class:`trio.BrokenResourceError` when the connection broke.
+        """
+        await checkpoint_if_cancelled()
+        data = await self.transport.receive_some(max_bytes)
+        return data if type(data) is bytes else bytes(data)
+
+    async def _send_queued(self) -> None:
+        """Hand the queued lines to ``transport.send_all``, joined, whole lines at most
+        :data:`STREAM_BATCH_BYTES` at a time (more only for one longer line), until the
+        queue is empty. ``send_all`` waits while the peer is not reading, and meanwhile
+        :func:`push_to_all` keeps counting against the same send queue limit."""
+        queue = self._queue
+        send_all = self.transport.send_all
+        while queue:
+            size = 0
+            count = 0
+            for line in queue:
+                size += len(line)
+                count += 1
+                if size >= STREAM_BATCH_BYTES:
+                    break
+            if count == len(queue):
+                data = b"".join(queue)
+                queue.clear()
+            else:
+                data = b"".join(queue[:count])
+                del queue[:count]
+            self.queued -= size
+            await send_all(data)
 
 
 def push_to_all(conns: Iterable[Connection], data: bytes) -> None:

@@ -128,6 +128,18 @@ class Limits:
     max_detached: int = _limit(
         4096, "Dropped sessions kept for RESUME. Past it the oldest is forgotten (nick freed)."
     )
+    commit_queue: int = _limit(
+        4096,
+        "With --data-dir: commands whose effects wait for the store at once. Past it, "
+        "flackd stops reading from clients until a commit frees room (TCP pushes back); "
+        "nothing is dropped.",
+    )
+    store_retry: float = _limit(
+        5.0,
+        "With --data-dir: seconds after a failed commit (disk full, I/O error) during which "
+        "commands that change state get ERR STORAGE_FAILED at once; reads go on. Then the "
+        "next change tries the store again.",
+    )
     shutdown_grace: float = _limit(
         3.0,
         "Seconds a closing connection may spend flushing its last lines (at shutdown, after "

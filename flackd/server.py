@@ -48,10 +48,13 @@ from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
 from flackd.codec.grammar import ProtocolError, encode_event, parse_command
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
-from flackd.connection import Connection, push_to_all
+from flackd.committer import Committer
+from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.limits import Limits
 from flackd.ratelimit import TokenBucket
+from flackd.store import Store
+from flackd.tls import ServerTLS, end_tls, failure_reason
 
 __all__ = ["Server", "serve"]
 
@@ -91,10 +94,37 @@ class Server:
         limits: Limits | None = None,
         hub: HubProtocol[Connection] | None = None,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+        tls: ServerTLS | None = None,
     ) -> None:
+        """A server with no store (the state lives in memory only) or with one.
+
+        With a ``store`` the hub starts from what it holds (unless a ``hub`` is given,
+        already built from it) and every change is committed before it is acknowledged
+        (:mod:`flackd.committer`).
+        """
         self.limits = limits or Limits()
-        self.hub: HubProtocol[Connection] = hub or Hub(self.limits)
         self.clock = clock
+        if hub is None:
+            snapshot = store.load() if store is not None else None
+            hub = Hub(self.limits, snapshot=snapshot, now=clock())
+        self.hub: HubProtocol[Connection] = hub
+        self.store = store
+        self.committer: Committer[Connection] | None = None
+        if store is not None:
+            self.committer = Committer(
+                hub,
+                store,
+                self.apply,
+                _push,
+                clock=clock,
+                max_queue=self.limits.commit_queue,
+                retry_seconds=self.limits.store_retry,
+            )
+        #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.
+        self.tls = tls
+        #: The TLS listeners once :meth:`serve` has opened them (the rest are plain).
+        self.tls_listeners: list[trio.SocketListener] = []
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         self._per_ip: dict[str, int] = {}
@@ -140,21 +170,22 @@ class Server:
         try:
             text = decode_line(raw)
         except InvalidUtf8:
-            conn.push(self._bad_utf8)
+            self._say(conn, self._bad_utf8)
             return 1, 0
         except BadCharacter as bad:
-            conn.push(
+            self._say(
+                conn,
                 _line_error(
                     "BAD_CHARACTER",
                     f"line holds control character 0x{bad.byte:02X}; only TAB is allowed; "
                     "it was dropped",
-                )
+                ),
             )
             return 1, 0
         try:
             verb, command = parse_command(text)
         except ProtocolError as err:
-            conn.push(encode_event(err.reply))
+            self._say(conn, encode_event(err.reply))
             return 1, 0
         if (
             type(command) is commands.Pong
@@ -164,8 +195,19 @@ class Server:
             conn.awaiting_pong = None
             conn.answers_pings = True
             return 0, 0
-        self.apply(self.hub.handle(conn, verb, command, self.clock()))
+        if self.committer is None:
+            self.apply(self.hub.handle(conn, verb, command, self.clock()))
+        else:
+            self.committer.handle(conn, verb, command, self.clock())
         return verb.cost, 0 if verb.cost else 1
+
+    def _say(self, conn: Connection, data: bytes) -> None:
+        """Queue a line of the server's own (an error about a line) in its turn: behind the
+        effects held for a commit, if any, so that replies keep the order of the lines."""
+        if self.committer is None:
+            conn.push(data)
+        else:
+            self.committer.submit(conn, "*", data)
 
     # -- one connection ------------------------------------------------------------------
 
@@ -209,7 +251,7 @@ class Server:
                         ):
                             self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
                             return
-                        conn.push(self._too_long)
+                        self._say(conn, self._too_long)
                         cost, free = 1, 0
                     else:
                         if not registered and _looks_like_http(item, first_line):
@@ -222,13 +264,15 @@ class Server:
                             self._unregistered.discard(conn)
                     if conn.is_closing():
                         return
+                    if self.committer is not None and self.committer.full():
+                        await self.committer.wait_room()  # the store is behind: stop reading
                     if told_to_slow_down and bucket.full(now) and liveness.full(now):
                         told_to_slow_down = False  # the episode is over: tell again next time
                     wait = max(bucket.charge(cost, now), liveness.charge(free, now))
                     if wait > 0:
                         if not told_to_slow_down:
                             told_to_slow_down = True
-                            conn.push(self._flood_note(wait))
+                            self._say(conn, self._flood_note(wait))
                         await trio.sleep(wait)
                         now = clock()
                 if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
@@ -347,29 +391,40 @@ class Server:
         recent.append(now)
         return None
 
-    async def handle_stream(self, stream: trio.SocketStream) -> None:
-        """Serve one accepted connection until it closes. Never raises."""
+    async def handle_stream(self, stream: trio.SocketStream, tls: ServerTLS | None = None) -> None:
+        """Serve one accepted connection until it closes. Never raises.
+
+        With ``tls`` (a TLS listener) the connection is admitted or refused first, by the
+        same per-address limits, before any handshake work; a refusal is then a close
+        without a BYE (there is no channel to say it on yet).
+        """
         ip, peer = _peer_name(stream)
         refusal = self._admit(ip)
         if refusal is not None:
             log.debug("refused %s: %s", peer, refusal.code)
-            with (
-                trio.move_on_after(1),
-                contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
-            ):
-                await stream.send_all(encode_event(refusal))
-            await _linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat the BYE
+            if tls is None:
+                with (
+                    trio.move_on_after(1),
+                    contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+                ):
+                    await stream.send_all(encode_event(refusal))
+                await _linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat the BYE
             await trio.aclose_forcefully(stream)
             return
         _tune_socket(stream, self.limits.socket_sndbuf)
         limits = self.limits
-        conn = Connection(
-            stream,
+        tls_stream = None if tls is None else tls.wrap(stream)
+        settings = (
             peer,
             limits.sendq_bytes,
             limits.shutdown_grace,
             self._bye_sendq,
             limits.reg_timeout,
+        )
+        conn = (
+            Connection(stream, *settings)
+            if tls_stream is None
+            else StreamConnection(tls_stream, stream, *settings)
         )
         self.connections.add(conn)
         if conn.registration_deadline < self._sleep.deadline:
@@ -379,7 +434,12 @@ class Server:
         log.debug("%r connected", conn)
         saw_eof = False
         try:
-            self.apply(self.hub.connect(conn, self.clock()))
+            if self.committer is None:
+                self.apply(self.hub.connect(conn, self.clock()))
+            else:
+                self.committer.submit(conn, "*", self.hub.connect(conn, self.clock()))
+            if tls_stream is not None and not await self._handshake(conn, tls_stream):
+                return  # the finally block closes it, without a linger: TLS never began
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.writer)
                 try:
@@ -391,25 +451,50 @@ class Server:
                     log.exception("%r: internal error; closing this connection only", conn)
                     conn.close(self._server_error, "server error")
             if not saw_eof:
-                await _linger(stream)
+                await _linger(stream if tls_stream is None else tls_stream)
         finally:
             self.connections.discard(conn)
             self._unregistered.discard(conn)
             left = self._per_ip.pop(ip) - 1
             if left:
                 self._per_ip[ip] = left
-            self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
+            if self.committer is None:
+                self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
+            else:
+                self.committer.disconnect(conn, conn.close_reason, self.clock())
             log.debug("%r closed: %s", conn, conn.close_reason)
             await trio.aclose_forcefully(stream)
+
+    async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:
+        """Complete the TLS handshake before the reader and the writer start; True if done.
+
+        It runs in the connection's read scope, so whatever closes the connection meanwhile
+        ends it: shutdown, or the registration deadline (a client that opens TLS and stalls
+        is closed like one that never sends NICK: the handshake counts against
+        ``--reg-timeout``). A failed handshake (plain text sent to the TLS port, a client
+        that rejects the certificate) closes the connection; it is logged at debug level.
+        """
+        try:
+            with conn.read_scope:
+                await stream.do_handshake()
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            conn.close(b"", f"TLS handshake failed: {failure_reason(exc)}")
+            return False
+        if conn.is_closing():
+            conn.close_reason = f"no TLS handshake: {conn.close_reason}"
+            return False
+        conn.read_scope = trio.CancelScope()  # a scope is entered once: the reader's own
+        return True
 
     # -- the whole server ----------------------------------------------------------------
 
     async def serve(
         self,
         host: str | Sequence[str] | None,
-        port: int,
+        port: int | None,
         shutdown: trio.Event | None = None,
         *,
+        tls_port: int | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on ``host:port`` and serve until ``shutdown`` is set (or cancelled).
@@ -417,45 +502,76 @@ class Server:
         ``task_status.started`` receives the listeners, so callers learn the real port when
         they pass 0. Cancellation: cancelling this task closes every connection at once;
         setting ``shutdown`` closes them gracefully.
+
+        ``tls_port`` (with the server's ``tls``) adds TLS listeners for the same protocol,
+        listed after the plain ones and in :attr:`tls_listeners`; ``port=None`` leaves the
+        plain ones out. Connections from both share every limit, the hub and shutdown.
         """
+        if tls_port is not None and self.tls is None:
+            raise ValueError("tls_port needs a certificate: Server(..., tls=ServerTLS(...))")
+        if port is None and tls_port is None:
+            raise ValueError("nothing to listen on: give a port, a tls_port or both")
         hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
         listeners: list[trio.SocketListener] = []
+        self.tls_listeners = tls_listeners = []
         try:
             for h in hosts:
-                listeners += await trio.open_tcp_listeners(port, host=h)
-            async with trio.open_nursery() as connections:
-                async with trio.open_nursery() as accepting:
-                    accepting.start_soon(self._keep_time)
-                    accepting.start_soon(
-                        partial(trio.serve_listeners, handler_nursery=connections),
-                        self.handle_stream,
-                        listeners,
+                if port is not None:
+                    listeners += await trio.open_tcp_listeners(port, host=h)
+                if tls_port is not None:
+                    tls_listeners += await trio.open_tcp_listeners(tls_port, host=h)
+            async with trio.open_nursery() as store_side:
+                if self.committer is not None:
+                    await store_side.start(self.committer.run)
+                async with trio.open_nursery() as connections:
+                    async with trio.open_nursery() as accepting:
+                        accepting.start_soon(self._keep_time)
+                        for group, tls in ((listeners, None), (tls_listeners, self.tls)):
+                            if group:
+                                accepting.start_soon(
+                                    partial(trio.serve_listeners, handler_nursery=connections),
+                                    partial(self.handle_stream, tls=tls),
+                                    group,
+                                )
+                        task_status.started(listeners + tls_listeners)
+                        if shutdown is None:
+                            await trio.sleep_forever()
+                        await shutdown.wait()
+                        accepting.cancel_scope.cancel()
+                    log.info("shutting down: %d connection(s) to close", len(self.connections))
+                    if self.committer is None:
+                        self.apply(self.hub.shutdown(self.clock()))
+                    else:
+                        self.committer.submit(None, "*", self.hub.shutdown(self.clock()))
+                    connections.cancel_scope.deadline = (
+                        trio.current_time() + self.limits.shutdown_grace + LINGER_SECONDS + 0.5
                     )
-                    task_status.started(listeners)
-                    if shutdown is None:
-                        await trio.sleep_forever()
-                    await shutdown.wait()
-                    accepting.cancel_scope.cancel()
-                log.info("shutting down: %d connection(s) to close", len(self.connections))
-                self.apply(self.hub.shutdown(self.clock()))
-                connections.cancel_scope.deadline = (
-                    trio.current_time() + self.limits.shutdown_grace + LINGER_SECONDS + 0.5
-                )
+                if self.committer is not None:
+                    await self.committer.flush()  # the last disconnects are stored
+                store_side.cancel_scope.cancel()
         finally:
-            for listener in listeners:
+            for listener in listeners + tls_listeners:
                 await trio.aclose_forcefully(listener)
 
 
 async def serve(
     host: str | Sequence[str] | None,
-    port: int,
+    port: int | None,
     limits: Limits | None = None,
     shutdown: trio.Event | None = None,
     *,
+    tls: ServerTLS | None = None,
+    tls_port: int | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a new :class:`Server` (see :meth:`Server.serve`)."""
-    await Server(limits).serve(host, port, shutdown, task_status=task_status)
+    await Server(limits, tls=tls).serve(
+        host, port, shutdown, tls_port=tls_port, task_status=task_status
+    )
+
+
+def _push(conn: Connection, data: bytes) -> None:
+    conn.push(data)
 
 
 def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:
@@ -506,15 +622,20 @@ def _tune_socket(stream: trio.SocketStream, sndbuf: int) -> None:
         pass
 
 
-async def _linger(stream: trio.SocketStream, seconds: float = LINGER_SECONDS) -> None:
+async def _linger(stream: trio.abc.Stream, seconds: float = LINGER_SECONDS) -> None:
     """Half-close, then read and discard until the peer's EOF, for at most a second.
 
     Closing a socket that still has unread input makes the kernel send a reset, and a
-    reset can destroy the last lines (the BYE) before the peer reads them.
+    reset can destroy the last lines (the BYE) before the peer reads them. Over TLS the
+    half-close is ``close_notify`` first (and waiting for the peer's), then the same on the
+    TCP stream beneath.
     """
     with trio.move_on_after(seconds):
         try:
-            await stream.send_eof()
+            if isinstance(stream, trio.SSLStream):
+                stream = await end_tls(stream)
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()
             while await stream.receive_some(RECEIVE_BYTES):
                 pass
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):

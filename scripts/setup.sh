@@ -13,13 +13,17 @@ if [ ! -x .venv/bin/python ]; then
         "$PYTHON" -m venv .venv
     fi
 fi
-# The terminal client's end-to-end tests drive flackcli inside tmux.
-if ! command -v tmux >/dev/null 2>&1; then
+# Commands the tests drive: tmux (flackcli end to end), openssl (s_client as a TLS netcat).
+missing=()
+for tool in tmux openssl; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing tmux with apt" >&2
-        apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+        echo "setup: installing ${missing[*]} with apt" >&2
+        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "setup: tmux is missing; the terminal end-to-end tests will be skipped" >&2
+        echo "setup: missing ${missing[*]}; the tests that need them will be skipped" >&2
     fi
 fi
 stamp=.venv/.flack-installed

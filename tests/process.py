@@ -1,7 +1,8 @@
 """Starting the installed ``flackd`` command as a child process for a test.
 
-Each use starts its own process on 127.0.0.1 and port 0, learns the port from the log line,
-and ends the process by its PID (SIGTERM in the test, SIGKILL as a last resort here).
+Each use starts its own process on 127.0.0.1 and port 0, learns the port from the log line
+(and the TLS port from the ``(TLS)`` one, with ``--tls-cert``), and ends the process by its
+PID (SIGTERM in the test, SIGKILL as a last resort here).
 """
 
 from __future__ import annotations
@@ -27,9 +28,23 @@ class FlackdProcess:
     process: trio.Process
     port: int
     log: list[str] = field(default_factory=list)
+    tls_port: int = 0
+    #: Woken whenever a log line arrives (see :meth:`wait_log`).
+    log_grew: trio.lowlevel.ParkingLot = field(default_factory=trio.lowlevel.ParkingLot)
 
     async def client(self, name: str) -> LineClient:
         return await LineClient.connect(self.port, name)
+
+    async def wait_log(self, pattern: str, start: int = 0) -> str:
+        """The first log line at index ``start`` or later that matches ``pattern``,
+        waiting (bounded) until it arrives."""
+        with trio.fail_after(WAIT):
+            while True:
+                for line in self.log[start:]:
+                    if re.search(pattern, line):
+                        return line
+                start = max(start, len(self.log))
+                await self.log_grew.park()
 
     async def terminate(self) -> int:
         """SIGTERM by PID, then wait for the exit status."""
@@ -50,11 +65,13 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
     )
     assert process.stderr is not None
     log: list[str] = []
+    log_grew = trio.lowlevel.ParkingLot()
     listening = trio.Event()
-    port = 0
+    port = tls_port = 0
+    want_plain, want_tls = "--no-plain" not in flags, "--tls-cert" in flags
 
     async def read_log() -> None:
-        nonlocal port
+        nonlocal port, tls_port
         assert process.stderr is not None
         buffer = b""
         async for chunk in process.stderr:
@@ -63,9 +80,13 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
             for raw in lines:
                 line = raw.decode("utf-8", "replace")
                 log.append(line)
-                match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-                if match:
+                log_grew.unpark_all()
+                match = re.search(r"listening on 127\.0\.0\.1:(\d+)( \(TLS\))?", line)
+                if match and match.group(2):
+                    tls_port = int(match.group(1))
+                elif match:
                     port = int(match.group(1))
+                if (port or not want_plain) and (tls_port or not want_tls):
                     listening.set()
 
     try:
@@ -73,7 +94,7 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
             nursery.start_soon(read_log)
             with trio.fail_after(WAIT):
                 await listening.wait()
-            yield FlackdProcess(process, port, log)
+            yield FlackdProcess(process, port, log, tls_port, log_grew)
             nursery.cancel_scope.cancel()
     finally:
         if process.returncode is None:

@@ -17,6 +17,7 @@ import trio
 from flackd.codec import OVERLONG, LineBuffer, events, parse_event
 from flackd.limits import Limits
 from flackd.server import Server
+from flackd.store import Store
 
 #: Generous bound for any single wait in a test; a hang fails instead of blocking CI.
 WAIT = 10.0
@@ -136,15 +137,21 @@ class RunningServer:
 
 
 async def start_server(
-    nursery: trio.Nursery, limits: Limits = TEST_LIMITS, shutdown: trio.Event | None = None
+    nursery: trio.Nursery,
+    limits: Limits = TEST_LIMITS,
+    shutdown: trio.Event | None = None,
+    store: Store | None = None,
 ) -> RunningServer:
-    """Start an in-process flackd on 127.0.0.1 and an ephemeral port.
+    """Start an in-process flackd on 127.0.0.1 and an ephemeral port (with ``store``, one
+    that keeps its state there, as ``--data-dir`` does).
 
     The hub's clock (timestamps, resume and quota windows) follows Trio's clock, so tests
     on a MockClock move the hub's time too.
     """
     wall_start, trio_start = time.time(), trio.current_time()
-    server = Server(limits, clock=lambda: wall_start + trio.current_time() - trio_start)
+    server = Server(
+        limits, clock=lambda: wall_start + trio.current_time() - trio_start, store=store
+    )
     listeners = await nursery.start(server.serve, "127.0.0.1", 0, shutdown)
     port = listeners[0].socket.getsockname()[1]
     return RunningServer(server, port)

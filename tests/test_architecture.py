@@ -21,13 +21,64 @@ RULES: dict[str, set[str]] = {
     "flackd.limits": {"flackd.codec"},
     "flackd.history": {"flackd.codec"},
     "flackd.ratelimit": set(),
-    "flackd.hub": {"flackd", "flackd.codec", "flackd.history", "flackd.limits"},
+    # The hub package (every flackd.hub.* module): the rules and their state, no I/O. Its
+    # modules import one another; only core names the flackd package (its version, for HELLO).
+    "flackd.hub": {
+        "flackd.hub",
+        "flackd.codec",
+        "flackd.history",
+        "flackd.limits",
+        "flackd.store",
+    },
+    "flackd.hub.core": {
+        "flackd",
+        "flackd.codec",
+        "flackd.history",
+        "flackd.limits",
+        "flackd.store",
+    },
+    # The storage seam: the interface knows no database; each store knows only the interface.
+    "flackd.store": set(),
+    "flackd.store.memory": {"flackd.store"},
+    "flackd.store.sqlite": {"flackd.store"},
+    "flackd.committer": {"trio", "flackd.codec", "flackd.hub", "flackd.store"},
     "flackd.connection": {"trio"},
+    # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
+    "flackd.tls": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
     # The pure parts of the client: data in, data out, testable without sockets or a screen.
     "flackcli.notices": set(),
+    "flackcli.address": set(),
     "flackcli.backoff": {"flackd.codec"},
-    "flackcli.ui.view": {"flackd.codec", "flackcli.notices"},
+    # The view model, split by concern (see flackcli/ui/view.py): each module may import
+    # flackd.codec and only the view modules below it in VIEW_LAYERS; view alone also
+    # takes flackcli.notices.
+    "flackcli.ui.cells": {"flackd.codec"},
+    "flackcli.ui.buffers": {"flackcli.ui.cells"},
+    "flackcli.ui.reading": {"flackcli.ui.buffers"},
+    "flackcli.ui.render": {"flackcli.ui.cells", "flackcli.ui.buffers"},
+    "flackcli.ui.buffer_list": {
+        "flackd.codec",
+        "flackcli.ui.cells",
+        "flackcli.ui.buffers",
+        "flackcli.ui.reading",
+    },
+    "flackcli.ui.model": {
+        "flackd.codec",
+        "flackcli.ui.cells",
+        "flackcli.ui.buffers",
+        "flackcli.ui.reading",
+        "flackcli.ui.render",
+        "flackcli.ui.buffer_list",
+    },
+    "flackcli.ui.view": {
+        "flackd.codec",
+        "flackcli.notices",
+        "flackcli.ui.cells",
+        "flackcli.ui.buffers",
+        "flackcli.ui.reading",
+        "flackcli.ui.model",
+    },
     "flackcli.ui.input": {"flackd.codec", "flackcli.notices"},
     # The network side of the client never touches the screen.
     "flackcli.client": {"trio", "flackd.codec"},
@@ -37,6 +88,19 @@ RULES: dict[str, set[str]] = {
     # Only the runner may bring asyncio and trio together.
     "flackcli.ui.app": {"prompt_toolkit", "flackd.codec", "flackcli"},
 }
+
+#: The pure view-model modules, lowest first: each imports only modules before it.
+VIEW_LAYERS = (
+    "flackcli.ui.cells",
+    "flackcli.ui.buffers",
+    "flackcli.ui.reading",
+    "flackcli.ui.render",
+    "flackcli.ui.buffer_list",
+    "flackcli.ui.model",
+    "flackcli.ui.view",
+)
+#: The most lines a view-model module may have (the split keeps each one readable).
+VIEW_MODULE_MAX_LINES = 420
 
 #: The one module where asyncio and Trio meet (Trio guest mode inside prompt-toolkit).
 ASYNCIO_MEETS_TRIO = "flackcli.ui.runner"
@@ -78,6 +142,36 @@ def test_import_rules(module: str, path: Path) -> None:
         return  # server, cli: may import trio, typer and the flackd modules they wire
     bad = sorted(name for name in _imports(path) if not _allowed(name, RULES[rule]))
     assert bad == [], f"{module} must not import {bad}"
+
+
+#: Modules that may name a concrete store; the rest know only the interface.
+STORE_WIRING = {"flackd.cli", "flackd.store.memory", "flackd.store.sqlite"}
+
+
+def test_sql_lives_only_in_the_sqlite_store() -> None:
+    for module, path in _modules():
+        names = _imports(path)
+        if module != "flackd.store.sqlite":
+            assert "sqlite3" not in names, f"{module} imports sqlite3"
+        if module not in STORE_WIRING:
+            concrete = {
+                n for n in names if n.startswith(("flackd.store.sqlite", "flackd.store.memory"))
+            }
+            assert not concrete, f"{module} names a concrete store: {concrete}"
+
+
+def test_view_modules_are_layered_pure_and_small() -> None:
+    """Every module of the view model exists, imports no view module above it (no cycles),
+    never trio, asyncio or prompt_toolkit, and stays short."""
+    modules = dict(_modules())
+    for i, module in enumerate(VIEW_LAYERS):
+        assert module in modules, f"{module} is missing"
+        ui = {n for n in _imports(modules[module]) if n.startswith("flackcli.ui")}
+        assert ui <= set(VIEW_LAYERS[:i]), f"{module} imports {sorted(ui - set(VIEW_LAYERS[:i]))}"
+        tops = {n.split(".")[0] for n in _imports(modules[module])}
+        assert not tops & {"trio", "asyncio", "prompt_toolkit"}, module
+        lines = modules[module].read_text(encoding="utf-8").count("\n")
+        assert lines <= VIEW_MODULE_MAX_LINES, f"{module}: {lines} lines"
 
 
 def test_only_the_runner_imports_both_asyncio_and_trio() -> None:

@@ -1,6 +1,7 @@
 """The benchmark harness works end to end: ``benchmarks/run.py --smoke``.
 
-A seconds-long run against flackd and the bare relay with tiny client counts: it builds the
+A seconds-long run against flackd (in memory and with --data-dir) and the bare relay with
+tiny client counts: it builds the
 C load generator, starts each server as a child process on a free loopback port, drives
 every workload, stops the servers by their PIDs and writes the results JSON. This test
 asserts only that messages were delivered and none was lost, never a speed (conftest rule
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVERS = ("flackd", "relay")
+SERVERS = ("flackd", "flackd-durable", "relay")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,10 @@ def test_report_reprints_the_tables_and_a_markdown_table(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     markdown = done.stdout.split("== Markdown\n", 1)[1].splitlines()
-    assert markdown[0] == "| workload | flackd | relay | flackd / best C/C++ | flackd / relay |"
+    assert markdown[0] == (
+        "| workload | flackd | flackd-durable | relay | flackd / best C/C++ | flackd / relay "
+        "| flackd-durable / flackd |"
+    )
     assert len(markdown) == 2 + len(report["runs"])  # header, rule, one row per workload
 
 

@@ -210,28 +210,17 @@ def test_wrong_types_in_state_are_dropped_not_fatal() -> None:
 # -- server, nick and precedence --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("127.0.0.1:7777", ("127.0.0.1", 7777)),
-        ("chat.example", ("chat.example", 7777)),
-        ("[::1]:8000", ("::1", 8000)),
-        ("[::1]", ("::1", 7777)),
-    ],
-)
-def test_parse_server(text: str, expected: tuple[str, int]) -> None:
-    assert files.parse_server(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", ":7777", "host:", "host:0", "host:70000", "::1", "a b:1"])
-def test_parse_server_refuses(text: str) -> None:
-    with pytest.raises(ValueError, match=r"."):
-        files.parse_server(text)
-
-
-def test_format_server_brackets_ipv6() -> None:
-    assert files.format_server("::1", 7777) == "[::1]:7777"
-    assert files.format_server("localhost", 1) == "localhost:1"
+def test_resolve_keeps_tls_and_finds_the_ca_file() -> None:
+    """A tls:// server remembered in state.json stays TLS; --ca beats FLACK_CA beats
+    config.toml (address parsing itself: tests/test_address.py)."""
+    state = State(server="tls://chat.example:7000")
+    got = files.resolve(None, None, Config(ca="/c.pem"), state, env={})
+    assert (got.host, got.port, got.address.tls) == ("chat.example", 7000, True)
+    assert (got.server, got.ca) == ("tls://chat.example:7000", "/c.pem")
+    got = files.resolve(None, None, Config(ca="/c.pem"), state, env={"FLACK_CA": "/e.pem"})
+    assert got.ca == "/e.pem"
+    got = files.resolve("tls://[::1]", None, Config(), state, env={}, ca_flag="/f.pem")
+    assert (got.server, got.ca) == ("tls://[::1]:7778", "/f.pem")
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from flackd import __version__
 from flackd.codec import events as e
 from flackd.codec.grammar import VERBS, format_event, parse_command
 from flackd.codec.ids import IdGenerator, format_timestamp
-from flackd.hub import Broadcast, Close, Effect, Hub, Reply
+from flackd.hub import Broadcast, Close, Effect, Hub, Reply, hash_token
 from flackd.limits import Limits
 
 BOOT = 1795507200000
@@ -416,7 +416,7 @@ def test_rename_updates_names_and_frees_the_old_nick() -> None:
     assert say(hub, "c", "MSG zed hi").lines("a")[0].endswith(" alice :hi")
     session = hub.session("zed")
     assert session is not None
-    assert session.token == token
+    assert session.token_hash == hash_token(token)
 
 
 def test_rename_to_a_case_variant_of_your_own_nick() -> None:

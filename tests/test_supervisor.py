@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from flackcli.client import ConnectionClosed, FlackError, open_client
-from flackcli.notices import CaughtUp, ConnectionState, Gap, Members, Registered
+from flackcli.notices import CaughtUp, ConnectionState, Gap, Members, Registered, SessionLost
 from flackcli.supervisor import Item, Memory, Supervisor
 from flackd.codec import commands as c
 from flackd.codec import events as e
@@ -227,6 +227,65 @@ async def test_a_server_restart_is_a_gap_and_the_session_comes_back(
     h.supervisor.stop()
 
 
+async def test_a_forgotten_session_is_a_notice_not_an_error_and_comes_back_as_before(
+    nursery: trio.Nursery,
+) -> None:
+    first = trio.CancelScope()
+    port = await nursery.start(run_server, first)
+    memory = Memory("alice", channels=["#c", "#d"])
+    h = await supervised(nursery, port, memory)
+    await h.wait_for(is_live)
+    token_before = memory.token
+    first.cancel()  # a restart without durable state: every session is forgotten
+    await h.wait_for(lambda i: isinstance(i, ConnectionState) and i.state == "offline")
+    await nursery.start(run_server, trio.CancelScope(), port)
+    bob = await LineClient.connect(port, "bob")
+    await bob.register("bob")
+    await bob.join("#d")
+    await h.wait_for(is_live, count=2)
+    # Said once, in words, with who we ask to be and where we go back to.
+    lost = await h.wait_for(SessionLost)
+    assert lost == [SessionLost("alice", ("#c", "#d"))]
+    # ... and never as the raw refusal of the RESUME.
+    assert not [i for i in h.items if isinstance(i, e.Error)]
+    after = h.items[h.items.index(lost[0]) :]
+    registered = [i for i in after if isinstance(i, Registered)]
+    assert registered == [Registered("alice", False, "#c")]  # NICK, the same nick
+    assert [i.channel for i in after if isinstance(i, CaughtUp)] == ["#c", "#d"]
+    assert (await bob.recv()) == "JOIN #d alice"  # really back in the channel
+    assert memory.channels == ["#c", "#d"]
+    assert memory.token not in (None, token_before)  # the new session's token
+    h.supervisor.stop()
+
+
+async def test_a_forgotten_session_whose_nick_was_taken_falls_back_to_an_underscore(
+    nursery: trio.Nursery,
+) -> None:
+    first = trio.CancelScope()
+    port = await nursery.start(run_server, first)
+    memory = Memory("alice", channels=["#c"])
+    h = await supervised(nursery, port, memory)
+    await h.wait_for(is_live)
+    first.cancel()
+    await h.wait_for(lambda i: isinstance(i, ConnectionState) and i.state == "offline")
+    # The new server comes up where the supervisor cannot reach it yet, so that someone
+    # else surely takes the nick first; then the supervisor is pointed at it.
+    restarted = await nursery.start(run_server, trio.CancelScope())
+    squatter = await LineClient.connect(restarted, "squatter")
+    await squatter.register("alice")
+    h.supervisor.port = restarted
+    h.supervisor.reconnect_now()
+    await h.wait_for(is_live, count=2)
+    assert (await h.wait_for(SessionLost)) == [SessionLost("alice", ("#c",))]
+    registered = [i for i in h.items if isinstance(i, Registered)]
+    assert registered[1:] == [Registered("alice_", False, "#c", wanted="alice")]
+    assert h.supervisor.nick == "alice_"
+    assert memory.nick == "alice"  # the remembered nick is unchanged
+    assert not [i for i in h.items if isinstance(i, e.Error)]
+    await squatter.expect_quiet()
+    h.supervisor.stop()
+
+
 async def test_commands_sent_while_offline_go_out_once(nursery: trio.Nursery) -> None:
     first = trio.CancelScope()
     port = await nursery.start(run_server, first)
@@ -267,11 +326,17 @@ async def test_a_taken_nick_falls_back_to_an_underscore(
     squatter = await flackd.client("alice")
     h = await supervised(nursery, flackd.port, Memory("alice", channels=["#c"]))
     registered = (await h.wait_for(Registered))[0]
-    assert isinstance(registered, Registered)
-    assert registered.nick == "alice_"
+    assert registered == Registered("alice_", False, None, wanted="alice")
     assert h.supervisor.memory.nick == "alice"  # the remembered nick is unchanged
     await h.wait_for(CaughtUp)
     await squatter.expect_quiet()
+    # The refusal of NICK alice was answered by trying alice_: not shown as an error.
+    assert not [i for i in h.items if isinstance(i, e.Error)]
+    # Once registered, a refusal of the user's own NICK is the user's to see.
+    await h.supervisor.send(c.Nick("alice"))
+    refused = (await h.wait_for(e.Error))[0]
+    assert isinstance(refused, e.Error)
+    assert (refused.code, refused.command) == ("NICK_IN_USE", "NICK")
     h.supervisor.stop()
 
 

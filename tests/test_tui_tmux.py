@@ -1,5 +1,7 @@
 """flackcli end to end in a real terminal: tmux runs the installed ``flackcli`` against an
-in-process flackd on an ephemeral loopback port.
+in-process flackd on an ephemeral loopback port, or against the installed ``flackd``
+command, which the restart tests stop by its PID and start again on the same port
+(``tests/restart.py``).
 
 Each test uses a private tmux server (``tmux -L <unique name>``) and kills only that server.
 Waiting means polling the captured screen for the expected text, bounded by an overall
@@ -22,6 +24,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from flackcli.ui.view import SESSION_LOST_TEXT
+from tests.restart import flackd_help, restartable_flackd
 from tests.support import LineClient, RunningServer, cut, run_server
 
 TMUX = shutil.which("tmux")
@@ -224,3 +228,69 @@ async def test_first_run_asks_for_a_nick_once(tmp_path: Path, flackd: RunningSer
         screen = await again.wait_for(" live ")
         assert "[dora]" in screen
         assert "Nick:" not in screen
+
+
+#: What the screen says when the server forgot the session (the first row of the line: it
+#: wraps in the message pane), and what it must not show instead: the raw refusal.
+SESSION_LOST_SHOWN = SESSION_LOST_TEXT.split(";")[0]
+RAW_UNKNOWN_TOKEN = ("RESUME:", "token is unknown", "UNKNOWN_TOKEN")
+
+
+async def test_a_restart_without_data_dir_is_said_in_words_and_the_session_comes_back(
+    tmp_path: Path,
+) -> None:
+    async with restartable_flackd() as flackd, tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #test")
+        await alice.wait_for("[#test]")
+        carol = await netcat_user(flackd.port, "carol", "#test")
+        await carol.send("MSG #test said before the restart")
+        await alice.wait_for("said before the restart")
+        await flackd.restart()  # SIGTERM by PID; every session is forgotten
+        screen = await alice.wait_for(SESSION_LOST_SHOWN)
+        screen = await alice.wait_for(lambda s: " live " in s and "[#test]" in s)
+        carol = await netcat_user(flackd.port, "carol", "#test")
+        await carol.send("MSG #test said after the restart")
+        screen = await alice.wait_for("said after the restart")
+        assert SESSION_LOST_SHOWN in screen  # said in the channel alice looks at
+        assert "[alice]" in screen  # the same nick
+        assert "[alice] #test" in screen  # the same nick, back in the same channel
+        assert screen.count("said before the restart") == 1, screen
+        assert "some messages were missed" in screen  # the old history is gone
+        for raw in RAW_UNKNOWN_TOKEN:
+            assert raw not in screen, screen
+        await alice.type("C-p")  # the server buffer: the notice, no raw error either
+        screen = await alice.wait_for("registered as alice")
+        assert SESSION_LOST_SHOWN in screen
+        for raw in RAW_UNKNOWN_TOKEN:
+            assert raw not in screen, screen
+
+
+HAS_DATA_DIR = "--data-dir" in flackd_help()
+
+
+@pytest.mark.skipif(
+    not HAS_DATA_DIR, reason="flackd --help does not list --data-dir yet (durable state)"
+)
+async def test_a_restart_with_data_dir_resumes_with_no_gap(tmp_path: Path) -> None:
+    data = tmp_path / "flackd-data"
+    async with restartable_flackd("--data-dir", str(data)) as flackd, tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #test")
+        await alice.wait_for("[#test]")
+        carol = await netcat_user(flackd.port, "carol", "#test")
+        await carol.send("MSG #test said before the restart")
+        await alice.wait_for("said before the restart")
+        await flackd.restart()  # SIGTERM by PID; the state is in the data directory
+        await alice.wait_for(lambda screen: " live " not in screen)
+        screen = await alice.wait_for(lambda s: " live " in s and "[#test]" in s)
+        carol = await netcat_user(flackd.port, "carol2", "#test")
+        await carol.send("MSG #test said after the restart")
+        screen = await alice.wait_for("said after the restart")
+        assert "[alice]" in screen  # the same nick
+        assert "[alice] #test" in screen  # the same nick, in the same channel
+        assert screen.count("said before the restart") == 1, screen
+        assert "some messages were missed" not in screen  # no gap line
+        assert SESSION_LOST_SHOWN not in screen  # the session was resumed

@@ -15,6 +15,7 @@ Flow: keys -> ``ui.app`` -> ``ui.input.parse`` -> an action -> :class:`Bridge` -
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ import trio
 from prompt_toolkit.application import Application
 
 from flackcli import files
+from flackcli.address import Address
 from flackcli.supervisor import Memory, Supervisor
 from flackcli.ui import input as ui_input
 from flackcli.ui.actions import perform
@@ -115,11 +117,20 @@ async def _trio_main(
         save()
 
 
-async def _main(host: str, port: int, nick: str, config: files.Config, state: files.State) -> int:
-    server = f"{host}:{port}"
+async def _main(
+    host: str,
+    port: int,
+    nick: str,
+    config: files.Config,
+    state: files.State,
+    tls: ssl.SSLContext | None = None,
+) -> int:
+    server = str(Address(host, port, tls is not None))  # the key in state.json
     memory = files.memory_for(state, server, nick)
     dirty = _Dirty()
-    supervisor = Supervisor(host, port, memory, on_change=dirty.mark, context=CONTEXT_LINES)
+    supervisor = Supervisor(
+        host, port, memory, on_change=dirty.mark, context=CONTEXT_LINES, tls=tls
+    )
     view = View(memory.nick, highlight_words=tuple(config.highlight_words))
     if memory.last_channel:  # come back to the channel you were in
         view.request_focus(memory.last_channel)
@@ -168,6 +179,15 @@ async def _main(host: str, port: int, nick: str, config: files.Config, state: fi
     return 0
 
 
-def run_tui(host: str, port: int, nick: str, config: files.Config, state: files.State) -> int:
-    """Run the full-screen client until the user quits; return the exit status."""
-    return asyncio.run(_main(host, port, nick, config, state))
+def run_tui(
+    host: str,
+    port: int,
+    nick: str,
+    config: files.Config,
+    state: files.State,
+    *,
+    tls: ssl.SSLContext | None = None,
+) -> int:
+    """Run the full-screen client until the user quits; return the exit status.
+    ``tls``: the context for a ``tls://`` server (None: plain TCP)."""
+    return asyncio.run(_main(host, port, nick, config, state, tls))

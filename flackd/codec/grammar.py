@@ -66,10 +66,11 @@ ERROR_CODES: Final[dict[str, str]] = {
     "BAD_CHARACTER": "the line held a control character (NUL, CR, ESC, ...) and was dropped",
     "TOO_MANY_CHANNELS": "a per-client or per-server channel limit was reached",
     "RATE_LIMITED": "temporary: a per-action quota is used up; retry after retry= seconds",
+    "STORAGE_FAILED": "temporary: the server could not store the change, so it did not happen",
 }
 
 #: Codes that describe a temporary condition: the same command may succeed later.
-TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED"})
+TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED", "STORAGE_FAILED"})
 
 #: The largest count a HISTORY command may ask for before the server clamps it.
 MAX_COUNT: Final = 10_000

@@ -1,0 +1,265 @@
+"""Committer: effects wait for the store to confirm what they acknowledge (group commit).
+
+Owns: the queue of effects held back while a commit runs, the commit loop (one task),
+group commit, the bound on how much may wait, and what a failed commit does. Imports trio,
+the standard library, ``flackd.codec``, ``flackd.hub`` and ``flackd.store`` (the
+interface only: it never names a database).
+
+Used only when flackd has a store (``--data-dir``); without one the server applies effects
+at once and none of this runs.
+
+Rules:
+
+1. **Acknowledged means stored.** A command that changed state (the hub's journal grew)
+   has its effects held until the commit holding the change has returned: the sender's
+   echo, the OK, and every other member's copy. Nobody sees a change the store may lose.
+2. **One order.** Once anything is held, every later effect and line queues behind it,
+   whoever it is for, so each connection gets its lines in the order the hub made them.
+   When nothing is held and a command changed nothing (PING, HISTORY, LIST...), its
+   effects go out at once: reads cost nothing extra.
+3. **Group commit.** The commit loop takes everything submitted since the last commit and
+   commits it at once: what arrived in one pass of the readers, or while the previous
+   commit ran. The commit runs in a worker thread (``trio.to_thread``), so SQLite never
+   stalls the event loop; fan-out still never awaits.
+4. **Bounded.** At most ``commit_queue`` commands wait behind the running commit (which
+   itself holds at most as many); past it, readers stop reading
+   (:meth:`Committer.wait_room`) until a commit frees room, so TCP pushes back.
+5. **A failed commit** (disk full, I/O error) stores nothing. The hub is reset to what the
+   store holds (so its memory never runs ahead of the disk), every command whose changes
+   were lost gets ``ERR STORAGE_FAILED`` instead of its effects (nothing echoed, nothing
+   delivered), and for ``store_retry`` seconds commands that would change state are refused
+   with the same error at once, while reads go on being served. A connection closing
+   still closes, and others still hear that it left.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+import trio
+
+from flackd.codec import commands as c
+from flackd.codec import events as e
+from flackd.codec.grammar import Verb, encode_event
+from flackd.hub import Close, Effect, HubProtocol
+from flackd.store import Store, StoreError
+
+__all__ = ["Committer", "writes"]
+
+C = TypeVar("C", bound=Hashable)
+
+log = logging.getLogger("flackd")
+
+#: Kinds of held work.
+READ: Final = 0
+WRITE: Final = 1
+LEAVE: Final = 2  # a disconnect: carried out even if its commit fails
+
+#: Python's GIL switch interval while the committer runs (seconds; the default is 0.005).
+#: A commit in its worker thread gives the GIL up inside SQLite and must get it back to go
+#: on; while the event loop is busy that wait lasts up to one switch interval, every time.
+#: The interval matters only while another thread waits, so a short one costs nothing
+#: when no commit is running.
+SWITCH_INTERVAL: Final = 0.0002
+
+_WRITING: Final = (c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Delete)
+
+
+def writes(command: c.Command) -> bool:
+    """Whether ``command`` may change stored state (refused while the store is failing)."""
+    return isinstance(command, _WRITING) or (type(command) is c.Topic and command.text is not None)
+
+
+@dataclass(slots=True)
+class _Held(Generic[C]):
+    conn: C | None  # the connection the command came from, or the line is for
+    verb: str
+    effects: Sequence[Effect[C]] | bytes
+    kind: int
+    was_registered: bool
+
+
+class Committer(Generic[C]):
+    """Holds effects behind the store's commits (see the module docstring)."""
+
+    def __init__(
+        self,
+        hub: HubProtocol[C],
+        store: Store,
+        apply: Callable[[Sequence[Effect[C]]], None],
+        push: Callable[[C, bytes], None],
+        *,
+        clock: Callable[[], float],
+        max_queue: int,
+        retry_seconds: float,
+    ) -> None:
+        self.hub = hub
+        self.store = store
+        self._apply = apply
+        self._push = push
+        self._clock = clock
+        self.max_queue = max_queue
+        self.retry_seconds = retry_seconds
+        self._open: list[_Held[C]] = []
+        self._busy = False
+        self._work = trio.Event()
+        self._room = trio.Event()
+        self._idle = trio.Event()
+        self._idle.set()
+        #: trio.current_time() until which changes are refused after a failed commit.
+        self.refusing_until = -math.inf
+        #: Commits made and failed (for tests and logs).
+        self.commits = 0
+        self.failures = 0
+
+    # -- called by the server, synchronously -------------------------------------------
+
+    def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> None:
+        """Run ``command`` through the hub and hold its effects as the rules say."""
+        hub = self.hub
+        journal = hub.journal
+        assert journal is not None
+        if self.refusing_until > trio.current_time() and writes(command):
+            self._say(conn, _storage_error(verb.name, self.refusing_until))
+            return
+        registered = hub.is_registered(conn)
+        before = journal.count
+        effects = hub.handle(conn, verb, command, now)
+        kind = WRITE if journal.count != before else READ
+        self.submit(conn, verb.name, effects, kind, registered)
+
+    def disconnect(self, conn: C, reason: str, now: float) -> None:
+        self.submit(conn, "*", self.hub.disconnect(conn, reason, now), LEAVE, True)
+
+    def submit(
+        self,
+        conn: C | None,
+        verb: str,
+        effects: Sequence[Effect[C]] | bytes,
+        kind: int = READ,
+        was_registered: bool = True,
+    ) -> None:
+        """Apply ``effects`` now if nothing is held and they acknowledge no change;
+        otherwise hold them for the commit loop."""
+        if kind == READ and not self._busy and not self._open:
+            if isinstance(effects, bytes):
+                self._push_to(conn, effects)
+            else:
+                self._apply(effects)
+            return
+        self._open.append(_Held(conn, verb, effects, kind, was_registered))
+        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        self._work.set()
+
+    def _say(self, conn: C, data: bytes) -> None:
+        self.submit(conn, "*", data)
+
+    def _push_to(self, conn: C | None, data: bytes) -> None:
+        if conn is not None:
+            self._push(conn, data)
+
+    def full(self) -> bool:
+        return len(self._open) >= self.max_queue
+
+    async def wait_room(self) -> None:
+        """Wait until fewer than ``max_queue`` commands are held (readers call this)."""
+        while self.full():
+            if self._room.is_set():
+                self._room = trio.Event()
+            await self._room.wait()
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far has been committed and applied."""
+        while self._open or self._busy:
+            await self._idle.wait()
+
+    # -- the commit loop ---------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Commit and release, forever. Cancel it only after :meth:`flush`."""
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
+        try:
+            await self._run(task_status)
+        finally:
+            sys.setswitchinterval(previous)
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        while True:
+            if not self._open:
+                self._idle.set()
+                self._work = trio.Event()
+                await self._work.wait()
+            if self.refusing_until > trio.current_time():
+                await trio.sleep_until(self.refusing_until)
+            batch, self._open = self._open, []
+            self._room.set()
+            changes = self.hub.take_changes()
+            if changes is None:
+                self._release(batch)
+                continue
+            self._busy = True
+            try:
+                # Not abandoned on cancellation: a commit, once started, is waited for.
+                await trio.to_thread.run_sync(self.store.commit, changes)
+            except StoreError as exc:
+                self._failed(batch, exc)
+            else:
+                self.commits += 1
+                self._release(batch)
+            finally:
+                self._busy = False
+
+    def _release(self, batch: list[_Held[C]]) -> None:
+        for held in batch:
+            if isinstance(held.effects, bytes):
+                self._push_to(held.conn, held.effects)
+            else:
+                self._apply(held.effects)
+
+    def _failed(self, batch: list[_Held[C]], exc: StoreError) -> None:
+        """Nothing of ``batch`` (nor of what was submitted since) was stored: undo it."""
+        self.failures += 1
+        self.refusing_until = trio.current_time() + self.retry_seconds
+        log.error(
+            "could not store changes in %s: %s; refusing changes for %g s",
+            self.store.where,
+            exc,
+            self.retry_seconds,
+        )
+        pending = batch + self._open
+        self._open = []
+        self._room.set()
+        self.hub.take_changes()  # the journal's notes are void: the reload below rules
+        lost = {
+            h.conn
+            for h in pending
+            if h.kind == WRITE and not h.was_registered and h.conn is not None
+        }
+        self.hub.restore(self.store.load(), self._clock(), unregister=lost)
+        for held in pending:
+            if held.kind != WRITE:
+                self._release([held])
+                continue
+            self._push_to(held.conn, _storage_error(held.verb, self.refusing_until))
+            assert not isinstance(held.effects, bytes)
+            # A closing connection still closes (QUIT); nothing else of it goes out.
+            self._apply([ef for ef in held.effects if type(ef) is Close and ef.conn is held.conn])
+
+
+def _storage_error(verb: str, until: float) -> bytes:
+    retry = max(1, math.ceil(until - trio.current_time()))
+    return encode_event(
+        e.Error(
+            "STORAGE_FAILED",
+            verb,
+            (f"retry={retry}",),
+            f"the server could not store this, so it was not carried out; try again in {retry} s",
+        )
+    )

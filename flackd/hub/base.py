@@ -1,0 +1,81 @@
+"""The base of the hub's rules: the state they all read, and the helpers several use.
+
+Owns: :class:`HubBase`, which declares the hub's state (limits, ids, the journal, the
+connections, sessions, tokens, channels and where each message is held) and holds the
+channel lookups the channel and message rules share. The rules are mixin classes over it
+(:mod:`flackd.hub.sessions`, :mod:`flackd.hub.channels`, :mod:`flackd.hub.messages`),
+composed into :class:`flackd.hub.Hub`. Imports only the standard library,
+``flackd.codec``, ``flackd.limits`` and the hub's own modules: never trio, never a store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Generic
+
+from flackd.codec.grammar import ProtocolError
+from flackd.codec.ids import IdGenerator
+from flackd.codec.text import CHANNEL_MAX_CHARS, fold, is_valid_channel
+from flackd.hub.journal import Journal
+from flackd.hub.state import C, Channel, Session
+from flackd.limits import Limits
+
+
+class HubBase(Generic[C]):
+    """What every rule of the hub may use: its state and the shared channel lookups.
+
+    The attributes are set by :meth:`flackd.hub.Hub.__init__` and :meth:`_reset`. A mixin's
+    ``self._membership(...)`` or ``self.ids`` is the same single lookup it was before the
+    hub was split, so the MSG path gains no call.
+    """
+
+    limits: Limits
+    ids: IdGenerator
+    journal: Journal[C] | None
+    _conns: dict[C, Session[C] | None]  # every connection, with its session once registered
+
+    def _reset(self) -> None:
+        self._sessions: dict[str, Session[C]] = {}  # by folded nick, connected or detached
+        self._tokens: dict[str, Session[C]] = {}  # by hash_token(token)
+        self._detached: OrderedDict[Session[C], None] = OrderedDict()  # oldest first
+        self._channels: dict[str, Channel[C]] = {}  # by folded name
+        self._where: dict[int, Channel[C]] = {}  # message seq -> channel holding it
+        self._next_sid = 0
+
+    if TYPE_CHECKING:
+        # A session rule (flackd.hub.sessions) that the channel rules call too.
+        def _expire(self, now: float) -> None: ...
+
+    @staticmethod
+    def _check_channel_name(command: str, name: str) -> None:
+        if not is_valid_channel(name):
+            raise ProtocolError(
+                "INVALID_CHANNEL",
+                command,
+                f"a channel name is # and then 1-{CHANNEL_MAX_CHARS} ASCII letters, digits, "
+                "_ or -; example: JOIN #general",
+            )
+
+    def _existing(self, command: str, name: str) -> Channel[C]:
+        channel = self._channels.get(fold(name))
+        if channel is None:
+            # Checked only on a miss: a name that folds to an existing channel's is valid.
+            self._check_channel_name(command, name)
+            raise ProtocolError(
+                "NO_SUCH_CHANNEL",
+                command,
+                f"there is no channel {name}; LIST shows them, JOIN {name} creates it",
+                (name,),
+            )
+        return channel
+
+    def _membership(self, session: Session[C], command: str, name: str) -> Channel[C]:
+        channel = self._existing(command, name)
+        if session.key not in channel.members:
+            raise ProtocolError(
+                "NOT_IN_CHANNEL",
+                command,
+                f"you are not in {channel.name}; JOIN {channel.name} first",
+                (channel.name,),
+            )
+        return channel

@@ -1,0 +1,165 @@
+"""The channel rules: JOIN and CREATE, PART, TOPIC, LIST, and making room for channels.
+
+Owns: :class:`ChannelRules`: membership (a session's channels, at most ``max_joins``), a
+channel's creation (the per-client quota, ``max_channels``, reclaiming the channel empty
+the longest), topics and the LIST page. Imports only the standard library,
+``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never a store.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from flackd.codec import events as e
+from flackd.codec.grammar import ProtocolError
+from flackd.codec.ids import format_timestamp
+from flackd.codec.text import fold
+from flackd.history import ChannelHistory
+from flackd.hub.base import HubBase
+from flackd.hub.blocks import history_block, names_block, topic_line
+from flackd.hub.effects import Broadcast, Effect, Reply
+from flackd.hub.state import C, Channel, Session, touch
+
+#: Seconds over which ``Limits.channel_creates`` counts.
+CREATION_WINDOW = 60.0
+
+
+class ChannelRules(HubBase[C]):
+    """Channels: joining, creating, leaving, topics and the list of them."""
+
+    def _join(
+        self, session: Session[C], name: str, now: float, *, create_only: bool
+    ) -> list[Effect[C]]:
+        verb = "CREATE" if create_only else "JOIN"
+        self._check_channel_name(verb, name)
+        key = fold(name)
+        channel = self._channels.get(key)
+        if channel is not None and create_only:
+            raise ProtocolError(
+                "CHANNEL_EXISTS",
+                verb,
+                f"{channel.name} already exists (names ignore case); JOIN {channel.name} to "
+                "enter it, or pick another name",
+                (channel.name,),
+            )
+        effects: list[Effect[C]] = []
+        if channel is None or key not in session.channels:
+            if len(session.channels) >= self.limits.max_joins:
+                raise ProtocolError(
+                    "TOO_MANY_CHANNELS",
+                    verb,
+                    f"you are in {len(session.channels)} channels, the most allowed; "
+                    "PART one first",
+                )
+            if channel is None:
+                self._check_creation_quota(session, verb, now)
+                if len(self._channels) >= self.limits.max_channels and not self._reclaim(now):
+                    raise ProtocolError(
+                        "TOO_MANY_CHANNELS",
+                        verb,
+                        "the server has as many channels as it allows; JOIN an existing one",
+                    )
+                channel = Channel(name, ChannelHistory(self.limits.history))
+                self._channels[key] = channel
+                session.created.append(now)
+                if self.journal is not None:
+                    self.journal.channel(key, channel)
+            others = channel.conns()
+            if others:
+                effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
+            channel.add(session)
+            session.channels[key] = channel
+            if self.journal is not None:
+                self.journal.session(session)
+        if touch(session, key) and self.journal is not None:
+            self.journal.session(session)
+        count = len(channel.members)
+        members = "member" if count == 1 else "members"
+        lines: list[e.Event] = [
+            e.Ok(verb, (channel.name, str(count)), f"joined {channel.name} ({count} {members})"),
+            topic_line(channel),
+            *names_block(channel),
+            *history_block(channel.name, channel.history.latest(self.limits.join_replay)),
+        ]
+        assert session.conn is not None
+        effects.append(Reply(session.conn, lines))
+        return effects
+
+    def _check_creation_quota(self, session: Session[C], verb: str, now: float) -> None:
+        """At most ``channel_creates`` new channels per client per minute."""
+        recent = session.created
+        while recent and recent[0] <= now - CREATION_WINDOW:
+            del recent[0]  # at most channel_creates entries
+        if len(recent) >= self.limits.channel_creates:
+            retry = max(1, math.ceil(recent[0] + CREATION_WINDOW - now))
+            raise ProtocolError(
+                "RATE_LIMITED",
+                verb,
+                f"at most {self.limits.channel_creates} new channels a minute; try again in "
+                f"{retry} s, or JOIN an existing channel",
+                (f"retry={retry}",),
+            )
+
+    def _reclaim(self, now: float) -> bool:
+        """Make room for a channel: delete the one empty the longest, if it has been empty
+        for ``resume_ttl`` seconds (so no resumable session can still expect it)."""
+        self._expire(now)
+        ttl = self.limits.resume_ttl
+        idle = [
+            (channel.vacated_at, key)
+            for key, channel in self._channels.items()
+            if not channel.members
+            and channel.vacated_at is not None
+            and channel.vacated_at + ttl <= now
+        ]
+        if not idle:
+            return False
+        _, key = min(idle)
+        channel = self._channels.pop(key)
+        for seq in list(self._where):
+            if self._where[seq] is channel:
+                del self._where[seq]
+        if self.journal is not None:
+            self.journal.drop_channel(key)
+        return True
+
+    def _part(self, session: Session[C], name: str, reason: str, now: float) -> list[Effect[C]]:
+        channel = self._membership(session, "PART", name)
+        conns = channel.conns()
+        channel.remove(session, now)
+        del session.channels[fold(channel.name)]
+        if session.last_channel == fold(channel.name):
+            session.last_channel = next(reversed(session.channels), None)
+        if self.journal is not None:
+            self.journal.session(session)
+        return [Broadcast(conns, e.Parted(channel.name, session.nick, reason))]
+
+    def _list(self, after: str | None) -> list[e.Event]:
+        """At most ``list_max`` channels in name order, after ``after`` if given."""
+        if after is not None:
+            self._check_channel_name("LIST", after)
+        names = sorted(self._channels)
+        start = bisect.bisect_right(names, fold(after)) if after is not None else 0
+        page = names[start : start + self.limits.list_max]
+        more = "yes" if start + len(page) < len(names) else "no"
+        lines: list[e.Event] = [e.BlockStart("LIST", (str(len(page)),))]
+        for key in page:
+            ch = self._channels[key]
+            lines.append(e.ChannelEntry(ch.name, len(ch.members), ch.topic))
+        lines.append(e.BlockEnd("LIST", (f"more={more}",)))
+        return lines
+
+    def _topic(
+        self, session: Session[C], name: str, text: str | None, now: float
+    ) -> list[Effect[C]]:
+        if text is None:
+            assert session.conn is not None
+            return [Reply(session.conn, [topic_line(self._existing("TOPIC", name))])]
+        channel = self._membership(session, "TOPIC", name)
+        channel.topic = text
+        channel.topic_setter = session.nick
+        channel.topic_time = format_timestamp(now)
+        if self.journal is not None:
+            self.journal.channel(fold(channel.name), channel)
+        return [Broadcast(channel.conns(), topic_line(channel))]

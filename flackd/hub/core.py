@@ -1,0 +1,239 @@
+"""The hub itself: the rules composed behind the interface the server uses.
+
+Owns: :class:`Hub`: creating it (empty, or from a store's snapshot), the interface the
+server uses (connect, handle and its dispatch, disconnect, shutdown), the store's side
+(take_changes, restore) and views for tests and operators. The rules themselves live in
+:mod:`flackd.hub.sessions`, :mod:`flackd.hub.channels` and :mod:`flackd.hub.messages`.
+Imports only the standard library, the package's version (``flackd``), ``flackd.codec``,
+``flackd.history``, ``flackd.limits``, the store's interface (``flackd.store``) and the
+hub's own modules: never trio, never a concrete store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import assert_never
+
+from flackd import __version__
+from flackd.codec import commands as c
+from flackd.codec import events as e
+from flackd.codec.grammar import ProtocolError, Verb
+from flackd.codec.ids import IdGenerator
+from flackd.codec.text import fold
+from flackd.history import ChannelHistory, Entry
+from flackd.hub.blocks import help_block, names_block
+from flackd.hub.channels import ChannelRules
+from flackd.hub.effects import Close, Effect, Reply
+from flackd.hub.journal import Journal
+from flackd.hub.messages import MessageRules
+from flackd.hub.sessions import SessionRules
+from flackd.hub.state import C, Channel, Session
+from flackd.limits import Limits
+from flackd.store import Changes, Snapshot
+
+
+class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
+    """The in-memory chat state of one server. See :mod:`flackd.hub` for the rules."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        ids: IdGenerator | None = None,
+        *,
+        snapshot: Snapshot | None = None,
+        now: float | None = None,
+    ) -> None:
+        """A hub with no store (``snapshot`` None), or one whose state a store keeps.
+
+        With a ``snapshot`` (what :meth:`flackd.store.Store.load` returned), the hub starts
+        from it, with every session dropped at ``now`` unless it already was, and keeps a
+        :attr:`journal` of its changes for the server to commit.
+        """
+        self.limits = limits or Limits()
+        self.ids = ids or IdGenerator()
+        self.journal: Journal[C] | None = None
+        self._conns: dict[C, Session[C] | None] = {}
+        self._reset()
+        if snapshot is not None:
+            self.journal = Journal()
+            self.ids = IdGenerator(snapshot.boot)
+            self.restore(snapshot, 0.0 if now is None else now)
+
+    # -- the store's side ----------------------------------------------------------------
+
+    def take_changes(self) -> Changes | None:
+        """What changed since the last call, as rows for the store; None if nothing did."""
+        journal = self.journal
+        if journal is None or journal.empty():
+            return None
+        return journal.take(self.ids.last_seq, self._next_sid)
+
+    def restore(self, snapshot: Snapshot, now: float, *, unregister: Collection[C] = ()) -> None:
+        """Make the stored state the hub's state, keeping its live connections.
+
+        Used at start-up and after a failed commit (the store then still holds the state
+        before the failed changes, which are forgotten here). A live connection whose
+        session is stored gets it back, in its stored channels; one whose session is not
+        (it registered in the failed batch), or that is in ``unregister`` (its NICK or
+        RESUME failed), is unregistered again. Stored sessions without
+        a connection are dropped sessions, resumable for ``resume_ttl`` from when they
+        were dropped (or from ``now`` if they were connected when the state was stored).
+        """
+        live: dict[int, C] = {}
+        for conn, attached in self._conns.items():
+            if attached is not None and attached.conn == conn and conn not in unregister:
+                live[attached.sid] = conn
+        self._reset()
+        # Never below what was handed out: a read in a failed batch may have shown an id.
+        self.ids.last_seq = max(self.ids.last_seq, snapshot.last_seq)
+        self._next_sid = snapshot.last_sid
+        history = self.limits.history
+        for crow in snapshot.channels:
+            channel: Channel[C] = Channel(crow.name, ChannelHistory(history))
+            channel.topic = crow.topic
+            channel.topic_setter = crow.topic_setter
+            channel.topic_time = crow.topic_time
+            channel.history.last_dropped_seq = crow.last_dropped_seq
+            channel.vacated_at = now
+            self._channels[crow.key] = channel
+        for mrow in snapshot.messages:
+            holder = self._channels.get(mrow.channel)
+            if holder is None:  # pragma: no cover - a store keeps no orphans
+                continue
+            message = e.Message(holder.name, mrow.msgid, mrow.time, mrow.author, mrow.text)
+            dropped = holder.history.append(Entry(mrow.seq, message, mrow.author_sid))
+            if dropped is not None:  # --history was lowered since the rows were stored
+                self._where.pop(dropped.seq, None)
+            self._where[mrow.seq] = holder
+        for conn in list(self._conns):
+            self._conns[conn] = None
+        resumable = sorted(
+            snapshot.sessions,
+            key=lambda r: now if r.detached_at is None or r.sid in live else r.detached_at,
+        )
+        for srow in resumable:
+            session: Session[C] = Session(srow.sid, srow.nick, srow.token_hash, None)
+            for key in srow.channels:
+                held = self._channels.get(key)
+                if held is not None:
+                    session.channels[key] = held
+            if srow.last_channel in session.channels:
+                session.last_channel = srow.last_channel
+            self._sessions[session.key] = session
+            self._tokens[session.token_hash] = session
+            back = live.get(srow.sid)
+            if back is not None and back in self._conns:
+                session.conn = back
+                self._conns[back] = session
+                for held in session.channels.values():
+                    held.add(session)
+            else:
+                session.detached_at = now if srow.detached_at is None else srow.detached_at
+                self._detached[session] = None
+
+    # -- the interface the server uses -------------------------------------------------
+
+    def connect(self, conn: C, now: float) -> list[Effect[C]]:
+        """A new connection: remember it and greet it."""
+        self._conns[conn] = None
+        hello = e.Hello(
+            "flackd",
+            __version__,
+            self.limits.max_line_bytes,
+            self.limits.history,
+            "welcome to Flack; type NICK <name> to start, HELP for commands",
+        )
+        return [Reply(conn, [hello])]
+
+    def is_registered(self, conn: C) -> bool:
+        return self._conns.get(conn) is not None
+
+    def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> list[Effect[C]]:
+        """Carry out one parsed command from ``conn``."""
+        session = self._conns.get(conn)
+        if session is None and not verb.before_registration:
+            return [Reply(conn, [self._not_registered(verb.name)])]
+        try:
+            return self._dispatch(conn, session, command, now)
+        except ProtocolError as err:
+            return [Reply(conn, [err.reply])]
+
+    def disconnect(self, conn: C, reason: str, now: float) -> list[Effect[C]]:
+        """The connection is gone (for any reason). Idempotent."""
+        if conn not in self._conns:
+            return []
+        session = self._conns.pop(conn)
+        if session is None or session.conn != conn:
+            return []
+        effects = self._leave_all(session, e.Quit(session.nick, reason), now)
+        session.conn = None
+        session.detached_at = now
+        self._detached[session] = None
+        if self.journal is not None:
+            self.journal.session(session)
+        self._expire(now)
+        return effects
+
+    def shutdown(self, now: float) -> list[Effect[C]]:
+        """Say goodbye to every connection."""
+        bye = e.Bye("SHUTDOWN", ("retry=5",), "server shutting down; reconnect in a few seconds")
+        return [Close(conn, bye, "server shutting down") for conn in self._conns]
+
+    # -- views for tests and operators -------------------------------------------------
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    def channel(self, name: str) -> Channel[C] | None:
+        return self._channels.get(fold(name))
+
+    def session(self, nick: str) -> Session[C] | None:
+        return self._sessions.get(fold(nick))
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def _dispatch(
+        self, conn: C, session: Session[C] | None, command: c.Command, now: float
+    ) -> list[Effect[C]]:
+        if type(command) is c.Msg and session is not None:  # the hot path, looked at first
+            return self._msg(session, command.target, command.text, now)
+        match command:
+            case c.Nick(nick):
+                if session is None:
+                    return self._register(conn, nick, now)
+                return self._rename(session, nick, now)
+            case c.Resume(token):
+                return self._resume(conn, session, token, now)
+            case c.Ping(token):
+                return [Reply(conn, [e.Pong(token)])]
+            case c.Pong():
+                return []
+            case c.Help(topic):
+                return [Reply(conn, help_block(topic))]
+            case c.Quit(reason):
+                return self._quit(conn, session, reason, now)
+            case _:
+                pass
+        assert session is not None  # guaranteed by handle(): other verbs need registration
+        match command:
+            case c.Join(name):
+                return self._join(session, name, now, create_only=False)
+            case c.Create(name):
+                return self._join(session, name, now, create_only=True)
+            case c.Part(name, reason):
+                return self._part(session, name, reason, now)
+            case c.Msg(target, text):
+                return self._msg(session, target, text, now)
+            case c.ListChannels(after):
+                return [Reply(conn, self._list(after))]
+            case c.Names(name):
+                return [Reply(conn, names_block(self._existing("NAMES", name)))]
+            case c.Topic(name, text):
+                return self._topic(session, name, text, now)
+            case c.History():
+                return [Reply(conn, self._history(command))]
+            case c.Delete(msgid):
+                return self._delete(session, msgid)
+            case _:
+                assert_never(command)

@@ -1,0 +1,71 @@
+"""What the hub returns and what the server sees of it: effects and :class:`HubProtocol`.
+
+Owns: the effects (:class:`Reply`, :class:`Broadcast`, :class:`Close`) that only
+``flackd.server`` turns into socket writes, and :class:`HubProtocol`, the one interface
+the server (and ``flackd.committer``) uses. Imports only the standard library,
+``flackd.codec``, the store's interface (``flackd.store``) and the hub's own modules:
+never trio, never a concrete store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol
+
+from flackd.codec import commands as c
+from flackd.codec import events as e
+from flackd.codec.grammar import Verb
+from flackd.hub.journal import Journal
+from flackd.hub.state import C
+from flackd.store import Changes, Snapshot
+
+# Effects and history entries are plain dataclasses, not frozen ones: at least one is
+# made per message, and a frozen dataclass takes three times as long to make. Nothing
+# changes them after they are made.
+
+
+@dataclass(slots=True)
+class Reply(Generic[C]):
+    """Queue ``events`` for one connection, in order."""
+
+    conn: C
+    events: list[e.Event]
+
+
+@dataclass(slots=True)
+class Broadcast(Generic[C]):
+    """Queue one line for each of ``conns`` (formatted and encoded once)."""
+
+    conns: Sequence[C]
+    event: e.Event
+
+
+@dataclass(slots=True)
+class Close(Generic[C]):
+    """Queue ``bye`` as the connection's last line, flush, then close it."""
+
+    conn: C
+    bye: e.Bye
+    reason: str
+
+
+Effect = Reply[C] | Broadcast[C] | Close[C]
+
+
+class HubProtocol(Protocol[C]):
+    """What the server needs from a hub."""
+
+    def connect(self, conn: C, now: float) -> list[Effect[C]]: ...
+    def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> list[Effect[C]]: ...
+    def disconnect(self, conn: C, reason: str, now: float) -> list[Effect[C]]: ...
+    def shutdown(self, now: float) -> list[Effect[C]]: ...
+    def is_registered(self, conn: C) -> bool: ...
+
+    # With a store (see flackd.store and flackd.committer):
+    @property
+    def journal(self) -> Journal[C] | None: ...
+    def take_changes(self) -> Changes | None: ...
+    def restore(
+        self, snapshot: Snapshot, now: float, *, unregister: Collection[C] = ()
+    ) -> None: ...

@@ -1,0 +1,132 @@
+"""The journal: what the hub's commands changed, as rows for a store.
+
+Owns: :class:`Journal` (sessions and channels noted by identity, messages and deletions in
+order) and the builders that turn hub state into ``flackd.store`` rows. Only a hub with a
+store keeps one. Imports only the standard library, ``flackd.history``, the store's
+interface (``flackd.store``: rows and :class:`~flackd.store.Changes`, never a concrete
+store) and the hub's state objects: never trio.
+"""
+
+from __future__ import annotations
+
+from typing import Generic
+
+from flackd.history import Entry
+from flackd.hub.state import C, Channel, Session
+from flackd.store import Changes, ChannelRow, MessageRow, SessionRow
+
+
+class Journal(Generic[C]):
+    """What the commands since the last :meth:`Hub.take_changes` changed, for a store.
+
+    Only a hub with a store keeps one. Sessions and channels are noted by identity and
+    written as they are when the changes are taken (so a session changed ten times in one
+    batch is written once); messages and deletions are kept in order. ``count`` grows with
+    every note: the server compares it before and after a command to learn whether the
+    command changed anything that must be stored before its effects go out.
+    """
+
+    __slots__ = (
+        "channels",
+        "count",
+        "dropped_channels",
+        "dropped_sessions",
+        "messages",
+        "sessions",
+    )
+
+    def __init__(self) -> None:
+        self.sessions: dict[int, Session[C]] = {}
+        self.dropped_sessions: dict[int, None] = {}
+        self.channels: dict[str, Channel[C]] = {}  # by folded name
+        self.dropped_channels: dict[str, None] = {}
+        self.messages: list[MessageRow | int] = []
+        self.count = 0
+
+    def session(self, session: Session[C]) -> None:
+        self.sessions[session.sid] = session
+        self.count += 1
+
+    def drop_session(self, session: Session[C]) -> None:
+        self.sessions.pop(session.sid, None)
+        self.dropped_sessions[session.sid] = None
+        self.count += 1
+
+    def channel(self, key: str, channel: Channel[C]) -> None:
+        self.channels[key] = channel
+        self.count += 1
+
+    def drop_channel(self, key: str) -> None:
+        self.channels.pop(key, None)
+        self.dropped_channels[key] = None
+        # Its messages noted in this batch go with it (deletions by number are harmless).
+        self.messages = [m for m in self.messages if isinstance(m, int) or m.channel != key]
+        self.count += 1
+
+    def message(self, key: str, entry: Entry) -> None:
+        message = entry.message
+        self.messages.append(
+            MessageRow(
+                entry.seq,
+                key,
+                message.id,
+                message.time,
+                message.author,
+                entry.author_sid,
+                message.text,
+            )
+        )
+        self.count += 1
+
+    def deleted(self, seq: int) -> None:
+        self.messages.append(seq)
+        self.count += 1
+
+    def empty(self) -> bool:
+        return not (
+            self.sessions
+            or self.dropped_sessions
+            or self.channels
+            or self.dropped_channels
+            or self.messages
+        )
+
+    def take(self, last_seq: int, last_sid: int) -> Changes:
+        """The notes as rows (plain data, safe for another thread); the journal empties."""
+        changes = Changes(
+            sessions=[_session_row(s) for s in self.sessions.values()],
+            dropped_sessions=list(self.dropped_sessions),
+            channels=[_channel_row(key, ch) for key, ch in self.channels.items()],
+            dropped_channels=list(self.dropped_channels),
+            messages=self.messages,
+            last_seq=last_seq,
+            last_sid=last_sid,
+        )
+        self.sessions = {}
+        self.dropped_sessions = {}
+        self.channels = {}
+        self.dropped_channels = {}
+        self.messages = []
+        return changes
+
+
+def _session_row(session: Session[C]) -> SessionRow:
+    return SessionRow(
+        session.sid,
+        session.nick,
+        session.token_hash,
+        tuple(session.channels),
+        session.last_channel,
+        session.detached_at,
+    )
+
+
+def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
+    return ChannelRow(
+        key,
+        channel.name,
+        channel.topic,
+        channel.topic_setter,
+        channel.topic_time,
+        channel.history.last_dropped_seq,
+    )

@@ -1,0 +1,102 @@
+"""The hub's state objects: sessions, channels, and what is kept of a resume token.
+
+Owns: :class:`Session` (a registered user, connected or detached), :class:`Channel` (its
+members, topic and history ring, and the cached tuple of member connections every message
+is broadcast to), :func:`hash_token`, :func:`touch` (a session's most recent channel), and
+``C``, the type of the server's connection handles. Imports only the standard library,
+``flackd.codec`` and ``flackd.history``: never trio, never a store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from flackd.codec.text import fold
+from flackd.history import ChannelHistory
+
+C = TypeVar("C", bound=Hashable)
+
+
+@dataclass(eq=False, slots=True)
+class Session(Generic[C]):
+    """A registered user, connected or detached."""
+
+    sid: int
+    nick: str
+    token_hash: str  # hash_token() of the resume token: the token itself is not kept
+    conn: C | None
+    # By folded name, least recently used first (joining or writing moves one to the end).
+    channels: dict[str, Channel[C]] = field(default_factory=dict)
+    last_channel: str | None = None  # folded name
+    detached_at: float | None = None
+    created: list[float] = field(default_factory=list)  # times of recent channel creations
+    key: str = field(init=False)  # fold(nick): kept, not recomputed, as every MSG needs it
+
+    def __post_init__(self) -> None:
+        self.key = fold(self.nick)
+
+    def rename(self, nick: str) -> None:
+        self.nick = nick
+        self.key = fold(nick)
+
+
+@dataclass(eq=False, slots=True)
+class Channel(Generic[C]):
+    """A channel: its display name, topic, live members and history.
+
+    Change ``members`` only through :meth:`add` and :meth:`remove` (and call
+    :meth:`member_moved` when a member's connection changes), so that the tuple of member
+    connections every message is broadcast to is built once per change, not per message.
+    """
+
+    name: str
+    history: ChannelHistory
+    members: dict[str, Session[C]] = field(default_factory=dict)  # by folded nick
+    topic: str = ""
+    topic_setter: str = "*"
+    topic_time: str = "*"
+    vacated_at: float | None = None  # when the last member left (None while anyone is in)
+    _conns: tuple[C, ...] | None = None  # cache of conns(); None when stale
+
+    def conns(self) -> tuple[C, ...]:
+        """The connections of the members that are connected, in joining order."""
+        conns = self._conns
+        if conns is None:
+            conns = tuple(s.conn for s in self.members.values() if s.conn is not None)
+            self._conns = conns
+        return conns
+
+    def add(self, session: Session[C]) -> None:
+        self.members[session.key] = session
+        self.vacated_at = None
+        self._conns = None
+
+    def remove(self, session: Session[C], now: float) -> None:
+        """Take ``session`` out (if it is in); note the time when the last member leaves."""
+        if self.members.pop(session.key, None) is not None:
+            self._conns = None
+            if not self.members:
+                self.vacated_at = now
+
+    def member_moved(self) -> None:
+        """A member's connection changed (a session resumed on a new connection)."""
+        self._conns = None
+
+
+def hash_token(token: str) -> str:
+    """What the hub (and a store) keeps of a resume token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def touch(session: Session[C], key: str) -> bool:
+    """Make ``key`` the channel ``session`` was last in (and the most recent in its order);
+    False if it already was (nothing changed)."""
+    if session.last_channel == key:
+        return False  # already the most recent
+    channel = session.channels.pop(key)
+    session.channels[key] = channel
+    session.last_channel = key
+    return True

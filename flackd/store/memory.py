@@ -1,0 +1,91 @@
+"""MemoryStore: a store kept in this process's memory, the reference for every other.
+
+Owns: dictionaries that hold exactly what :meth:`commit` was given, and a way to make the
+next commit fail (for tests of the failure path). Imports only the standard library and
+``flackd.store``.
+
+flackd's default mode has no store at all: the hub's working set is then the only copy
+and nothing waits. This store is for tests: a "restart" that reloads from it exercises the
+hub's journal and reload without a database, and the store contract tests run the same
+cases against it and against :class:`flackd.store.sqlite.SqliteStore`, so the two cannot
+drift apart.
+"""
+
+from __future__ import annotations
+
+from flackd.store import (
+    Changes,
+    ChannelRow,
+    MessageRow,
+    SessionRow,
+    Snapshot,
+    StoreError,
+    StoreFull,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Holds the committed state in dicts; see the module docstring."""
+
+    def __init__(self, boot: int = 1, *, max_messages: int | None = None) -> None:
+        self.where = "memory"
+        self.boot = boot
+        self.last_seq = 0
+        self.last_sid = 0
+        self.channels: dict[str, ChannelRow] = {}
+        self.messages: dict[int, MessageRow] = {}
+        self.sessions: dict[int, SessionRow] = {}
+        #: Raise StoreFull when a commit would hold more messages than this (like a disk).
+        self.max_messages = max_messages
+        #: When set, the next commit raises it (and stores nothing).
+        self.fail_next: StoreError | None = None
+        self.commits = 0
+
+    def load(self) -> Snapshot:
+        return Snapshot(
+            boot=self.boot,
+            last_seq=self.last_seq,
+            last_sid=self.last_sid,
+            channels=list(self.channels.values()),
+            messages=sorted(self.messages.values(), key=lambda m: m.seq),
+            sessions=list(self.sessions.values()),
+        )
+
+    def commit(self, changes: Changes) -> None:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        channels = dict(self.channels)
+        messages = dict(self.messages)
+        sessions = dict(self.sessions)
+        for sid in changes.dropped_sessions:
+            sessions.pop(sid, None)
+        for key in changes.dropped_channels:
+            channels.pop(key, None)
+            for seq in [s for s, m in messages.items() if m.channel == key]:
+                del messages[seq]
+        for row in changes.channels:
+            channels[row.key] = row
+        for item in changes.messages:
+            if isinstance(item, int):
+                messages.pop(item, None)
+            else:
+                messages[item.seq] = item
+        for row in changes.channels:
+            for seq in [
+                s for s, m in messages.items() if m.channel == row.key and s <= row.last_dropped_seq
+            ]:
+                del messages[seq]
+        for srow in changes.sessions:
+            sessions[srow.sid] = srow
+        if self.max_messages is not None and len(messages) > self.max_messages:
+            raise StoreFull(f"more than {self.max_messages} messages")
+        self.channels, self.messages, self.sessions = channels, messages, sessions
+        self.last_seq = max(self.last_seq, changes.last_seq)
+        self.last_sid = max(self.last_sid, changes.last_sid)
+        self.commits += 1
+
+    def close(self) -> None:
+        pass
