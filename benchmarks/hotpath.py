@@ -47,6 +47,7 @@ async def main(members: int, count: int) -> None:
     conns = [Connection(stream, "bench", 1 << 40, 1.0, b"BYE\r\n", 30.0) for _ in range(members)]
     now = time.time()
     for i, conn in enumerate(conns):
+        hub.connect(conn, now)
         for line in (f"NICK user{i}", "JOIN #bench"):
             verb, command = parse_command(line)
             hub.handle(conn, verb, command, now)

@@ -74,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=8, help="seconds of load (8)")
     parser.add_argument("--top", type=int, default=25, help="rows per table (25)")
     parser.add_argument("--out", type=Path, default=run.RESULTS, help="where files go")
+    parser.add_argument(
+        "--server", default="flackd", choices=("flackd", *run.FLACKD_MODES), help="which mode"
+    )
     args = parser.parse_args(argv)
     if not 2 <= args.members <= 5000 or not 0 < args.rate <= 1_000_000 or args.seconds > 120:
         raise SystemExit("--members 2..5000, --rate up to 1e6, --seconds up to 120")
     spy = ensure_py_spy()
-    server = run.make_servers()["flackd"]
+    server = run.make_servers()[args.server]
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     raw = args.out / f"profile-{stamp}.txt"

@@ -21,6 +21,8 @@ Loopback only; the run is bounded by ``--messages`` and ``--timeout``.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,6 +98,8 @@ async def serve_once(args: argparse.Namespace, directory: Path | None) -> None:
 
         nursery.start_soon(probe)
         argv = [sys.executable, __file__, "--client", str(port)]
+        if args.pin:
+            argv = ["taskset", "-c", "1", *argv]
         argv += ["--members", str(args.members), "--senders", str(args.senders)]
         argv += ["--messages", str(args.messages), "--timeout", str(args.timeout)]
         started = time.perf_counter()
@@ -171,6 +175,9 @@ def main() -> None:
     if args.client:
         trio.run(clients, args)
         return
+    args.pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    if args.pin:  # the server on core 0 (with its commit thread), the clients on core 1
+        os.sched_setaffinity(0, {0})
     trio.run(serve_once, args, None)
     with tempfile.TemporaryDirectory(prefix="flack-stall-") as tmp:
         trio.run(serve_once, args, Path(tmp))

@@ -2,7 +2,9 @@
 
 Owns: the command line (typer): ``--server``/``--nick``/``--ca`` (also ``FLACK_SERVER``,
 ``FLACK_NICK`` and ``FLACK_CA``), ``--json``/``--text``, the subcommands ``send``,
-``tail``, ``history``, ``channels`` and ``who`` (carried out by :mod:`flackcli.scripting`),
+``tail``, ``history``, ``channels``, ``who`` and ``unread`` (carried out by
+:mod:`flackcli.scripting`; ``unread`` and the history of a conversation resume the
+interactive client's saved session, under its lock),
 and starting the interactive client, which is imported only when it is wanted, so the
 script commands never load prompt_toolkit. Imports typer, the standard library and flackcli.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import ssl
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
@@ -30,17 +34,22 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 def _help_text() -> str:
     return f"""flackcli: the terminal client of Flack.
 
-With no command it starts the interactive client, which needs a terminal. The commands
-are for scripts and bots: they print JSON lines when stdout is not a terminal (or with
+With no command it starts the interactive client, which needs a terminal (/help inside
+lists its commands: /edit changes your last message, /me sends an action; the channel list
+shows unread counts, from the server's read markers when it has them). The commands are
+for scripts and bots: they print JSON lines when stdout is not a terminal (or with
 --json) and text otherwise (or with --text). Script commands connect as <nick>-cli unless
-given their own --nick, so they do not collide with your interactive client.
+given their own --nick, so they do not collide with your interactive client; 'unread' and
+'history NICK' instead resume your own saved session while the interactive client is not
+running.
 
 \b
 Files:
   config  {files.config_path()}
           (yours: flackcli only reads it)
   state   {files.state_path()}
-          (flackcli's: last server, resume token, channels)
+          (flackcli's: last server, resume token, channels and private
+          conversations, the last message seen in each)
 
 \b
 Server and nick, first found wins: --server/--nick, then FLACK_SERVER/FLACK_NICK,
@@ -57,7 +66,8 @@ Exit codes:
   0    ok
   1    cannot connect, or the connection was lost
   2    usage error
-  3    refused by the server (no such channel, nick in use, ...)
+  3    refused by the server (no such channel, nick in use, ...), or (unread,
+       history NICK) no saved session, or the interactive client is using it
   4    timed out waiting for the server's echo of a message
   130  interrupted (tail ended by SIGTERM: 143)
 """
@@ -290,7 +300,12 @@ def tail(
 @app.command("history")
 def history_command(
     ctx: typer.Context,
-    channel: Channel,
+    channel: Annotated[
+        str,
+        typer.Argument(
+            metavar="TARGET", help="A channel like '#ops', or a nick for a conversation."
+        ),
+    ],
     count: Annotated[
         int,
         typer.Option(
@@ -301,9 +316,79 @@ def history_command(
     json_flag: JsonFlag = False,
     text_flag: TextFlag = False,
 ) -> None:
-    """Print the last messages of a channel, oldest first, and exit."""
+    """Print the last messages of a channel, or of a private conversation, oldest first.
+
+    For a nick it prints your conversation with them: it resumes your own session (the
+    one flackcli saved in state.json; --nick picks the session of another nick), so it
+    works only while the interactive client is not running it, and the session stays
+    resumable afterwards (your channels see you come and go).
+    """
     out = _output(ctx, json_flag, text_flag)
-    _exit(scripting.run_history(_target(ctx, nick), channel, out=out, count=count))
+    if channel.startswith("#"):
+        _exit(scripting.run_history(_target(ctx, nick), channel, out=out, count=count))
+    if not is_valid_nick(channel):
+        _fail(f"{channel!r} is neither a #channel nor a nick (quote a channel: '#ops')")
+    with _saved_session(ctx, nick) as (target, save_token):
+        _exit(scripting.run_history(target, channel, out=out, count=count, on_token=save_token))
+
+
+@app.command()
+def unread(
+    ctx: typer.Context,
+    nick: Annotated[
+        str | None,
+        typer.Option("--nick", metavar="NICK", help="The saved session of NICK (default: yours)."),
+    ] = None,
+    json_flag: JsonFlag = False,
+    text_flag: TextFlag = False,
+) -> None:
+    """Print the conversations with unread messages, by the server's read markers.
+
+    One line each, like 'bob: 2 unread' or '#general: 5 unread, 1 mention' (JSON:
+    target, unread, mentions, newest), or 'nothing unread'. It resumes your own session
+    (the one flackcli saved in state.json), so it works only while the interactive client
+    is not running it; the session stays resumable afterwards (your channels see you come
+    and go). Needs a server with protocol 1.1.
+    """
+    out = _output(ctx, json_flag, text_flag)
+    with _saved_session(ctx, nick) as (target, save_token):
+        _exit(scripting.run_unread(target, out=out, on_token=save_token))
+
+
+@contextmanager
+def _saved_session(
+    ctx: typer.Context, nick: str | None
+) -> Iterator[tuple[scripting.Target, Callable[[str], None]]]:
+    """The interactive client's saved session (of ``nick``, default yours), locked
+    against the interactive client while the command runs, and how to save its next
+    token. Fails (exit 3) when there is none, or when the interactive client runs it."""
+    settings, _, state = _settings(ctx)
+    tls = _tls(settings)
+    who = nick or settings.nick
+    if not is_valid_nick(who):
+        _fail(f"--nick {who!r} is not a valid nick (1-16 ASCII letters, digits, _ or -)")
+    server = str(settings.address)
+    memory = files.memory_for(state, server, who)
+    if memory.token is None:
+        _fail(
+            f"no saved session of {who} on {server}: start flackcli --nick {who} once",
+            scripting.EXIT_REFUSED,
+        )
+    with files.session_lock(server, who) as free:
+        if not free:
+            _fail(
+                f"the interactive client is using the session of {who} on {server} "
+                "(its channel list shows the counts); try again once it has quit",
+                scripting.EXIT_REFUSED,
+            )
+
+        def save_token(token: str) -> None:
+            memory.token = token
+            files.remember(state, server, memory, nick=who)
+            files.save_state(state)
+
+        target = scripting.Target(settings.host, settings.port, who, exact=True, tls=tls)
+        yield dataclasses.replace(target, token=memory.token), save_token
 
 
 @app.command()

@@ -4,7 +4,8 @@ Owns: the XDG paths (through platformdirs, which honours ``XDG_CONFIG_HOME``,
 ``XDG_STATE_HOME`` and ``XDG_DATA_HOME`` on Linux), parsing the user's config.toml (read
 only: flackcli never writes it), the flackcli-owned state.json (atomic write: a temporary
 file in the same directory, then ``os.replace``; a corrupt file is moved aside to
-``state.json.bad``), each server's remembered :class:`~flackcli.supervisor.Memory`, and the
+``state.json.bad``), each server's remembered :class:`~flackcli.supervisor.Memory` and the
+lock that says the interactive client is using it (:func:`session_lock`), and the
 precedence of the server address, the CA file and the nick: flags > environment
 (``FLACK_SERVER``, ``FLACK_CA``, ``FLACK_NICK``) > config.toml > state.json > defaults.
 Addresses are parsed and written by :mod:`flackcli.address` only. Imports the standard library,
@@ -15,12 +16,14 @@ state.json holds resume tokens, so it is written with mode 0600 in a 0700 direct
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -53,6 +56,7 @@ __all__ = [
     "resolve",
     "save_state",
     "script_nick",
+    "session_lock",
     "state_path",
 ]
 
@@ -305,6 +309,28 @@ def remember(state: State, server: str, memory: Memory, *, nick: str | None = No
     so :func:`memory_for` finds it again under the same key.
     """
     state.servers.setdefault(server, {})[fold(nick or memory.nick)] = memory.to_json()
+
+
+@contextmanager
+def session_lock(server: str, nick: str, path: Path | None = None) -> Iterator[bool]:
+    """Hold the lock of the session remembered for ``server`` and ``nick`` while the block
+    runs (an advisory ``flock`` on a file beside state.json, released when the process
+    ends, however it ends). Yields False when another process holds it: the interactive
+    client is using that session, and resuming it elsewhere would take it over."""
+    if path is None:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{server}_{fold(nick)}")
+        path = state_path().with_name("locks") / f"{name}.lock"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # -- precedence --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What the reconnecting session tells its users besides the server's own lines.
 
 Owns: the client-level notices the supervisor emits next to ``flackd.codec.events``
-(connection state, gaps, member lists, registration, a session the server forgot). The UI
+(connection state, gaps, member lists, registration, a session the server forgot, the
+server's unread counts). The UI
 view model, the script commands and bots all consume ``Notice | flackd.codec.events.Event``.
 Imports only the standard library.
 """
@@ -9,17 +10,19 @@ Imports only the standard library.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "CaughtUp",
     "ConnectionState",
+    "Count",
     "Gap",
     "Members",
     "Notice",
     "Registered",
     "SendFailed",
     "SessionLost",
+    "UnreadCounts",
 ]
 
 State = Literal["connecting", "registering", "live", "offline", "stopped"]
@@ -94,4 +97,32 @@ class SendFailed:
     text: str
 
 
-Notice = ConnectionState | Registered | SessionLost | Members | Gap | CaughtUp | SendFailed
+class Count(NamedTuple):
+    """One conversation with unread messages, by the server's read marker (``COUNT``):
+    ``target`` is a ``#channel`` or the other person's nick; ``newest`` the id of the
+    newest unread message."""
+
+    target: str
+    unread: int
+    mentions: int
+    newest: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadCounts:
+    """The server's ``UNREAD`` block (protocol 1.1; in the reply to ``RESUME``): every
+    conversation with unread messages. Conversations not listed have none."""
+
+    counts: tuple[Count, ...]
+
+
+Notice = (
+    ConnectionState
+    | Registered
+    | SessionLost
+    | Members
+    | Gap
+    | CaughtUp
+    | SendFailed
+    | UnreadCounts
+)

@@ -1,4 +1,4 @@
-"""Script commands: ``send``, ``tail``, ``history``, ``channels`` and ``who``.
+"""Script commands: ``send``, ``tail``, ``history``, ``channels``, ``who`` and ``unread``.
 
 Owns: what each script command does on the wire (each one a ``trio.run`` of the client
 library: :func:`~flackcli.client.open_client` for the one-shot commands, the reconnecting
@@ -58,8 +58,11 @@ __all__ = [
     "run_history",
     "run_send",
     "run_tail",
+    "run_unread",
     "run_who",
     "split_text",
+    "unread_json",
+    "unread_text",
 ]
 
 EXIT_OK: Final = 0
@@ -105,6 +108,9 @@ class Target:
     nick: str
     exact: bool = False
     tls: ssl.SSLContext | None = None
+    #: Resume this session (the interactive client's, from state.json) instead of
+    #: registering a new nick; it stays resumable afterwards (no QUIT).
+    token: str | None = None
 
     @property
     def where(self) -> str:
@@ -127,6 +133,8 @@ def local_time(ts: str | None) -> str:
 
 
 def message_json(message: e.Message) -> dict[str, object]:
+    """A message record; ``channel`` is the line's target (for a private message, the
+    nick it was sent to); ``edited`` the time of the last edit, or null."""
     return {
         "type": "message",
         "channel": message.target,
@@ -134,12 +142,32 @@ def message_json(message: e.Message) -> dict[str, object]:
         "ts": message.time,
         "nick": message.author,
         "text": message.text,
-        "action": False,
+        "action": message.action,
+        "edited": message.edited,
     }
 
 
 def message_text(message: e.Message) -> str:
-    return f"{local_time(message.time)} <{message.author}> {message.text}"
+    edited = " (edited)" if message.edited is not None else ""
+    if message.action:
+        return f"{local_time(message.time)} * {message.author} {message.text}{edited}"
+    return f"{local_time(message.time)} <{message.author}> {message.text}{edited}"
+
+
+def unread_json(count: e.UnreadCount) -> dict[str, object]:
+    return {
+        "target": count.target,
+        "unread": count.unread,
+        "mentions": count.mentions,
+        "newest": count.newest,
+    }
+
+
+def unread_text(count: e.UnreadCount) -> str:
+    """``bob: 2 unread``, ``#general: 5 unread, 1 mention``."""
+    plural = "" if count.mentions == 1 else "s"
+    mentions = f", {count.mentions} mention{plural}" if count.mentions else ""
+    return f"{count.target}: {count.unread} unread{mentions}"
 
 
 def event_json(event: e.Event, channel: str, ts: str) -> dict[str, object] | None:
@@ -349,16 +377,37 @@ async def register(client: Client, target: Target, pacer: Pacer | None = None) -
 
 @dataclass
 class Session:
-    """A registered connection and the nick it got."""
+    """A registered connection and the nick it got; ``token``: the session's new resume
+    token, when it was resumed (the old one is spent)."""
 
     client: Client
     nick: str
+    token: str | None = None
+
+
+async def resume(client: Client, target: Target) -> Session:
+    """RESUME ``target.token``; a refusal (an unknown token) is exit code 3."""
+    assert target.token is not None
+    try:
+        lines = await client.call(c.Resume(target.token))
+    except FlackError as err:
+        raise ScriptError(
+            EXIT_REFUSED,
+            f"cannot resume the session of {target.nick}: {err} (start flackcli to sign in)",
+        ) from None
+    ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "RESUME")
+    return Session(client, ok.params[0], ok.param("token"))
 
 
 @asynccontextmanager
-async def connected(target: Target, pacer: Pacer | None = None) -> AsyncIterator[Session]:
+async def connected(
+    target: Target, pacer: Pacer | None = None, *, conversations: bool = False
+) -> AsyncIterator[Session]:
     """A registered connection that says QUIT when the block ends, so the nick is free at
-    once. Connection failures become :class:`ScriptError` with exit code 1."""
+    once; with ``target.token``, the resumed session, closed without QUIT (it stays
+    resumable). Connection failures become :class:`ScriptError` with exit code 1.
+    ``conversations``: the command needs protocol 1.1 (exit code 3 before registering
+    with a version-1 server)."""
     async with AsyncExitStack() as stack:
         try:
             client = await stack.enter_async_context(
@@ -376,13 +425,23 @@ async def connected(target: Target, pacer: Pacer | None = None) -> AsyncIterator
             raise ScriptError(
                 EXIT_CONNECTION, f"cannot connect to {target.where}: {exc.reason}"
             ) from None
+        if conversations and client.hello is not None and client.hello.protocol == "1":
+            raise ScriptError(
+                EXIT_REFUSED,
+                f"{target.where} speaks protocol 1: it keeps no private conversations "
+                "and no read markers",
+            )
         try:
+            if target.token is not None:
+                yield await resume(client, target)
+                return
             nick = await register(client, target, pacer)
             yield Session(client, nick)
         except ConnectionClosed as exc:
             raise ScriptError(EXIT_CONNECTION, f"connection lost: {exc.reason}") from None
         finally:
-            await _quit(client)
+            if target.token is None:
+                await _quit(client)
 
 
 async def _quit(client: Client) -> None:
@@ -553,17 +612,55 @@ async def _send_one(
 # -- history, channels, who ----------------------------------------------------------------
 
 
-def run_history(target: Target, channel: str, *, out: Output, count: int = 20) -> int:
-    """``flackcli history``: the newest ``count`` messages of a channel, oldest first."""
+def run_history(
+    target: Target,
+    channel: str,
+    *,
+    out: Output,
+    count: int = 20,
+    on_token: Callable[[str], None] | None = None,
+) -> int:
+    """``flackcli history``: the newest ``count`` messages of a channel, or of the
+    conversation with a nick (in the session of ``target.token``; ``on_token`` gets its
+    new resume token), oldest first."""
 
     async def main() -> int:
-        check_channel(channel)
-        async with connected(target) as session:
+        private = not is_channel(channel)
+        if private and not is_valid_nick(channel):
+            raise ScriptError(EXIT_USAGE, f"{channel!r} is neither a #channel nor a nick")
+        if not private:
+            check_channel(channel)
+        async with connected(target, conversations=private) as session:
+            if session.token is not None and on_token is not None:
+                on_token(session.token)
             lines = await _call(
                 session.client, c.History(channel, count=count), f"no history of {channel}"
             )
         for message in _history_messages(lines):
             out.message(message)
+        return EXIT_OK
+
+    return _run(out, main)
+
+
+def run_unread(
+    target: Target, *, out: Output, on_token: Callable[[str], None] | None = None
+) -> int:
+    """``flackcli unread``: the conversations of the session of ``target.token`` with
+    unread messages (``UNREAD``, by the server's read markers); ``on_token`` gets the
+    session's new resume token."""
+
+    async def main() -> int:
+        async with connected(target, conversations=True) as session:
+            if session.token is not None and on_token is not None:
+                on_token(session.token)
+            lines = await _call(session.client, c.Unread(), "cannot count unread messages")
+        body, _ = block(lines, "UNREAD")
+        counts = [x for x in body if isinstance(x, e.UnreadCount)]
+        for count in counts:
+            out.line(unread_json(count), unread_text(count))
+        if not counts and not out.json:
+            out.line({}, "nothing unread")
         return EXIT_OK
 
     return _run(out, main)

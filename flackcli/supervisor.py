@@ -28,6 +28,7 @@ import random
 import ssl
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -38,12 +39,14 @@ from flackcli.client import Client, ConnectionClosed, FlackError, block, open_cl
 from flackcli.notices import (
     CaughtUp,
     ConnectionState,
+    Count,
     Gap,
     Members,
     Notice,
     Registered,
     SendFailed,
     SessionLost,
+    UnreadCounts,
 )
 from flackd.codec import commands as c
 from flackd.codec import events as e
@@ -59,6 +62,8 @@ STABLE_AFTER: Final = 60.0
 _REGISTRATION: Final = frozenset({"NICK", "RESUME"})
 
 Item = e.Event | Notice
+#: A live line held back while its conversation catches up.
+_Held = e.Message | e.Edited | e.Deleted
 
 
 @dataclass
@@ -68,8 +73,11 @@ class Memory:
     nick: str
     token: str | None = None
     channels: list[str] = field(default_factory=list)  # display names, in join order
-    last_seen: dict[str, str] = field(default_factory=dict)  # folded channel -> message id
+    #: folded channel or nick (a private conversation) -> the newest message id seen
+    last_seen: dict[str, str] = field(default_factory=dict)
     last_channel: str | None = None
+    #: private conversations (the other person's nick), in the order they opened
+    dms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -78,6 +86,7 @@ class Memory:
             "channels": list(self.channels),
             "last_seen": dict(self.last_seen),
             "last_channel": self.last_channel,
+            "dms": list(self.dms),
         }
 
     @classmethod
@@ -98,6 +107,7 @@ class Memory:
                 if isinstance(v, str)
             },
             last_channel=last if isinstance(last, str) else None,
+            dms=strings(data.get("dms")),
         )
 
 
@@ -139,18 +149,27 @@ class Supervisor:
         self._client: Client | None = None
         self._pending: deque[c.Command] = deque()
         self._syncing: set[str] = set()
-        self._held: dict[str, list[e.Message]] = {}
+        self._held: dict[str, list[_Held]] = {}
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
         self._retry_now = trio.Event()
         self._stop = trio.Event()
         self.nick = memory.nick
         self.state: ConnectionState = ConnectionState("connecting")
+        #: The server's protocol version (HELLO ``protocol=``): "1.1" keeps private
+        #: conversations and has EDIT, ACTION, MARK and UNREAD; "1" has none of them.
+        self.protocol = "1"
 
     # -- the public surface ------------------------------------------------------------
 
     @property
     def live(self) -> bool:
         return self._client is not None and not self._client.closed.is_set()
+
+    @property
+    def conversations(self) -> bool:
+        """The server keeps private conversations (protocol 1.1): they have history,
+        catch up after a reconnect, and take EDIT, ACTION, MARK and UNREAD."""
+        return self.protocol != "1"
 
     def stop(self) -> None:
         """End :meth:`run` (the connection is closed; the session stays resumable)."""
@@ -218,6 +237,32 @@ class Supervisor:
             except ConnectionClosed:
                 pass  # joined on reconnect
 
+    async def open_conversation(self, nick: str) -> None:
+        """A private conversation is open (remembered from now on): load its history,
+        or catch it up; while offline, on reconnect. Nothing to do with a version-1
+        server, which keeps no private history."""
+        self._remember_dm(nick)
+        client, key = self._client, fold(nick)
+        if client is None or not self.live or not self.conversations:
+            return
+        if key in self._seen or key in self._syncing:
+            return  # already shown in this process, or being loaded
+        try:
+            await self._sync_conversation(client, nick)
+        except FlackError as err:
+            await self._notice(SendFailed("HISTORY", err.code, err.error.text))
+        except ConnectionClosed:
+            pass  # caught up on reconnect
+
+    def close_conversation(self, nick: str) -> None:
+        """Forget a private conversation (its window was closed)."""
+        key = fold(nick)
+        dms = [name for name in self.memory.dms if fold(name) != key]
+        if len(dms) != len(self.memory.dms):
+            self.memory.dms = dms
+            self.memory.last_seen.pop(key, None)
+            self._changed()
+
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -269,16 +314,17 @@ class Supervisor:
 
     async def _session(self, client: Client) -> None:
         events = client.events()
+        self.protocol = client.hello.protocol if client.hello is not None else "1"
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._pump, events)
+            nursery.start_soon(self._pump, events, client, nursery)
             try:
                 await self._state(ConnectionState("registering"))
                 # A RESUME puts us back in our channels at once, before they are caught up:
                 # hold their live lines from now on, or one could move last_seen past what
                 # the catch-up still has to fetch.
-                for channel in self.memory.channels:
-                    self._syncing.add(fold(channel))
-                    self._held.setdefault(fold(channel), [])
+                for name in self.memory.channels + (self.memory.dms if self.conversations else []):
+                    self._syncing.add(fold(name))
+                    self._held.setdefault(fold(name), [])
                 resumed = await self._register(client)
                 self._client = client
                 for channel in list(self.memory.channels):
@@ -287,6 +333,12 @@ class Supervisor:
                     except FlackError as err:  # e.g. TOO_MANY_CHANNELS: drop it, go on
                         self._forget_channel(channel)
                         await self._notice(SendFailed("JOIN", err.code, err.error.text))
+                for nick in list(self.memory.dms) if self.conversations else []:
+                    try:
+                        await self._sync_conversation(client, nick)
+                    except FlackError:  # that person is gone, and the conversation with them
+                        self.close_conversation(nick)
+                        await self._notice(CaughtUp(nick))  # nothing more will come
                 await self._state(ConnectionState("live"))
                 while self._pending and not client.closed.is_set():
                     await client.send(self._pending.popleft())  # popped first: never twice
@@ -324,6 +376,8 @@ class Supervisor:
                 back = {x.channel for x in lines if isinstance(x, e.Joined) and x.nick == self.nick}
                 self._changed()
                 await self._notice(Registered(self.nick, True, None if last == "*" else last))
+                if self.conversations:
+                    await self._unread(lines)
                 return back
         for candidate in (memory.nick, memory.nick + "_", memory.nick + "__"):
             try:
@@ -340,6 +394,22 @@ class Supervisor:
             await self._notice(Registered(candidate, False, memory.last_channel, wanted))
             return set()
         raise _Refused(f"the nicks {memory.nick}, {memory.nick}_ and {memory.nick}__ are taken")
+
+    async def _unread(self, lines: list[e.Event]) -> None:
+        """The UNREAD block of a RESUME reply: the counts, as a notice; a private
+        conversation with unread messages is remembered, so it is caught up below."""
+        body, end = block(lines, "UNREAD")
+        if end is None:
+            return
+        counts = [x for x in body if isinstance(x, e.UnreadCount)]
+        for count in counts:
+            if not is_channel(count.target) and fold(count.target) not in self._dm_keys():
+                self._remember_dm(count.target)
+                self._syncing.add(fold(count.target))
+                self._held.setdefault(fold(count.target), [])
+        await self._notice(
+            UnreadCounts(tuple(Count(x.target, x.unread, x.mentions, x.newest) for x in counts))
+        )
 
     # -- joining and catching up -------------------------------------------------------
 
@@ -365,27 +435,61 @@ class Supervisor:
                 channel = ok.params[0]  # the server's spelling (its TOPIC line reached the pump)
                 await self._notice(_members(channel, lines))
                 replay = _block_messages(lines, "HISTORY")[0]
-            after = self.memory.last_seen.get(key)
-            if after is None or (self._wants_context(key) and any(m.id == after for m in replay)):
-                # Nothing seen yet, or (first sync in this process) the recent page still
-                # reaches back to what we saw last: show it whole, the seen part as context.
-                for message in replay:
-                    await self._deliver(key, message)
-            else:
-                await self._catch_up(client, channel, after)
+            await self._bring_up_to_date(client, channel, replay)
             self.memory.last_channel = self.memory.last_channel or channel
-            # Held-back live lines, then live: no await between the last check and going live.
-            # (If the connection dropped meanwhile, the session's teardown took the list.)
-            while held := self._held.get(key):
-                self._held[key] = []
-                for message in held:
-                    await self._deliver(key, message)
-            if client.closed.is_set():
-                raise ConnectionClosed("connection lost while catching up")
         finally:
             self._syncing.discard(key)
             self._held.pop(key, None)
         await self._notice(CaughtUp(channel))
+
+    async def _sync_conversation(self, client: Client, nick: str) -> None:
+        """Load a private conversation (``HISTORY <nick>``) or catch it up, as a channel
+        is on (re)join; its live lines wait meanwhile. A refusal (that person is gone)
+        still shows the lines that waited, then raises :class:`FlackError`."""
+        key = fold(nick)
+        self._syncing.add(key)
+        self._held.setdefault(key, [])
+        try:
+            replay: list[e.Message] = []
+            if key not in self.memory.last_seen or self._wants_context(key):
+                count = self._context if key in self.memory.last_seen else HISTORY_PAGE
+                lines = await client.call(c.History(nick, count=count))
+                replay = _block_messages(lines, "HISTORY")[0]
+            await self._bring_up_to_date(client, nick, replay)
+        except FlackError:
+            await self._release_held(key)
+            raise
+        finally:
+            self._syncing.discard(key)
+            self._held.pop(key, None)
+        await self._notice(CaughtUp(nick))
+
+    async def _bring_up_to_date(self, client: Client, target: str, replay: list[e.Message]) -> None:
+        """Deliver ``replay`` (what a join or a first HISTORY showed) or catch up after
+        the last id seen, then the lines held back meanwhile; the caller then goes live."""
+        key = fold(target)
+        after = self.memory.last_seen.get(key)
+        if after is None or (self._wants_context(key) and any(m.id == after for m in replay)):
+            # Nothing seen yet, or (first sync in this process) the recent page still
+            # reaches back to what we saw last: show it whole, the seen part as context.
+            for message in replay:
+                await self._deliver(key, message)
+        else:
+            await self._catch_up(client, target, after)
+        # Held-back live lines, then live: no await between the last check and going live.
+        # (If the connection dropped meanwhile, the session's teardown took the list.)
+        await self._release_held(key)
+        if client.closed.is_set():
+            raise ConnectionClosed("connection lost while catching up")
+
+    async def _release_held(self, key: str) -> None:
+        while held := self._held.get(key):
+            self._held[key] = []
+            for item in held:
+                if isinstance(item, e.Message):
+                    await self._deliver(key, item)
+                else:
+                    await self._emit(item)
 
     def _wants_context(self, key: str) -> bool:
         """First sync of ``key`` in this process, and the caller asked for context."""
@@ -408,10 +512,17 @@ class Supervisor:
 
     # -- live lines ----------------------------------------------------------------------
 
-    async def _pump(self, events: trio.MemoryReceiveChannel[e.Event]) -> None:
+    async def _pump(
+        self,
+        events: trio.MemoryReceiveChannel[e.Event],
+        client: Client,
+        nursery: trio.Nursery,
+    ) -> None:
         """Forward live lines; block bodies belong to ``call()`` replies and are skipped,
         and so are refusals of registration, which ``_register`` answers with notices
-        (an unknown token: :class:`SessionLost`; a taken nick: the next one)."""
+        (an unknown token: :class:`SessionLost`; a taken nick: the next one). A private
+        message from or to someone new opens that conversation: its history is loaded
+        in the background while its live lines wait."""
         in_block = False
         registered = False  # an OK NICK or OK RESUME went by: later refusals are the user's
         async for event in events:
@@ -427,12 +538,21 @@ class Supervisor:
                 continue
             if not registered and isinstance(event, e.Error) and event.command in _REGISTRATION:
                 continue
-            if isinstance(event, e.Message) and is_channel(event.target):
-                key = fold(event.target)
+            key = self._conversation_key(event)
+            if key is not None and isinstance(event, e.Message | e.Edited | e.Deleted):
+                if key not in self._syncing and not is_channel(key) and key not in self._dm_keys():
+                    target, author = _parties(event) or ("", "")
+                    partner = target if fold(target) == key else author
+                    self._remember_dm(partner)
+                    self._syncing.add(key)
+                    self._held[key] = []
+                    nursery.start_soon(self._load_conversation, client, partner)
                 if key in self._syncing:
                     self._held[key].append(event)
-                else:
+                elif isinstance(event, e.Message):
                     await self._deliver(key, event)
+                else:
+                    await self._emit(event)
                 continue
             if isinstance(event, e.Parted) and event.nick == self.nick:
                 self._forget_channel(event.channel)
@@ -440,7 +560,27 @@ class Supervisor:
                 self.nick = event.new
                 self.memory.nick = event.new
                 self._changed()
+            elif isinstance(event, e.NickChanged):
+                self._rename_dm(event.old, event.new)
             await self._emit(event)
+
+    def _conversation_key(self, event: e.Event) -> str | None:
+        """The folded channel or partner a message line (or its edit or deletion) belongs
+        to; None for lines of private messages from a version-1 server (no ids kept)."""
+        parties = _parties(event)
+        if parties is None:
+            return None
+        target, author = parties
+        if is_channel(target):
+            return fold(target)
+        if not self.conversations:
+            return None
+        return fold(author) if fold(target) == fold(self.nick) else fold(target)
+
+    async def _load_conversation(self, client: Client, nick: str) -> None:
+        """A conversation the pump found: load it; a refusal or a drop only ends this."""
+        with suppress(FlackError, ConnectionClosed):
+            await self._sync_conversation(client, nick)
 
     async def _deliver(self, key: str, message: e.Message) -> None:
         """Emit a channel message once (dedupe by id) and remember it as seen."""
@@ -456,6 +596,26 @@ class Supervisor:
         await self._emit(message)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _dm_keys(self) -> set[str]:
+        return {fold(name) for name in self.memory.dms}
+
+    def _remember_dm(self, nick: str) -> None:
+        if fold(nick) not in self._dm_keys():
+            self.memory.dms.append(nick)
+            self._changed()
+
+    def _rename_dm(self, old: str, new: str) -> None:
+        """The other person of a private conversation changed nick: follow them."""
+        old_key, new_key = fold(old), fold(new)
+        if old_key not in self._dm_keys() or old_key == new_key:
+            return
+        self.memory.dms = [new if fold(name) == old_key else name for name in self.memory.dms]
+        if old_key in self.memory.last_seen:
+            self.memory.last_seen[new_key] = self.memory.last_seen.pop(old_key)
+        if old_key in self._seen:
+            self._seen[new_key] = self._seen.pop(old_key)
+        self._changed()
 
     def _forget_channel(self, channel: str) -> None:
         key = fold(channel)
@@ -491,3 +651,14 @@ def _block_messages(lines: list[e.Event], kind: str) -> tuple[list[e.Message], e
 def _members(channel: str, lines: list[e.Event]) -> Members:
     body, _ = block(lines, "NAMES")
     return Members(channel, tuple(line.nick for line in body if isinstance(line, e.Member)))
+
+
+def _parties(event: e.Event) -> tuple[str, str] | None:
+    """``(target, author)`` of a message line, its edit or its deletion, else None."""
+    if isinstance(event, e.Message):
+        return event.target, event.author
+    if isinstance(event, e.Edited):
+        return event.target, event.editor
+    if isinstance(event, e.Deleted):
+        return event.channel, event.nick
+    return None

@@ -4,4 +4,4 @@ This module holds only the version, so that ``import flackd.codec`` (which flack
 pulls in nothing but the standard library.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -27,9 +27,16 @@ Rules:
 5. **A failed commit** (disk full, I/O error) stores nothing. The hub is reset to what the
    store holds (so its memory never runs ahead of the disk), every command whose changes
    were lost gets ``ERR STORAGE_FAILED`` instead of its effects (nothing echoed, nothing
-   delivered), and for ``store_retry`` seconds commands that would change state are refused
-   with the same error at once, while reads go on being served. A connection closing
-   still closes, and others still hear that it left.
+   delivered), reads that waited behind it are answered again from the restored state,
+   and for ``store_retry`` seconds commands that would change state are refused with the
+   same error at once, while reads (and disconnects) go on. A connection closing still
+   closes (a QUIT; the old connection of a RESUME, whose session is restored as a dropped
+   one), and others still hear that it left. A connection whose NICK or RESUME was lost is
+   unregistered again, and the server restarts its registration deadline.
+6. **Closing keeps the order.** While anything is held, a BYE of the server's own (a
+   timeout, too much junk) is held too, behind the lines already due; and a client's EOF
+   is acted on only after everything it sent before has been answered
+   (:meth:`Committer.barrier`).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ LEAVE: Final = 2  # a disconnect: carried out even if its commit fails
 #: when no commit is running.
 SWITCH_INTERVAL: Final = 0.0002
 
+_REGISTERING: Final = (c.Nick, c.Resume)
 _WRITING: Final = (c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Delete)
 
 
@@ -82,6 +90,11 @@ class _Held(Generic[C]):
     effects: Sequence[Effect[C]] | bytes
     kind: int
     was_registered: bool
+    #: A read's command, to run again if the commit it waited behind fails (its effects
+    #: were made from a state that is then undone).
+    command: tuple[Verb, c.Command, float] | None = None
+    #: Set once the item has gone out (see :meth:`Committer.barrier`).
+    done: trio.Event | None = None
 
 
 class Committer(Generic[C]):
@@ -97,11 +110,16 @@ class Committer(Generic[C]):
         clock: Callable[[], float],
         max_queue: int,
         retry_seconds: float,
+        unregistered: Callable[[C], None] = lambda _conn: None,
     ) -> None:
+        """``unregistered`` is told of each connection a failed commit left without a
+        session (its NICK or RESUME was lost), so the server can start its registration
+        deadline again."""
         self.hub = hub
         self.store = store
         self._apply = apply
         self._push = push
+        self._unregistered = unregistered
         self._clock = clock
         self.max_queue = max_queue
         self.retry_seconds = retry_seconds
@@ -127,11 +145,17 @@ class Committer(Generic[C]):
         if self.refusing_until > trio.current_time() and writes(command):
             self._say(conn, _storage_error(verb.name, self.refusing_until))
             return
-        registered = hub.is_registered(conn)
+        # Only NICK and RESUME register a connection: for them, note whether it already was
+        # (a failed commit then knows whom to unregister again).
+        registered = type(command) not in _REGISTERING or hub.is_registered(conn)
         before = journal.count
         effects = hub.handle(conn, verb, command, now)
-        kind = WRITE if journal.count != before else READ
-        self.submit(conn, verb.name, effects, kind, registered)
+        if journal.count != before:
+            self.submit(conn, verb.name, effects, WRITE, registered)
+        elif not self._busy and not self._open:
+            self._apply(effects)  # a read with nothing held: out at once
+        else:
+            self._hold(_Held(conn, verb.name, effects, READ, registered, (verb, command, now)))
 
     def disconnect(self, conn: C, reason: str, now: float) -> None:
         self.submit(conn, "*", self.hub.disconnect(conn, reason, now), LEAVE, True)
@@ -152,9 +176,28 @@ class Committer(Generic[C]):
             else:
                 self._apply(effects)
             return
-        self._open.append(_Held(conn, verb, effects, kind, was_registered))
+        self._hold(_Held(conn, verb, effects, kind, was_registered))
+
+    def _hold(self, held: _Held[C]) -> None:
+        self._open.append(held)
         self._idle = trio.Event() if self._idle.is_set() else self._idle
         self._work.set()
+
+    def holding(self) -> bool:
+        """True while anything waits for a commit (then a close must wait its turn too)."""
+        return self._busy or bool(self._open)
+
+    async def barrier(self) -> None:
+        """Wait until everything submitted so far has gone out (or been refused).
+
+        Unlike :meth:`flush`, this waits only for what is held now, not for everything
+        others submit meanwhile, so it ends even under constant load.
+        """
+        if not self.holding():
+            return
+        done = trio.Event()
+        self._hold(_Held(None, "*", b"", READ, True, done=done))
+        await done.wait()
 
     def _say(self, conn: C, data: bytes) -> None:
         self.submit(conn, "*", data)
@@ -196,8 +239,8 @@ class Committer(Generic[C]):
                 self._idle.set()
                 self._work = trio.Event()
                 await self._work.wait()
-            if self.refusing_until > trio.current_time():
-                await trio.sleep_until(self.refusing_until)
+            # No waiting out a refusal window here: changes are refused up front by
+            # handle(), and what is held now (reads, disconnects) must not wait for it.
             batch, self._open = self._open, []
             self._room.set()
             changes = self.hub.take_changes()
@@ -222,6 +265,8 @@ class Committer(Generic[C]):
                 self._push_to(held.conn, held.effects)
             else:
                 self._apply(held.effects)
+            if held.done is not None:
+                held.done.set()
 
     def _failed(self, batch: list[_Held[C]], exc: StoreError) -> None:
         """Nothing of ``batch`` (nor of what was submitted since) was stored: undo it."""
@@ -243,14 +288,25 @@ class Committer(Generic[C]):
             if h.kind == WRITE and not h.was_registered and h.conn is not None
         }
         self.hub.restore(self.store.load(), self._clock(), unregister=lost)
+        for conn in lost:
+            self._unregistered(conn)
         for held in pending:
-            if held.kind != WRITE:
+            if held.kind == WRITE:
+                self._push_to(held.conn, _storage_error(held.verb, self.refusing_until))
+                assert not isinstance(held.effects, bytes)
+                # Connections still close: a QUIT's own, and a RESUME's ghost (its session,
+                # restored, is a dropped one that its old token brings back). Nothing else
+                # of a lost change goes out.
+                self._apply([ef for ef in held.effects if type(ef) is Close])
+            elif held.command is not None and held.conn is not None:
+                # A read made from the undone state: answer it from the restored one.
+                verb, command, now = held.command
+                self._apply(self.hub.handle(held.conn, verb, command, now))
+            else:
                 self._release([held])
                 continue
-            self._push_to(held.conn, _storage_error(held.verb, self.refusing_until))
-            assert not isinstance(held.effects, bytes)
-            # A closing connection still closes (QUIT); nothing else of it goes out.
-            self._apply([ef for ef in held.effects if type(ef) is Close and ef.conn is held.conn])
+            if held.done is not None:
+                held.done.set()
 
 
 def _storage_error(verb: str, until: float) -> bytes:

@@ -64,6 +64,16 @@ class ChannelHistory:
         self._seqs.append(entry.seq)
         return dropped
 
+    @property
+    def newest_seq(self) -> int:
+        """The sequence number of the newest message ever appended (0: none yet)."""
+        return self._seqs[-1] if self._seqs else self.last_dropped_seq
+
+    def entries_after(self, seq: int) -> list[Entry]:
+        """Every entry held with a sequence number above ``seq``, oldest first."""
+        start = bisect.bisect_right(self._seqs, seq)
+        return [self._entries[i] for i in range(start, len(self._entries))]
+
     def find(self, seq: int) -> Entry | None:
         i = bisect.bisect_left(self._seqs, seq)
         if i < len(self._seqs) and self._seqs[i] == seq:

@@ -64,6 +64,17 @@ class Limits:
         "Messages kept per channel in memory. The oldest falls off; a HISTORY AFTER cursor "
         "older than what is kept is answered with gap=yes.",
     )
+    dm_history: int = _limit(
+        100,
+        "Messages kept per direct-message conversation. The oldest falls off; a HISTORY "
+        "AFTER cursor older than what is kept is answered with gap=yes.",
+    )
+    max_conversations: int = _limit(
+        200,
+        "Direct-message conversations one session may have. A message that would start one "
+        "more (for either side) gets ERR TOO_MANY_CONVERSATIONS. A conversation is released "
+        "when both of its sessions have ended.",
+    )
     history_page: int = _limit(
         20, "Messages a HISTORY command returns when it gives no count (the maximum is --history)."
     )
@@ -173,7 +184,7 @@ class Limits:
         JOIN of a channel everyone is in (its member list and its replay)."""
         line = server_line_limit(self.max_line_bytes)
         names = self.max_connections * MAX_MEMBER_LINE_BYTES
-        pages = max(self.history, self.list_max) * line
+        pages = max(self.history, self.dm_history, self.list_max) * line
         return max(pages, self.join_replay * line + names) + 8 * line
 
 

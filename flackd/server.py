@@ -120,7 +120,10 @@ class Server:
                 clock=clock,
                 max_queue=self.limits.commit_queue,
                 retry_seconds=self.limits.store_retry,
+                unregistered=self._unregistered_again,
             )
+        #: Connections whose BYE waits behind a commit (see :meth:`_bye`).
+        self._byes: set[Connection] = set()
         #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.
         self.tls = tls
         #: The TLS listeners once :meth:`serve` has opened them (the rest are plain).
@@ -234,6 +237,9 @@ class Server:
             while True:
                 data = await conn.receive(RECEIVE_BYTES)
                 if not data:
+                    if self.committer is not None:
+                        # What this client sent before its EOF is answered first.
+                        await self.committer.barrier()
                     conn.finish("connection closed")
                     return
                 conn.last_input = now = clock()
@@ -306,7 +312,7 @@ class Server:
     def _deadline(self, conn: Connection, now: float) -> float:
         """Act on ``conn``'s deadline if it has passed; return when its next one falls due."""
         limits = self.limits
-        if conn.closing:
+        if conn.closing or conn in self._byes:
             return math.inf
         if conn.registration_deadline != math.inf:
             if now < conn.registration_deadline:
@@ -337,7 +343,24 @@ class Server:
         return now + limits.pong_timeout
 
     def _bye(self, conn: Connection, code: str, text: str) -> None:
-        conn.close(encode_event(e.Bye(code, (), text)), text)
+        """Close ``conn`` with ``BYE <code>``: at once, or, while lines wait for a commit,
+        in its turn behind them (so an acknowledgement already due is not lost)."""
+        bye = e.Bye(code, (), text)
+        if self.committer is not None and self.committer.holding():
+            self._byes.add(conn)
+            self.committer.submit(conn, "*", [Close(conn, bye, text)])
+        else:
+            conn.close(encode_event(bye), text)
+
+    def _unregistered_again(self, conn: Connection) -> None:
+        """A failed commit undid ``conn``'s NICK or RESUME: its registration deadline and
+        the unregistered count apply again."""
+        if conn.closing:
+            return
+        conn.registration_deadline = trio.current_time() + self.limits.reg_timeout
+        self._unregistered.add(conn)
+        if conn.registration_deadline < self._sleep.deadline:
+            self._sleep.deadline = conn.registration_deadline
 
     def _flood_note(self, wait: float) -> bytes:
         limits = self.limits
@@ -444,7 +467,7 @@ class Server:
                 nursery.start_soon(conn.writer)
                 try:
                     await self._read(conn)
-                    saw_eof = conn.close_reason == "connection closed"
+                    saw_eof = conn.closing and conn.close_reason == "connection closed"
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                     conn.close(b"", "connection reset")
                 except Exception:
@@ -455,6 +478,7 @@ class Server:
         finally:
             self.connections.discard(conn)
             self._unregistered.discard(conn)
+            self._byes.discard(conn)
             left = self._per_ip.pop(ip) - 1
             if left:
                 self._per_ip[ip] = left

@@ -80,6 +80,8 @@ RULES: dict[str, set[str]] = {
         "flackcli.ui.model",
     },
     "flackcli.ui.input": {"flackd.codec", "flackcli.notices"},
+    # When to send MARK: a pure decision, testable without a server or a screen.
+    "flackcli.ui.marks": {"flackd.codec"},
     # The network side of the client never touches the screen.
     "flackcli.client": {"trio", "flackd.codec"},
     "flackcli.supervisor": {"trio", "flackd.codec", "flackcli"},

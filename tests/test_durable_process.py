@@ -54,6 +54,12 @@ async def test_a_conversation_survives_a_restart(tmp_path: Path) -> None:
         bob = await flackd.client("bob")
         await bob.send(f"RESUME {bob_token}")
         assert await bob.recv() == "JOIN #general bob"
+        # Unread counts, kept across the restart: bob never marked anything read.
+        assert await bob.recv_until("END UNREAD") == [
+            "UNREAD 1",
+            f"COUNT #general unread=3 mentions=1 newest={message(missed[-1]).id}",
+            "END UNREAD",
+        ]
         ok = parse_event(await bob.recv())
         assert isinstance(ok, events.Ok)
         assert ok.command == "RESUME"

@@ -108,6 +108,9 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         bob = await flackd.client("bob")
         await bob.send(f"RESUME {bob_token}")
         assert await bob.recv() == "JOIN #general bob"
+        unread = await bob.recv_until("END UNREAD")  # he missed one message
+        assert unread[0] == "UNREAD 1"
+        assert unread[1].startswith("COUNT #general unread=")
         resumed = parse_event(await bob.recv())
         assert isinstance(resumed, events.Ok)
         assert resumed.param("last") == "#general"

@@ -78,6 +78,11 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "TOPIC": ("topic #general release planning", c.Topic("#general", "release planning")),
     "HISTORY": ("history #general 20", c.History("#general", count=20)),
     "DELETE": ("delete 1795507200000-42", c.Delete("1795507200000-42")),
+    "EDIT": ("edit 1795507200000-42 fixed  it ", c.Edit("1795507200000-42", "fixed  it ")),
+    "ACTION": ("action #general waves", c.Action("#general", "waves")),
+    "ME": ("/me bob waves back", c.Action("bob", "waves back")),
+    "MARK": ("mark bob 1795507200000-42", c.Mark("bob", "1795507200000-42")),
+    "UNREAD": ("unread", c.Unread()),
     "PING": ("ping 42", c.Ping("42")),
     "PONG": ("pong 42", c.Pong("42")),
     "QUIT": ("quit lunch", c.Quit("lunch")),
@@ -413,7 +418,8 @@ def test_format_command_covers_every_command_class() -> None:
 EVENT_LINES: list[tuple[e.Event, str]] = [
     (
         e.Hello("flackd", "0.1.0", 512, 100, "welcome to Flack; type NICK <name> to start"),
-        "HELLO flackd 0.1.0 maxline=512 history=100 :welcome to Flack; type NICK <name> to start",
+        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.1 :welcome to Flack; type NICK "
+        "<name> to start",
     ),
     (
         e.Ok("NICK", ("alice", "token=m0uPlBdZdl4io5SNy20Qzg"), "welcome, alice"),
@@ -459,6 +465,38 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
         "TOPIC #general alice 2026-11-24T09:20:03.123Z :release planning",
     ),
     (e.Deleted("#general", "1795507200000-42", "alice"), "DELETED #general 1795507200000-42 alice"),
+    (
+        e.Message("#c", "1-4", "2026-11-24T09:20:03.123Z", "alice", "waves", action=True),
+        "MSG #c 1-4 2026-11-24T09:20:03.123Z alice kind=action :waves",
+    ),
+    (
+        e.Message(
+            "bob",
+            "1-5",
+            "2026-11-24T09:20:03.123Z",
+            "alice",
+            "fixed",
+            False,
+            "2026-11-24T09:21:00.000Z",
+        ),
+        "MSG bob 1-5 2026-11-24T09:20:03.123Z alice edited=2026-11-24T09:21:00.000Z :fixed",
+    ),
+    (
+        e.Message(
+            "#c", "1-6", "2026-11-24T09:20:03.123Z", "alice", "", True, "2026-11-24T09:21:00.000Z"
+        ),
+        "MSG #c 1-6 2026-11-24T09:20:03.123Z alice kind=action edited=2026-11-24T09:21:00.000Z :",
+    ),
+    (
+        e.Edited("#c", "1-4", "2026-11-24T09:21:00.000Z", "alice", "dances"),
+        "EDITED #c 1-4 2026-11-24T09:21:00.000Z alice :dances",
+    ),
+    (
+        e.UnreadCount("bob", 2, 1, "1795507200000-9"),
+        "COUNT bob unread=2 mentions=1 newest=1795507200000-9",
+    ),
+    (e.BlockStart("UNREAD", ("1",)), "UNREAD 1"),
+    (e.BlockEnd("UNREAD", ()), "END UNREAD"),
     (e.BlockStart("LIST", ("3",)), "LIST 3"),
     (e.BlockStart("NAMES", ("#general", "2")), "NAMES #general 2"),
     (e.BlockStart("HISTORY", ("#general", "0")), "HISTORY #general 0"),
@@ -518,6 +556,8 @@ def _nasty_value(annotation: object) -> object:
             return NASTY
         case "int":
             return 7
+        case "bool":
+            return True
         case "tuple[str, ...]":
             return (NASTY, "ok", NASTY)
         case _:

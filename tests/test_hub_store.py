@@ -115,10 +115,10 @@ def test_resume_after_a_restart_brings_the_session_back() -> None:
         "RESUME <token>, otherwise pick another nick",
     )
     lines = d.say("a2", f"RESUME {token}").lines("a2")
-    assert lines[:2] == ["JOIN #two alice", "JOIN #one alice"]
-    assert lines[2].startswith("OK RESUME alice token=")
-    assert "last=#one" in lines[2]
-    new_token = lines[2].split("token=")[1].split()[0]
+    assert lines[:4] == ["JOIN #two alice", "JOIN #one alice", "UNREAD 0", "END UNREAD"]
+    assert lines[4].startswith("OK RESUME alice token=")
+    assert "last=#one" in lines[4]
+    new_token = lines[4].split("token=")[1].split()[0]
     assert new_token != token
     # The old token is spent, the new one is stored.
     d.restart()
@@ -235,3 +235,56 @@ def test_a_lowered_history_limit_trims_on_load() -> None:
     d.register("b", "bob", "#c")
     block = d.say("b", "HISTORY #c").lines("b")
     assert [ln.split()[2] for ln in block[1:-1]] == ids[5:]
+
+
+def test_conversations_edits_actions_and_markers_survive_a_restart() -> None:
+    d = Durable()
+    alice = d.register("a", "alice", "#c")
+    d.register("b", "bob", "#c")
+    dm = d.post("b", "alice", "psst alice")
+    act = d.say("b", "ACTION #c waves").lines("b")[0].split()[2]
+    d.say("b", f"EDIT {act} waves back")
+    d.post("b", "#c", "read this")
+    d.say("a", f"MARK #c {act}")
+    before = d.say("a", "UNREAD").lines("a")
+    d.restart()
+    d.connect("a2")
+    reply = d.say("a2", f"RESUME {alice}").lines("a2")
+    assert reply[1 : 1 + len(before)] == before  # the same unread counts, markers kept
+    block = d.say("a2", "HISTORY bob").lines("a2")
+    assert block[1].split()[2] == dm
+    assert block[1].endswith(" bob :psst alice")
+    line = d.say("a2", "HISTORY #c").lines("a2")[1]
+    assert " kind=action edited=" in line
+    assert line.endswith(":waves back")
+    # the DM's id is not handed out again
+    assert int(d.post("a2", "bob", "next").split("-")[1]) > int(dm.split("-")[1])
+
+
+def test_a_conversation_with_someone_who_left_survives_a_restart() -> None:
+    d = Durable()
+    alice = d.register("a", "alice")
+    d.register("b", "bob")
+    note = d.post("b", "alice", "goodbye note")
+    d.say("b", "QUIT")
+    d.restart()
+    (row,) = d.store.conversations.values()
+    assert (row.nick_a, row.nick_b) == ("alice", "bob")
+    d.connect("a2")
+    reply = d.say("a2", f"RESUME {alice}").lines("a2")
+    assert f"COUNT bob unread=1 mentions=0 newest={note}" in reply
+    block = d.say("a2", "HISTORY bob").lines("a2")  # bob is gone, his note is not
+    assert block[0] == "HISTORY bob 1"
+    assert block[1].split()[2] == note
+
+
+def test_a_conversation_is_deleted_from_the_store_when_both_sides_end() -> None:
+    d = Durable()
+    d.register("a", "alice")
+    d.register("b", "bob")
+    d.post("a", "bob", "short-lived")
+    d.say("a", "QUIT")
+    assert d.store.conversations
+    d.say("b", "QUIT")
+    assert d.store.conversations == {}
+    assert d.store.messages == {}

@@ -40,7 +40,7 @@ from flackd.codec import parse_event
 from tests.support import WAIT, LineClient, RunningServer, cut
 
 FLACKCLI = Path(sys.executable).with_name("flackcli")
-MESSAGE_KEYS = ["type", "channel", "id", "ts", "nick", "text", "action"]
+MESSAGE_KEYS = ["type", "channel", "id", "ts", "nick", "text", "action", "edited"]
 
 
 @pytest.fixture
@@ -271,6 +271,7 @@ async def test_history_prints_json_lines_off_a_terminal(
         "nick": "bob",
         "text": "two",
         "action": False,
+        "edited": None,
     }
 
 
@@ -571,7 +572,7 @@ async def test_help_shows_the_files_and_the_exit_codes(env: dict[str, str], tmp_
 @pytest.mark.parametrize(
     "args",
     [
-        ["history", "ops"],
+        ["history", "no!nick"],
         ["history", "#ops", "-n", "0"],
         ["tail", "#ops", "--history", "3", "--since-id", "1-1"],
         ["tail", "#ops", "--since-id", "yesterday"],

@@ -199,7 +199,7 @@ async def test_a_member_that_never_reads_is_dropped_and_others_get_everything(
 ) -> None:
     limits = Limits(
         flood_burst=10_000, flood_rate=10_000.0, sendq_bytes=32768, socket_sndbuf=4096,
-        shutdown_grace=0.5, history=20, history_page=20, join_replay=20, list_max=20,
+        shutdown_grace=0.5, history=20, dm_history=20, history_page=20, join_replay=20, list_max=20,
         max_connections=64,
     )  # fmt: skip
     running = await start_server(nursery, limits)

@@ -21,6 +21,7 @@ import pytest
 from flackd.store import (
     Changes,
     ChannelRow,
+    ConversationRow,
     MessageRow,
     SessionRow,
     Store,
@@ -56,8 +57,9 @@ def channel(key: str = "#general", dropped: int = 0, topic: str = "") -> Channel
 
 
 def message(seq: int, key: str = "#general", text: str | None = None) -> MessageRow:
-    return MessageRow(seq, key, f"{BOOT}-{seq}", "2026-11-24T09:20:03.123Z", "alice", 1,
-                      text if text is not None else f"message {seq}")  # fmt: skip
+    body = text if text is not None else f"message {seq}"
+    stamp = "2026-11-24T09:20:03.123Z"
+    return MessageRow(seq, key, f"{BOOT}-{seq}", stamp, "alice", 1, body, key.upper())
 
 
 def session(
@@ -142,11 +144,11 @@ def test_a_failed_commit_stores_nothing(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     store.commit(Changes(channels=[channel("#a")], messages=[message(1, "#a")], last_seq=1))
     with pytest.raises(StoreError):
-        # The second insert of seq 2 breaks the primary key half-way through the commit.
+        # A row without text breaks a NOT NULL constraint half-way through the commit.
         store.commit(
             Changes(
                 channels=[channel("#a", topic="changed")],
-                messages=[message(2, "#a"), message(2, "#a")],
+                messages=[message(2, "#a"), message(3, "#a")._replace(text=None)],  # type: ignore[arg-type]
                 last_seq=2,
             )
         )
@@ -308,3 +310,69 @@ def test_the_synchronous_setting_is_applied(tmp_path: Path, choice: str, pragma:
     store.close()
     with pytest.raises(ValueError, match="synchronous must be one of"):
         open_store(tmp_path, synchronous="sometimes")
+
+
+def test_conversations_and_markers_round_trip(store: Store) -> None:
+    conv = ConversationRow("@1.2", 1, "alice", 2, "bob", 0)
+    dm = message(1, "@1.2", "psst")._replace(target="bob")
+    act = message(2, "#general", "waves")._replace(action=True, edited="2026-11-24T09:21:00.000Z")
+    markers = (("#general", 2), ("@1.2", 1))
+    alice = SessionRow(1, "alice", "hash-1", ("#general",), "#general", None, markers)
+    store.commit(
+        Changes(
+            sessions=[alice],
+            channels=[channel("#general")],
+            conversations=[conv],
+            messages=[dm, act],
+            last_seq=2,
+            last_sid=2,
+        )
+    )
+    snap = store.load()
+    assert snap.conversations == [conv]
+    assert sorted(snap.messages) == [dm, act]
+    assert snap.sessions == [alice]
+    # An edit writes the row again; a dropped conversation goes with its messages.
+    store.commit(Changes(messages=[dm._replace(text="psst!", edited="2026-11-24T09:22:00.000Z")]))
+    assert [m.text for m in store.load().messages if m.holder == "@1.2"] == ["psst!"]
+    store.commit(Changes(dropped_conversations=["@1.2"]))
+    snap = store.load()
+    assert snap.conversations == []
+    assert [m.seq for m in snap.messages] == [2]
+
+
+def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
+    from flackd.store.sqlite import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("PRAGMA application_id=1181508459")
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("INSERT INTO meta VALUES ('boot', 42), ('last_seq', 7), ('last_sid', 1)")
+    db.execute("INSERT INTO channels VALUES ('#old', '#Old', 'kept', 'alice', '*', 0)")
+    db.execute(
+        "INSERT INTO messages VALUES (7, '#old', '42-7', '2026-11-24T09:20:03.123Z', 'alice', 1, "
+        "'from version 1')"
+    )
+    db.execute("INSERT INTO sessions VALUES (1, 'alice', 'h', '#old', '#old', NULL)")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    store = SqliteStore.open(tmp_path)
+    snap = store.load()
+    assert snap.boot == 42
+    (msg,) = snap.messages
+    assert (msg.holder, msg.target, msg.text, msg.action, msg.edited) == (
+        "#old",
+        "#Old",
+        "from version 1",
+        False,
+        None,
+    )
+    assert snap.sessions[0].markers == ()
+    assert snap.conversations == []
+    store.close()
+    check = sqlite3.connect(tmp_path / DB_NAME)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    check.close()

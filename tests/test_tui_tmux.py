@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -294,3 +295,124 @@ async def test_a_restart_with_data_dir_resumes_with_no_gap(tmp_path: Path) -> No
         assert screen.count("said before the restart") == 1, screen
         assert "some messages were missed" not in screen  # no gap line
         assert SESSION_LOST_SHOWN not in screen  # the session was resumed
+
+
+# -- private conversations (protocol 1.1), against the installed flackd ------------------
+
+
+class Proxy:
+    """A loopback TCP relay in front of flackd that the test can take down (every
+    connection through it closed, new ones refused) and bring back: a dropped network
+    for the clients behind it, while flackd itself and everyone else stay up."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.up = True
+        self._scopes: set[trio.CancelScope] = set()
+
+    async def handle(self, client: trio.SocketStream) -> None:
+        async with client:
+            if not self.up:
+                return
+            with trio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    server = await trio.open_tcp_stream("127.0.0.1", self.port)
+                    async with server, trio.open_nursery() as nursery:
+                        nursery.start_soon(self._pipe, client, server, nursery.cancel_scope)
+                        nursery.start_soon(self._pipe, server, client, nursery.cancel_scope)
+                finally:
+                    self._scopes.discard(scope)
+
+    @staticmethod
+    async def _pipe(src: trio.SocketStream, dst: trio.SocketStream, done: trio.CancelScope) -> None:
+        try:
+            async for data in src:
+                await dst.send_all(data)
+        except trio.BrokenResourceError:
+            pass
+        done.cancel()
+
+    def down(self) -> None:
+        self.up = False
+        for scope in list(self._scopes):
+            scope.cancel()
+
+
+async def proxied(nursery: trio.Nursery, port: int) -> tuple[Proxy, int]:
+    proxy = Proxy(port)
+    listeners = await nursery.start(trio.serve_tcp, proxy.handle, 0)
+    return proxy, listeners[0].socket.getsockname()[1]
+
+
+async def test_a_private_conversation_catches_up_after_a_reconnect_and_edits_show(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    async with restartable_flackd() as flackd, tmux(tmp_path) as tm:
+        proxy, via = await proxied(nursery, flackd.port)
+        alice = await tm.open("alice", via, nick="alice")  # through the proxy
+        bob = await tm.open("bob", flackd.port, nick="bob")
+        for person in (alice, bob):
+            await person.wait_for(" live ")
+        await bob.say("/query alice")
+        await bob.wait_for("[alice]")
+        await alice.say("/msg bob helo bob")
+        await alice.wait_for("[bob]")  # alice's window with bob is open and shown
+        await bob.wait_for("helo bob")
+        await bob.say("hi alice")
+        await alice.wait_for("hi alice")
+        proxy.down()  # alice's network drops
+        await alice.wait_for(lambda screen: " live " not in screen)
+        await bob.say("missed one")
+        await bob.say("missed two")
+        await bob.wait_for("missed two")
+        proxy.up = True
+        await alice.say("/reconnect")
+        screen = await alice.wait_for(lambda s: " live " in s and "missed two" in s)
+        for text in ("helo bob", "hi alice", "missed one", "missed two"):
+            assert screen.count(text) == 1, screen
+        assert "some messages were missed" not in screen
+        await alice.say("/edit")  # the old text comes back in the input line
+        await alice.wait_for("[bob] edit: helo bob")
+        await alice.type("C-a", "Right", "Right", "l")  # helo -> hello
+        await alice.type("Enter")
+        screen = await bob.wait_for("hello bob (edited)")  # in place, on bob's screen
+        assert "helo bob" not in screen
+        await alice.wait_for("hello bob (edited)")
+
+
+async def test_coming_back_shows_unread_private_messages_at_once(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    """alice's connection drops; bob writes her twice and edits one; alice comes back and
+    sees a count on the bob window at once, then finds both messages, one edited."""
+    async with restartable_flackd() as flackd, tmux(tmp_path) as tm:
+        proxy, via = await proxied(nursery, flackd.port)
+        alice = await tm.open("alice", via, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #general")
+        await alice.wait_for("[#general]")
+        bob = await netcat_user(flackd.port, "bob", "#general")
+        proxy.down()
+        await alice.wait_for(lambda screen: " live " not in screen)
+        await bob.send("MSG alice are you there?", "MSG alice lunch at noon?")
+        first = (await bob.recv_until("MSG alice"))[-1].split()[2]
+        await bob.recv_until("MSG alice")
+        await bob.send(f"EDIT {first} are you there, alice?")
+        await bob.recv_until("EDITED")
+        proxy.up = True
+        await alice.say("/reconnect")
+        screen = await alice.wait_for(
+            lambda s: " live " in s and re.search(BOB_2_UNREAD, s) is not None
+        )
+        assert "[#general]" in screen  # still where she was: the count says it
+        await alice.say("/query bob")
+        screen = await alice.wait_for("lunch at noon?")
+        assert "are you there, alice? (edited)" in screen
+        assert screen.count("lunch at noon?") == 1
+        assert not re.search(BOB_2_UNREAD, screen)  # read now
+
+
+#: The bob row of the channel list with a count of 2 (a private message counts as a
+#: mention there, so the badge may read "@2").
+BOB_2_UNREAD = r"\d bob +@?2 "

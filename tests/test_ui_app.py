@@ -123,3 +123,53 @@ def test_tab_completes_the_last_speaker(pipe: PipeInput) -> None:
 def test_ctrl_q_quits(pipe: PipeInput) -> None:
     (action,) = run(pipe, joined_view(), ["\x11"], until=1)
     assert action == ui.Quit(None)
+
+
+# --- /edit ----------------------------------------------------------------------------------
+
+
+def own_message_view() -> View:
+    view = joined_view()
+    view.apply(e.Message("#general", "1-5", "2026-11-24T09:00:00.000Z", "alice", "helo wrold"))
+    view.apply(e.Message("#general", "1-6", "2026-11-24T09:00:01.000Z", "bob", "what?"))
+    return view
+
+
+def test_edit_puts_the_old_text_in_the_input_and_enter_sends_edit(pipe: PipeInput) -> None:
+    # Backspace five times and retype: the rest of the old text was in the input.
+    keys = ["/edit\r", "\x7f" * 5, "world\r"]
+    (action,) = run(pipe, own_message_view(), keys, until=1)
+    assert action == ui.SendCommand(c.Edit("1-5", "helo world"))
+
+
+def test_edit_by_id_and_an_unchanged_text_sends_nothing(pipe: PipeInput) -> None:
+    view = own_message_view()
+    keys = ["/edit 1-5\r", "\r", "/edit\r", "!\r"]  # the first edit changes nothing
+    (action,) = run(pipe, view, keys, until=1)
+    assert action == ui.SendCommand(c.Edit("1-5", "helo wrold!"))
+
+
+def test_escape_cancels_an_edit(pipe: PipeInput) -> None:
+    view = own_message_view()
+    (action,) = run(pipe, view, ["/edit\r", "\x1b", "after\r"], until=1)
+    assert said(action) == ("#general", ("after",))  # no EDIT went out
+    notes = [line.text for line in view.current.lines if line.kind == "system"]
+    assert "edit cancelled: the message is unchanged" in notes
+
+
+def test_edit_with_no_message_of_mine_is_a_local_error(pipe: PipeInput) -> None:
+    view = joined_view()
+    (action,) = run(pipe, view, ["/edit\r", "plain\r"], until=1)
+    assert said(action) == ("#general", ("plain",))
+    errors = [line.text for line in view.current.lines if line.kind == "error"]
+    assert errors == ["you have no message in #general to edit"]
+
+
+def test_me_and_edit_on_a_version_1_server_are_local_errors(pipe: PipeInput) -> None:
+    view = own_message_view()
+    view.apply(e.Hello("flackd", "0.1.0", 512, 100, "hi", "1"))
+    actions = run(pipe, view, ["/me waves\r", "/edit\r"], until=2)
+    assert actions == [ui.LocalError(ui.ME_UNSUPPORTED), ui.LocalError(ui.EDIT_UNSUPPORTED)]
+    view.apply(e.Hello("flackd", "0.2.0", 512, 100, "hi", "1.1"))
+    (action,) = run(pipe, view, ["/me waves\r"], until=1)
+    assert action == ui.SendCommand(c.Action("#general", "waves"))

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from flackcli.ui.input import (
     COMMAND_NAMES,
+    DM_HISTORY_UNSUPPORTED,
+    EDIT_UNSUPPORTED,
     ME_UNSUPPORTED,
     SLASH_COMMANDS,
     Action,
@@ -34,6 +36,7 @@ from flackcli.ui.input import (
     SendMessages,
     SetLogging,
     ShowHelp,
+    StartEdit,
     clean_text,
     complete,
     current_word,
@@ -42,6 +45,7 @@ from flackcli.ui.input import (
     max_text_bytes,
     needs_confirmation,
     parse,
+    parse_edit,
     say,
     split_paste,
 )
@@ -125,7 +129,8 @@ COMMAND_TABLE: list[tuple[str, str | None, Action]] = [
     ("/dm bob", None, OpenBuffer("bob")),
     ("/query bob hello", "#dev", SendCommand(c.Msg("bob", "hello"), focus="bob")),
     ("/reply on my way", "#dev", Reply("on my way")),
-    ("/me waves", "#dev", LocalError(ME_UNSUPPORTED)),
+    ("/me waves", "#dev", SendCommand(c.Action("#dev", "waves"))),
+    ("/ME waves back", "bob", SendCommand(c.Action("bob", "waves back"))),
     ("/nick alicia", "#dev", SendCommand(c.Nick("alicia"))),
     ("/list", "#dev", SendCommand(c.ListChannels())),
     ("/names", "#dev", SendCommand(c.Names("#dev"))),
@@ -137,7 +142,13 @@ COMMAND_TABLE: list[tuple[str, str | None, Action]] = [
     ("/topic #ops on call: bob", "#dev", SendCommand(c.Topic("#ops", "on call: bob"))),
     ("/history", "#dev", LoadOlder("#dev")),
     ("/history 50", "#dev", LoadOlder("#dev", 50)),
+    ("/history", "bob", LoadOlder("bob")),
     ("/delete", "#dev", DeleteLast("#dev")),
+    ("/delete", "bob", DeleteLast("bob")),
+    ("/edit", "#dev", StartEdit("#dev")),
+    ("/edit", "bob", StartEdit("bob")),
+    ("/edit 1795507200000-42", "#dev", StartEdit("#dev", "1795507200000-42")),
+    ("/edit 1795507200000-42", None, StartEdit(None, "1795507200000-42")),
     ("/read", "#dev", MarkRead()),
     ("/read -all", "#dev", MarkRead(all_buffers=True)),
     ("/clear", "#dev", ClearBuffer()),
@@ -204,13 +215,18 @@ def test_aliases_resolve(alias: str) -> None:
         ("/names #a #b", "#dev", "usage: /names [#channel]"),
         ("/topic", None, "usage: /topic [#channel] [text]"),
         ("/topic hello", "bob", "usage: /topic [#channel] [text]"),
-        ("/history", "bob", "usage: /history [n]"),
+        ("/history", None, "usage: /history [n]"),
         ("/history 0", "#dev", "usage: /history [n]"),
         ("/history 10001", "#dev", "usage: /history [n]"),
         ("/history ten", "#dev", "usage: /history [n]"),
         ("/history 1 2", "#dev", "usage: /history [n]"),
         ("/history ٣", "#dev", "usage: /history [n]"),
-        ("/delete", "bob", "usage: /delete"),
+        ("/delete", None, "usage: /delete"),
+        ("/me", "#dev", "usage: /me <text>"),
+        ("/me waves", None, "no one to talk to"),
+        ("/edit", None, "usage: /edit [id]"),
+        ("/edit 42", "#dev", "42 is not a message id"),
+        ("/edit 1-2 3-4", "#dev", "usage: /edit [id]"),
         ("/delete 1-2", "#dev", "usage: /delete"),
         ("/read everything", "#dev", "usage: /read [-all]"),
         ("/clear now", "#dev", "usage: /clear"),
@@ -257,10 +273,52 @@ def test_names_are_validated_with_the_codec_rules(text: str, expected: str) -> N
     assert expected in action.text
 
 
-@pytest.mark.parametrize("text", ["/me", "/me waves", "/ME dances"])
-def test_me_is_refused_clearly(text: str) -> None:
-    assert parse(text, "#dev") == LocalError(ME_UNSUPPORTED)
-    assert "/me is not supported by this server yet" in ME_UNSUPPORTED
+@pytest.mark.parametrize(
+    ("text", "buffer", "refusal"),
+    [
+        ("/me waves", "#dev", ME_UNSUPPORTED),
+        ("/ME dances", "bob", ME_UNSUPPORTED),
+        ("/edit", "#dev", EDIT_UNSUPPORTED),
+        ("/edit 1795507200000-42", "#dev", EDIT_UNSUPPORTED),
+        ("/history", "bob", DM_HISTORY_UNSUPPORTED),
+        ("/delete", "bob", DM_HISTORY_UNSUPPORTED),
+    ],
+)
+def test_a_version_1_server_refuses_clearly(text: str, buffer: str, refusal: str) -> None:
+    assert parse(text, buffer, protocol="1") == LocalError(refusal)
+    assert "protocol 1" in refusal
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("/history", LoadOlder("#dev")),
+        ("/delete", DeleteLast("#dev")),
+        ("hello", SendCommand(c.Msg("#dev", "hello"))),
+    ],
+)
+def test_a_version_1_server_keeps_the_channel_commands(text: str, action: Action) -> None:
+    assert parse(text, "#dev", protocol="1") == action
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("fixed the typo", SendCommand(c.Edit("1795507200000-42", "fixed the typo"))),
+        ("  trimmed  ", SendCommand(c.Edit("1795507200000-42", "trimmed"))),
+        ("two\nlines", SendCommand(c.Edit("1795507200000-42", "two lines"))),
+        ("esc\x1bape", SendCommand(c.Edit("1795507200000-42", "esc\ufffdape"))),
+        ("   ", LocalError("an edit cannot be empty: /delete deletes a message")),
+    ],
+)
+def test_parse_edit_sends_edit_with_the_new_text(text: str, action: Action) -> None:
+    assert parse_edit(text, "1795507200000-42") == action
+
+
+def test_an_edit_too_long_for_one_line_is_refused() -> None:
+    action = parse_edit("x" * 600, "1795507200000-42")
+    assert isinstance(action, LocalError)
+    assert "at most 512 bytes" in action.text
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,10 @@ async def _perform(action: ui.Action, supervisor: Supervisor, view: View) -> boo
                 await supervisor.send(c.Msg(target, text))
         case ui.OpenBuffer(name):
             view.open(name, select=True)
+            await supervisor.open_conversation(name)  # its history, from a 1.1 server
         case ui.CloseBuffer(name):
             view.close(name)
+            supervisor.close_conversation(name)
         case ui.LocalError(text):
             view.note(text, error=True)
         case ui.ShowHelp(topic):

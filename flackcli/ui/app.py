@@ -2,7 +2,8 @@
 
 Owns: the prompt-toolkit ``Application`` (channel list, messages, member list, status bar,
 input line), the keys (Alt+1..9, Ctrl+N/P, PgUp/PgDn, Tab completion, Alt+Enter newline,
-Ctrl+C/Ctrl+Q), the paste guard, and the style sheet. It holds no networking: input
+Ctrl+C/Ctrl+Q), the paste guard, editing a sent message (``/edit``: its text in the input
+line, Enter saves, Esc cancels), and the style sheet. It holds no networking: input
 becomes an action (``ui.input.parse``) handed to ``submit``, a callable the runner provides;
 the screen is drawn from the view model (``ui.view.View``). Imports prompt_toolkit,
 ``flackd.codec`` and flackcli's ``ui`` modules; never trio or asyncio directly.
@@ -17,6 +18,7 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.buffer import Buffer as InputBuffer
 from prompt_toolkit.data_structures import Point
+from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition, has_focus
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -50,6 +52,8 @@ STYLE = Style.from_dict(
         "separator": "#585858",
         "text.mention": "bold",
         "text.deleted": "italic #808080",
+        "text.action": "italic",
+        "edited": "#808080",
         "mention-margin": "bg:#d75f00",
         "system": "#808080",
         "error": "#ff5f5f",
@@ -98,6 +102,8 @@ class ChatApp:
         self.submit = submit
         self.max_line = ui.DEFAULT_MAX_LINE
         self.pending: ui.SendMessages | None = None  # a paste waiting for confirmation
+        self.editing: str | None = None  # the id of the message being edited (/edit)
+        self._edit_original = ""
         self._completions: list[str] = []
         self._completion_index = 0
         self._completed_from = ""
@@ -182,6 +188,8 @@ class ChatApp:
         return out
 
     def _status_line(self) -> StyleAndTextTuples:
+        if self.editing is not None:
+            return [("class:status.prompt", " Editing your message:  Enter save · Esc cancel ")]
         if self.pending is not None:
             n = len(self.pending.texts)
             return [
@@ -206,7 +214,8 @@ class ChatApp:
         return parts
 
     def _prompt(self) -> StyleAndTextTuples:
-        return [("class:prompt", f"[{self.view.current.name}] ")]
+        editing = "edit: " if self.editing is not None else ""
+        return [("class:prompt", f"[{self.view.current.name}] {editing}")]
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -232,6 +241,11 @@ class ChatApp:
             """Drop the pasted lines the guard is asking about (nothing is sent)."""
             self.pending = None
             self.view.note("paste cancelled: nothing was sent")
+
+        @kb.add("escape", filter=Condition(lambda: self.editing is not None), eager=True)
+        def _cancel_edit(event: KeyPressEvent) -> None:
+            """Leave /edit: the message keeps its text."""
+            self.cancel_edit()
 
         @kb.add("escape", "enter", filter=focused)
         def _newline(event: KeyPressEvent) -> None:
@@ -322,15 +336,45 @@ class ChatApp:
     def accept(self) -> None:
         """Turn the input into an action; multi-message input waits for confirmation."""
         text = self.input.text
+        if self.editing is not None:
+            self._save_edit(text)
+            return
         if not text.strip():
             return
         self.input.reset(append_to_history=True)
         self._quit_armed = False
-        action = ui.parse(text, self.view.current.name, self.max_line)
+        action = ui.parse(text, self.view.current.name, self.max_line, protocol=self.view.protocol)
         if isinstance(action, ui.SendMessages) and ui.needs_confirmation(action.texts):
             self.pending = action  # the paste guard: the status bar asks first
             return
+        if isinstance(action, ui.StartEdit):
+            self.start_edit(action)
+            return
         self.submit(action)
+
+    def start_edit(self, action: ui.StartEdit) -> None:
+        """``/edit``: the message's text goes into the input line, to be changed."""
+        line = self.view.own_message(action.target, action.msg_id)
+        if line is None or line.id is None:
+            where = f" in {action.target}" if action.target else ""
+            which = f"message {action.msg_id}" if action.msg_id else f"message{where}"
+            self.view.note(f"you have no {which} to edit", error=True)
+            return
+        self.editing, self._edit_original = line.id, line.text
+        self.input.document = Document(line.text)  # the cursor at the end
+
+    def _save_edit(self, text: str) -> None:
+        msg_id, self.editing = self.editing, None
+        self.input.reset()
+        if msg_id is None or text.strip() == self._edit_original.strip():
+            return  # nothing changed: nothing to send
+        self.submit(ui.parse_edit(text, msg_id, self.max_line))
+
+    def cancel_edit(self) -> None:
+        """Esc while editing: the input is cleared and nothing is sent."""
+        self.editing = None
+        self.input.reset()
+        self.view.note("edit cancelled: the message is unchanged")
 
     def complete(self) -> None:
         """Tab: replace the word before the cursor with the next completion."""

@@ -22,6 +22,7 @@ from flackcli.ui.cells import Fragment
 
 __all__ = [
     "DELETED_TEXT",
+    "EDITED_MARK",
     "GAP_TEXT",
     "SERVER",
     "SESSION_LOST_TEXT",
@@ -31,6 +32,7 @@ __all__ = [
     "Line",
     "LineKind",
     "Status",
+    "id_after",
     "remember_id",
 ]
 
@@ -51,6 +53,9 @@ SESSION_LOST_TEXT: Final = (
 #: What a deleted message shows instead of its text.
 DELETED_TEXT: Final = "(message deleted)"
 
+#: What follows the text of an edited message (dimmed).
+EDITED_MARK: Final = "(edited)"
+
 LineKind = Literal["message", "system", "error", "gap"]
 BufferKind = Literal["server", "channel", "dm"]
 
@@ -69,6 +74,8 @@ class Line:
     own: bool = False
     mention: bool = False
     deleted: bool = False
+    action: bool = False  # a /me action: shown as "* nick text"
+    edited: bool = False  # the text was changed (EDIT): shown with a dim "(edited)"
     _cache: tuple[int, tuple[tuple[Fragment, ...], ...]] | None = field(default=None, repr=False)
 
 
@@ -97,6 +104,7 @@ class Buffer:
     ids: dict[str, None] = field(default_factory=dict)  # bounded, insertion ordered
     counted: dict[str, bool] = field(default_factory=dict)  # unread id -> was a mention
     pending_read_id: str | None = None  # restored last_read_id not yet seen
+    counted_through: str | None = None  # the server's UNREAD counted messages up to this id
     view_width: int = 80  # size of the last render, for scrolling
     view_height: int = 24
 
@@ -133,3 +141,19 @@ def remember_id(buf: Buffer, msg_id: str, max_ids: int) -> None:
     buf.ids[msg_id] = None
     while len(buf.ids) > max_ids:
         del buf.ids[next(iter(buf.ids))]
+
+
+def _id_key(msg_id: str) -> tuple[int, int] | None:
+    boot, dash, seq = msg_id.partition("-")
+    if not (dash and boot.isascii() and boot.isdigit() and seq.isascii() and seq.isdigit()):
+        return None
+    return int(boot), int(seq)
+
+
+def id_after(msg_id: str, other: str | None) -> bool:
+    """Message ``msg_id`` came after ``other`` (ids ``<boot>-<seq>`` grow; None: no other,
+    so True). An id that does not parse counts as after."""
+    if other is None:
+        return True
+    a, b = _id_key(msg_id), _id_key(other)
+    return a is None or b is None or a > b

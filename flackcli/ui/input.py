@@ -24,11 +24,14 @@ from typing import Final
 
 from flackd.codec import commands as c
 from flackd.codec.grammar import MAX_COUNT, format_command
+from flackd.codec.ids import parse_id
 from flackd.codec.text import fold, is_channel, is_valid_channel, is_valid_nick
 
 __all__ = [
     "COMMAND_NAMES",
     "DEFAULT_MAX_LINE",
+    "DM_HISTORY_UNSUPPORTED",
+    "EDIT_UNSUPPORTED",
     "ME_UNSUPPORTED",
     "SLASH_COMMANDS",
     "Action",
@@ -50,6 +53,7 @@ __all__ = [
     "SetLogging",
     "ShowHelp",
     "SlashCommand",
+    "StartEdit",
     "clean_text",
     "complete",
     "current_word",
@@ -58,6 +62,7 @@ __all__ = [
     "max_text_bytes",
     "needs_confirmation",
     "parse",
+    "parse_edit",
     "say",
     "split_paste",
 ]
@@ -66,8 +71,15 @@ __all__ = [
 DEFAULT_MAX_LINE: Final = 512
 
 ME_UNSUPPORTED: Final = (
-    "/me is not supported by this server yet (the protocol has no action messages); "
+    "/me needs a newer server (this one speaks protocol 1, which has no actions); "
     "write it as a normal message"
+)
+EDIT_UNSUPPORTED: Final = (
+    "/edit needs a newer server (this one speaks protocol 1, which cannot edit messages); "
+    "/delete deletes your last message"
+)
+DM_HISTORY_UNSUPPORTED: Final = (
+    "this server keeps no private messages (protocol 1): only channels have history"
 )
 
 # ---------------------------------------------------------------------------------------
@@ -161,9 +173,19 @@ class LoadOlder:
 
 @dataclass(frozen=True, slots=True)
 class DeleteLast:
-    """``/delete``: ``DELETE <id>`` of my newest message in ``channel``."""
+    """``/delete``: ``DELETE <id>`` of my newest message in ``channel`` (a channel, or a
+    nick for a private conversation)."""
 
     channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartEdit:
+    """``/edit [id]``: put the text of my message ``msg_id`` (None: my newest one in
+    ``target``) into the input line; Enter then sends ``EDIT`` (:func:`parse_edit`)."""
+
+    target: str | None
+    msg_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +235,7 @@ Action = (
     | ShowHelp
     | LoadOlder
     | DeleteLast
+    | StartEdit
     | Raw
     | Reply
     | MarkRead
@@ -245,13 +268,15 @@ SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
                  "open a private conversation with nick"),
     SlashCommand("reply", (), "/reply <text>",
                  "answer whoever sent you the last private message"),
-    SlashCommand("me", (), "/me <text>", "an action line (not supported by the server yet)"),
+    SlashCommand("me", (), "/me <text>", "an action: '/me waves' shows as '* alice waves'"),
     SlashCommand("nick", (), "/nick <new-nick>", "change your nick"),
     SlashCommand("list", (), "/list", "list the server's channels"),
     SlashCommand("names", ("who",), "/names [#channel]", "show who is in a channel"),
     SlashCommand("topic", (), "/topic [#channel] [text]", "show the topic, or set it"),
     SlashCommand("history", (), "/history [n]", "load n older messages (default: one page)"),
-    SlashCommand("delete", (), "/delete", "delete your last message in this channel"),
+    SlashCommand("delete", (), "/delete", "delete your last message here"),
+    SlashCommand("edit", (), "/edit [id]",
+                 "edit your last message here (or message id): Enter saves, Esc cancels"),
     SlashCommand("read", (), "/read [-all]", "mark this buffer read (-all: every buffer)"),
     SlashCommand("clear", (), "/clear", "clear this buffer on screen (local only)"),
     SlashCommand("reconnect", (), "/reconnect", "reconnect now"),
@@ -425,13 +450,21 @@ def _say_here(buffer: str | None, text: str, max_line: int) -> Action:
     return say(target, text, max_line)
 
 
-def parse(text: str, current_buffer: str | None, max_line: int = DEFAULT_MAX_LINE) -> Action:
+def parse(
+    text: str,
+    current_buffer: str | None,
+    max_line: int = DEFAULT_MAX_LINE,
+    *,
+    protocol: str = "1.1",
+) -> Action:
     """What to do with one submitted input in ``current_buffer``.
 
     Plain text is a message to the buffer (split into several when it has several lines
     or is too long); ``//text`` sends ``/text``; ``/command ...`` is a command, any letter
     case, aliases included. Input with several lines is always messages, never commands.
-    ``max_line`` is the server's line limit (``HELLO ... maxline=``).
+    ``max_line`` is the server's line limit (``HELLO ... maxline=``); ``protocol`` its
+    version (``HELLO ... protocol=``): with "1", ``/me``, ``/edit`` and the history of
+    private conversations are local errors.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
@@ -450,7 +483,31 @@ def parse(text: str, current_buffer: str | None, max_line: int = DEFAULT_MAX_LIN
         return LocalError(
             f"unknown command /{shown}; /help lists them (//{shown} sends it as text)"
         )
-    return _HANDLERS[cmd.name](args, current_buffer, max_line)
+    action = _HANDLERS[cmd.name](args, current_buffer, max_line)
+    if protocol == "1":
+        return _version_1(action)
+    return action
+
+
+def _version_1(action: Action) -> Action:
+    """What a version-1 server cannot do becomes a local error."""
+    match action:
+        case SendCommand(c.Action()):
+            return LocalError(ME_UNSUPPORTED)
+        case StartEdit():
+            return LocalError(EDIT_UNSUPPORTED)
+        case LoadOlder(target) | DeleteLast(target) if not is_channel(target):
+            return LocalError(DM_HISTORY_UNSUPPORTED)
+    return action
+
+
+def parse_edit(text: str, msg_id: str, max_line: int = DEFAULT_MAX_LINE) -> Action:
+    """Enter while editing message ``msg_id``: ``EDIT <id> <text>`` (lines joined by
+    spaces; the characters the server refuses replaced)."""
+    new = clean_text(" ".join(text.replace("\r", "\n").split("\n")).strip(" "))
+    if not new:
+        return LocalError("an edit cannot be empty: /delete deletes a message")
+    return _send(c.Edit(msg_id, new), max_line)
 
 
 def _words(args: str) -> list[str]:
@@ -513,7 +570,12 @@ def _reply(args: str, buffer: str | None, max_line: int) -> Action:
 
 
 def _me(args: str, buffer: str | None, max_line: int) -> Action:
-    return LocalError(ME_UNSUPPORTED)
+    if not args.strip():
+        return _usage("me")
+    target = _target(buffer)
+    if target is None:
+        return LocalError("this buffer has no one to talk to: /join #channel, or /msg nick text")
+    return _send(c.Action(target, args), max_line)
 
 
 def _nick(args: str, buffer: str | None, max_line: int) -> Action:
@@ -556,9 +618,9 @@ def _topic(args: str, buffer: str | None, max_line: int) -> Action:
 
 
 def _history(args: str, buffer: str | None, max_line: int) -> Action:
-    channel = _channel_of(buffer)
+    channel = _target(buffer)
     if channel is None:
-        return _usage("history", "only channels keep history")
+        return _usage("history", "only channels and private conversations keep history")
     words = _words(args)
     if not words:
         return LoadOlder(channel)
@@ -573,10 +635,22 @@ def _history(args: str, buffer: str | None, max_line: int) -> Action:
 def _delete(args: str, buffer: str | None, max_line: int) -> Action:
     if args:
         return _usage("delete", "/delete takes no parameters")
-    channel = _channel_of(buffer)
+    channel = _target(buffer)
     if channel is None:
-        return _usage("delete", "only channel messages can be deleted")
+        return _usage("delete", "this buffer has no messages of yours")
     return DeleteLast(channel)
+
+
+def _edit(args: str, buffer: str | None, max_line: int) -> Action:
+    words = _words(args)
+    if len(words) > 1:
+        return _usage("edit", "too many parameters")
+    if words and parse_id(words[0]) is None:
+        return _usage("edit", f"{words[0]} is not a message id (like 1795507200000-42)")
+    target = _target(buffer)
+    if target is None and not words:
+        return _usage("edit", "this buffer has no messages of yours")
+    return StartEdit(target, words[0] if words else None)
 
 
 def _read(args: str, buffer: str | None, max_line: int) -> Action:
@@ -654,6 +728,7 @@ _HANDLERS: Final = {
     "topic": _topic,
     "history": _history,
     "delete": _delete,
+    "edit": _edit,
     "read": _read,
     "clear": _clear,
     "reconnect": _reconnect,

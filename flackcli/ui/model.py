@@ -6,10 +6,11 @@ format, bell, highlight words, my nick) and what follows from them: making a mes
 (neutralised, local time, own or mention), adding a line to a buffer (bounded, counted as
 unread when the user does not see it, the view kept steady when scrolled up, the bell),
 de-duplication memory, the read position (mark read, a restored ``last_read_id``, the ids
-for state.json and ``/history`` and ``/delete``), nick completion and member lists, local
-lines (``note``, ``/clear``, older history on top), scrolling (pages, top, bottom, the read
-marker, mentions) and rendering through ``ui.render``. Server lines and notices are
-applied by ``ui.view.View``, the class the rest of flackcli uses.
+for state.json, ``MARK``, ``/history``, ``/delete`` and ``/edit``), editing a line in
+place, nick completion and member lists, local lines (``note``, ``/clear``, older history
+on top), scrolling (pages, top, bottom, the read marker, mentions) and rendering through
+``ui.render``. Server lines and notices are applied by ``ui.view.View``, the class the
+rest of flackcli uses.
 
 Must not import anything but the standard library, ``flackd.codec`` and the ``ui`` view
 modules below it (``cells``, ``buffers``, ``reading``, ``render``, ``buffer_list``): never
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
+from typing import TypedDict
 
 import flackcli.ui.reading as reading
 from flackcli.ui.buffer_list import BufferList
@@ -29,9 +31,22 @@ from flackcli.ui.reading import Bell
 from flackcli.ui.render import Renderer
 from flackd.codec import events as ev
 from flackd.codec.ids import parse_timestamp
-from flackd.codec.text import fold
+from flackd.codec.text import fold, is_channel
 
-__all__ = ["BufferModel"]
+__all__ = ["BufferModel", "ModelOptions"]
+
+
+class ModelOptions(TypedDict, total=False):
+    """The settings :class:`BufferModel` takes besides the nick (see its ``__init__``)."""
+
+    tz: tzinfo | None
+    now: Callable[[], datetime] | None
+    highlight_words: Iterable[str]
+    max_lines: int
+    max_ids: int | None
+    nick_cells: int
+    time_format: str
+    bell: Bell
 
 
 def _default_now() -> datetime:
@@ -163,13 +178,43 @@ class BufferModel(BufferList):
 
     def last_own_id(self, name: str | None = None) -> str | None:
         """Id of my newest message in ``name`` that is not deleted (``/delete``)."""
+        line = self.own_message(name)
+        return line.id if line is not None else None
+
+    def own_message(self, name: str | None = None, msg_id: str | None = None) -> Line | None:
+        """My message ``msg_id`` in ``name`` (any buffer when ``msg_id`` is given and not
+        found there), or my newest one in ``name``; never a deleted one (``/edit``)."""
         buf = self.buffer(name)
-        if buf is None:
-            return None
-        for ln in reversed(buf.lines):
-            if ln.kind == "message" and ln.own and not ln.deleted and ln.id:
-                return ln.id
+        where = [buf] if buf is not None else []
+        if msg_id is not None:
+            where += [b for b in self.buffers if b is not buf]
+        for b in where:
+            for ln in reversed(b.lines):
+                if ln.kind != "message" or not ln.own or ln.deleted or not ln.id:
+                    continue
+                if msg_id is None or ln.id == msg_id:
+                    return ln
         return None
+
+    def read_positions(self) -> list[tuple[str, str, bool]]:
+        """``(buffer name, id, own)`` of the newest message the user has seen, per channel
+        or private conversation: what the server's read marker should say (``MARK``)."""
+        out: list[tuple[str, str, bool]] = []
+        for buf in self.buffers:
+            if buf.kind == "server":
+                continue
+            msg_id = self.last_read_id(buf.key)
+            line = next((ln for ln in reversed(buf.lines) if ln.id == msg_id), None)
+            if msg_id is not None and line is not None:
+                out.append((buf.name, msg_id, line.own))
+        return out
+
+    def conversation_of(self, target: str, author: str) -> str:
+        """The buffer of a line about a message to ``target`` by ``author``: the channel,
+        or for a private message the other person."""
+        if is_channel(target) or fold(target) != fold(self.my_nick):
+            return target
+        return author
 
     def recent_speakers(self, name: str | None = None) -> list[str]:
         """Nicks for completion: the last speakers first, then the other members
@@ -262,7 +307,27 @@ class BufferModel(BufferList):
             id=msg.id,
             own=own,
             mention=not own and self.is_mention(text),
+            action=msg.action,
+            edited=msg.edited is not None,
         )
+
+    def _edit(self, name: str, msg_id: str, text: str) -> None:
+        """Message ``msg_id`` of ``name`` has a new text (``EDITED``): shown in place."""
+        buf = self.buffer(name)
+        line = (
+            None
+            if buf is None
+            else next(
+                (ln for ln in reversed(buf.lines) if ln.id == msg_id and ln.kind == "message"), None
+            )
+        )
+        if buf is None or line is None or line.deleted:
+            return
+        line.text, line.edited, line._cache = clean(text), True, None
+        line.mention = not line.own and self.is_mention(line.text)
+        if msg_id in buf.counted and buf.kind == "channel":  # still unread: recount
+            buf.mentions += line.mention - buf.counted[msg_id]
+            buf.counted[msg_id] = line.mention
 
     def _add(self, buf: Buffer, line: Line, at: int | None = None) -> None:
         """Add a line at the end (or at index ``at``), count it, keep the view steady."""

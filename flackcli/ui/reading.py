@@ -2,7 +2,8 @@
 
 Owns the rules of client-ux.md section 7 as functions on a :class:`~flackcli.ui.buffers.Buffer`:
 which lines count (other people's messages, never joins, parts, local lines or one's own;
-a private message counts as a mention), what a mention is (:func:`mention_pattern`: the
+a private message counts as a mention), the server's own counts from its read markers
+(:func:`server_counts`, protocol 1.1), what a mention is (:func:`mention_pattern`: the
 nick as a whole word, any case, optional ``@``, or a highlight word), reading a buffer to
 its bottom (:func:`seen`), where the read marker goes when the user comes back
 (:func:`place_marker`), a restored read position (:func:`read_up_to`), un-counting a
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
-from flackcli.ui.buffers import Buffer, Line
+from flackcli.ui.buffers import Buffer, Line, id_after
 
 __all__ = [
     "Bell",
@@ -31,6 +32,7 @@ __all__ = [
     "place_marker",
     "read_up_to",
     "seen",
+    "server_counts",
     "uncount",
 ]
 
@@ -71,11 +73,24 @@ def count_unread(buf: Buffer, line: Line, bell: Bell) -> bool:
     if it is someone else's message. Returns True when the bell should ring."""
     if line.kind != "message" or line.own or line.id is None:
         return False
+    if not id_after(line.id, buf.counted_through):
+        return False  # the server's UNREAD numbers already count it
     mention = line.mention or buf.kind == "dm"
     buf.unread += 1
     buf.mentions += mention
     buf.counted[line.id] = mention
     return bell == "all" or (bell == "mentions" and mention)
+
+
+def server_counts(buf: Buffer, unread: int, mentions: int, newest: str | None) -> None:
+    """The server's numbers for ``buf`` (its read marker, from ``UNREAD``) replace the
+    local counts; messages up to ``newest`` are among them, so they are not counted again
+    when they arrive. A private message counts as a mention, as it does locally."""
+    buf.unread = max(0, unread)
+    buf.mentions = buf.unread if buf.kind == "dm" else min(buf.unread, max(0, mentions))
+    buf.counted.clear()
+    buf.counted_through = newest
+    buf.pending_read_id = None
 
 
 def uncount(buf: Buffer, msg_id: str) -> None:

@@ -2,8 +2,9 @@
 scrolling needs.
 
 Owns: one line's rows (time in the view's zone, nick right-aligned in a fixed column and
-coloured, ``│``, text wrapped by cells with a hanging indent; the gap line centred; mention
-margin and styles), cached per line and width; day separators where the local date
+coloured, ``│``, text wrapped by cells with a hanging indent; ``*`` and the nick for an
+action; a dim ``(edited)`` after an edited text; the gap line centred; mention margin and
+styles), cached per line and width; day separators where the local date
 changes and the read-marker row; the window of rows at a scroll offset (clamping the
 offset); and where to scroll to show the read marker or a mention. Every fragment passes
 :func:`flackcli.ui.cells.safe` on its way out. Which buffer is shown, and reading it when
@@ -19,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, tzinfo
 from typing import Final
 
-from flackcli.ui.buffers import Buffer, Line
+from flackcli.ui.buffers import EDITED_MARK, Buffer, Line
 from flackcli.ui.cells import (
     Fragment,
     Row,
@@ -170,16 +171,22 @@ class Renderer:
         fixed = 1 + time_w + 1 + 3  # margin, time, space, " │ "
         nick_w = min(self.nick_cells, max(1, width - fixed - _MIN_TEXT_CELLS))
         text_w = max(1, width - fixed - nick_w)
+        body = line.text
+        marked = line.kind == "message" and line.edited and not line.deleted
         if line.kind == "message":
-            shown = truncate_cells(line.nick, nick_w)
+            shown = "*" if line.action else truncate_cells(line.nick, nick_w)
             nick_frag: Fragment = (nick_style(line.nick), shown)
             if line.own:
                 nick_frag = (nick_frag[0] + " class:nick.self", shown)
-            text_style = "class:text"
+            text_style = "class:text.action" if line.action else "class:text"
             if line.deleted:
                 text_style = "class:text.deleted"
             elif line.mention:
                 text_style = "class:text.mention"
+            if line.action and not line.deleted:
+                body = f"{line.nick} {body}"
+            if marked:
+                body = f"{body} {EDITED_MARK}"
         elif line.kind == "error":
             shown = "!!"
             nick_frag = ("class:error", shown)
@@ -190,7 +197,8 @@ class Renderer:
             text_style = "class:system"
         pad = " " * (nick_w - cells(shown))
         rows: list[tuple[Fragment, ...]] = []
-        for n, chunk in enumerate(wrap_cells(line.text, text_w)):
+        chunks = wrap_cells(body, text_w)
+        for n, chunk in enumerate(chunks):
             if n == 0:
                 head: tuple[Fragment, ...] = (
                     margin,
@@ -201,8 +209,19 @@ class Renderer:
                 )
             else:
                 head = (margin, ("", " " * (time_w + 1 + nick_w + 1)))
-            rows.append((*head, ("class:separator", "│"), ("", " "), (text_style, chunk)))
+            tail: tuple[Fragment, ...] = ((text_style, chunk),)
+            if marked and n == len(chunks) - 1:
+                tail = _edited_tail(text_style, chunk)
+            rows.append((*head, ("class:separator", "│"), ("", " "), *tail))
         return tuple(rows)
+
+
+def _edited_tail(style: str, chunk: str) -> tuple[Fragment, ...]:
+    """The last row of an edited message: its text, then the mark in its own style."""
+    if not chunk.endswith(EDITED_MARK):
+        return ((style, chunk),)
+    text = chunk[: -len(EDITED_MARK)]
+    return ((style, text), ("class:edited", EDITED_MARK)) if text else (("class:edited", chunk),)
 
 
 def _showing(buf: Buffer, total: int, idx: int) -> int:

@@ -4,7 +4,9 @@ Owns: starting prompt-toolkit's asyncio event loop, starting Trio inside it in g
 (same thread), the bridge that carries user actions from prompt-toolkit callbacks to Trio
 (``TrioToken.run_sync_soon``, which is safe to call from the host loop), pumping the
 supervisor's events into the view model followed by ``app.invalidate()``, saving state
-(debounced), and shutting both loops down in order. No other module imports both asyncio
+(debounced), sending read markers (``MARK``, debounced by ``ui.marks``), holding the
+session's lock (so ``flackcli unread`` does not take the session over), and shutting both
+loops down in order. No other module imports both asyncio
 and trio (tests/test_architecture.py checks it).
 
 Flow: keys -> ``ui.app`` -> ``ui.input.parse`` -> an action -> :class:`Bridge` -> Trio task
@@ -28,7 +30,9 @@ from flackcli.supervisor import Memory, Supervisor
 from flackcli.ui import input as ui_input
 from flackcli.ui.actions import perform
 from flackcli.ui.app import build as build_app
+from flackcli.ui.marks import MarkTracker
 from flackcli.ui.view import View
+from flackd.codec import commands as c
 from flackd.codec.text import fold
 
 __all__ = ["Bridge", "run_tui"]
@@ -37,6 +41,9 @@ __all__ = ["Bridge", "run_tui"]
 SAVE_EVERY = 2.0
 #: Recent lines shown again on start when few were missed (context above the read marker).
 CONTEXT_LINES = 20
+#: Seconds between looks at what the user has read (for MARK; each conversation is
+#: debounced to one MARK a second by MarkTracker).
+MARK_POLL = 0.5
 
 
 class Bridge:
@@ -113,8 +120,23 @@ async def _trio_main(
             nursery.start_soon(pump)
             nursery.start_soon(act)
             nursery.start_soon(save_now_and_then)
+            nursery.start_soon(send_marks, supervisor, view)
     finally:
         save()
+
+
+async def send_marks(supervisor: Supervisor, view: View) -> None:
+    """Move the server's read markers to what the user has seen (protocol 1.1): every
+    ``MARK_POLL`` seconds, the MARKs that :class:`MarkTracker` says are due."""
+    tracker = MarkTracker()
+    while True:
+        await trio.sleep(MARK_POLL)
+        if not (supervisor.live and supervisor.conversations):
+            continue
+        for name, msg_id, own in view.read_positions():
+            tracker.seen(name, msg_id, own)
+        for target, msg_id in tracker.due(trio.current_time()):
+            await supervisor.send(c.Mark(target, msg_id))
 
 
 async def _main(
@@ -134,10 +156,10 @@ async def _main(
     view = View(memory.nick, highlight_words=tuple(config.highlight_words))
     if memory.last_channel:  # come back to the channel you were in
         view.request_focus(memory.last_channel)
-    for channel in memory.channels:  # what was seen before counts as read
-        seen = memory.last_seen.get(fold(channel))
-        if seen is not None:
-            view.restore_read(channel, seen)
+    for name in memory.channels + memory.dms:  # what was seen before counts as read
+        seen = memory.last_seen.get(fold(name))
+        if seen is not None:  # (a 1.1 server's UNREAD counts replace this)
+            view.restore_read(name, seen)
     bridge = Bridge()
     application = build_app(view, bridge.submit)
 
@@ -190,4 +212,6 @@ def run_tui(
 ) -> int:
     """Run the full-screen client until the user quits; return the exit status.
     ``tls``: the context for a ``tls://`` server (None: plain TCP)."""
-    return asyncio.run(_main(host, port, nick, config, state, tls))
+    server = str(Address(host, port, tls is not None))
+    with files.session_lock(server, nick):  # held even if another process holds it too
+        return asyncio.run(_main(host, port, nick, config, state, tls))

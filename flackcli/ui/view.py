@@ -13,8 +13,9 @@ Owns: applying server lines (``flackd.codec.events``) and client notices
 (``flackcli.notices``) to the buffers: messages (dedupe by id), our own joins and the sync
 state of a channel until it is caught up, member lists, topics (including a topic that
 arrives before its buffer), nick changes, parts and quits, deletions, where the gap line
-goes, error lines, the connection state and the retry countdown, a session the server
-forgot; and the data of the status and title bars.
+goes, edits (``EDITED``) and the server's unread counts (``UNREAD``, protocol 1.1), error
+lines, the connection state and the retry countdown, a session the server forgot; and the
+data of the status and title bars.
 
 Must not import anything but the standard library, ``flackd.codec``, ``flackcli.notices``
 and the ``ui`` view modules above: never trio, never prompt_toolkit, nothing else from
@@ -30,20 +31,22 @@ sent.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, tzinfo
-from typing import Final
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Final, Unpack
 
 import flackcli.ui.reading as reading
 from flackcli.notices import (
     CaughtUp,
     ConnectionState,
+    Count,
     Gap,
     Members,
     Notice,
     Registered,
     SendFailed,
     SessionLost,
+    UnreadCounts,
 )
 from flackcli.ui.buffers import (
     DELETED_TEXT,
@@ -74,10 +77,9 @@ from flackcli.ui.cells import (
     truncate_cells,
     wrap_cells,
 )
-from flackcli.ui.model import BufferModel
-from flackcli.ui.reading import Bell
+from flackcli.ui.model import BufferModel, ModelOptions
 from flackd.codec import events as ev
-from flackd.codec.text import fold, is_channel
+from flackd.codec.text import fold
 
 __all__ = [
     "GAP_TEXT",
@@ -117,33 +119,12 @@ class View(BufferModel):
     an aware datetime (for system lines, the read marker and the retry countdown).
     """
 
-    def __init__(
-        self,
-        my_nick: str,
-        *,
-        tz: tzinfo | None = None,
-        now: Callable[[], datetime] | None = None,
-        highlight_words: Iterable[str] = (),
-        max_lines: int = 2000,
-        max_ids: int | None = None,
-        nick_cells: int = 10,
-        time_format: str = "%H:%M",
-        bell: Bell = "mentions",
-    ) -> None:
-        super().__init__(
-            my_nick,
-            tz=tz,
-            now=now,
-            highlight_words=highlight_words,
-            max_lines=max_lines,
-            max_ids=max_ids,
-            nick_cells=nick_cells,
-            time_format=time_format,
-            bell=bell,
-        )
+    def __init__(self, my_nick: str, **options: Unpack[ModelOptions]) -> None:
+        super().__init__(my_nick, **options)
         self.connection = ConnectionState("connecting")
         self._retry_at: datetime | None = None
         self.last_private_from: str | None = None  # for /reply
+        self.protocol = "1.1"  # the server's (HELLO protocol=); "1" has no EDIT, ACTION, MARK
         self._orphan_topics: dict[str, ev.Topic] = {}  # TOPIC before its buffer opened
 
     # -- applying events and notices --------------------------------------------------
@@ -168,11 +149,15 @@ class View(BufferModel):
                     self._orphan_topics[fold(channel)] = item
                     while len(self._orphan_topics) > _MAX_ORPHAN_TOPICS:
                         del self._orphan_topics[next(iter(self._orphan_topics))]
-            case ev.Deleted(channel, msg_id, _nick):
-                self._on_deleted(channel, msg_id)
+            case ev.Deleted(target, msg_id, nick):
+                self._on_deleted(self.conversation_of(target, nick), msg_id)
+            case ev.Edited(target, msg_id, _time, editor, text):
+                self._edit(self.conversation_of(target, editor), msg_id, text)
+            case UnreadCounts(counts):
+                self._on_unread(counts)
             case ev.Ok(command, params) if command in ("JOIN", "CREATE") and params:
                 self._own_join(params[0])
-            case ev.Error(code, command, _params, text):
+            case ev.Error(code, command, _params, text) if command != "MARK":
                 self._error_line(command, code, text)
             case ev.Note(code, _params, text):
                 self._system(self._buffers[SERVER], text or code)
@@ -180,6 +165,7 @@ class View(BufferModel):
                 self._system(self._buffers[SERVER], f"the server closed the connection: "
                              f"{text or code} ({code})")  # fmt: skip
             case ev.Hello(server, version):
+                self.protocol = item.protocol
                 self._system(self._buffers[SERVER], f"connected to {server} {version}")
             case ev.ChannelEntry(channel, count, topic):
                 shown = f"{channel} ({count})" + (f" {topic}" if topic else "")
@@ -223,14 +209,9 @@ class View(BufferModel):
             buf.sync_anchor = buf.lines[-1] if buf.lines else None
 
     def _on_message(self, msg: ev.Message) -> None:
-        if is_channel(msg.target):
-            buf = self._ensure(msg.target)
-        else:
-            mine_to = fold(msg.target) == fold(self.my_nick)
-            partner = msg.author if mine_to else msg.target
-            buf = self._ensure(partner)
-            if mine_to and fold(msg.author) != fold(self.my_nick):
-                self.last_private_from = clean(msg.author)
+        buf = self._ensure(self.conversation_of(msg.target, msg.author))
+        if buf.kind == "dm" and fold(msg.author) == buf.key:
+            self.last_private_from = clean(msg.author)
         if msg.id in buf.ids:
             return
         remember_id(buf, msg.id, self.max_ids)
@@ -359,13 +340,25 @@ class View(BufferModel):
             self._retry_at = self.now() + timedelta(seconds=state.retry_in)
         if state.state == "live":
             return
+        dms = self.protocol != "1"  # protocol 1.1: private conversations catch up too
         for buf in self.buffers:  # every channel re-joins and catches up on reconnect
-            if buf.kind == "channel" and not buf.syncing:
+            if (buf.kind == "channel" or (dms and buf.kind == "dm")) and not buf.syncing:
                 buf.syncing = True
                 buf.sync_anchor = buf.lines[-1] if buf.lines else None
         if state.state in ("offline", "stopped") and previous not in ("offline", "stopped"):
             why = f": {state.reason}" if state.reason else ""
             self._system(self._buffers[SERVER], f"disconnected{why}")
+
+    def _on_unread(self, counts: Iterable[Count]) -> None:
+        """The server's counts replace ours (a conversation not listed has nothing
+        unread); a conversation with unread messages gets its buffer at once."""
+        listed = {fold(count.target): count for count in counts}
+        for count in listed.values():
+            self._ensure(count.target)
+        for buf in self.buffers:
+            got = listed.get(buf.key)
+            if buf.kind != "server" and not self._visible_at_bottom(buf):
+                reading.server_counts(buf, *(got[1:] if got else (0, 0, None)))
 
     def _on_session_lost(self, nick: str) -> None:
         """Said where the user looks: the server buffer, every channel (each re-joins and

@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Action",
     "Command",
     "Create",
     "Delete",
+    "Edit",
     "Help",
     "History",
     "Join",
     "ListChannels",
+    "Mark",
     "Msg",
     "Names",
     "Nick",
@@ -25,6 +28,7 @@ __all__ = [
     "Quit",
     "Resume",
     "Topic",
+    "Unread",
 ]
 
 
@@ -95,13 +99,23 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """``ACTION <#channel|nick> <text>`` (alias ``ME``): a message of the action kind
+    (``/me waves``)."""
+
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class History:
-    """``HISTORY <#channel> [BEFORE <id>|AFTER <id>] [count]``.
+    """``HISTORY <#channel|nick> [BEFORE <id>|AFTER <id>] [count]``: a channel's history,
+    or that of your conversation with a nick.
 
     At most one of ``before``/``after`` is set; ``count`` None means the server default.
     """
 
-    channel: str
+    target: str
     before: str | None = None
     after: str | None = None
     count: int | None = None
@@ -109,9 +123,30 @@ class History:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """``DELETE <message-id>``: delete one of your own channel messages."""
+    """``DELETE <message-id>``: delete one of your own messages (channel or direct)."""
 
     id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """``EDIT <message-id> <text>``: change the text of one of your own messages."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """``MARK <#channel|nick> <message-id>``: you have read up to that message."""
+
+    target: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """``UNREAD``: every conversation with unread messages, with mention counts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +184,10 @@ Command = (
     | Create
     | Part
     | Msg
+    | Action
+    | Edit
+    | Mark
+    | Unread
     | ListChannels
     | Names
     | Topic

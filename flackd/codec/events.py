@@ -19,6 +19,7 @@ __all__ = [
     "Bye",
     "ChannelEntry",
     "Deleted",
+    "Edited",
     "Error",
     "Event",
     "Hello",
@@ -34,14 +35,20 @@ __all__ = [
     "Pong",
     "Quit",
     "Topic",
+    "UnreadCount",
 ]
+
+#: The protocol version flackd speaks (HELLO's ``protocol=``). Version 1 lines stay valid:
+#: 1.1 only adds verbs, and ``key=value`` flags that version-1 parsers skip.
+PROTOCOL_VERSION = "1.1"
 
 Wire = tuple[tuple[str, ...], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """``HELLO flackd <version> maxline=<n> history=<n> :text``: first line on connect."""
+    """``HELLO flackd <version> maxline=<n> history=<n> protocol=<v> :text``: first line
+    on connect. A version-1 server sends no ``protocol=`` (read as ``"1"``)."""
 
     VERB: ClassVar[str] = "HELLO"
     server: str
@@ -49,12 +56,11 @@ class Hello:
     max_line: int
     history: int
     text: str
+    protocol: str = PROTOCOL_VERSION
 
     def wire(self) -> Wire:
-        return (
-            (self.server, self.version, f"maxline={self.max_line}", f"history={self.history}"),
-            self.text,
-        )
+        params = (self.server, self.version, f"maxline={self.max_line}", f"history={self.history}")
+        return (*params, f"protocol={self.protocol}"), self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +137,18 @@ class Message:
     time: str
     author: str
     text: str
+    #: A ``/me`` action (``ACTION``): on the wire the flag ``kind=action``.
+    action: bool = False
+    #: When the text was last edited (``EDIT``), or None: on the wire ``edited=<time>``.
+    edited: str | None = None
 
     def wire(self) -> Wire:
-        return (self.target, self.id, self.time, self.author), self.text
+        params: tuple[str, ...] = (self.target, self.id, self.time, self.author)
+        if self.action:
+            params += ("kind=action",)
+        if self.edited is not None:
+            params += (f"edited={self.edited}",)
+        return params, self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +225,39 @@ class Deleted:
 
     def wire(self) -> Wire:
         return (self.channel, self.id, self.nick), None
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """``EDITED <target> <id> <time> <editor> :text``: a message's new text; ``time`` is
+    when it was edited; ``target`` is the message's own target (a channel, or for a direct
+    message the nick it was sent to)."""
+
+    VERB: ClassVar[str] = "EDITED"
+    target: str
+    id: str
+    time: str
+    editor: str
+    text: str
+
+    def wire(self) -> Wire:
+        return (self.target, self.id, self.time, self.editor), self.text
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadCount:
+    """``COUNT <target> unread=<n> mentions=<n> newest=<id>``: one body line of an
+    ``UNREAD`` block: a conversation (a channel, or a nick) with unread messages."""
+
+    VERB: ClassVar[str] = "COUNT"
+    target: str
+    unread: int
+    mentions: int
+    newest: str
+
+    def wire(self) -> Wire:
+        params = (f"unread={self.unread}", f"mentions={self.mentions}", f"newest={self.newest}")
+        return (self.target, *params), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +366,8 @@ Event = (
     | NickChanged
     | Topic
     | Deleted
+    | Edited
+    | UnreadCount
     | BlockStart
     | ChannelEntry
     | Member

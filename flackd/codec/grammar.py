@@ -56,10 +56,12 @@ ERROR_CODES: Final[dict[str, str]] = {
     "INVALID_CHANNEL": "the channel name breaks the channel rules",
     "CHANNEL_EXISTS": "CREATE named a channel that already exists (case-insensitively)",
     "NO_SUCH_CHANNEL": "no channel has that name",
-    "NO_SUCH_NICK": "nobody online has that nick",
+    "NO_SUCH_NICK": "nobody connected or resumable has that nick",
     "NOT_IN_CHANNEL": "the command needs you to be a member of the channel",
     "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
-    "NOT_AUTHOR": "only the author of a message may delete it",
+    "NOT_AUTHOR": "only the author of a message may delete or edit it",
+    "MESSAGE_DELETED": "the message was deleted; it cannot be edited",
+    "TOO_MANY_CONVERSATIONS": "you or the other side has as many conversations as allowed",
     "UNKNOWN_TOKEN": "the resume token is unknown, expired, or from before a restart",
     "LINE_TOO_LONG": "the line was longer than the line limit and was dropped",
     "INVALID_UTF8": "the line was not valid UTF-8 and was dropped",
@@ -239,6 +241,34 @@ def _parse_delete(args: str) -> c.Command:
     return c.Delete(word)
 
 
+def _parse_edit(args: str) -> c.Command:
+    words, text = _rest_after(args, 1)
+    if not words or not text:
+        raise usage_error("EDIT")
+    if parse_id(words[0]) is None:
+        raise usage_error("EDIT", "INVALID_PARAMS", "that is not a message id")
+    return c.Edit(words[0], text)
+
+
+def _parse_action(args: str) -> c.Command:
+    words, text = _rest_after(args, 1)
+    if not words or not text:
+        raise usage_error("ACTION")
+    return c.Action(words[0], text)
+
+
+def _parse_mark(args: str) -> c.Command:
+    target, word = _exactly("MARK", args, 2)
+    if parse_id(word) is None:
+        raise usage_error("MARK", "INVALID_PARAMS", "that is not a message id")
+    return c.Mark(target, word)
+
+
+def _parse_unread(args: str) -> c.Command:
+    _exactly("UNREAD", args, 0)
+    return c.Unread()
+
+
 def _optional_word(verb: str, args: str) -> str | None:
     words = _words(args)
     if len(words) > 1:
@@ -288,12 +318,24 @@ _TABLE: Final = (
          False, 3, _parse_names, aliases=("WHO",)),
     Verb("TOPIC", "TOPIC <#channel> [text]", "TOPIC #general release planning",
          "show a channel's topic, or set it (members only)", False, 1, _parse_topic),
-    Verb("HISTORY", "HISTORY <#channel> [BEFORE <id>|AFTER <id>] [count]",
+    Verb("ACTION", "ACTION <#channel|nick> <text>", "ACTION #general waves",
+         "an action, shown as '* alice waves' (like /me); an action is a message", False, 1,
+         _parse_action, aliases=("ME",)),
+    Verb("HISTORY", "HISTORY <#channel|nick> [BEFORE <id>|AFTER <id>] [count]",
          "HISTORY #general AFTER 1795507200000-41 50",
-         "recent messages, oldest first; BEFORE/AFTER page from a message id", False, 3,
-         _parse_history),
+         "recent messages of a channel, or of your conversation with a nick, oldest first; "
+         "BEFORE/AFTER page from a message id", False, 3, _parse_history),
     Verb("DELETE", "DELETE <message-id>", "DELETE 1795507200000-42",
-         "delete one of your own channel messages", False, 1, _parse_delete),
+         "delete one of your own messages", False, 1, _parse_delete),
+    Verb("EDIT", "EDIT <message-id> <text>", "EDIT 1795507200000-42 fixed the typo",
+         "change the text of one of your own messages; everyone in it sees EDITED", False, 1,
+         _parse_edit),
+    Verb("MARK", "MARK <#channel|nick> <message-id>", "MARK #general 1795507200000-42",
+         "you have read up to that message (markers only move forward)", False, 1,
+         _parse_mark),
+    Verb("UNREAD", "UNREAD", "UNREAD",
+         "every conversation with unread messages: counts, mentions, newest id", False, 3,
+         _parse_unread),
     Verb("PING", "PING [token]", "PING 42", "the server answers PONG with the same token",
          True, 0, _parse_ping),
     Verb("PONG", "PONG [token]", "PONG 42", "answer a PING from the server", True, 0,
@@ -344,6 +386,14 @@ def format_command(command: c.Command) -> str:
             return f"PART {channel} {reason}" if reason else f"PART {channel}"
         case c.Msg(target, text):
             return f"MSG {target} {text}"
+        case c.Action(target, text):
+            return f"ACTION {target} {text}"
+        case c.Edit(msgid, text):
+            return f"EDIT {msgid} {text}"
+        case c.Mark(target, msgid):
+            return f"MARK {target} {msgid}"
+        case c.Unread():
+            return "UNREAD"
         case c.ListChannels(after):
             return f"LIST AFTER {after}" if after else "LIST"
         case c.Names(channel):
@@ -392,7 +442,12 @@ def _int(word: str) -> int:
     return int(word)
 
 
-_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP"})
+_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP", "UNREAD"})
+
+
+def _flags(words: list[str]) -> dict[str, str]:
+    """``key=value`` words (others, and flags this parser does not know, are skipped)."""
+    return dict(word.split("=", 1) for word in words if "=" in word)
 
 
 def parse_event(line: str) -> e.Event:
@@ -408,7 +463,19 @@ def parse_event(line: str) -> e.Event:
 
     if verb == "MSG":
         need(4)
-        return e.Message(p[0], p[1], p[2], p[3], t)
+        if len(p) == 4:
+            return e.Message(p[0], p[1], p[2], p[3], t)
+        flags = _flags(p[4:])
+        return e.Message(p[0], p[1], p[2], p[3], t, flags.get("kind") == "action",
+                         flags.get("edited"))  # fmt: skip
+    if verb == "EDITED":
+        need(4)
+        return e.Edited(p[0], p[1], p[2], p[3], t)
+    if verb == "COUNT":
+        need(4)
+        flags = _flags(p[1:])
+        return e.UnreadCount(p[0], _int(flags.get("unread", "")),
+                             _int(flags.get("mentions", "")), flags.get("newest", ""))  # fmt: skip
     if verb == "OK":
         need(1)
         return e.Ok(p[0], tuple(p[1:]), t)
@@ -423,8 +490,9 @@ def parse_event(line: str) -> e.Event:
         return e.Bye(p[0], tuple(p[1:]), t)
     if verb == "HELLO":
         need(4)
+        protocol = _flags(p[4:]).get("protocol", "1")
         return e.Hello(p[0], p[1], _int(p[2].removeprefix("maxline=")),
-                       _int(p[3].removeprefix("history=")), t)  # fmt: skip
+                       _int(p[3].removeprefix("history=")), t, protocol)  # fmt: skip
     if verb == "JOIN":
         need(2)
         return e.Joined(p[0], p[1])

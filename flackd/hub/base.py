@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Generic
 
+from flackd.codec import events as e
 from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import IdGenerator
 from flackd.codec.text import CHANNEL_MAX_CHARS, fold, is_valid_channel
 from flackd.hub.journal import Journal
-from flackd.hub.state import C, Channel, Session
+from flackd.hub.state import C, Channel, Holder, Session
 from flackd.limits import Limits
 
 
@@ -39,12 +40,17 @@ class HubBase(Generic[C]):
         self._tokens: dict[str, Session[C]] = {}  # by hash_token(token)
         self._detached: OrderedDict[Session[C], None] = OrderedDict()  # oldest first
         self._channels: dict[str, Channel[C]] = {}  # by folded name
-        self._where: dict[int, Channel[C]] = {}  # message seq -> channel holding it
+        self._where: dict[int, Holder[C]] = {}  # message seq -> the channel or conversation
+        self._deleted: dict[int, None] = {}  # recently deleted seqs (see messages.py)
         self._next_sid = 0
 
     if TYPE_CHECKING:
         # A session rule (flackd.hub.sessions) that the channel rules call too.
         def _expire(self, now: float) -> None: ...
+
+        # Conversation rules (flackd.hub.conversations) that the session rules call.
+        def _release_conversations(self, session: Session[C]) -> None: ...
+        def _unread_block(self, session: Session[C]) -> list[e.Event]: ...
 
     @staticmethod
     def _check_channel_name(command: str, name: str) -> None:

@@ -70,6 +70,8 @@ class ChannelRules(HubBase[C]):
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
             channel.add(session)
             session.channels[key] = channel
+            # What was said before you came is not unread (rule 2 of conversations.py).
+            session.markers[key] = channel.history.newest_seq
             if self.journal is not None:
                 self.journal.session(session)
         if touch(session, key) and self.journal is not None:
@@ -129,6 +131,7 @@ class ChannelRules(HubBase[C]):
         conns = channel.conns()
         channel.remove(session, now)
         del session.channels[fold(channel.name)]
+        session.markers.pop(channel.key, None)
         if session.last_channel == fold(channel.name):
             session.last_channel = next(reversed(session.channels), None)
         if self.journal is not None:

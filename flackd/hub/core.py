@@ -27,7 +27,7 @@ from flackd.hub.effects import Close, Effect, Reply
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
 from flackd.hub.sessions import SessionRules
-from flackd.hub.state import C, Channel, Session
+from flackd.hub.state import C, Channel, Conversation, Holder, Session
 from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
 
@@ -96,29 +96,23 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             channel.history.last_dropped_seq = crow.last_dropped_seq
             channel.vacated_at = now
             self._channels[crow.key] = channel
-        for mrow in snapshot.messages:
-            holder = self._channels.get(mrow.channel)
-            if holder is None:  # pragma: no cover - a store keeps no orphans
-                continue
-            message = e.Message(holder.name, mrow.msgid, mrow.time, mrow.author, mrow.text)
-            dropped = holder.history.append(Entry(mrow.seq, message, mrow.author_sid))
-            if dropped is not None:  # --history was lowered since the rows were stored
-                self._where.pop(dropped.seq, None)
-            self._where[mrow.seq] = holder
         for conn in list(self._conns):
             self._conns[conn] = None
+        sessions: dict[int, Session[C]] = {}
         resumable = sorted(
             snapshot.sessions,
             key=lambda r: now if r.detached_at is None or r.sid in live else r.detached_at,
         )
         for srow in resumable:
             session: Session[C] = Session(srow.sid, srow.nick, srow.token_hash, None)
+            sessions[srow.sid] = session
             for key in srow.channels:
                 held = self._channels.get(key)
                 if held is not None:
                     session.channels[key] = held
             if srow.last_channel in session.channels:
                 session.last_channel = srow.last_channel
+            session.markers = dict(srow.markers)
             self._sessions[session.key] = session
             self._tokens[session.token_hash] = session
             back = live.get(srow.sid)
@@ -130,6 +124,26 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             else:
                 session.detached_at = now if srow.detached_at is None else srow.detached_at
                 self._detached[session] = None
+        holders: dict[str, Holder[C]] = dict(self._channels)
+        for vrow in snapshot.conversations:
+            a = sessions.get(vrow.sid_a) or _ended(vrow.sid_a, vrow.nick_a)
+            b = a if vrow.sid_b == vrow.sid_a else sessions.get(vrow.sid_b)
+            b = b or _ended(vrow.sid_b, vrow.nick_b)
+            conversation = Conversation(vrow.key, a, b, ChannelHistory(self.limits.dm_history))
+            conversation.history.last_dropped_seq = vrow.last_dropped_seq
+            a.conversations[b.sid] = conversation
+            b.conversations[a.sid] = conversation
+            holders[vrow.key] = conversation
+        for mrow in snapshot.messages:
+            holder = holders.get(mrow.holder)
+            if holder is None:  # pragma: no cover - a store keeps no orphans
+                continue
+            message = e.Message(mrow.target, mrow.msgid, mrow.time, mrow.author, mrow.text,
+                                mrow.action, mrow.edited)  # fmt: skip
+            dropped = holder.history.append(Entry(mrow.seq, message, mrow.author_sid))
+            if dropped is not None:  # a history limit was lowered since the rows were stored
+                self._where.pop(dropped.seq, None)
+            self._where[mrow.seq] = holder
 
     # -- the interface the server uses -------------------------------------------------
 
@@ -149,10 +163,18 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
         return self._conns.get(conn) is not None
 
     def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> list[Effect[C]]:
-        """Carry out one parsed command from ``conn``."""
+        """Carry out one parsed command from ``conn``.
+
+        A connection the hub has let go of (after its QUIT, or taken over by a RESUME
+        elsewhere) gets nothing done: its closing may still wait for a commit, and what it
+        sends meanwhile must not act, least of all register a new session.
+        """
         session = self._conns.get(conn)
-        if session is None and not verb.before_registration:
-            return [Reply(conn, [self._not_registered(verb.name)])]
+        if session is None:
+            if conn not in self._conns:
+                return []
+            if not verb.before_registration:
+                return [Reply(conn, [self._not_registered(verb.name)])]
         try:
             return self._dispatch(conn, session, command, now)
         except ProtocolError as err:
@@ -232,8 +254,23 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             case c.Topic(name, text):
                 return self._topic(session, name, text, now)
             case c.History():
-                return [Reply(conn, self._history(command))]
+                return [Reply(conn, self._history(session, command))]
             case c.Delete(msgid):
                 return self._delete(session, msgid)
+            case c.Action(target, text):
+                return self._msg(session, target, text, now, action=True)
+            case c.Edit(msgid, text):
+                return self._edit(session, msgid, text, now)
+            case c.Mark(target, msgid):
+                return self._mark(session, target, msgid)
+            case c.Unread():
+                return [Reply(conn, self._unread_block(session))]
             case _:
                 assert_never(command)
+
+
+def _ended(sid: int, nick: str) -> Session[C]:
+    """The ended side of a restored conversation: a session in name only."""
+    session: Session[C] = Session(sid, nick, "", None)
+    session.ended = True
+    return session

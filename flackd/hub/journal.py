@@ -1,10 +1,11 @@
 """The journal: what the hub's commands changed, as rows for a store.
 
-Owns: :class:`Journal` (sessions and channels noted by identity, messages and deletions in
-order) and the builders that turn hub state into ``flackd.store`` rows. Only a hub with a
-store keeps one. Imports only the standard library, ``flackd.history``, the store's
-interface (``flackd.store``: rows and :class:`~flackd.store.Changes`, never a concrete
-store) and the hub's state objects: never trio.
+Owns: :class:`Journal` (sessions, channels and conversations noted by identity, messages,
+edits and deletions in order) and the builders that turn hub state into ``flackd.store``
+rows. Only a hub with a store keeps one. Imports only the standard library,
+``flackd.history``, the store's interface (``flackd.store``: rows and
+:class:`~flackd.store.Changes`, never a concrete store) and the hub's state objects: never
+trio.
 """
 
 from __future__ import annotations
@@ -12,24 +13,27 @@ from __future__ import annotations
 from typing import Generic
 
 from flackd.history import Entry
-from flackd.hub.state import C, Channel, Session
-from flackd.store import Changes, ChannelRow, MessageRow, SessionRow
+from flackd.hub.state import C, Channel, Conversation, Session
+from flackd.store import Changes, ChannelRow, ConversationRow, MessageRow, SessionRow
 
 
 class Journal(Generic[C]):
     """What the commands since the last :meth:`Hub.take_changes` changed, for a store.
 
-    Only a hub with a store keeps one. Sessions and channels are noted by identity and
-    written as they are when the changes are taken (so a session changed ten times in one
-    batch is written once); messages and deletions are kept in order. ``count`` grows with
-    every note: the server compares it before and after a command to learn whether the
-    command changed anything that must be stored before its effects go out.
+    Only a hub with a store keeps one. Sessions, channels and conversations are noted by
+    identity and written as they are when the changes are taken (so a session changed ten
+    times in one batch is written once); messages, edits and deletions are kept in order.
+    ``count`` grows with every note: the server compares it before and after a command to
+    learn whether the command changed anything that must be stored before its effects go
+    out.
     """
 
     __slots__ = (
         "channels",
+        "conversations",
         "count",
         "dropped_channels",
+        "dropped_conversations",
         "dropped_sessions",
         "messages",
         "sessions",
@@ -40,6 +44,8 @@ class Journal(Generic[C]):
         self.dropped_sessions: dict[int, None] = {}
         self.channels: dict[str, Channel[C]] = {}  # by folded name
         self.dropped_channels: dict[str, None] = {}
+        self.conversations: dict[str, Conversation[C]] = {}  # by key
+        self.dropped_conversations: dict[str, None] = {}
         self.messages: list[MessageRow | int] = []
         self.count = 0
 
@@ -59,11 +65,24 @@ class Journal(Generic[C]):
     def drop_channel(self, key: str) -> None:
         self.channels.pop(key, None)
         self.dropped_channels[key] = None
+        self._forget_messages(key)
+
+    def conversation(self, conversation: Conversation[C]) -> None:
+        self.conversations[conversation.key] = conversation
+        self.count += 1
+
+    def drop_conversation(self, key: str) -> None:
+        self.conversations.pop(key, None)
+        self.dropped_conversations[key] = None
+        self._forget_messages(key)
+
+    def _forget_messages(self, key: str) -> None:
         # Its messages noted in this batch go with it (deletions by number are harmless).
-        self.messages = [m for m in self.messages if isinstance(m, int) or m.channel != key]
+        self.messages = [m for m in self.messages if isinstance(m, int) or m.holder != key]
         self.count += 1
 
     def message(self, key: str, entry: Entry) -> None:
+        """A message stored, or stored again after an edit (the newest row wins)."""
         message = entry.message
         self.messages.append(
             MessageRow(
@@ -74,6 +93,9 @@ class Journal(Generic[C]):
                 message.author,
                 entry.author_sid,
                 message.text,
+                message.target,
+                message.action,
+                message.edited,
             )
         )
         self.count += 1
@@ -88,6 +110,8 @@ class Journal(Generic[C]):
             or self.dropped_sessions
             or self.channels
             or self.dropped_channels
+            or self.conversations
+            or self.dropped_conversations
             or self.messages
         )
 
@@ -98,6 +122,8 @@ class Journal(Generic[C]):
             dropped_sessions=list(self.dropped_sessions),
             channels=[_channel_row(key, ch) for key, ch in self.channels.items()],
             dropped_channels=list(self.dropped_channels),
+            conversations=[_conversation_row(cv) for cv in self.conversations.values()],
+            dropped_conversations=list(self.dropped_conversations),
             messages=self.messages,
             last_seq=last_seq,
             last_sid=last_sid,
@@ -106,6 +132,8 @@ class Journal(Generic[C]):
         self.dropped_sessions = {}
         self.channels = {}
         self.dropped_channels = {}
+        self.conversations = {}
+        self.dropped_conversations = {}
         self.messages = []
         return changes
 
@@ -118,6 +146,7 @@ def _session_row(session: Session[C]) -> SessionRow:
         tuple(session.channels),
         session.last_channel,
         session.detached_at,
+        tuple(session.markers.items()),
     )
 
 
@@ -129,4 +158,11 @@ def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
         channel.topic_setter,
         channel.topic_time,
         channel.history.last_dropped_seq,
+    )
+
+
+def _conversation_row(conversation: Conversation[C]) -> ConversationRow:
+    a, b = conversation.a, conversation.b
+    return ConversationRow(
+        conversation.key, a.sid, a.nick, b.sid, b.nick, conversation.history.last_dropped_seq
     )

@@ -1,8 +1,9 @@
-"""The message rules: MSG (to a channel or a nick), HISTORY and DELETE.
+"""The message rules: MSG and ACTION (to a channel or a nick), HISTORY and DELETE.
 
 Owns: :class:`MessageRules`: the hot path (a channel message: the next id, the channel's
-ring, one broadcast to its members), private messages, paging a channel's history (ids of
-an earlier boot included) and deleting one's own messages. Imports only the standard
+ring, one broadcast to its members), direct messages (kept in conversations), paging a
+channel's or a conversation's history (ids of an earlier boot included) and deleting one's
+own messages. Imports only the standard
 library, ``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never
 a store.
 """
@@ -15,60 +16,101 @@ from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import format_timestamp, parse_id
 from flackd.codec.text import fold, is_channel, is_valid_nick
 from flackd.history import Entry, Page
-from flackd.hub.base import HubBase
 from flackd.hub.blocks import history_block
+from flackd.hub.conversations import ConversationRules
 from flackd.hub.effects import Broadcast, Effect
-from flackd.hub.state import C, Session, touch
+from flackd.hub.state import C, Holder, Session, touch
+
+#: How many deleted message ids the hub remembers, so that EDIT of one of them answers
+#: MESSAGE_DELETED rather than NO_SUCH_MESSAGE (older ones, and all after a restart, get
+#: the latter).
+DELETED_MEMORY = 1024
 
 
-class MessageRules(HubBase[C]):
-    """Messages: sending, paging through history, deleting."""
+class MessageRules(ConversationRules[C]):
+    """Messages: sending (to channels and as direct messages), paging, deleting."""
 
-    def _msg(self, session: Session[C], target: str, text: str, now: float) -> list[Effect[C]]:
+    def _msg(
+        self, session: Session[C], target: str, text: str, now: float, action: bool = False
+    ) -> list[Effect[C]]:
         assert session.conn is not None
         if is_channel(target):
-            channel = self._membership(session, "MSG", target)
+            channel = self._membership(session, "ACTION" if action else "MSG", target)
             msgid = self.ids.next()
-            message = e.Message(channel.name, str(msgid), format_timestamp(now), session.nick, text)
+            if action:
+                message = e.Message(channel.name, str(msgid), format_timestamp(now),
+                                    session.nick, text, True)  # fmt: skip
+            else:
+                message = e.Message(channel.name, str(msgid), format_timestamp(now),
+                                    session.nick, text)  # fmt: skip
             entry = Entry(msgid.seq, message, session.sid)
             dropped = channel.history.append(entry)
             if dropped is not None:
                 del self._where[dropped.seq]
             self._where[msgid.seq] = channel
-            key = fold(channel.name)
-            touched = touch(session, key)
+            key = channel.key
+            session.markers[key] = msgid.seq  # what you write you have read
+            touch(session, key)
             journal = self.journal
             if journal is not None:
                 journal.message(key, entry)
                 if dropped is not None:
                     journal.channel(key, channel)  # its last_dropped_seq moved: trim
-                if touched:
-                    journal.session(session)
+                journal.session(session)  # its marker moved (and maybe its last channel)
             return [Broadcast(channel.conns(), message)]
+        return self._direct(session, target, text, now, action)
+
+    def _direct(
+        self, session: Session[C], target: str, text: str, now: float, action: bool
+    ) -> list[Effect[C]]:
+        """A direct message: kept in the conversation of the two sessions."""
+        assert session.conn is not None
+        verb = "ACTION" if action else "MSG"
         if not is_valid_nick(target):
             raise ProtocolError(
                 "NO_SUCH_NICK",
-                "MSG",
+                verb,
                 "that is not a nick anyone can have; a target is #channel or a nick "
                 "(example: MSG #general hello, MSG alice hello)",
             )
         peer = self._sessions.get(fold(target))
-        if peer is None or peer.conn is None:
+        if peer is None:
             raise ProtocolError(
                 "NO_SUCH_NICK",
-                "MSG",
-                f"{target} is not connected; private messages reach only people online",
+                verb,
+                f"nobody is {target} (no one connected, nor a dropped session that can come back)",
                 (target,),
             )
+        conversation = self._conversation_with(session, peer)
         msgid = self.ids.next()
-        message = e.Message(peer.nick, str(msgid), format_timestamp(now), session.nick, text)
-        conns = [session.conn] if peer is session else [peer.conn, session.conn]
+        message = e.Message(peer.nick, str(msgid), format_timestamp(now), session.nick, text,
+                            action)  # fmt: skip
+        entry = Entry(msgid.seq, message, session.sid)
+        dropped = conversation.history.append(entry)
+        if dropped is not None:
+            del self._where[dropped.seq]
+        self._where[msgid.seq] = conversation
+        session.markers[conversation.key] = msgid.seq
+        # Most recently used last, on both sides.
+        session.conversations[peer.sid] = session.conversations.pop(peer.sid)
+        peer.conversations[session.sid] = peer.conversations.pop(session.sid)
+        journal = self.journal
+        if journal is not None:
+            journal.message(conversation.key, entry)
+            if dropped is not None:
+                journal.conversation(conversation)  # its last_dropped_seq moved: trim
+            journal.session(session)
+        conns = [session.conn]
+        if peer is not session and peer.conn is not None:
+            conns.insert(0, peer.conn)
         return [Broadcast(conns, message)]
 
-    def _history(self, command: c.History) -> list[e.Event]:
-        channel = self._existing("HISTORY", command.channel)
-        count = min(command.count or self.limits.history_page, self.limits.history)
-        ring = channel.history
+    def _history(self, session: Session[C], command: c.History) -> list[e.Event]:
+        name, holder = self._holder_or_channel(session, command.target)
+        if holder is None:  # a nick you have no conversation with yet
+            return history_block(name, Page([], more=False))
+        ring = holder.history
+        count = min(command.count or self.limits.history_page, ring.size)
         page: Page
         if command.after is not None:
             cursor = parse_id(command.after)
@@ -89,20 +131,27 @@ class MessageRules(HubBase[C]):
                 page = ring.before(cursor.seq, count)
         else:
             page = ring.latest(count)
-        return history_block(channel.name, page)
+        return history_block(name, page)
+
+    def _holder_or_channel(self, session: Session[C], target: str) -> tuple[str, Holder[C] | None]:
+        """HISTORY's target: any channel (members or not may read it), or a conversation."""
+        if is_channel(target):
+            channel = self._existing("HISTORY", target)
+            return channel.name, channel
+        return self._find_conversation(session, "HISTORY", target)
 
     def _delete(self, session: Session[C], text_id: str) -> list[Effect[C]]:
         assert session.conn is not None
         msgid = parse_id(text_id)
         assert msgid is not None  # checked by the grammar
-        channel = self._where.get(msgid.seq) if msgid.boot == self.ids.boot else None
-        entry = channel.history.find(msgid.seq) if channel is not None else None
-        if channel is None or entry is None:
+        holder = self._where.get(msgid.seq) if msgid.boot == self.ids.boot else None
+        entry = holder.history.find(msgid.seq) if holder is not None else None
+        if holder is None or entry is None:
             raise ProtocolError(
                 "NO_SUCH_MESSAGE",
                 "DELETE",
-                f"no message {text_id} is in history (it may be older than the last "
-                f"{self.limits.history}, deleted, private, or from before a restart)",
+                f"no message {text_id} is in history (it may be older than what is kept, "
+                "deleted, or from before a restart)",
                 (text_id,),
             )
         if entry.author_sid != session.sid:
@@ -112,11 +161,15 @@ class MessageRules(HubBase[C]):
                 f"message {text_id} is by {entry.message.author}; you can delete only your own",
                 (text_id,),
             )
-        channel.history.delete(msgid.seq)
+        holder.history.delete(msgid.seq)
         del self._where[msgid.seq]
+        deleted = self._deleted
+        deleted[msgid.seq] = None
+        if len(deleted) > DELETED_MEMORY:
+            del deleted[next(iter(deleted))]
         if self.journal is not None:
             self.journal.deleted(msgid.seq)
-        conns = channel.conns()
+        conns = list(holder.conns())
         if session.conn not in conns:
-            conns += (session.conn,)
-        return [Broadcast(conns, e.Deleted(channel.name, text_id, session.nick))]
+            conns.append(session.conn)
+        return [Broadcast(conns, e.Deleted(entry.message.target, text_id, session.nick))]

@@ -93,10 +93,13 @@ class SessionRules(HubBase[C]):
             channel.add(session)
         if self.journal is not None:
             self.journal.session(session)
+            for conversation in session.conversations.values():
+                self.journal.conversation(conversation)  # it keeps both nicks
         return [Broadcast(self._audience(session), e.NickChanged(old, nick))]
 
     def _audience(self, session: Session[C]) -> list[C]:
-        """Every connection that shares a channel with ``session``, and its own."""
+        """Every connection that shares a channel or a conversation with ``session``, and
+        its own."""
         seen: dict[C, None] = {}
         if session.conn is not None:
             seen[session.conn] = None
@@ -104,6 +107,10 @@ class SessionRules(HubBase[C]):
             for member in channel.members.values():
                 if member.conn is not None:
                     seen[member.conn] = None
+        for conversation in session.conversations.values():
+            peer = conversation.peer(session)
+            if peer.conn is not None:
+                seen[peer.conn] = None
         return list(seen)
 
     def _resume(
@@ -153,13 +160,14 @@ class SessionRules(HubBase[C]):
             else:
                 channel.member_moved()
             lines.append(e.Joined(channel.name, session.nick))
+        lines += self._unread_block(session)
         last = self._channels.get(session.last_channel or "")
         lines.append(
             e.Ok(
                 "RESUME",
                 (session.nick, f"token={token}", f"last={last.name if last else '*'}"),
                 f"welcome back, {session.nick}; you are in {len(session.channels)} channel(s); "
-                "use HISTORY <#channel> AFTER <last id you saw> to catch up",
+                "use HISTORY <#channel|nick> AFTER <last id you saw> to catch up",
             )
         )
         effects.append(Reply(conn, lines))
@@ -190,6 +198,9 @@ class SessionRules(HubBase[C]):
         self._tokens.pop(session.token_hash, None)
         self._detached.pop(session, None)
         session.channels.clear()
+        session.markers.clear()
+        session.ended = True
+        self._release_conversations(session)
         if self.journal is not None:
             self.journal.drop_session(session)
 

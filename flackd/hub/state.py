@@ -1,9 +1,11 @@
-"""The hub's state objects: sessions, channels, and what is kept of a resume token.
+"""The hub's state objects: sessions, channels, conversations, and what is kept of a token.
 
-Owns: :class:`Session` (a registered user, connected or detached), :class:`Channel` (its
-members, topic and history ring, and the cached tuple of member connections every message
-is broadcast to), :func:`hash_token`, :func:`touch` (a session's most recent channel), and
-``C``, the type of the server's connection handles. Imports only the standard library,
+Owns: :class:`Session` (a registered user, connected or detached, with its read markers),
+:class:`Channel` (its members, topic and history ring, and the cached tuple of member
+connections every message is broadcast to), :class:`Conversation` (the direct messages
+of two sessions), ``Holder`` (either: a place messages are kept), :func:`hash_token`,
+:func:`touch` (a session's most recent channel), and ``C``, the type of the server's
+connection handles. Imports only the standard library,
 ``flackd.codec`` and ``flackd.history``: never trio, never a store.
 """
 
@@ -33,6 +35,15 @@ class Session(Generic[C]):
     last_channel: str | None = None  # folded name
     detached_at: float | None = None
     created: list[float] = field(default_factory=list)  # times of recent channel creations
+    #: Direct-message conversations, by the other session's id (its own id for notes to
+    #: oneself), least recently used first.
+    conversations: dict[int, Conversation[C]] = field(default_factory=dict)
+    #: Read markers: the sequence number read up to, by holder key (a folded channel name
+    #: or a conversation's key).
+    markers: dict[str, int] = field(default_factory=dict)
+    #: True once the session has ended (QUIT, expiry): it lives on only as the other side
+    #: of conversations the other session still has.
+    ended: bool = False
     key: str = field(init=False)  # fold(nick): kept, not recomputed, as every MSG needs it
 
     def __post_init__(self) -> None:
@@ -60,6 +71,10 @@ class Channel(Generic[C]):
     topic_time: str = "*"
     vacated_at: float | None = None  # when the last member left (None while anyone is in)
     _conns: tuple[C, ...] | None = None  # cache of conns(); None when stale
+    key: str = field(init=False)  # fold(name): the channel's key in markers and a store
+
+    def __post_init__(self) -> None:
+        self.key = fold(self.name)
 
     def conns(self) -> tuple[C, ...]:
         """The connections of the members that are connected, in joining order."""
@@ -84,6 +99,37 @@ class Channel(Generic[C]):
     def member_moved(self) -> None:
         """A member's connection changed (a session resumed on a new connection)."""
         self._conns = None
+
+
+@dataclass(eq=False, slots=True)
+class Conversation(Generic[C]):
+    """The direct messages of two sessions (``a.sid <= b.sid``; ``a is b`` for notes to
+    oneself), kept while either of them lives."""
+
+    key: str  # conversation_key(a.sid, b.sid): how markers, ``_where`` and a store name it
+    a: Session[C]
+    b: Session[C]
+    history: ChannelHistory
+
+    def peer(self, session: Session[C]) -> Session[C]:
+        """The other side of the conversation (``session`` itself for notes to oneself)."""
+        return self.b if session is self.a else self.a
+
+    def conns(self) -> list[C]:
+        """The connected sides' connections."""
+        if self.a is self.b:
+            return [self.a.conn] if self.a.conn is not None else []
+        return [s.conn for s in (self.a, self.b) if s.conn is not None]
+
+
+def conversation_key(sid_a: int, sid_b: int) -> str:
+    """``@<smaller sid>.<larger sid>``: never a folded channel name (those start with #)."""
+    low, high = sorted((sid_a, sid_b))
+    return f"@{low}.{high}"
+
+
+#: A place messages are kept: a channel or a conversation.
+Holder = Channel[C] | Conversation[C]
 
 
 def hash_token(token: str) -> str:

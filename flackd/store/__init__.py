@@ -40,6 +40,7 @@ from typing import NamedTuple, Protocol
 __all__ = [
     "Changes",
     "ChannelRow",
+    "ConversationRow",
     "MessageRow",
     "SessionRow",
     "Snapshot",
@@ -81,6 +82,9 @@ class SessionRow:
     last_channel: str | None
     #: Unix time the session was dropped; None while it was connected.
     detached_at: float | None
+    #: Read markers: (holder key, sequence number read up to), a holder key being a folded
+    #: channel name or a conversation's key.
+    markers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +101,54 @@ class ChannelRow:
     last_dropped_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """A direct-message conversation between two sessions (``sid_a <= sid_b``). A side
+    whose session has ended is no longer among the sessions; its nick is kept here."""
+
+    key: str  # "@<sid_a>.<sid_b>"
+    sid_a: int
+    nick_a: str
+    sid_b: int
+    nick_b: str
+    last_dropped_seq: int
+
+
 class MessageRow(NamedTuple):
-    """One message of a channel's history. A named tuple: one is made per message on the
-    hot path, and a store may hand the rows on as they are (JSON arrays, SQL rows)."""
+    """One message of a channel's or a conversation's history. A named tuple: one is made
+    per message on the hot path, and a store may hand the rows on as they are (JSON
+    arrays, SQL rows). A message edited is written again, whole (the newest row wins)."""
 
     seq: int
-    channel: str  # folded name
+    holder: str  # the folded channel name, or the conversation's key
     msgid: str
     time: str
     author: str
     author_sid: int
     text: str
+    target: str  # as on the MSG line: the channel's name, or the nick it was sent to
+    action: bool = False  # a /me action
+    edited: str | None = None  # when it was last edited
 
 
 @dataclass(slots=True)
 class Changes:
     """Everything one group commit writes. Plain data; built by the hub, read by a store.
 
-    Order of application: dropped sessions and channels, channel rows, then message
-    inserts and deletions in the order given, then session rows, then the counters.
+    Order of application: dropped sessions, channels and conversations (with their
+    messages), channel and conversation rows, then message rows and deletions in the order
+    given, then trimming (each holder's messages up to its ``last_dropped_seq``), then
+    session rows, then the counters.
     """
 
     sessions: list[SessionRow] = field(default_factory=list)
     dropped_sessions: list[int] = field(default_factory=list)
     channels: list[ChannelRow] = field(default_factory=list)
     dropped_channels: list[str] = field(default_factory=list)
-    #: Messages stored, and sequence numbers of messages deleted, in the order they happened.
+    conversations: list[ConversationRow] = field(default_factory=list)
+    dropped_conversations: list[str] = field(default_factory=list)
+    #: Messages stored (or edited), and sequence numbers of messages deleted, in the order
+    #: they happened.
     messages: Sequence[MessageRow | int] = field(default_factory=list)
     #: The message sequence number handed out last (never reused after a restart).
     last_seq: int = 0
@@ -140,7 +166,8 @@ class Snapshot:
     last_seq: int = 0
     last_sid: int = 0
     channels: list[ChannelRow] = field(default_factory=list)
-    #: Oldest first within each channel.
+    conversations: list[ConversationRow] = field(default_factory=list)
+    #: Oldest first within each holder.
     messages: list[MessageRow] = field(default_factory=list)
     sessions: list[SessionRow] = field(default_factory=list)
 

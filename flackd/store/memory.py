@@ -16,6 +16,7 @@ from __future__ import annotations
 from flackd.store import (
     Changes,
     ChannelRow,
+    ConversationRow,
     MessageRow,
     SessionRow,
     Snapshot,
@@ -35,6 +36,7 @@ class MemoryStore:
         self.last_seq = 0
         self.last_sid = 0
         self.channels: dict[str, ChannelRow] = {}
+        self.conversations: dict[str, ConversationRow] = {}
         self.messages: dict[int, MessageRow] = {}
         self.sessions: dict[int, SessionRow] = {}
         #: Raise StoreFull when a commit would hold more messages than this (like a disk).
@@ -49,6 +51,7 @@ class MemoryStore:
             last_seq=self.last_seq,
             last_sid=self.last_sid,
             channels=list(self.channels.values()),
+            conversations=list(self.conversations.values()),
             messages=sorted(self.messages.values(), key=lambda m: m.seq),
             sessions=list(self.sessions.values()),
         )
@@ -58,31 +61,37 @@ class MemoryStore:
             error, self.fail_next = self.fail_next, None
             raise error
         channels = dict(self.channels)
+        conversations = dict(self.conversations)
         messages = dict(self.messages)
         sessions = dict(self.sessions)
         for sid in changes.dropped_sessions:
             sessions.pop(sid, None)
+        gone = [*changes.dropped_channels, *changes.dropped_conversations]
         for key in changes.dropped_channels:
             channels.pop(key, None)
-            for seq in [s for s, m in messages.items() if m.channel == key]:
-                del messages[seq]
+        for key in changes.dropped_conversations:
+            conversations.pop(key, None)
+        for seq in [s for s, m in messages.items() if m.holder in gone]:
+            del messages[seq]
         for row in changes.channels:
             channels[row.key] = row
+        for crow in changes.conversations:
+            conversations[crow.key] = crow
         for item in changes.messages:
             if isinstance(item, int):
                 messages.pop(item, None)
             else:
                 messages[item.seq] = item
-        for row in changes.channels:
-            for seq in [
-                s for s, m in messages.items() if m.channel == row.key and s <= row.last_dropped_seq
-            ]:
-                del messages[seq]
+        trims = {r.key: r.last_dropped_seq for r in changes.channels}
+        trims.update((r.key, r.last_dropped_seq) for r in changes.conversations)
+        for seq in [s for s, m in messages.items() if s <= trims.get(m.holder, 0)]:
+            del messages[seq]
         for srow in changes.sessions:
             sessions[srow.sid] = srow
         if self.max_messages is not None and len(messages) > self.max_messages:
             raise StoreFull(f"more than {self.max_messages} messages")
-        self.channels, self.messages, self.sessions = channels, messages, sessions
+        self.channels, self.conversations = channels, conversations
+        self.messages, self.sessions = messages, sessions
         self.last_seq = max(self.last_seq, changes.last_seq)
         self.last_sid = max(self.last_sid, changes.last_sid)
         self.commits += 1

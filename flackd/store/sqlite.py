@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Final
 
 from flackd.store import (
     Changes,
     ChannelRow,
+    ConversationRow,
     MessageRow,
     SessionRow,
     Snapshot,
@@ -89,6 +90,24 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         detached_at  REAL
     );
     """,
+    # 2: direct-message conversations, edits, actions, read markers (protocol 1.1). A
+    # message's holder is a folded channel name or a conversation key ("@1.2"); target
+    # '' (rows from version 1) means the channel's name.
+    """
+    ALTER TABLE messages RENAME COLUMN channel TO holder;
+    ALTER TABLE messages ADD COLUMN target TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited TEXT;
+    ALTER TABLE sessions ADD COLUMN markers TEXT NOT NULL DEFAULT '';
+    CREATE TABLE conversations (
+        key              TEXT PRIMARY KEY,
+        sid_a            INTEGER NOT NULL,
+        nick_a           TEXT NOT NULL,
+        sid_b            INTEGER NOT NULL,
+        nick_b           TEXT NOT NULL,
+        last_dropped_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -97,8 +116,8 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: checkpointer cannot keep up because commits never pause).
 WAL_CHECKPOINT_BYTES: Final = 4 << 20
 WAL_HARD_BYTES: Final = 64 << 20
-#: The oldest SQLite with the JSON operators the commit uses (``->>``).
-MIN_SQLITE: Final = (3, 38, 0)
+#: The oldest SQLite with what the schema's migrations use (``ALTER TABLE RENAME COLUMN``).
+MIN_SQLITE: Final = (3, 25, 0)
 
 #: Channel names never hold this character (they are # and ASCII letters, digits, _ and
 #: -), so a session's channel list is stored as one string joined by it.
@@ -180,11 +199,32 @@ class SqliteStore:
                 "FROM channels ORDER BY key"
             )
         ]
-        messages = [
-            MessageRow(*row)
+        conversations = [
+            ConversationRow(*row)
             for row in db.execute(
-                "SELECT seq, channel, msgid, time, author, author_sid, text "
-                "FROM messages ORDER BY channel, seq"
+                "SELECT key, sid_a, nick_a, sid_b, nick_b, last_dropped_seq "
+                "FROM conversations ORDER BY key"
+            )
+        ]
+        names = {row.key: row.name for row in channels}
+        messages = [
+            MessageRow(
+                seq,
+                holder,
+                msgid,
+                time,
+                author,
+                author_sid,
+                text,
+                target or names.get(holder, holder),
+                bool(action),
+                edited,
+            )
+            for seq, holder, msgid, time, author, author_sid, text, target, action, edited in (
+                db.execute(
+                    "SELECT seq, holder, msgid, time, author, author_sid, text, target, action, "
+                    "edited FROM messages ORDER BY holder, seq"
+                )
             )
         ]
         sessions = [
@@ -195,9 +235,10 @@ class SqliteStore:
                 tuple(chans.split(_SEP)) if chans else (),
                 last_channel,
                 detached_at,
+                _markers(markers),
             )
-            for sid, nick, token_hash, chans, last_channel, detached_at in db.execute(
-                "SELECT sid, nick, token_hash, channels, last_channel, detached_at "
+            for sid, nick, token_hash, chans, last_channel, detached_at, markers in db.execute(
+                "SELECT sid, nick, token_hash, channels, last_channel, detached_at, markers "
                 "FROM sessions ORDER BY sid"
             )
         ]
@@ -206,6 +247,7 @@ class SqliteStore:
             last_seq=int(meta.get("last_seq", 0)),
             last_sid=int(meta.get("last_sid", 0)),
             channels=channels,
+            conversations=conversations,
             messages=messages,
             sessions=sessions,
         )
@@ -404,7 +446,11 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
     if ch.dropped_channels:
         keys = [(k,) for k in ch.dropped_channels]
         db.executemany("DELETE FROM channels WHERE key = ?", keys)
-        db.executemany("DELETE FROM messages WHERE channel = ?", keys)
+        db.executemany("DELETE FROM messages WHERE holder = ?", keys)
+    if ch.dropped_conversations:
+        keys = [(k,) for k in ch.dropped_conversations]
+        db.executemany("DELETE FROM conversations WHERE key = ?", keys)
+        db.executemany("DELETE FROM messages WHERE holder = ?", keys)
     if ch.channels:
         db.executemany(
             "INSERT OR REPLACE INTO channels "
@@ -413,6 +459,15 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
             [
                 (r.key, r.name, r.topic, r.topic_setter, r.topic_time, r.last_dropped_seq)
                 for r in ch.channels
+            ],
+        )
+    if ch.conversations:
+        db.executemany(
+            "INSERT OR REPLACE INTO conversations "
+            "(key, sid_a, nick_a, sid_b, nick_b, last_dropped_seq) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.key, r.sid_a, r.nick_a, r.sid_b, r.nick_b, r.last_dropped_seq)
+                for r in ch.conversations
             ],
         )
     inserts: list[MessageRow] = []
@@ -427,15 +482,24 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
     if inserts:
         _insert(db, inserts)
     trims = [(r.key, r.last_dropped_seq) for r in ch.channels if r.last_dropped_seq]
+    trims += [(r.key, r.last_dropped_seq) for r in ch.conversations if r.last_dropped_seq]
     if trims:
-        db.executemany("DELETE FROM messages WHERE channel = ? AND seq <= ?", trims)
+        db.executemany("DELETE FROM messages WHERE holder = ? AND seq <= ?", trims)
     if ch.sessions:
         db.executemany(
             "INSERT OR REPLACE INTO sessions "
-            "(sid, nick, token_hash, channels, last_channel, detached_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "(sid, nick, token_hash, channels, last_channel, detached_at, markers) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (s.sid, s.nick, s.token_hash, _SEP.join(s.channels), s.last_channel, s.detached_at)
+                (
+                    s.sid,
+                    s.nick,
+                    s.token_hash,
+                    _SEP.join(s.channels),
+                    s.last_channel,
+                    s.detached_at,
+                    _SEP.join(f"{key}={seq}" for key, seq in s.markers),
+                )
                 for s in ch.sessions
             ],
         )
@@ -446,20 +510,46 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
     )
 
 
+def _markers(text: str) -> tuple[tuple[str, int], ...]:
+    """``key=seq key=seq`` (holder keys hold neither spaces nor ``=``) as pairs."""
+    pairs = (item.partition("=") for item in text.split(_SEP) if item)
+    return tuple((key, int(seq)) for key, _, seq in pairs)
+
+
 def _insert(db: sqlite3.Connection, rows: list[MessageRow]) -> None:
-    """Insert messages with one statement, however many: the rows go in as one JSON array
-    (a :class:`MessageRow` is a tuple, so it is one JSON array of its fields, in order).
+    """Insert (or replace, for an edit) messages, many rows per statement.
 
     One statement is one call into SQLite, during which Python's GIL is released; a
-    statement per row would give the GIL back and wait for it again for every message,
-    and under load the event loop holds it for up to the switch interval each time.
+    statement per row (``executemany``) would give the GIL back and wait for it again for
+    every message, and under load the event loop holds it for up to the switch interval
+    each time. Statements come in a few fixed sizes (see :data:`INSERT_SIZES`), so SQLite's
+    statement cache keeps each prepared.
     """
-    db.execute(
-        "INSERT INTO messages (seq, channel, msgid, time, author, author_sid, text) "
-        "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 "
-        "FROM json_each(?)",
-        (json.dumps(rows, ensure_ascii=False, separators=(",", ":")),),
-    )
+    start = 0
+    for size in _sizes(len(rows)):
+        chunk = rows[start : start + size]
+        start += size
+        db.execute(_INSERT[size], list(chain.from_iterable(chunk)))
+
+
+#: Rows per multi-row INSERT statement, largest first (10 parameters a row stays under
+#: SQLite's limit of 32,766 parameters a statement).
+INSERT_SIZES: Final = (256, 16, 1)
+_INSERT: Final = {
+    size: "INSERT OR REPLACE INTO messages "
+    "(seq, holder, msgid, time, author, author_sid, text, target, action, edited) VALUES "
+    + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * size)
+    for size in INSERT_SIZES
+}
+
+
+def _sizes(count: int) -> list[int]:
+    """``count`` rows as statement sizes from :data:`INSERT_SIZES` (largest first)."""
+    sizes = []
+    for size in INSERT_SIZES:
+        whole, count = divmod(count, size)
+        sizes += [size] * whole
+    return sizes
 
 
 _READONLY_CODES: Final = frozenset(
