@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                 result = gen.read(args.seconds + 60)
             finally:
                 gen.close()
+        # The server's own summary (e.g. the committer's timings with --data-dir).
+        for log_file in tmp.glob(f"{server.name}-*.log"):
+            for line in log_file.read_text(errors="replace").splitlines():
+                if "committer:" in line:
+                    run.say(line.split("flackd: ", 1)[-1])
     delivered = result.get("deliveries_per_s", 0.0)
     run.say(
         f"flackd, {args.members} members, {args.rate:g} messages/s offered: delivered "

@@ -140,10 +140,10 @@ class Limits:
         4096, "Dropped sessions kept for RESUME. Past it the oldest is forgotten (nick freed)."
     )
     commit_queue: int = _limit(
-        4096,
-        "With --data-dir: commands whose effects wait for the store at once. Past it, "
-        "flackd stops reading from clients until a commit frees room (TCP pushes back); "
-        "nothing is dropped.",
+        512,
+        "With --data-dir: commands whose effects wait for the store at once (so also the "
+        "most one commit holds). Past it, flackd stops reading from clients until a commit "
+        "frees room (TCP pushes back); nothing is dropped.",
     )
     store_retry: float = _limit(
         5.0,

@@ -572,6 +572,7 @@ class Server:
                     )
                 if self.committer is not None:
                     await self.committer.flush()  # the last disconnects are stored
+                    log.info("committer: %s", self.committer.summary())
                 store_side.cancel_scope.cancel()
         finally:
             for listener in listeners + tls_listeners:

@@ -34,6 +34,7 @@ class GatedStore:
     def __init__(self) -> None:
         self.inner = MemoryStore(BOOT)
         self.where = "gated memory"
+        self.commit_in_thread = True  # so the event loop runs on while a commit waits
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
@@ -45,6 +46,12 @@ class GatedStore:
         self.entered.set()
         assert self.gate.wait(WAIT), "the test never opened the gate"
         self.inner.commit(changes)
+
+    def maintenance_due(self) -> bool:
+        return False
+
+    def maintain(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

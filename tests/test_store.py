@@ -376,3 +376,26 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     check = sqlite3.connect(tmp_path / DB_NAME)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     check.close()
+
+
+def test_a_wal_past_its_bound_asks_for_maintenance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flackd.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "WAL_HARD_BYTES", 64 * 1024)
+    store = open_store(tmp_path)
+    assert not store.maintenance_due()
+    store.commit(Changes(channels=[channel("#a")]))
+    seq = 0
+    for _ in range(1000):  # bounded; 64 KiB of WAL takes a few commits
+        if store.maintenance_due():
+            break
+        store.commit(Changes(messages=[message(seq + i, "#a", "x" * 400) for i in range(1, 21)]))
+        seq += 20
+    assert store.maintenance_due()
+    store.maintain()
+    assert not store.maintenance_due()
+    assert (tmp_path / (DB_NAME + "-wal")).stat().st_size == 0
+    assert len(store.load().messages) == seq  # nothing lost by the checkpoint
+    store.close()

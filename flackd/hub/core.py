@@ -94,6 +94,7 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             channel.topic_setter = crow.topic_setter
             channel.topic_time = crow.topic_time
             channel.history.last_dropped_seq = crow.last_dropped_seq
+            channel.trimmed = crow.last_dropped_seq
             channel.vacated_at = now
             self._channels[crow.key] = channel
         for conn in list(self._conns):
@@ -131,19 +132,28 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             b = b or _ended(vrow.sid_b, vrow.nick_b)
             conversation = Conversation(vrow.key, a, b, ChannelHistory(self.limits.dm_history))
             conversation.history.last_dropped_seq = vrow.last_dropped_seq
+            conversation.trimmed = vrow.last_dropped_seq
             a.conversations[b.sid] = conversation
             b.conversations[a.sid] = conversation
             holders[vrow.key] = conversation
+        own: dict[tuple[int, str], int] = {}  # (author sid, holder key) -> newest seq
         for mrow in snapshot.messages:
             holder = holders.get(mrow.holder)
             if holder is None:  # pragma: no cover - a store keeps no orphans
                 continue
+            own[mrow.author_sid, mrow.holder] = mrow.seq
             message = e.Message(mrow.target, mrow.msgid, mrow.time, mrow.author, mrow.text,
                                 mrow.action, mrow.edited)  # fmt: skip
             dropped = holder.history.append(Entry(mrow.seq, message, mrow.author_sid))
             if dropped is not None:  # a history limit was lowered since the rows were stored
                 self._where.pop(dropped.seq, None)
             self._where[mrow.seq] = holder
+        # What a session wrote it has read: markers moved by writing are not stored.
+        for (sid, key), seq in own.items():
+            writer = sessions.get(sid)
+            if writer is None or not (key in writer.channels or key.startswith("@")):
+                continue
+            writer.markers[key] = max(writer.markers.get(key, 0), seq)
 
     # -- the interface the server uses -------------------------------------------------
 

@@ -151,6 +151,7 @@ def _session_row(session: Session[C]) -> SessionRow:
 
 
 def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
+    channel.trimmed = channel.history.last_dropped_seq
     return ChannelRow(
         key,
         channel.name,
@@ -163,6 +164,7 @@ def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
 
 def _conversation_row(conversation: Conversation[C]) -> ConversationRow:
     a, b = conversation.a, conversation.b
+    conversation.trimmed = conversation.history.last_dropped_seq
     return ConversationRow(
         conversation.key, a.sid, a.nick, b.sid, b.nick, conversation.history.last_dropped_seq
     )

@@ -28,7 +28,17 @@ DELETED_MEMORY = 1024
 
 
 class MessageRules(ConversationRules[C]):
-    """Messages: sending (to channels and as direct messages), paging, deleting."""
+    """Messages: sending (to channels and as direct messages), paging, deleting.
+
+    A store is trimmed (the messages that fell off a ring deleted) when a ring has dropped
+    ``_trim_step`` messages since the last trim, not for every message: rewriting a
+    channel's row in every commit would cost as much as the messages. The store holds at
+    most that many more than the ring, and a restore drops them again.
+    """
+
+    @property
+    def _trim_step(self) -> int:
+        return max(1, self.limits.history // 4)
 
     def _msg(
         self, session: Session[C], target: str, text: str, now: float, action: bool = False
@@ -49,14 +59,17 @@ class MessageRules(ConversationRules[C]):
                 del self._where[dropped.seq]
             self._where[msgid.seq] = channel
             key = channel.key
-            session.markers[key] = msgid.seq  # what you write you have read
-            touch(session, key)
+            # What you write you have read. Not journaled: a restore puts each marker at
+            # least at the session's own newest message (see Hub.restore).
+            session.markers[key] = msgid.seq
+            touched = touch(session, key)
             journal = self.journal
             if journal is not None:
                 journal.message(key, entry)
-                if dropped is not None:
-                    journal.channel(key, channel)  # its last_dropped_seq moved: trim
-                journal.session(session)  # its marker moved (and maybe its last channel)
+                if dropped is not None and dropped.seq - channel.trimmed >= self._trim_step:
+                    journal.channel(key, channel)  # trim the store now and then (see below)
+                if touched:
+                    journal.session(session)
             return [Broadcast(channel.conns(), message)]
         return self._direct(session, target, text, now, action)
 
@@ -97,9 +110,8 @@ class MessageRules(ConversationRules[C]):
         journal = self.journal
         if journal is not None:
             journal.message(conversation.key, entry)
-            if dropped is not None:
-                journal.conversation(conversation)  # its last_dropped_seq moved: trim
-            journal.session(session)
+            if dropped is not None and dropped.seq - conversation.trimmed >= self._trim_step:
+                journal.conversation(conversation)  # trim the store now and then (see below)
         conns = [session.conn]
         if peer is not session and peer.conn is not None:
             conns.insert(0, peer.conn)

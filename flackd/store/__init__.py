@@ -14,7 +14,8 @@ How the pieces fit (docs/architecture.md, "The storage seam"):
    :meth:`flackd.hub.Hub.take_changes` turns the notes into one :class:`Changes`: rows,
    plain data, safe to hand to another thread.
 3. The server's committer (``flackd.committer``) hands each :class:`Changes` to
-   :meth:`Store.commit` in a worker thread and releases the effects the changes
+   :meth:`Store.commit` (on the event loop, or in a worker thread for a store whose commits
+   wait for I/O: :attr:`Store.commit_in_thread`) and releases the effects the changes
    acknowledge (echoes, replies, deliveries) only after it returned. Everything that
    arrived while one commit ran is committed by the next one, at once (group commit).
 4. At start-up, :meth:`Store.load` returns a :class:`Snapshot` and the hub rebuilds its
@@ -173,17 +174,31 @@ class Snapshot:
 
 
 class Store(Protocol):
-    """What the server needs from a store. Every method may block: the server calls
-    ``commit`` in a worker thread, ``load`` and ``close`` at start-up, after a failed
-    commit and at exit."""
+    """What the server needs from a store. ``load`` and ``close`` run at start-up, after a
+    failed commit and at exit; ``commit`` runs for each group commit, on the event loop or
+    in a worker thread as :attr:`commit_in_thread` says; ``maintain`` runs in a worker
+    thread, between commits, when :meth:`maintenance_due` says so."""
 
     #: Where the state lives, for logs and errors (a path, a URL).
     where: str
+    #: True when a commit waits for I/O (a disk flush, a network round trip): then it runs
+    #: in a worker thread, so the event loop goes on meanwhile. False when a commit is
+    #: short CPU work: then it runs on the loop, which on a busy single core is far cheaper
+    #: than a thread that must win the core and the GIL back for every statement.
+    commit_in_thread: bool
 
     def load(self) -> Snapshot: ...
 
     def commit(self, changes: Changes) -> None:
         """Store ``changes`` atomically; raise :class:`StoreError` (nothing stored) if not."""
+        ...
+
+    def maintenance_due(self) -> bool:
+        """Whether :meth:`maintain` should run before the next commit (cheap to ask)."""
+        ...
+
+    def maintain(self) -> None:
+        """Housekeeping that must not run beside a commit (it may take a while)."""
         ...
 
     def close(self) -> None: ...

@@ -32,6 +32,7 @@ class MemoryStore:
 
     def __init__(self, boot: int = 1, *, max_messages: int | None = None) -> None:
         self.where = "memory"
+        self.commit_in_thread = False
         self.boot = boot
         self.last_seq = 0
         self.last_sid = 0
@@ -95,6 +96,12 @@ class MemoryStore:
         self.last_seq = max(self.last_seq, changes.last_seq)
         self.last_sid = max(self.last_sid, changes.last_sid)
         self.commits += 1
+
+    def maintenance_due(self) -> bool:
+        return False
+
+    def maintain(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

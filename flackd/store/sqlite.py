@@ -133,6 +133,10 @@ class SqliteStore:
         self._db = db
         self._lock_fd = lock_fd
         self._wal = directory / (DB_NAME + "-wal")
+        self._wal_bytes = 0
+        #: With ``synchronous=full`` every commit waits for the disk: then it runs in a
+        #: worker thread (see :class:`flackd.store.Store`).
+        self.commit_in_thread = db.execute("PRAGMA synchronous").fetchone()[0] >= 2
         # Checkpoints (copying the WAL into the database, with its fsync) run in a thread of
         # their own on a connection of their own, so that a commit never waits for one.
         self._checkpoint_wanted = threading.Event()
@@ -269,11 +273,21 @@ class SqliteStore:
             wal = self._wal.stat().st_size
         except OSError:  # pragma: no cover - the WAL exists while the database is open
             return
-        if wal > WAL_HARD_BYTES:
-            with contextlib.suppress(sqlite3.Error):  # busy: the checkpointer is at it
-                db.execute("PRAGMA wal_checkpoint(RESTART)")
-        elif wal > WAL_CHECKPOINT_BYTES:
+        self._wal_bytes = wal
+        if wal > WAL_CHECKPOINT_BYTES:
             self._checkpoint_wanted.set()
+
+    def maintenance_due(self) -> bool:
+        """The WAL passed :data:`WAL_HARD_BYTES`: the checkpointer thread's passive
+        checkpoints could not reset it while commits kept coming."""
+        return self._wal_bytes > WAL_HARD_BYTES
+
+    def maintain(self) -> None:
+        """Copy the whole WAL into the database and start it again (no commit runs
+        meanwhile: the committer waits for this), so the WAL stays bounded."""
+        with contextlib.suppress(sqlite3.Error):  # busy: the checkpointer is at it
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._wal_bytes = 0
 
     def _checkpoint_loop(self) -> None:
         """The checkpointer thread: a PASSIVE checkpoint whenever a commit asks for one."""
@@ -350,7 +364,7 @@ def _lock(path: Path) -> int:
 def _connect(file: Path) -> sqlite3.Connection:
     try:
         # isolation_level=None: we say BEGIN and COMMIT ourselves. check_same_thread=False:
-        # commits run in a worker thread; the committer never runs two calls at once.
+        # commits may run in a worker thread; the committer never runs two calls at once.
         return sqlite3.connect(
             os.fspath(file), isolation_level=None, check_same_thread=False, timeout=0
         )
