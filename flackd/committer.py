@@ -83,7 +83,9 @@ LEAVE: Final = 2  # a disconnect: carried out even if its commit fails
 SWITCH_INTERVAL: Final = 0.0002
 
 _REGISTERING: Final = (c.Nick, c.Resume)
-_WRITING: Final = (c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Delete)
+_WRITING: Final = (
+    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Action, c.Delete, c.Edit, c.Mark
+)  # fmt: skip
 
 
 def writes(command: c.Command) -> bool:

@@ -41,7 +41,7 @@ class Page:
 class ChannelHistory:
     """A ring of at most ``size`` messages in append (= sequence) order."""
 
-    __slots__ = ("_entries", "_seqs", "last_dropped_seq", "size")
+    __slots__ = ("_entries", "_newest", "_seqs", "last_dropped_seq", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -49,6 +49,7 @@ class ChannelHistory:
         self._seqs: deque[int] = deque()
         #: Sequence number of the newest message dropped because the ring was full (0: none).
         self.last_dropped_seq = 0
+        self._newest = 0  # the newest sequence number ever appended
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,12 +63,14 @@ class ChannelHistory:
             self.last_dropped_seq = dropped.seq
         self._entries.append(entry)
         self._seqs.append(entry.seq)
+        self._newest = entry.seq
         return dropped
 
     @property
     def newest_seq(self) -> int:
-        """The sequence number of the newest message ever appended (0: none yet)."""
-        return self._seqs[-1] if self._seqs else self.last_dropped_seq
+        """The sequence number of the newest message ever appended (0: none yet), deleted
+        or not."""
+        return max(self._newest, self.last_dropped_seq)
 
     def entries_after(self, seq: int) -> list[Entry]:
         """Every entry held with a sequence number above ``seq``, oldest first."""

@@ -351,3 +351,67 @@ def test_deleted_messages_are_not_unread() -> None:
     msg = post(hub, "b", "#c", "regret")
     say(hub, "b", f"DELETE {msg.id}")
     assert unread(hub, "a") == []
+
+
+# ---------------------------------------------------------------------------- review cases
+
+
+def test_changes_of_1_1_are_refused_during_a_store_failure() -> None:
+    from flackd.committer import writes
+
+    for line in ("ACTION #c hi", f"EDIT {BOOT}-1 x", f"MARK #c {BOOT}-1"):
+        assert writes(parse_command(line)[1]), line
+    assert not writes(parse_command("UNREAD")[1])
+
+
+def test_a_session_past_its_resume_time_cannot_be_written() -> None:
+    hub = make_hub(Limits(resume_ttl=10))
+    register(hub, "a", "alice")
+    register(hub, "b", "bob")
+    hub.disconnect("a", "gone", NOW)
+    refused(say(hub, "b", "MSG alice hello", NOW + 100), "b", "NO_SUCH_NICK", "MSG")
+
+
+def test_a_conversation_with_someone_gone_stays_reachable_under_their_nick() -> None:
+    hub = make_hub()
+    register(hub, "a", "alice")
+    register(hub, "b", "bob")
+    msg = post(hub, "a", "bob", "hi bob")
+    say(hub, "a", "QUIT")
+    register(hub, "a2", "alice")  # someone new has the nick, and has not written bob
+    assert unread(hub, "b") == [f"COUNT alice unread=1 mentions=1 newest={msg.id}"]
+    assert history(hub, "b", "alice")[1].split()[2] == msg.id
+    say(hub, "b", f"MARK alice {msg.id}")
+    assert unread(hub, "b") == []
+
+
+def test_conversations_with_people_gone_make_room_for_new_ones() -> None:
+    hub = make_hub(Limits(max_conversations=2))
+    register(hub, "v", "victim")
+    for i in range(2):
+        register(hub, f"t{i}", f"throwaway{i}")
+        post(hub, f"t{i}", "victim", "spam")
+        say(hub, f"t{i}", "QUIT")
+    register(hub, "f", "friend")
+    post(hub, "f", "victim", "a real message")  # the oldest spam is let go
+    assert [ln.split()[1] for ln in unread(hub, "v")] == ["friend", "throwaway1"]
+
+
+def test_too_many_conversations_names_the_verb() -> None:
+    hub = make_hub(Limits(max_conversations=1))
+    register(hub, "a", "alice")
+    register(hub, "b", "bob")
+    register(hub, "c", "carol")
+    post(hub, "a", "bob", "x")
+    refused(say(hub, "a", "ACTION carol waves"), "a", "TOO_MANY_CONVERSATIONS", "ACTION")
+
+
+def test_mark_of_a_deleted_newest_message() -> None:
+    hub = make_hub()
+    register(hub, "a", "alice")
+    register(hub, "b", "bob")
+    post(hub, "b", "alice", "one")
+    two = post(hub, "b", "alice", "two")
+    say(hub, "b", f"DELETE {two.id}")
+    assert say(hub, "a", f"MARK bob {two.id}").lines("a")[0].startswith(f"OK MARK bob {two.id}")
+    assert unread(hub, "a") == []

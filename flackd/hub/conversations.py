@@ -39,8 +39,15 @@ class ConversationRules(HubBase[C]):
 
     # -- conversations -------------------------------------------------------------------
 
-    def _conversation_with(self, session: Session[C], peer: Session[C]) -> Conversation[C]:
-        """The conversation of ``session`` and ``peer``, opened if they have none."""
+    def _conversation_with(
+        self, session: Session[C], peer: Session[C], verb: str
+    ) -> Conversation[C]:
+        """The conversation of ``session`` and ``peer``, opened if they have none.
+
+        At ``max_conversations``, a side first lets go of its least recently used
+        conversation with someone who has left; only if it has none is the message refused
+        (so conversations with people long gone cannot keep anyone from being written to).
+        """
         conversation = session.conversations.get(peer.sid)
         if conversation is not None:
             return conversation
@@ -48,10 +55,12 @@ class ConversationRules(HubBase[C]):
         for side in (session, peer):
             self._drop_stale(side, session if side is peer else peer)
             if len(side.conversations) >= limit:
+                self._drop_oldest_ended(side)
+            if len(side.conversations) >= limit:
                 who = "you have" if side is session else f"{peer.nick} has"
                 raise ProtocolError(
                     "TOO_MANY_CONVERSATIONS",
-                    "MSG",
+                    verb,
                     f"{who} {limit} conversations, the most allowed; a conversation is "
                     "released when both of its people have left",
                     (peer.nick,),
@@ -75,12 +84,23 @@ class ConversationRules(HubBase[C]):
                 del side.conversations[sid]
                 self._release(conversation)
 
+    def _drop_oldest_ended(self, side: Session[C]) -> None:
+        """Release ``side``'s least recently used conversation whose other side has left."""
+        for sid, conversation in side.conversations.items():  # least recently used first
+            if conversation.peer(side).ended:
+                del side.conversations[sid]
+                self._release(conversation)
+                return
+
     def _release(self, conversation: Conversation[C]) -> None:
         """Forget a conversation and its messages."""
         for entry in conversation.history.entries_after(0):
             self._where.pop(entry.seq, None)
+        journal = self.journal
         for side in (conversation.a, conversation.b):
-            side.markers.pop(conversation.key, None)
+            marked = side.markers.pop(conversation.key, None) is not None
+            if marked and not side.ended and journal is not None:
+                journal.session(side)  # the marker is gone from the store too
         if self.journal is not None:
             self.journal.drop_conversation(conversation.key)
 
@@ -105,12 +125,16 @@ class ConversationRules(HubBase[C]):
         """
         key = fold(nick)
         peer = self._sessions.get(key)
-        if peer is not None:
-            return peer.nick, session.conversations.get(peer.sid)
+        if peer is not None and peer.sid in session.conversations:
+            return peer.nick, session.conversations[peer.sid]
+        # The ended session that had this nick, if you still have its conversation (until
+        # you and the nick's new holder write each other: one nick, one conversation).
         for conversation in session.conversations.values():
             other = conversation.peer(session)
-            if other.key == key:
+            if other.ended and other.key == key:
                 return other.nick, conversation
+        if peer is not None:
+            return peer.nick, None
         raise ProtocolError(
             "NO_SUCH_NICK",
             verb,

@@ -94,7 +94,6 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             channel.topic_setter = crow.topic_setter
             channel.topic_time = crow.topic_time
             channel.history.last_dropped_seq = crow.last_dropped_seq
-            channel.trimmed = crow.last_dropped_seq
             channel.vacated_at = now
             self._channels[crow.key] = channel
         for conn in list(self._conns):
@@ -132,7 +131,6 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             b = b or _ended(vrow.sid_b, vrow.nick_b)
             conversation = Conversation(vrow.key, a, b, ChannelHistory(self.limits.dm_history))
             conversation.history.last_dropped_seq = vrow.last_dropped_seq
-            conversation.trimmed = vrow.last_dropped_seq
             a.conversations[b.sid] = conversation
             b.conversations[a.sid] = conversation
             holders[vrow.key] = conversation
@@ -154,6 +152,12 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             if writer is None or not (key in writer.channels or key.startswith("@")):
                 continue
             writer.markers[key] = max(writer.markers.get(key, 0), seq)
+        for session in sessions.values():
+            places = set(session.channels) | {cv.key for cv in session.conversations.values()}
+            session.markers = {k: v for k, v in session.markers.items() if k in places}
+            for key, held in session.channels.items():
+                # A database from before read markers: what it holds counts as read.
+                session.markers.setdefault(key, held.history.newest_seq)
 
     # -- the interface the server uses -------------------------------------------------
 

@@ -151,7 +151,7 @@ def _session_row(session: Session[C]) -> SessionRow:
 
 
 def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
-    channel.trimmed = channel.history.last_dropped_seq
+    channel.untrimmed = 0  # the row carries last_dropped_seq: the store trims to it
     return ChannelRow(
         key,
         channel.name,
@@ -164,7 +164,7 @@ def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
 
 def _conversation_row(conversation: Conversation[C]) -> ConversationRow:
     a, b = conversation.a, conversation.b
-    conversation.trimmed = conversation.history.last_dropped_seq
+    conversation.untrimmed = 0
     return ConversationRow(
         conversation.key, a.sid, a.nick, b.sid, b.nick, conversation.history.last_dropped_seq
     )

@@ -19,7 +19,7 @@ from flackd.history import Entry, Page
 from flackd.hub.blocks import history_block
 from flackd.hub.conversations import ConversationRules
 from flackd.hub.effects import Broadcast, Effect
-from flackd.hub.state import C, Holder, Session, touch
+from flackd.hub.state import C, Channel, Holder, Session, touch
 
 #: How many deleted message ids the hub remembers, so that EDIT of one of them answers
 #: MESSAGE_DELETED rather than NO_SUCH_MESSAGE (older ones, and all after a restart, get
@@ -31,14 +31,10 @@ class MessageRules(ConversationRules[C]):
     """Messages: sending (to channels and as direct messages), paging, deleting.
 
     A store is trimmed (the messages that fell off a ring deleted) when a ring has dropped
-    ``_trim_step`` messages since the last trim, not for every message: rewriting a
+    a quarter of its size since the last trim, not for every message: rewriting a
     channel's row in every commit would cost as much as the messages. The store holds at
     most that many more than the ring, and a restore drops them again.
     """
-
-    @property
-    def _trim_step(self) -> int:
-        return max(1, self.limits.history // 4)
 
     def _msg(
         self, session: Session[C], target: str, text: str, now: float, action: bool = False
@@ -66,8 +62,10 @@ class MessageRules(ConversationRules[C]):
             journal = self.journal
             if journal is not None:
                 journal.message(key, entry)
-                if dropped is not None and dropped.seq - channel.trimmed >= self._trim_step:
-                    journal.channel(key, channel)  # trim the store now and then (see below)
+                if dropped is not None:
+                    channel.untrimmed += 1
+                    if channel.untrimmed * 4 >= channel.history.size:
+                        journal.channel(key, channel)  # trim the store now and then
                 if touched:
                     journal.session(session)
             return [Broadcast(channel.conns(), message)]
@@ -86,6 +84,7 @@ class MessageRules(ConversationRules[C]):
                 "that is not a nick anyone can have; a target is #channel or a nick "
                 "(example: MSG #general hello, MSG alice hello)",
             )
+        self._expire(now)  # a session past its resume time is nobody
         peer = self._sessions.get(fold(target))
         if peer is None:
             raise ProtocolError(
@@ -94,7 +93,7 @@ class MessageRules(ConversationRules[C]):
                 f"nobody is {target} (no one connected, nor a dropped session that can come back)",
                 (target,),
             )
-        conversation = self._conversation_with(session, peer)
+        conversation = self._conversation_with(session, peer, verb)
         msgid = self.ids.next()
         message = e.Message(peer.nick, str(msgid), format_timestamp(now), session.nick, text,
                             action)  # fmt: skip
@@ -110,8 +109,10 @@ class MessageRules(ConversationRules[C]):
         journal = self.journal
         if journal is not None:
             journal.message(conversation.key, entry)
-            if dropped is not None and dropped.seq - conversation.trimmed >= self._trim_step:
-                journal.conversation(conversation)  # trim the store now and then (see below)
+            if dropped is not None:
+                conversation.untrimmed += 1
+                if conversation.untrimmed * 4 >= conversation.history.size:
+                    journal.conversation(conversation)  # trim the store now and then
         conns = [session.conn]
         if peer is not session and peer.conn is not None:
             conns.insert(0, peer.conn)
@@ -179,8 +180,16 @@ class MessageRules(ConversationRules[C]):
         deleted[msgid.seq] = None
         if len(deleted) > DELETED_MEMORY:
             del deleted[next(iter(deleted))]
-        if self.journal is not None:
-            self.journal.deleted(msgid.seq)
+        journal = self.journal
+        if journal is not None:
+            journal.deleted(msgid.seq)
+            if holder.untrimmed:  # trim the store too, or a restore could bring back
+                if isinstance(holder, Channel):  # what the ring dropped since
+                    journal.channel(holder.key, holder)
+                else:
+                    journal.conversation(holder)
+            if session.markers.get(holder.key, 0) >= msgid.seq:
+                journal.session(session)  # its marker can no longer be rebuilt from it
         conns = list(holder.conns())
         if session.conn not in conns:
             conns.append(session.conn)

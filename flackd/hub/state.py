@@ -71,8 +71,8 @@ class Channel(Generic[C]):
     topic_time: str = "*"
     vacated_at: float | None = None  # when the last member left (None while anyone is in)
     _conns: tuple[C, ...] | None = None  # cache of conns(); None when stale
-    #: The ring's last_dropped_seq as last written to a store (see MessageRules).
-    trimmed: int = 0
+    #: Messages the ring dropped since a store last trimmed it (see MessageRules).
+    untrimmed: int = 0
     key: str = field(init=False)  # fold(name): the channel's key in markers and a store
 
     def __post_init__(self) -> None:
@@ -112,8 +112,8 @@ class Conversation(Generic[C]):
     a: Session[C]
     b: Session[C]
     history: ChannelHistory
-    #: The ring's last_dropped_seq as last written to a store (see MessageRules).
-    trimmed: int = 0
+    #: Messages the ring dropped since a store last trimmed it (see MessageRules).
+    untrimmed: int = 0
 
     def peer(self, session: Session[C]) -> Session[C]:
         """The other side of the conversation (``session`` itself for notes to oneself)."""
