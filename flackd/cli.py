@@ -20,17 +20,28 @@ import trio
 import typer
 
 from flackd import __version__
+from flackd.irc.outbound import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
 from flackd.store import Store, StoreUnavailable
 from flackd.store.sqlite import SYNCHRONOUS, SqliteStore
 from flackd.tls import ServerTLS, TLSConfigError
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TLS_PORT", "app", "main"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_IRC_PORT",
+    "DEFAULT_IRC_TLS_PORT",
+    "DEFAULT_PORT",
+    "DEFAULT_TLS_PORT",
+    "app",
+    "main",
+]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 7777
 DEFAULT_TLS_PORT: Final = 7778
+DEFAULT_IRC_PORT: Final = 6667
+DEFAULT_IRC_TLS_PORT: Final = 6697
 
 log = logging.getLogger("flackd")
 
@@ -59,13 +70,15 @@ async def _run(
     store: Store | None = None,
     tls: ServerTLS | None = None,
     tls_port: int | None = None,
+    irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
     With ``tls``, SIGHUP reloads the certificate (without TLS, SIGHUP keeps its default
     effect: it ends the process)."""
     shutdown = trio.Event()
-    server = Server(limits, store=store, tls=tls)
+    irc_port, irc_tls_port, irc_name = irc
+    server = Server(limits, store=store, tls=tls, irc_name=irc_name)
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
     with trio.open_signal_receiver(*watched) as signals:
         async with trio.open_nursery() as nursery:
@@ -85,14 +98,24 @@ async def _run(
             async def serve_then_stop(
                 *, task_status: trio.TaskStatus[list[trio.SocketListener]]
             ) -> None:
-                await server.serve(host, port, shutdown, tls_port=tls_port, task_status=task_status)
+                await server.serve(
+                    host,
+                    port,
+                    shutdown,
+                    tls_port=tls_port,
+                    irc_port=irc_port,
+                    irc_tls_port=irc_tls_port,
+                    task_status=task_status,
+                )
                 nursery.cancel_scope.cancel()  # serve() is done: stop watching signals
 
             nursery.start_soon(watch_signals)
             listeners = await nursery.start(serve_then_stop)
             for listener in listeners:
                 addr = listener.socket.getsockname()
-                kind = " (TLS)" if listener in server.tls_listeners else ""
+                groups = (("IRC", server.irc_listeners), ("TLS", server.tls_listeners))
+                kinds = [name for name, group in groups if listener in group]
+                kind = f" ({', '.join(kinds)})" if kinds else ""
                 log.info("flackd %s listening on %s:%d%s", __version__, addr[0], addr[1], kind)
     log.info("flackd stopped")
 
@@ -118,6 +141,9 @@ def _command(**options: Any) -> None:
     )
     tls_cert, tls_key = options.pop("tls_cert"), options.pop("tls_key")
     tls_port: int | None = options.pop("tls_port")
+    irc_port: int | None = options.pop("irc_port") or None
+    irc_tls_port: int | None = options.pop("irc_tls_port") or None
+    irc_name: str = options.pop("irc_name")
     if bool(tls_cert) != bool(tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together: give both or neither")
     if options.pop("no_plain"):
@@ -132,7 +158,7 @@ def _command(**options: Any) -> None:
             log.error("cannot use --tls-cert/--tls-key: %s", exc)
             raise typer.Exit(2) from None
     else:
-        tls_port = None
+        tls_port = irc_tls_port = None
     data_dir = options.pop("data_dir")
     synchronous = options.pop("synchronous").lower()
     data_max_mib = options.pop("data_max_mib")
@@ -160,9 +186,9 @@ def _command(**options: Any) -> None:
     else:
         log.info("state kept in memory only (--data-dir keeps it across restarts)")
     try:
-        trio.run(_run, host, port, limits, store, tls, tls_port)
+        trio.run(_run, host, port, limits, store, tls, tls_port, (irc_port, irc_tls_port, irc_name))
     except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
-        ports = "/".join(str(p) for p in (port, tls_port) if p is not None)
+        ports = "/".join(str(p) for p in (port, tls_port, irc_port, irc_tls_port) if p is not None)
         log.error("cannot listen on %s:%s: %s", host, ports, group.exceptions[0])
         raise typer.Exit(2) from None
     finally:
@@ -203,6 +229,18 @@ def _build_signature() -> inspect.Signature:
             DEFAULT_TLS_PORT,
             "TCP port of the TLS listener, with --tls-cert (0 picks a free one).",
         ),
+        option(
+            "irc_port",
+            DEFAULT_IRC_PORT,
+            "TCP port for IRC clients (weechat, irssi, bots) in the same chat; 0: none. "
+            "See docs/irc.md.",
+        ),
+        option(
+            "irc_tls_port",
+            DEFAULT_IRC_TLS_PORT,
+            "TCP port for IRC clients over TLS, with --tls-cert; 0: none.",
+        ),
+        option("irc_name", DEFAULT_IRC_NAME, "The server name IRC clients are shown."),
         option("log_level", "info", "Log level on stderr: debug, info, warning or error."),
         option(
             "data_dir",

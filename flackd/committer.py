@@ -57,8 +57,8 @@ import trio
 
 from flackd.codec import commands as c
 from flackd.codec import events as e
-from flackd.codec.grammar import Verb, encode_event
-from flackd.hub import Close, Effect, HubProtocol
+from flackd.codec.grammar import Verb
+from flackd.hub import Close, Effect, HubProtocol, Reply
 from flackd.store import Store, StoreError
 
 __all__ = ["Committer", "writes"]
@@ -160,7 +160,7 @@ class Committer(Generic[C]):
         journal = hub.journal
         assert journal is not None
         if self.refusing_until > trio.current_time() and writes(command):
-            self._say(conn, _storage_error(verb.name, self.refusing_until))
+            self.submit(conn, "*", [Reply(conn, [_storage_error(verb.name, self.refusing_until)])])
             return
         # Only NICK and RESUME register a connection: for them, note whether it already was
         # (a failed commit then knows whom to unregister again).
@@ -216,9 +216,6 @@ class Committer(Generic[C]):
         done = trio.Event()
         self._hold(_Held(None, "*", b"", READ, True, done=done))
         await done.wait()
-
-    def _say(self, conn: C, data: bytes) -> None:
-        self.submit(conn, "*", data)
 
     def _push_to(self, conn: C | None, data: bytes) -> None:
         if conn is not None:
@@ -335,7 +332,9 @@ class Committer(Generic[C]):
             self._unregistered(conn)
         for held in pending:
             if held.kind == WRITE:
-                self._push_to(held.conn, _storage_error(held.verb, self.refusing_until))
+                if held.conn is not None:
+                    error = _storage_error(held.verb, self.refusing_until)
+                    self._apply([Reply(held.conn, [error])])
                 assert not isinstance(held.effects, bytes)
                 # Connections still close: a QUIT's own, and a RESUME's ghost (its session,
                 # restored, is a dropped one that its old token brings back). Nothing else
@@ -360,13 +359,11 @@ def _quantiles(values: deque[float]) -> str:
     return f"p50 {pick[0]:.2f} ms, p99 {pick[1]:.2f} ms, max {ordered[-1] * 1e3:.2f} ms"
 
 
-def _storage_error(verb: str, until: float) -> bytes:
+def _storage_error(verb: str, until: float) -> e.Error:
     retry = max(1, math.ceil(until - trio.current_time()))
-    return encode_event(
-        e.Error(
-            "STORAGE_FAILED",
-            verb,
-            (f"retry={retry}",),
-            f"the server could not store this, so it was not carried out; try again in {retry} s",
-        )
+    return e.Error(
+        "STORAGE_FAILED",
+        verb,
+        (f"retry={retry}",),
+        f"the server could not store this, so it was not carried out; try again in {retry} s",
     )

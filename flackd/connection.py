@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Protocol
 
 import trio
 from trio.lowlevel import (
@@ -56,9 +56,19 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-__all__ = ["STREAM_BATCH_BYTES", "Connection", "StreamConnection", "push_to_all"]
+__all__ = ["STREAM_BATCH_BYTES", "Connection", "Frontend", "StreamConnection", "push_to_all"]
 
 _ids: Final = itertools.count(1)
+
+
+class Frontend(Protocol):
+    """What a connection needs from the front end of a wire that is not Flack's."""
+
+    def render(self, event: object) -> bytes:
+        """The bytes of ``event`` (a broadcast) for this connection; b"" for none."""
+        ...
+
+
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 #: Most bytes :class:`StreamConnection` hands to one ``send_all`` (one TLS record's worth).
@@ -77,6 +87,7 @@ class Connection:
         "bye_sendq",
         "close_reason",
         "closing",
+        "frontend",
         "grace",
         "id",
         "idle_pings",
@@ -86,6 +97,7 @@ class Connection:
         "queued",
         "read_scope",
         "registration_deadline",
+        "sendq_bytes",
         "sendq_limit",
         "stream",
         "write_scope",
@@ -103,7 +115,14 @@ class Connection:
         self.id = next(_ids)
         self.stream = stream
         self.peer = peer
+        #: The send queue limit, and the one :func:`push_to_all` checks: the same, except
+        #: for a connection with a ``frontend`` (where it is -1, see :meth:`_slow_push`)
+        #: and a closing one.
+        self.sendq_bytes = sendq_limit
         self.sendq_limit = sendq_limit
+        #: What renders events for this connection when its wire is not Flack's (the IRC
+        #: front end); None for Flack's own lines (the fast path).
+        self.frontend: Frontend | None = None
         self.grace = grace
         self.bye_sendq = bye_sendq
         #: Encoded lines not yet taken by the kernel, oldest first (a list: cheaper than a
@@ -145,6 +164,33 @@ class Connection:
     def push(self, data: bytes) -> None:
         """Queue encoded lines for this client, or close it if its send queue is full."""
         push_to_all((self,), data)
+
+    def use_frontend(self, frontend: Frontend) -> None:
+        """Lines for this connection are rendered by ``frontend`` (a wire that is not
+        Flack's). Every broadcast then takes :meth:`_slow_push`, which renders it."""
+        self.frontend = frontend
+        self.sendq_limit = -1
+
+    def _slow_push(self, data: bytes, event: object) -> None:
+        """:func:`push_to_all`'s slow path: a full send queue, a closing connection, or a
+        connection with a ``frontend``. For those, ``event`` (when given: a broadcast) is
+        rendered by the front end instead of ``data`` (Flack's line); without an event,
+        ``data`` is already this connection's own bytes (:meth:`push`)."""
+        if self.closing:
+            return
+        frontend = self.frontend
+        if frontend is not None:
+            if event is not None:
+                data = frontend.render(event)
+                if not data:
+                    return
+            queued = self.queued + len(data)
+            if queued <= self.sendq_bytes:
+                self.queued = queued
+                self._queue.append(data)
+                self._wake_writer()
+                return
+        self._no_room()
 
     def _no_room(self) -> None:
         """The slow path of :meth:`push`: closing already, or the send queue is full."""
@@ -337,17 +383,20 @@ class StreamConnection(Connection):
             await send_all(data)
 
 
-def push_to_all(conns: Iterable[Connection], data: bytes) -> None:
+def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) -> None:
     """:meth:`Connection.push` of the same bytes to each of ``conns``, in one loop.
 
     This is the whole cost of fan-out per member, so it is written out once here rather
     than paid as a method call per member: take the room, append, wake a parked writer.
+    ``event`` is what ``data`` encodes: a connection with a front end of another wire
+    (IRC) renders it instead, on the slow path (its ``sendq_limit`` of -1 sends it there),
+    so Flack's own connections pay nothing for the others.
     """
     size = len(data)
     for conn in conns:
         queued = conn.queued + size
         if queued > conn.sendq_limit:
-            conn._no_room()
+            conn._slow_push(data, event)
             continue
         conn.queued = queued
         conn._queue.append(data)

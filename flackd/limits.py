@@ -24,6 +24,10 @@ ENV_PREFIX: Final = "FLACKD_"
 MAX_LINE_BYTES_CAP: Final = 16384
 
 
+#: Limits for which 0 means "none" rather than an error.
+_MAY_BE_ZERO: Final = frozenset({"irc_history"})
+
+
 def _limit(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
@@ -79,6 +83,11 @@ class Limits:
         20, "Messages a HISTORY command returns when it gives no count (the maximum is --history)."
     )
     join_replay: int = _limit(20, "Recent messages shown on JOIN (more=yes when there are more).")
+    irc_history: int = _limit(
+        20,
+        "Recent messages an IRC client sees on JOIN, as lines with their times (at most "
+        "--join-replay; 0: none).",
+    )
     list_max: int = _limit(
         200, "Channels one LIST reply shows; END LIST more=yes says LIST AFTER <#last> goes on."
     )
@@ -164,7 +173,9 @@ class Limits:
             raise ValueError("sendq_bytes must hold at least four maximum-length lines")
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, bool) and value <= 0:
+            if not isinstance(value, bool) and (
+                value < 0 or (value == 0 and f.name not in _MAY_BE_ZERO)
+            ):
                 raise ValueError(f"{f.name} must be positive")
         if self.history_page > self.history or self.join_replay > self.history:
             raise ValueError("history_page and join_replay must not exceed history")

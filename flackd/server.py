@@ -43,14 +43,19 @@ from typing import Final
 
 import trio
 
+from flackd import __version__
 from flackd.codec import commands
 from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
-from flackd.codec.grammar import ProtocolError, encode_event, parse_command
+from flackd.codec.grammar import ProtocolError, Verb, encode_event, parse_command
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer
 from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
+from flackd.irc import Disconnect, IrcClient, IrcParseError, Renderer, Run
+from flackd.irc import parse as parse_irc
+from flackd.irc.outbound import DEFAULT_IRC_NAME, irc_isupport
+from flackd.irc.wire import MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
 from flackd.ratelimit import TokenBucket
 from flackd.store import Store
@@ -96,6 +101,7 @@ class Server:
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
         tls: ServerTLS | None = None,
+        irc_name: str = DEFAULT_IRC_NAME,
     ) -> None:
         """A server with no store (the state lives in memory only) or with one.
 
@@ -128,23 +134,29 @@ class Server:
         self.tls = tls
         #: The TLS listeners once :meth:`serve` has opened them (the rest are plain).
         self.tls_listeners: list[trio.SocketListener] = []
+        #: The IRC listeners (plain and TLS) once :meth:`serve` has opened them.
+        self.irc_listeners: list[trio.SocketListener] = []
+        #: The IRC server name (``001`` and the source of numerics; irctest wants its own).
+        self.irc_name = irc_name
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         self._per_ip: dict[str, int] = {}
         # Admission times per address, the address admitted most recently last.
         self._recent: OrderedDict[str, deque[float]] = OrderedDict()
-        self._bye_sendq = encode_event(
-            e.Bye("SENDQ_EXCEEDED", (), "you were not reading fast enough; reconnect and catch up")
+        self._bye_sendq_event = e.Bye(
+            "SENDQ_EXCEEDED", (), "you were not reading fast enough; reconnect and catch up"
         )
-        self._too_long = _line_error(
+        self._bye_sendq = encode_event(self._bye_sendq_event)
+        self._too_long_error = e.Error(
             "LINE_TOO_LONG",
+            "*",
+            (),
             f"line longer than {self.limits.max_line_bytes} bytes (line ending included); "
             "it was dropped",
         )
+        self._too_long = encode_event(self._too_long_error)
         self._bad_utf8 = _line_error("INVALID_UTF8", "line is not valid UTF-8; it was dropped")
-        self._server_error = encode_event(
-            e.Bye("SERVER_ERROR", (), "internal error; please reconnect")
-        )
+        self._server_error = e.Bye("SERVER_ERROR", (), "internal error; please reconnect")
         #: The housekeeping task's sleep (see :meth:`_keep_time`).
         self._sleep = trio.CancelScope()
 
@@ -154,11 +166,11 @@ class Server:
         """Turn hub effects into outbox pushes. Synchronous: never awaits a peer."""
         for effect in effects:
             if type(effect) is Broadcast:
-                push_to_all(effect.conns, encode_event(effect.event))
+                push_to_all(effect.conns, encode_event(effect.event), effect.event)
             elif type(effect) is Reply:
-                effect.conn.push(b"".join([encode_event(ev) for ev in effect.events]))
+                effect.conn.push(_render(effect.conn, effect.events))
             elif type(effect) is Close:
-                effect.conn.close(encode_event(effect.bye), effect.reason)
+                effect.conn.close(_render(effect.conn, (effect.bye,)), effect.reason)
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(effect)
 
@@ -170,6 +182,10 @@ class Server:
         PING and PONG cost nothing from the flood bucket but 1 from the (larger) liveness
         bucket; the PONG that answers our own PING costs nothing at all.
         """
+        frontend = conn.frontend
+        if frontend is not None:
+            assert isinstance(frontend, IrcClient)
+            return self._process_irc(conn, frontend, raw)
         try:
             text = decode_line(raw)
         except InvalidUtf8:
@@ -190,6 +206,13 @@ class Server:
         except ProtocolError as err:
             self._say(conn, encode_event(err.reply))
             return 1, 0
+        if not self._run(conn, verb, command):
+            return 0, 0
+        return verb.cost, 0 if verb.cost else 1
+
+    def _run(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
+        """Carry out a parsed command through the hub; False if it was the PONG that
+        answers the server's own PING (which costs nothing)."""
         if (
             type(command) is commands.Pong
             and conn.awaiting_pong is not None
@@ -197,12 +220,49 @@ class Server:
         ):
             conn.awaiting_pong = None
             conn.answers_pings = True
-            return 0, 0
+            return False
         if self.committer is None:
             self.apply(self.hub.handle(conn, verb, command, self.clock()))
         else:
             self.committer.handle(conn, verb, command, self.clock())
-        return verb.cost, 0 if verb.cost else 1
+        return True
+
+    def _process_irc(self, conn: Connection, client: IrcClient, raw: bytes) -> tuple[int, int]:
+        """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the
+        same flood and liveness costs as a Flack line (PING and PONG are free)."""
+        tags, rest = split_tags(raw)
+        if rest + 2 > self.limits.max_line_bytes or tags > MAX_TAG_BYTES:
+            self._say(conn, client.too_long(self.limits.max_line_bytes))
+            return 1, 0
+        try:
+            message = parse_irc(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            self._say(conn, client.invalid_utf8())
+            return 1, 0
+        except IrcParseError:
+            return (1, 0) if raw.strip() else (0, 1)  # an empty line: ignored, like PING
+        cost = 0 if message.command in ("PING", "PONG") else 1
+        for action in client.receive(message):
+            if type(action) is Run:
+                if not self._run(conn, action.verb, action.command):
+                    return 0, 0
+            elif type(action) is Disconnect:
+                self._bye(conn, "CLOSED", action.reason)
+                break
+            elif action:
+                assert isinstance(action, bytes)
+                self._say(conn, action)
+            if conn.is_closing():
+                break
+        return cost, 0 if cost else 1
+
+    def _tell(self, conn: Connection, event: e.Event, flack: bytes | None = None) -> None:
+        """:meth:`_say` of one event of the server's own, in the connection's wire
+        (``flack``: the event already encoded for Flack's)."""
+        if conn.frontend is None and flack is not None:
+            self._say(conn, flack)
+        else:
+            self._say(conn, _render(conn, (event,)))
 
     def _say(self, conn: Connection, data: bytes) -> None:
         """Queue a line of the server's own (an error about a line) in its turn: behind the
@@ -224,7 +284,8 @@ class Server:
         """
         limits = self.limits
         clock = trio.current_time
-        lines = LineBuffer(limits.max_line_bytes)
+        # An IRC line may carry up to MAX_TAG_BYTES of tags before its max_line_bytes.
+        lines = LineBuffer(limits.max_line_bytes + (MAX_TAG_BYTES if conn.frontend else 0))
         bucket = TokenBucket(limits.flood_burst, limits.flood_rate, clock())
         # PING and PONG do not spend the flood bucket, but they are not unlimited either.
         liveness = TokenBucket(
@@ -257,7 +318,7 @@ class Server:
                         ):
                             self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
                             return
-                        self._say(conn, self._too_long)
+                        self._tell(conn, self._too_long_error, self._too_long)
                         cost, free = 1, 0
                     else:
                         if not registered and _looks_like_http(item, first_line):
@@ -278,7 +339,7 @@ class Server:
                     if wait > 0:
                         if not told_to_slow_down:
                             told_to_slow_down = True
-                            self._say(conn, self._flood_note(wait))
+                            self._tell(conn, self._flood_note(wait))
                         await trio.sleep(wait)
                         now = clock()
                 if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
@@ -305,7 +366,7 @@ class Server:
                     due = min(due, self._deadline(conn, now))
                 except Exception:  # a bug: it ends that connection, not the server (rule 3)
                     log.exception("%r: internal error in housekeeping; closing it", conn)
-                    conn.close(self._server_error, "server error")
+                    conn.close(_render(conn, (self._server_error,)), "server error")
             with trio.CancelScope(deadline=max(due, now + SWEEP_SECONDS)) as self._sleep:
                 await trio.sleep_forever()
 
@@ -339,7 +400,7 @@ class Server:
             return due
         conn.awaiting_pong = f"flackd-{next(_ping_tokens)}"
         conn.ping_sent_at = now
-        conn.push(encode_event(e.Ping(conn.awaiting_pong)))
+        conn.push(_render(conn, (e.Ping(conn.awaiting_pong),)))
         return now + limits.pong_timeout
 
     def _bye(self, conn: Connection, code: str, text: str) -> None:
@@ -350,7 +411,7 @@ class Server:
             self._byes.add(conn)
             self.committer.submit(conn, "*", [Close(conn, bye, text)])
         else:
-            conn.close(encode_event(bye), text)
+            conn.close(_render(conn, (bye,)), text)
 
     def _unregistered_again(self, conn: Connection) -> None:
         """A failed commit undid ``conn``'s NICK or RESUME: its registration deadline and
@@ -362,15 +423,13 @@ class Server:
         if conn.registration_deadline < self._sleep.deadline:
             self._sleep.deadline = conn.registration_deadline
 
-    def _flood_note(self, wait: float) -> bytes:
+    def _flood_note(self, wait: float) -> e.Note:
         limits = self.limits
-        return encode_event(
-            e.Note(
-                "FLOOD",
-                (f"retry={math.ceil(wait)}",),
-                f"you are sending more than {limits.flood_rate:g} lines a second (after a "
-                f"burst of {limits.flood_burst}); your lines are delayed, not dropped",
-            )
+        return e.Note(
+            "FLOOD",
+            (f"retry={math.ceil(wait)}",),
+            f"you are sending more than {limits.flood_rate:g} lines a second (after a "
+            f"burst of {limits.flood_burst}); your lines are delayed, not dropped",
         )
 
     def _admit(self, source: str) -> e.Bye | None:
@@ -414,7 +473,9 @@ class Server:
         recent.append(now)
         return None
 
-    async def handle_stream(self, stream: trio.SocketStream, tls: ServerTLS | None = None) -> None:
+    async def handle_stream(
+        self, stream: trio.SocketStream, tls: ServerTLS | None = None, irc: bool = False
+    ) -> None:
         """Serve one accepted connection until it closes. Never raises.
 
         With ``tls`` (a TLS listener) the connection is admitted or refused first, by the
@@ -449,6 +510,10 @@ class Server:
             if tls_stream is None
             else StreamConnection(tls_stream, stream, *settings)
         )
+        if irc:
+            client = self._irc_client(conn)
+            conn.use_frontend(client)
+            conn.bye_sendq = client.render_reply([self._bye_sendq_event])
         self.connections.add(conn)
         if conn.registration_deadline < self._sleep.deadline:
             self._sleep.deadline = conn.registration_deadline  # wake housekeeping in time
@@ -472,7 +537,7 @@ class Server:
                     conn.close(b"", "connection reset")
                 except Exception:
                     log.exception("%r: internal error; closing this connection only", conn)
-                    conn.close(self._server_error, "server error")
+                    conn.close(_render(conn, (self._server_error,)), "server error")
             if not saw_eof:
                 await _linger(stream if tls_stream is None else tls_stream)
         finally:
@@ -510,6 +575,19 @@ class Server:
         conn.read_scope = trio.CancelScope()  # a scope is entered once: the reader's own
         return True
 
+    def _irc_client(self, conn: Connection) -> IrcClient:
+        """The IRC front end of one connection (see :mod:`flackd.irc`)."""
+        limits = self.limits
+        isupport = irc_isupport(limits, "Flack")
+        renderer = Renderer(
+            self.irc_name,
+            f"flackd-{__version__}",
+            min(limits.irc_history, limits.join_replay),
+            isupport,
+            self.hub.counts,
+        )
+        return IrcClient(renderer, self.hub, partial(self.hub.is_registered, conn), isupport)
+
     # -- the whole server ----------------------------------------------------------------
 
     async def serve(
@@ -519,6 +597,8 @@ class Server:
         shutdown: trio.Event | None = None,
         *,
         tls_port: int | None = None,
+        irc_port: int | None = None,
+        irc_tls_port: int | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on ``host:port`` and serve until ``shutdown`` is set (or cancelled).
@@ -530,34 +610,53 @@ class Server:
         ``tls_port`` (with the server's ``tls``) adds TLS listeners for the same protocol,
         listed after the plain ones and in :attr:`tls_listeners`; ``port=None`` leaves the
         plain ones out. Connections from both share every limit, the hub and shutdown.
+
+        ``irc_port`` and ``irc_tls_port`` (with ``tls``) add listeners for IRC clients
+        (:mod:`flackd.irc`), listed last and in :attr:`irc_listeners`, into the same hub.
         """
-        if tls_port is not None and self.tls is None:
-            raise ValueError("tls_port needs a certificate: Server(..., tls=ServerTLS(...))")
-        if port is None and tls_port is None:
+        if (tls_port is not None or irc_tls_port is not None) and self.tls is None:
+            raise ValueError("TLS ports need a certificate: Server(..., tls=ServerTLS(...))")
+        if port is None and tls_port is None and irc_port is None and irc_tls_port is None:
             raise ValueError("nothing to listen on: give a port, a tls_port or both")
         hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
         listeners: list[trio.SocketListener] = []
         self.tls_listeners = tls_listeners = []
+        self.irc_listeners = irc_listeners = []
+        irc_tls_listeners: list[trio.SocketListener] = []
         try:
             for h in hosts:
                 if port is not None:
                     listeners += await trio.open_tcp_listeners(port, host=h)
                 if tls_port is not None:
                     tls_listeners += await trio.open_tcp_listeners(tls_port, host=h)
+                if irc_port is not None:
+                    irc_listeners += await trio.open_tcp_listeners(irc_port, host=h)
+                if irc_tls_port is not None:
+                    irc_tls_listeners += await trio.open_tcp_listeners(irc_tls_port, host=h)
+            self.irc_listeners = irc_listeners + irc_tls_listeners
+            self.tls_listeners = tls_listeners + irc_tls_listeners
             async with trio.open_nursery() as store_side:
                 if self.committer is not None:
                     await store_side.start(self.committer.run)
                 async with trio.open_nursery() as connections:
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)
-                        for group, tls in ((listeners, None), (tls_listeners, self.tls)):
+                        groups = (
+                            (listeners, None, False),
+                            (tls_listeners, self.tls, False),
+                            (irc_listeners, None, True),
+                            (irc_tls_listeners, self.tls, True),
+                        )
+                        for group, tls, irc in groups:
                             if group:
                                 accepting.start_soon(
                                     partial(trio.serve_listeners, handler_nursery=connections),
-                                    partial(self.handle_stream, tls=tls),
+                                    partial(self.handle_stream, tls=tls, irc=irc),
                                     group,
                                 )
-                        task_status.started(listeners + tls_listeners)
+                        task_status.started(
+                            listeners + tls_listeners + irc_listeners + irc_tls_listeners
+                        )
                         if shutdown is None:
                             await trio.sleep_forever()
                         await shutdown.wait()
@@ -575,7 +674,7 @@ class Server:
                     log.info("committer: %s", self.committer.summary())
                 store_side.cancel_scope.cancel()
         finally:
-            for listener in listeners + tls_listeners:
+            for listener in listeners + tls_listeners + irc_listeners + irc_tls_listeners:
                 await trio.aclose_forcefully(listener)
 
 
@@ -597,6 +696,15 @@ async def serve(
 
 def _push(conn: Connection, data: bytes) -> None:
     conn.push(data)
+
+
+def _render(conn: Connection, events: Sequence[e.Event]) -> bytes:
+    """``events`` as the bytes of ``conn``'s wire: Flack's lines, or its front end's."""
+    frontend = conn.frontend
+    if frontend is None:
+        return b"".join([encode_event(ev) for ev in events])
+    assert isinstance(frontend, IrcClient)
+    return frontend.render_reply(events)
 
 
 def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Starting the installed ``flackd`` command as a child process for a test.
 
 Each use starts its own process on 127.0.0.1 and port 0, learns the port from the log line
-(and the TLS port from the ``(TLS)`` one, with ``--tls-cert``), and ends the process by its
+(and the TLS port from the ``(TLS)`` one, with ``--tls-cert``; the IRC port from the
+``(IRC)`` one, with ``--irc-port``), and ends the process by its
 PID (SIGTERM in the test, SIGKILL as a last resort here).
 """
 
@@ -29,6 +30,8 @@ class FlackdProcess:
     port: int
     log: list[str] = field(default_factory=list)
     tls_port: int = 0
+    #: The IRC port, when the test gave ``--irc-port``.
+    irc_port: int = 0
     #: Woken whenever a log line arrives (see :meth:`wait_log`).
     log_grew: trio.lowlevel.ParkingLot = field(default_factory=trio.lowlevel.ParkingLot)
 
@@ -67,11 +70,12 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
     log: list[str] = []
     log_grew = trio.lowlevel.ParkingLot()
     listening = trio.Event()
-    port = tls_port = 0
+    port = tls_port = irc_port = 0
     want_plain, want_tls = "--no-plain" not in flags, "--tls-cert" in flags
+    want_irc = "--irc-port" in flags and flags[flags.index("--irc-port") + 1] != "0"
 
     async def read_log() -> None:
-        nonlocal port, tls_port
+        nonlocal port, tls_port, irc_port
         assert process.stderr is not None
         buffer = b""
         async for chunk in process.stderr:
@@ -81,12 +85,16 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
                 line = raw.decode("utf-8", "replace")
                 log.append(line)
                 log_grew.unpark_all()
-                match = re.search(r"listening on 127\.0\.0\.1:(\d+)( \(TLS\))?", line)
-                if match and match.group(2):
+                match = re.search(r"listening on 127\.0\.0\.1:(\d+)(?: \(([A-Z, ]+)\))?", line)
+                kinds = (match.group(2) or "") if match else ""
+                if match and "IRC" in kinds:
+                    irc_port = int(match.group(1))
+                elif match and "TLS" in kinds:
                     tls_port = int(match.group(1))
                 elif match:
                     port = int(match.group(1))
-                if (port or not want_plain) and (tls_port or not want_tls):
+                ready = (port or not want_plain) and (tls_port or not want_tls)
+                if ready and (irc_port or not want_irc):
                     listening.set()
 
     try:
@@ -94,7 +102,7 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
             nursery.start_soon(read_log)
             with trio.fail_after(WAIT):
                 await listening.wait()
-            yield FlackdProcess(process, port, log, tls_port, log_grew)
+            yield FlackdProcess(process, port, log, tls_port, irc_port, log_grew)
             nursery.cancel_scope.cancel()
     finally:
         if process.returncode is None:

@@ -43,6 +43,10 @@ RULES: dict[str, set[str]] = {
     "flackd.store.sqlite": {"flackd.store"},
     "flackd.committer": {"trio", "flackd.codec", "flackd.hub", "flackd.store"},
     "flackd.connection": {"trio"},
+    # The IRC front end: a sans-IO codec and a translator; never trio, never the hub (it
+    # reads hub state only through the Directory protocol the server hands it).
+    "flackd.irc": {"flackd", "flackd.irc", "flackd.codec", "flackd.limits"},
+    "flackd.irc.wire": set(),
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
@@ -160,6 +164,18 @@ def test_sql_lives_only_in_the_sqlite_store() -> None:
                 n for n in names if n.startswith(("flackd.store.sqlite", "flackd.store.memory"))
             }
             assert not concrete, f"{module} names a concrete store: {concrete}"
+
+
+#: Modules that may import the IRC front end: the server (I/O) and the command line.
+IRC_WIRING = {"flackd.server", "flackd.cli"}
+
+
+def test_irc_lives_only_in_flackd_irc() -> None:
+    for module, path in _modules():
+        if module.startswith("flackd.irc") or module in IRC_WIRING:
+            continue
+        irc = {n for n in _imports(path) if n.startswith("flackd.irc")}
+        assert not irc, f"{module} imports {irc}"
 
 
 def test_view_modules_are_layered_pure_and_small() -> None:

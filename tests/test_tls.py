@@ -192,6 +192,32 @@ async def test_tls_and_plain_clients_share_one_chat(nursery: trio.Nursery, pki: 
     assert said.text == "in the clear"
 
 
+async def test_irc_clients_over_tls_join_the_same_chat(nursery: trio.Nursery, pki: Pki) -> None:
+    server = Server(TEST_LIMITS, tls=ServerTLS(pki.cert, pki.key))
+    listeners = await nursery.start(
+        lambda task_status: server.serve(
+            "127.0.0.1", 0, irc_port=0, irc_tls_port=0, task_status=task_status
+        )
+    )
+    (plain,) = [x for x in listeners if x not in server.irc_listeners]
+    (irc_tls,) = [x for x in server.irc_listeners if x in server.tls_listeners]
+    tcp = await trio.open_tcp_stream("127.0.0.1", irc_tls.socket.getsockname()[1])
+    stream = trio.SSLStream(tcp, pki.client_context(), server_hostname="localhost")
+    await stream.send_all(b"NICK secret\r\nUSER s 0 * :S\r\nJOIN #tls\r\n")
+    received = b""
+    with trio.fail_after(WAIT):
+        while b" 366 " not in received:
+            received += await stream.receive_some(65536)
+    assert b" 001 secret " in received
+    bob = await LineClient.connect(plain.socket.getsockname()[1], "bob")
+    await bob.register("bob")
+    await bob.join("#tls")
+    await stream.send_all(b"PRIVMSG #tls :sealed\r\n")
+    heard = parse_event((await bob.recv_until("MSG #tls"))[-1])
+    assert isinstance(heard, events.Message)
+    assert (heard.author, heard.text) == ("secret", "sealed")
+
+
 async def test_tls_only_server(nursery: trio.Nursery, pki: Pki) -> None:
     server = Server(TEST_LIMITS, tls=ServerTLS(pki.cert, pki.key))
     listeners = await nursery.start(

@@ -227,6 +227,28 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
     def session(self, nick: str) -> Session[C] | None:
         return self._sessions.get(fold(nick))
 
+    # -- read-only views for front ends whose wire asks more than Flack's (IRC's WHO) ----
+
+    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
+        """(name, member nicks sorted, topic, its setter, its time) of a channel, if any."""
+        channel = self._channels.get(fold(name))
+        if channel is None:
+            return None
+        nicks = [s.nick for _, s in sorted(channel.members.items())]
+        return channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
+
+    def user_info(self, nick: str) -> tuple[str, bool, list[str]] | None:
+        """(nick, connected now, channel names) of a live session, if any."""
+        session = self._sessions.get(fold(nick))
+        if session is None or session.ended:
+            return None
+        names = [ch.name for ch in session.channels.values()]
+        return session.nick, session.conn is not None, names
+
+    def counts(self) -> tuple[int, int]:
+        """(connected sessions, channels)."""
+        return sum(1 for s in self._conns.values() if s is not None), len(self._channels)
+
     # -- dispatch ----------------------------------------------------------------------
 
     def _dispatch(

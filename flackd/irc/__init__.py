@@ -1,0 +1,30 @@
+"""The IRC front end: IRC clients (weechat, irssi, bots) in the same chat as Flack's.
+
+A codec and a translator, both sans-IO, over the same hub as Flack's own port:
+
+- :mod:`flackd.irc.wire`: IRC lines parsed and formatted (tags, prefixes, parameters),
+  formatting codes and CTCP;
+- :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (registration with
+  CAP, PASS, NICK and USER; the command table), and the queries answered from a read-only
+  view of the hub;
+- :mod:`flackd.irc.outbound`: the hub's events as IRC lines and numerics for one client.
+
+``flackd.server`` does the I/O, with every limit of Flack's port. Nothing here imports trio
+or the hub, and nothing outside this package knows an IRC numeric.
+"""
+
+from flackd.irc.inbound import Directory, Disconnect, IrcClient, Run
+from flackd.irc.outbound import CAPABILITIES, Renderer
+from flackd.irc.wire import IrcMessage, IrcParseError, parse
+
+__all__ = [
+    "CAPABILITIES",
+    "Directory",
+    "Disconnect",
+    "IrcClient",
+    "IrcMessage",
+    "IrcParseError",
+    "Renderer",
+    "Run",
+    "parse",
+]

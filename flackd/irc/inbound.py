@@ -1,0 +1,463 @@
+"""IRC in: one IRC client's lines as hub commands, and the IRC-only queries answered here.
+
+Owns: :class:`IrcClient` (registration: CAP, PASS, NICK, USER; then the command table),
+the :class:`Directory` it reads for queries the hub has no command for (WHO, WHOIS,
+MODE, ISON, USERHOST, LUSERS), and the actions it hands the server. Imports only the
+standard library, ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
+
+:meth:`IrcClient.receive` is a generator of actions, carried out by the server in order
+(:class:`Run`: a Flack command through the hub, exactly as if a Flack client had sent it;
+``bytes``: lines for this client, in their turn; :class:`Disconnect`). The server carries
+out each action before it asks for the next, so what follows a command sees its outcome
+(registration completes inside NICK or RESUME, as on Flack's port).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from flackd import __version__
+from flackd.codec import commands as c
+from flackd.codec.grammar import VERBS, Verb
+from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.irc.outbound import CAPABILITIES, Renderer, UserInfo
+from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, strip_formatting
+
+__all__ = ["Directory", "Disconnect", "IrcClient", "Run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Carry out this Flack command for the client, through the hub."""
+
+    verb: Verb
+    command: c.Command
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Send ``line`` as the last line and close the connection."""
+
+    line: bytes
+    reason: str
+
+
+Action = Run | Disconnect | bytes
+
+
+class Directory(Protocol):
+    """What the IRC side may read of the hub's state (queries only, never rules)."""
+
+    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
+        """(name, member nicks, topic, topic setter, topic time) of a channel, if any."""
+        ...
+
+    def user_info(self, nick: str) -> tuple[str, bool, list[str]] | None:
+        """(nick, connected, channel names) of a session, if any."""
+        ...
+
+    def counts(self) -> tuple[int, int]:
+        """(sessions connected, channels)."""
+        ...
+
+
+#: Commands a client may send before it is registered (the rest get 451).
+_BEFORE_REGISTRATION: Final = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
+
+
+def _run(name: str, command: c.Command) -> Run:
+    return Run(VERBS[name], command)
+
+
+class IrcClient:
+    """One IRC connection's translator (see the module docstring)."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        directory: Directory,
+        registered: Callable[[], bool],
+        isupport: Sequence[str],
+    ) -> None:
+        self.out = renderer
+        self.directory = directory
+        self.registered = registered
+        self.isupport = tuple(isupport)
+        self.user = UserInfo()
+        self._nick: str | None = None
+        self._password: str | None = None
+        self._negotiating = False
+        self._away_text: str | None = None
+
+    # -- the server's side ---------------------------------------------------------------
+
+    def render(self, event: object) -> bytes:
+        return self.out.render(event)
+
+    def render_reply(self, events: Iterable[object]) -> bytes:
+        return self.out.render_reply(events)
+
+    def too_long(self, limit: int) -> bytes:
+        return self.out.numeric("417", f"Input line was too long (over {limit} bytes)")
+
+    def invalid_utf8(self) -> bytes:
+        return format_message(
+            "FAIL", ("*", "INVALID_UTF8", "Message rejected, your message was not UTF-8")
+        )
+
+    # -- entry -------------------------------------------------------------------------
+
+    def receive(self, message: IrcMessage) -> Iterator[Action]:
+        """The actions that carry out ``message`` (see the module docstring)."""
+        command = message.command
+        if not self.registered() and command not in _BEFORE_REGISTRATION:
+            yield self.out.numeric("451", "You have not registered")
+            return
+        handler = _HANDLERS.get(command)
+        if handler is None:
+            yield self.out.numeric("421", command, "Unknown command")
+            return
+        yield from handler(self, message.params)
+
+    # -- registration ------------------------------------------------------------------
+
+    def _cap(self, params: Sequence[str]) -> Iterator[Action]:
+        sub = params[0].upper() if params else ""
+        target = self.out.nick
+        if sub == "LS":
+            if not self.registered():
+                self._negotiating = True
+            yield _cap_line(target, "LS", " ".join(CAPABILITIES))
+        elif sub == "LIST":
+            yield _cap_line(target, "LIST", " ".join(sorted(self.out.caps)))
+        elif sub == "REQ":
+            if not self.registered():
+                self._negotiating = True
+            asked = params[1].split() if len(params) > 1 else []
+            names = [a.lstrip("-") for a in asked]
+            if asked and all(n in CAPABILITIES for n in names):
+                for a in asked:
+                    if a.startswith("-"):
+                        self.out.caps.discard(a[1:])
+                    else:
+                        self.out.caps.add(a)
+                yield _cap_line(target, "ACK", " ".join(asked))
+            else:
+                yield _cap_line(target, "NAK", " ".join(asked))
+        elif sub == "END":
+            if self._negotiating and not self.registered():
+                self._negotiating = False
+                yield from self._try_register()
+        else:
+            yield self.out.numeric("410", sub or "*", "Invalid CAP command")
+
+    def _pass(self, params: Sequence[str]) -> Iterator[Action]:
+        if self.registered():
+            yield self.out.numeric("462", "You may not reregister")
+        elif not params:
+            yield self.out.numeric("461", "PASS", "Not enough parameters")
+        else:
+            self._password = params[0]
+
+    def _nick_command(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params or not params[0]:
+            yield self.out.numeric("431", "No nickname given")
+            return
+        if not is_valid_nick(params[0]):
+            yield self.out.numeric(
+                "432", params[0], "Erroneous nickname: 1-16 letters, digits, _ or -"
+            )
+            return
+        if self.registered():
+            yield _run("NICK", c.Nick(params[0]))
+            return
+        self._nick = params[0]
+        yield from self._try_register()
+
+    def _user_command(self, params: Sequence[str]) -> Iterator[Action]:
+        if self.registered():
+            yield self.out.numeric("462", "You may not reregister")
+            return
+        if len(params) < 4 or not params[0] or not params[3]:
+            yield self.out.numeric("461", "USER", "Not enough parameters")
+            return
+        self.user = UserInfo(params[0], params[3])
+        yield from self._try_register()
+
+    def _try_register(self) -> Iterator[Action]:
+        """NICK and USER are in, and CAP negotiation (if any) is over: register."""
+        if self._nick is None or not self.user.username or self._negotiating:
+            return
+        if self._password is None:
+            yield _run("NICK", c.Nick(self._nick))
+            return
+        self.out.wanted = self._nick
+        yield _run("RESUME", c.Resume(self._password))
+        if not self.registered():
+            yield Disconnect(
+                _error("Closing link: that password is not a resume token this server knows"),
+                "bad password",
+            )
+            return
+        for name in self._my_channels():
+            found = self.directory.channel_info(name)
+            if found is not None:
+                yield self.out.topic(found[0], found[2], found[3], found[4])
+            yield _run("NAMES", c.Names(name))
+
+    def _my_channels(self) -> list[str]:
+        me = self.directory.user_info(self.out.nick)
+        return me[2] if me is not None else []
+
+    # -- channels ----------------------------------------------------------------------
+
+    def _join(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("461", "JOIN", "Not enough parameters")
+            return
+        if params[0] == "0":
+            for name in self._my_channels():
+                yield _run("PART", c.Part(name, "Left all channels"))
+            return
+        for name in params[0].split(","):
+            if not is_valid_channel(name):
+                yield self.out.numeric("403", name or "*", "No such channel")
+            else:
+                yield _run("JOIN", c.Join(name))
+
+    def _part(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("461", "PART", "Not enough parameters")
+            return
+        reason = strip_formatting(params[1]) if len(params) > 1 else ""
+        for name in params[0].split(","):
+            if name:
+                yield _run("PART", c.Part(name, reason))
+
+    def _topic(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("461", "TOPIC", "Not enough parameters")
+        elif len(params) == 1:
+            yield _run("TOPIC", c.Topic(params[0]))
+        else:
+            yield _run("TOPIC", c.Topic(params[0], strip_formatting(params[1])))
+
+    def _names(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("366", "*", "End of /NAMES list")
+            return
+        for name in params[0].split(","):
+            if self.directory.channel_info(name) is None:
+                yield self.out.numeric("366", name, "End of /NAMES list")
+            else:
+                yield _run("NAMES", c.Names(name))
+
+    def _list(self, params: Sequence[str]) -> Iterator[Action]:
+        yield _run("LIST", c.ListChannels())
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _privmsg(self, params: Sequence[str], notice: bool = False) -> Iterator[Action]:
+        verb = "NOTICE" if notice else "PRIVMSG"
+        if not params or not params[0]:
+            if not notice:
+                yield self.out.numeric("411", f"No recipient given ({verb})")
+            return
+        if len(params) < 2 or not params[1]:
+            if not notice:
+                yield self.out.numeric("412", "No text to send")
+            return
+        text = params[1]
+        ctcp = parse_ctcp(text)
+        action = False
+        if ctcp is not None:
+            if ctcp[0] != "ACTION":
+                return  # CTCP queries have no Flack meaning; nobody could answer them
+            action, text = True, ctcp[1]
+        text = strip_formatting(text).strip()
+        if not text:
+            if not notice:
+                yield self.out.numeric("412", "No text to send")
+            return
+        for target in params[0].split(","):
+            if not target:
+                continue
+            if action:
+                yield _run("ACTION", c.Action(target, text))
+            else:
+                yield _run("MSG", c.Msg(target, text))
+
+    def _notice(self, params: Sequence[str]) -> Iterator[Action]:
+        return self._privmsg(params, notice=True)
+
+    # -- queries answered here -----------------------------------------------------------
+
+    def _who(self, params: Sequence[str]) -> Iterator[Action]:
+        mask = params[0] if params else "*"
+        out = self.out
+        lines: list[bytes] = []
+        found = self.directory.channel_info(mask)
+        if found is not None:
+            name, nicks = found[0], found[1]
+            lines += [out.who_line(name, n, self._away_flag(n)) for n in nicks]
+        else:
+            user = self.directory.user_info(mask)
+            if user is not None and user[1]:
+                lines.append(out.who_line("*", user[0], self._away_flag(user[0])))
+        lines.append(out.numeric("315", mask, "End of /WHO list"))
+        yield b"".join(lines)
+
+    def _away_flag(self, nick: str) -> str:
+        return "G" if nick.lower() == self.out.nick.lower() and self._away_text else "H"
+
+    def _whois(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("431", "No nickname given")
+            return
+        nick = params[-1]
+        out = self.out
+        user = self.directory.user_info(nick)
+        if user is None:
+            yield out.numeric("401", nick, "No such nick/channel") + out.numeric(
+                "318", nick, "End of /WHOIS list"
+            )
+            return
+        name, connected, channels = user
+        lines = [
+            out.numeric("311", name, name, "flack", "*", name),
+            out.numeric("312", name, out.server, "Flack"),
+        ]
+        if channels:
+            lines.append(out.numeric("319", name, " ".join(channels)))
+        if not connected:
+            lines.append(out.numeric("301", name, "connection dropped; may come back"))
+        lines.append(out.numeric("318", name, "End of /WHOIS list"))
+        yield b"".join(lines)
+
+    def _mode(self, params: Sequence[str]) -> Iterator[Action]:
+        out = self.out
+        if not params:
+            yield out.numeric("461", "MODE", "Not enough parameters")
+            return
+        target = params[0]
+        if target.startswith("#"):
+            found = self.directory.channel_info(target)
+            if found is None:
+                yield out.numeric("403", target, "No such channel")
+            elif len(params) == 1:
+                yield out.numeric("324", found[0], "+n") + out.numeric("329", found[0], "0")
+            elif params[1].lstrip("+") == "b":
+                yield out.numeric("368", found[0], "End of channel ban list")
+            else:
+                yield out.numeric("482", found[0], "Flack channels have no operators")
+            return
+        if target.lower() != out.nick.lower():
+            yield out.numeric("502", "Can't change mode for other users")
+        elif len(params) == 1:
+            yield out.numeric("221", "+i")
+        elif all(ch in "+-i" for ch in params[1]):
+            yield b""  # +i is what every Flack user is already: nothing changes
+        else:
+            yield out.numeric("501", "Unknown MODE flag")
+
+    def _ison(self, params: Sequence[str]) -> Iterator[Action]:
+        online = []
+        for word in " ".join(params).split():
+            user = self.directory.user_info(word)
+            if user is not None and user[1]:
+                online.append(user[0])
+        yield self.out.numeric("303", " ".join(online))
+
+    def _userhost(self, params: Sequence[str]) -> Iterator[Action]:
+        replies = []
+        for word in params[:5]:
+            user = self.directory.user_info(word)
+            if user is not None and user[1]:
+                replies.append(f"{user[0]}=+{user[0]}@flack")
+        yield self.out.numeric("302", " ".join(replies))
+
+    def _away(self, params: Sequence[str]) -> Iterator[Action]:
+        self._away_text = params[0] if params and params[0] else None
+        if self._away_text is None:
+            yield self.out.numeric("305", "You are no longer marked as being away")
+        else:
+            yield self.out.numeric("306", "You have been marked as being away")
+
+    def _lusers(self, params: Sequence[str]) -> Iterator[Action]:
+        users, channels = self.directory.counts()
+        yield self.out.lusers(users=users, channels=channels)
+
+    def _motd(self, params: Sequence[str]) -> Iterator[Action]:
+        yield self.out.numeric("422", "MOTD File is missing")
+
+    def _version(self, params: Sequence[str]) -> Iterator[Action]:
+        out = self.out
+        yield out.numeric("351", f"flackd-{__version__}", out.server, "Flack") + out.numeric(
+            "005", *self.isupport[:12], "are supported by this server"
+        )
+
+    def _time(self, params: Sequence[str]) -> Iterator[Action]:
+        now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        yield self.out.numeric("391", self.out.server, now)
+
+    def _ping(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params or not params[0]:
+            yield self.out.numeric("409", "No origin specified")
+        else:
+            yield _run("PING", c.Ping(params[-1]))
+
+    def _pong(self, params: Sequence[str]) -> Iterator[Action]:
+        yield _run("PONG", c.Pong(params[-1] if params else None))
+
+    def _quit(self, params: Sequence[str]) -> Iterator[Action]:
+        reason = strip_formatting(params[0]) if params else ""
+        yield _run("QUIT", c.Quit(reason))
+
+    def _kick(self, params: Sequence[str]) -> Iterator[Action]:
+        channel = params[0] if params else "*"
+        yield self.out.numeric("482", channel, "Flack channels have no operators")
+
+    def _oper(self, params: Sequence[str]) -> Iterator[Action]:
+        yield self.out.numeric("491", "Flack has no IRC operators")
+
+
+def _cap_line(target: str, sub: str, text: str) -> bytes:
+    return format_message("CAP", (target, sub, text))
+
+
+def _error(text: str) -> bytes:
+    return format_message("ERROR", (text,))
+
+
+_Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "AWAY": IrcClient._away,
+    "CAP": IrcClient._cap,
+    "ISON": IrcClient._ison,
+    "JOIN": IrcClient._join,
+    "KICK": IrcClient._kick,
+    "LIST": IrcClient._list,
+    "LUSERS": IrcClient._lusers,
+    "MODE": IrcClient._mode,
+    "MOTD": IrcClient._motd,
+    "NAMES": IrcClient._names,
+    "NICK": IrcClient._nick_command,
+    "NOTICE": IrcClient._notice,
+    "OPER": IrcClient._oper,
+    "PART": IrcClient._part,
+    "PASS": IrcClient._pass,
+    "PING": IrcClient._ping,
+    "PONG": IrcClient._pong,
+    "PRIVMSG": IrcClient._privmsg,
+    "QUIT": IrcClient._quit,
+    "TIME": IrcClient._time,
+    "TOPIC": IrcClient._topic,
+    "USER": IrcClient._user_command,
+    "USERHOST": IrcClient._userhost,
+    "VERSION": IrcClient._version,
+    "WHO": IrcClient._who,
+    "WHOIS": IrcClient._whois,
+}

@@ -1,0 +1,375 @@
+"""The IRC front end against an in-process flackd: IRC and Flack clients in one chat.
+
+Real sockets on 127.0.0.1; every wait bounded; "nothing else" proved with PING barriers.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from flackd.irc.wire import IrcMessage
+from tests.ircsupport import IrcClient, IrcServer, start_irc_server
+from tests.support import TEST_LIMITS, LineClient
+
+
+@pytest.fixture
+async def chat(nursery: trio.Nursery) -> IrcServer:
+    return await start_irc_server(nursery)
+
+
+def commands(messages: list[IrcMessage]) -> list[str]:
+    return [m.command for m in messages]
+
+
+async def both_in(chat: IrcServer, channel: str) -> tuple[IrcClient, LineClient]:
+    """``ircy`` on IRC and ``flacky`` on Flack, both in ``channel`` (IRC first)."""
+    irc = await chat.irc("ircy")
+    flack = await chat.flack("flacky")
+    await irc.send(f"JOIN {channel}")
+    await irc.expect("366")
+    await flack.send(f"JOIN {channel}")
+    await until(flack, "END HISTORY")
+    await irc.expect("JOIN")  # flacky's
+    return irc, flack
+
+
+async def until(client: LineClient, prefix: str) -> str:
+    """The first line from ``client`` that starts with ``prefix``."""
+    return (await client.recv_until(prefix))[-1]
+
+
+# -- registration ----------------------------------------------------------------------
+
+
+async def test_registration_without_cap_gets_the_welcome_burst(chat: IrcServer) -> None:
+    irc = await chat.irc()
+    burst = await irc.register("ircy")
+    got = commands(burst)
+    assert got[:4] == ["001", "002", "003", "004"]
+    assert "005" in got
+    assert "251" in got
+    assert got[-1] == "422"
+    assert burst[0].source == "irc.test"
+    assert burst[0].params[0] == "ircy"
+    assert burst[3].params[1] == "irc.test"  # 004 <nick> <server> ...
+    isupport = " ".join(" ".join(m.params[1:-1]) for m in burst if m.command == "005")
+    for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=16", "UTF8ONLY", "PREFIX="):
+        assert token in isupport.split()
+
+
+async def test_cap_negotiation_holds_registration_until_cap_end(chat: IrcServer) -> None:
+    irc = await chat.irc()
+    await irc.send("CAP LS 302", "NICK capper", "USER c 0 * :C")
+    ls = await irc.expect("CAP")
+    assert ls.params[1] == "LS"
+    assert "server-time" in ls.params[2].split()
+    await irc.send("CAP REQ :server-time bogus-cap")
+    nak = await irc.expect("CAP")
+    assert nak.params[1:] == ("NAK", "server-time bogus-cap")
+    await irc.send("CAP REQ :server-time message-tags")
+    ack = await irc.expect("CAP")
+    assert ack.params[1:] == ("ACK", "server-time message-tags")
+    assert all(m.command != "001" for m in await irc.sync())  # not before CAP END
+    await irc.send("CAP END")
+    assert (await irc.expect("001")).params[0] == "capper"
+    await irc.send("CAP LIST")
+    listed = await irc.expect("CAP")
+    assert sorted(listed.params[2].split()) == ["message-tags", "server-time"]
+
+
+async def test_commands_before_registration_get_451(chat: IrcServer) -> None:
+    irc = await chat.irc()
+    await irc.send("JOIN :")  # what irssi sends first
+    reply = await irc.message()
+    assert reply.command == "451"
+    await irc.send("PRIVMSG #x :hi")
+    assert (await irc.message()).command == "451"
+
+
+async def test_nick_in_use_gets_433_and_the_fallback_registers(chat: IrcServer) -> None:
+    await chat.flack("taken")
+    irc = await chat.irc()
+    await irc.send("NICK taken", "USER t 0 * :T")
+    refused = await irc.expect("433")
+    assert refused.params[:2] == ("*", "taken")
+    await irc.send("NICK [taken]")  # IRC allows brackets in nicks; Flack does not
+    assert (await irc.expect("432")).params[1] == "[taken]"
+    await irc.send("NICK taken_")  # weechat's and irssi's fallback
+    assert (await irc.expect("001")).params[0] == "taken_"
+
+
+async def test_a_dropped_flack_session_keeps_its_nick_from_irc(chat: IrcServer) -> None:
+    alice = await chat.flack("alice")
+    await alice.aclose()
+    irc = await chat.irc()
+    await irc.send("NICK alice", "USER a 0 * :A")
+    assert (await irc.expect("433")).params[1] == "alice"
+
+
+async def test_resume_a_flack_session_with_its_token_as_password(chat: IrcServer) -> None:
+    bob = await chat.irc()
+    burst = await bob.register("bob")
+    notice = next(m for m in burst if m.command == "NOTICE")
+    token = notice.params[1].split("token is ")[1].split()[0]
+    await bob.send("JOIN #den", "TOPIC #den :the den")
+    await bob.expect("TOPIC")
+    await bob.aclose()  # dropped, not QUIT: the session stays resumable
+    watcher = await chat.irc("watcher")
+    await watcher.send("WHOIS bob")
+    assert (await watcher.expect("311")).params[1] == "bob"
+    back = await chat.irc()
+    await back.send(f"PASS {token}", "NICK whatever", "USER b 0 * :B")
+    welcome = await back.expect("001")
+    assert welcome.params[0] == "bob"
+    nick = await back.expect("NICK")  # the client asked for another nick: it is told
+    assert nick.source is not None
+    assert nick.source.startswith("whatever!")
+    assert nick.params == ("bob",)
+    joined = await back.expect("JOIN")
+    assert joined.params == ("#den",)
+    assert (await back.expect("332")).params[1:] == ("#den", "the den")
+    names = await back.expect("353")
+    assert names.params[-1].split() == ["bob"]
+
+
+async def test_a_wrong_password_is_refused(chat: IrcServer) -> None:
+    irc = await chat.irc()
+    await irc.send("PASS not-a-token", "NICK nobody", "USER n 0 * :N")
+    assert (await irc.expect("464")).params[0] == "*"
+    assert (await irc.expect("ERROR")).params[0].startswith("Closing link")
+    assert await irc.eof()
+
+
+# -- one chat, two wires ----------------------------------------------------------------
+
+
+async def test_irc_and_flack_users_see_each_other_in_one_channel(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    await irc.send("JOIN #general")
+    assert (await irc.expect("JOIN")).params == ("#general",)
+    names = await irc.expect("353")
+    assert names.params[-1] == "ircy"
+    await irc.expect("366")
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #general")
+    await until(flack, "END HISTORY")
+    joined = await irc.expect("JOIN")
+    assert joined.source == "flacky!flacky@flack"
+    await flack.send("MSG #general hello irc")
+    got = await irc.expect("PRIVMSG")
+    assert got.source == "flacky!flacky@flack"
+    assert got.params == ("#general", "hello irc")
+    assert got.tags == {}  # tags only for clients that asked
+    await irc.send("PRIVMSG #general :hi \x02flack\x02 \x0304,12people\x03")
+    await until(flack, "MSG #general")  # its own echo first
+    line = await until(flack, "MSG #general")
+    assert line.endswith(" ircy :hi flack people")  # formatting stripped, never relayed
+    assert not [m for m in await irc.sync() if m.command == "PRIVMSG"]  # no echo
+
+
+async def test_actions_cross_both_ways(chat: IrcServer) -> None:
+    irc, flack = await both_in(chat, "#c")
+    await irc.send("PRIVMSG #c :\x01ACTION waves\x01")
+    assert (await until(flack, "MSG #c")).endswith("ircy kind=action :waves")
+    await flack.send("ACTION #c nods")
+    got = await irc.expect("PRIVMSG")
+    assert got.params == ("#c", "\x01ACTION nods\x01")
+
+
+async def test_direct_messages_cross_both_ways(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    flack = await chat.flack("flacky")
+    await irc.send("PRIVMSG flacky :psst")
+    assert (await until(flack, "MSG flacky")).endswith(" ircy :psst")
+    await flack.send("MSG ircy hello back")
+    got = await irc.expect("PRIVMSG")
+    assert got.source == "flacky!flacky@flack"
+    assert got.params == ("ircy", "hello back")
+    await irc.send("PRIVMSG nobody :hello?")
+    assert (await irc.expect("401")).params[1] == "nobody"
+
+
+async def test_echo_message_and_tags_carry_the_stored_id_and_time(chat: IrcServer) -> None:
+    irc = await chat.irc("echoer", caps="echo-message server-time message-tags")
+    flack = await chat.flack("flacky")
+    await irc.send("JOIN #e")
+    await irc.expect("366")
+    await flack.send("JOIN #e")
+    await until(flack, "END HISTORY")
+    await irc.send("PRIVMSG #e :stored first")
+    echo = await irc.expect("PRIVMSG")
+    line = await until(flack, "MSG #e")
+    _, _, msgid, when, *_ = line.split(" ")
+    assert echo.tags["msgid"] == msgid
+    assert echo.tags["time"].startswith(when[:19])
+    assert echo.tags["time"].endswith("Z")
+
+
+async def test_join_shows_recent_history_with_times(chat: IrcServer) -> None:
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #h", "MSG #h one", "MSG #h two")
+    await until(flack, "MSG #h")
+    await until(flack, "MSG #h")
+    plain = await chat.irc("plain")
+    await plain.send("JOIN #h")
+    first = await plain.expect("PRIVMSG")
+    second = await plain.expect("PRIVMSG")
+    assert first.params[1].endswith("] one")
+    assert first.params[1].startswith("[")
+    assert second.params[1].endswith("] two")
+    tagged = await chat.irc("tagged", caps="server-time")
+    await tagged.send("JOIN #h")
+    first = await tagged.expect("PRIVMSG")
+    assert first.params[1] == "one"
+    assert "time" in first.tags
+
+
+async def test_join_history_count_is_a_limit(nursery: trio.Nursery) -> None:
+    from dataclasses import replace
+
+    chat = await start_irc_server(nursery, replace(TEST_LIMITS, irc_history=0))
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #h", "MSG #h one")
+    await until(flack, "MSG #h")
+    irc = await chat.irc("quiet")
+    await irc.send("JOIN #h")
+    await irc.expect("366")
+    assert "PRIVMSG" not in commands(await irc.sync())
+
+
+async def test_part_quit_nick_and_topic_reach_the_other_wire(chat: IrcServer) -> None:
+    irc, flack = await both_in(chat, "#t")
+    await flack.send("TOPIC #t fresh topic")
+    topic = await irc.expect("TOPIC")
+    assert topic.params == ("#t", "fresh topic")
+    assert str(topic.source).startswith("flacky!")
+    await irc.send("TOPIC #t")
+    assert (await irc.expect("332")).params[1:] == ("#t", "fresh topic")
+    assert (await irc.expect("333")).params[2] == "flacky"
+    await irc.send("NICK ircier")
+    renamed = await irc.expect("NICK")  # the IRC client's own NICK comes back
+    assert renamed.params == ("ircier",)
+    assert str(renamed.source).startswith("ircy!")
+    assert await until(flack, "NICK") == "NICK ircy ircier"
+    await flack.send("PART #t bye now")
+    part = await irc.expect("PART")
+    assert part.params == ("#t", "bye now")
+    await flack.send("JOIN #t")
+    await irc.expect("JOIN")
+    await irc.send("QUIT :gone fishing")
+    assert (await irc.expect("ERROR")).params[0].startswith("Closing link")
+    assert await until(flack, "QUIT") == "QUIT ircier :gone fishing"
+
+
+async def test_queries_who_whois_names_mode_list_ison(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #q")
+    await until(flack, "END HISTORY")
+    await irc.send("WHO #q")
+    who = await irc.expect("352")
+    assert who.params[1] == "#q"
+    assert who.params[5] == "flacky"
+    assert (await irc.expect("315")).params[1] == "#q"
+    await irc.send("WHOIS flacky")
+    assert (await irc.expect("311")).params[1] == "flacky"
+    assert (await irc.expect("319")).params[2] == "#q"
+    await irc.expect("318")
+    await irc.send("WHOIS ghost")
+    assert (await irc.expect("401")).params[1] == "ghost"
+    await irc.send("NAMES #q")
+    assert (await irc.expect("353")).params[-1] == "flacky"
+    assert (await irc.expect("366")).params[1] == "#q"
+    await irc.send("NAMES #none")
+    assert (await irc.expect("366")).params[1] == "#none"
+    await irc.send("MODE #q")
+    assert (await irc.expect("324")).params[1:] == ("#q", "+n")
+    await irc.send("MODE #q b")
+    assert (await irc.expect("368")).params[1] == "#q"
+    await irc.send("MODE #q +o flacky")
+    assert (await irc.expect("482")).params[1] == "#q"
+    await irc.send("MODE ircy", "MODE ircy +x", "MODE flacky")
+    assert (await irc.expect("221")).params[1] == "+i"
+    await irc.expect("501")
+    await irc.expect("502")
+    await irc.send("LIST")
+    await irc.expect("321")
+    assert (await irc.expect("322")).params[1:3] == ("#q", "1")
+    await irc.expect("323")
+    await irc.send("ISON flacky ghost ircy")
+    assert (await irc.expect("303")).params[1].split() == ["flacky", "ircy"]
+    await irc.send("FROBNICATE")
+    assert (await irc.expect("421")).params[1] == "FROBNICATE"
+
+
+async def test_errors_map_to_numerics(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    await irc.send("PRIVMSG #nowhere :hi")
+    assert (await irc.expect("403")).params[1] == "#nowhere"
+    await irc.send("PART #nowhere")
+    assert (await irc.expect("403")).params[1] == "#nowhere"
+    await irc.send("PRIVMSG #")
+    assert (await irc.expect("412")).command == "412"
+    await irc.send("PRIVMSG")
+    await irc.expect("411")
+    await irc.send("PING")
+    await irc.expect("409")
+    await irc.send("JOIN bad-name")
+    assert (await irc.expect("403")).params[1] == "bad-name"
+
+
+async def test_not_in_channel_is_404_for_messages_and_442_for_part(chat: IrcServer) -> None:
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #closed")
+    await until(flack, "END HISTORY")
+    irc = await chat.irc("ircy")
+    await irc.send("PRIVMSG #closed :let me in")
+    assert (await irc.expect("404")).params[1] == "#closed"
+    await irc.send("PART #closed")
+    assert (await irc.expect("442")).params[1] == "#closed"
+
+
+async def test_line_limits_and_bad_utf8_keep_the_connection(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    await irc.send("PRIVMSG ircy :" + "x" * 600)
+    assert (await irc.expect("417")).params[0] == "ircy"
+    await irc.send_raw(b"PRIVMSG ircy :\xff\xfe\r\n")
+    fail = await irc.expect("FAIL")
+    assert fail.params[:2] == ("*", "INVALID_UTF8")
+    tags = "@+draft/x=" + "y" * 3000
+    await irc.send(f"{tags} PRIVMSG ircy :tagged is fine")
+    got = await irc.expect("PRIVMSG")  # a note to oneself comes back
+    assert got.params == ("ircy", "tagged is fine")
+
+
+async def test_ping_is_answered_in_order_after_what_was_owed(chat: IrcServer) -> None:
+    irc = await chat.irc("ircy")
+    await irc.send("JOIN #o", "PING :after-join")
+    seen = []
+    while True:
+        message = await irc.message()
+        seen.append(message.command)
+        if message.command == "PONG":
+            assert message.params == ("irc.test", "after-join")
+            break
+    assert seen.index("366") < seen.index("PONG")
+
+
+async def test_a_slow_irc_reader_is_closed_with_error_not_waited_for(
+    nursery: trio.Nursery,
+) -> None:
+    chat = await start_irc_server(nursery)
+    slow = await chat.irc("slow")
+    await slow.send("JOIN #flood")
+    await slow.expect("366")
+    talker = await chat.irc("talker")  # no echo-message: nothing comes back to it
+    await talker.send("JOIN #flood")
+    await talker.expect("366")
+    # ``slow`` stops reading; the kernel buffers fill, then its send queue.
+    sendq = TEST_LIMITS.sendq_bytes
+    for i in range(4 * sendq // 400):  # bounded: several times what the queue may hold
+        await talker.send(f"PRIVMSG #flood :{'z' * 380} {i}")
+    quit = await talker.expect("QUIT")
+    assert str(quit.source).startswith("slow!")
+    assert "send queue" in quit.params[0]
