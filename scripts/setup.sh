@@ -13,11 +13,17 @@ if [ ! -x .venv/bin/python ]; then
         "$PYTHON" -m venv .venv
     fi
 fi
-# Commands the tests drive: tmux (flackcli end to end), openssl (s_client as a TLS netcat).
+# Programs the tests drive, as "command:Debian package": tmux (flackcli end to end),
+# openssl (s_client as a TLS netcat), weechat and irssi (real IRC clients on the IRC port;
+# weechat's fifo plugin comes in weechat-plugins).
 missing=()
-for tool in tmux openssl; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pair in tmux:tmux openssl:openssl weechat-headless:weechat-headless irssi:irssi; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+if ! compgen -G "/usr/lib/*/weechat/plugins/fifo.so" >/dev/null \
+    && ! compgen -G "/usr/lib/weechat/plugins/fifo.so" >/dev/null; then
+    missing+=(weechat-plugins)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing ${missing[*]} with apt" >&2

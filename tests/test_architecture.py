@@ -166,8 +166,8 @@ def test_sql_lives_only_in_the_sqlite_store() -> None:
             assert not concrete, f"{module} names a concrete store: {concrete}"
 
 
-#: Modules that may import the IRC front end: the server (I/O) and the command line.
-IRC_WIRING = {"flackd.server", "flackd.cli"}
+#: Modules that may import the IRC front end: the server's (I/O) and the command line.
+IRC_WIRING = {"flackd.server", "flackd.reader", "flackd.cli"}
 
 
 def test_irc_lives_only_in_flackd_irc() -> None:

@@ -687,7 +687,7 @@ CODE_PATTERNS = [
     re.compile(r'ProtocolError\(\s*"([A-Z][A-Z0-9_]*)"'),
     re.compile(r'\bError\(\s*"([A-Z][A-Z0-9_]*)"'),
     re.compile(r'usage_error\(\s*[^,()]+,\s*"([A-Z][A-Z0-9_]*)"'),
-    re.compile(r'_line_error\(\s*"([A-Z][A-Z0-9_]*)"'),
+    re.compile(r'\bline_error\(\s*"([A-Z][A-Z0-9_]*)"'),
     re.compile(r'\bcode: str = "([A-Z][A-Z0-9_]*)"'),
 ]
 

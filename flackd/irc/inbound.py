@@ -1,8 +1,8 @@
-"""IRC in: one IRC client's lines as hub commands, and the IRC-only queries answered here.
+"""IRC in: one IRC client's lines as hub commands (the IRC-only queries: flackd.irc.queries).
 
 Owns: :class:`IrcClient` (registration: CAP, PASS, NICK, USER; then the command table),
-the :class:`Directory` it reads for queries the hub has no command for (WHO, WHOIS,
-MODE, ISON, USERHOST, LUSERS), and the actions it hands the server. Imports only the
+the :class:`Directory` it reads for queries the hub has no command for (answered in
+:mod:`flackd.irc.queries`), and the actions it hands the server. Imports only the
 standard library, ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
 
 :meth:`IrcClient.receive` is a generator of actions, carried out by the server in order
@@ -14,16 +14,15 @@ out each action before it asks for the next, so what follows a command sees its 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from flackd import __version__
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
 from flackd.irc.outbound import CAPABILITIES, Renderer, UserInfo
+from flackd.irc.queries import QUERIES
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, strip_formatting
 
 __all__ = ["Directory", "Disconnect", "IrcClient", "Run"]
@@ -90,7 +89,7 @@ class IrcClient:
         self._nick: str | None = None
         self._password: str | None = None
         self._negotiating = False
-        self._away_text: str | None = None
+        self.away: str | None = None
 
     # -- the server's side ---------------------------------------------------------------
 
@@ -293,116 +292,6 @@ class IrcClient:
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
         return self._privmsg(params, notice=True)
 
-    # -- queries answered here -----------------------------------------------------------
-
-    def _who(self, params: Sequence[str]) -> Iterator[Action]:
-        mask = params[0] if params else "*"
-        out = self.out
-        lines: list[bytes] = []
-        found = self.directory.channel_info(mask)
-        if found is not None:
-            name, nicks = found[0], found[1]
-            lines += [out.who_line(name, n, self._away_flag(n)) for n in nicks]
-        else:
-            user = self.directory.user_info(mask)
-            if user is not None and user[1]:
-                lines.append(out.who_line("*", user[0], self._away_flag(user[0])))
-        lines.append(out.numeric("315", mask, "End of /WHO list"))
-        yield b"".join(lines)
-
-    def _away_flag(self, nick: str) -> str:
-        return "G" if nick.lower() == self.out.nick.lower() and self._away_text else "H"
-
-    def _whois(self, params: Sequence[str]) -> Iterator[Action]:
-        if not params:
-            yield self.out.numeric("431", "No nickname given")
-            return
-        nick = params[-1]
-        out = self.out
-        user = self.directory.user_info(nick)
-        if user is None:
-            yield out.numeric("401", nick, "No such nick/channel") + out.numeric(
-                "318", nick, "End of /WHOIS list"
-            )
-            return
-        name, connected, channels = user
-        lines = [
-            out.numeric("311", name, name, "flack", "*", name),
-            out.numeric("312", name, out.server, "Flack"),
-        ]
-        if channels:
-            lines.append(out.numeric("319", name, " ".join(channels)))
-        if not connected:
-            lines.append(out.numeric("301", name, "connection dropped; may come back"))
-        lines.append(out.numeric("318", name, "End of /WHOIS list"))
-        yield b"".join(lines)
-
-    def _mode(self, params: Sequence[str]) -> Iterator[Action]:
-        out = self.out
-        if not params:
-            yield out.numeric("461", "MODE", "Not enough parameters")
-            return
-        target = params[0]
-        if target.startswith("#"):
-            found = self.directory.channel_info(target)
-            if found is None:
-                yield out.numeric("403", target, "No such channel")
-            elif len(params) == 1:
-                yield out.numeric("324", found[0], "+n") + out.numeric("329", found[0], "0")
-            elif params[1].lstrip("+") == "b":
-                yield out.numeric("368", found[0], "End of channel ban list")
-            else:
-                yield out.numeric("482", found[0], "Flack channels have no operators")
-            return
-        if target.lower() != out.nick.lower():
-            yield out.numeric("502", "Can't change mode for other users")
-        elif len(params) == 1:
-            yield out.numeric("221", "+i")
-        elif all(ch in "+-i" for ch in params[1]):
-            yield b""  # +i is what every Flack user is already: nothing changes
-        else:
-            yield out.numeric("501", "Unknown MODE flag")
-
-    def _ison(self, params: Sequence[str]) -> Iterator[Action]:
-        online = []
-        for word in " ".join(params).split():
-            user = self.directory.user_info(word)
-            if user is not None and user[1]:
-                online.append(user[0])
-        yield self.out.numeric("303", " ".join(online))
-
-    def _userhost(self, params: Sequence[str]) -> Iterator[Action]:
-        replies = []
-        for word in params[:5]:
-            user = self.directory.user_info(word)
-            if user is not None and user[1]:
-                replies.append(f"{user[0]}=+{user[0]}@flack")
-        yield self.out.numeric("302", " ".join(replies))
-
-    def _away(self, params: Sequence[str]) -> Iterator[Action]:
-        self._away_text = params[0] if params and params[0] else None
-        if self._away_text is None:
-            yield self.out.numeric("305", "You are no longer marked as being away")
-        else:
-            yield self.out.numeric("306", "You have been marked as being away")
-
-    def _lusers(self, params: Sequence[str]) -> Iterator[Action]:
-        users, channels = self.directory.counts()
-        yield self.out.lusers(users=users, channels=channels)
-
-    def _motd(self, params: Sequence[str]) -> Iterator[Action]:
-        yield self.out.numeric("422", "MOTD File is missing")
-
-    def _version(self, params: Sequence[str]) -> Iterator[Action]:
-        out = self.out
-        yield out.numeric("351", f"flackd-{__version__}", out.server, "Flack") + out.numeric(
-            "005", *self.isupport[:12], "are supported by this server"
-        )
-
-    def _time(self, params: Sequence[str]) -> Iterator[Action]:
-        now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        yield self.out.numeric("391", self.out.server, now)
-
     def _ping(self, params: Sequence[str]) -> Iterator[Action]:
         if not params or not params[0]:
             yield self.out.numeric("409", "No origin specified")
@@ -416,13 +305,6 @@ class IrcClient:
         reason = strip_formatting(params[0]) if params else ""
         yield _run("QUIT", c.Quit(reason))
 
-    def _kick(self, params: Sequence[str]) -> Iterator[Action]:
-        channel = params[0] if params else "*"
-        yield self.out.numeric("482", channel, "Flack channels have no operators")
-
-    def _oper(self, params: Sequence[str]) -> Iterator[Action]:
-        yield self.out.numeric("491", "Flack has no IRC operators")
-
 
 def _cap_line(target: str, sub: str, text: str) -> bytes:
     return format_message("CAP", (target, sub, text))
@@ -434,30 +316,19 @@ def _error(text: str) -> bytes:
 
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
 _HANDLERS: Final[dict[str, _Handler]] = {
-    "AWAY": IrcClient._away,
+    **QUERIES,
     "CAP": IrcClient._cap,
-    "ISON": IrcClient._ison,
     "JOIN": IrcClient._join,
-    "KICK": IrcClient._kick,
     "LIST": IrcClient._list,
-    "LUSERS": IrcClient._lusers,
-    "MODE": IrcClient._mode,
-    "MOTD": IrcClient._motd,
     "NAMES": IrcClient._names,
     "NICK": IrcClient._nick_command,
     "NOTICE": IrcClient._notice,
-    "OPER": IrcClient._oper,
     "PART": IrcClient._part,
     "PASS": IrcClient._pass,
     "PING": IrcClient._ping,
     "PONG": IrcClient._pong,
     "PRIVMSG": IrcClient._privmsg,
     "QUIT": IrcClient._quit,
-    "TIME": IrcClient._time,
     "TOPIC": IrcClient._topic,
     "USER": IrcClient._user_command,
-    "USERHOST": IrcClient._userhost,
-    "VERSION": IrcClient._version,
-    "WHO": IrcClient._who,
-    "WHOIS": IrcClient._whois,
 }

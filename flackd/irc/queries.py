@@ -1,0 +1,168 @@
+"""IRC queries flackd answers itself: WHO, WHOIS, MODE, ISON, USERHOST, AWAY and the
+server's own (LUSERS, MOTD, VERSION, TIME), and KICK and OPER, which Flack has no
+concept for.
+
+Owns: those replies, built from the read-only :class:`~flackd.irc.inbound.Directory` of
+the hub and the client's own state; they change nothing in the hub, so they need no hub
+command. Imports only the standard library, ``flackd`` (its version) and
+``flackd.irc``: never trio, never the hub.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Final
+
+from flackd import __version__
+
+if TYPE_CHECKING:
+    from flackd.irc.inbound import IrcClient
+
+__all__ = ["QUERIES"]
+
+
+def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    mask = params[0] if params else "*"
+    out = client.out
+    lines: list[bytes] = []
+    found = client.directory.channel_info(mask)
+    if found is not None:
+        name, nicks = found[0], found[1]
+        lines += [out.who_line(name, n, _away_flag(client, n)) for n in nicks]
+    else:
+        user = client.directory.user_info(mask)
+        if user is not None and user[1]:
+            lines.append(out.who_line("*", user[0], _away_flag(client, user[0])))
+    lines.append(out.numeric("315", mask, "End of /WHO list"))
+    yield b"".join(lines)
+
+
+def _away_flag(client: IrcClient, nick: str) -> str:
+    return "G" if nick.lower() == client.out.nick.lower() and client.away else "H"
+
+
+def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    if not params:
+        yield client.out.numeric("431", "No nickname given")
+        return
+    nick = params[-1]
+    out = client.out
+    user = client.directory.user_info(nick)
+    if user is None:
+        yield out.numeric("401", nick, "No such nick/channel") + out.numeric(
+            "318", nick, "End of /WHOIS list"
+        )
+        return
+    name, connected, channels = user
+    lines = [
+        out.numeric("311", name, name, "flack", "*", name),
+        out.numeric("312", name, out.server, "Flack"),
+    ]
+    if channels:
+        lines.append(out.numeric("319", name, " ".join(channels)))
+    if not connected:
+        lines.append(out.numeric("301", name, "connection dropped; may come back"))
+    lines.append(out.numeric("318", name, "End of /WHOIS list"))
+    yield b"".join(lines)
+
+
+def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    out = client.out
+    if not params:
+        yield out.numeric("461", "MODE", "Not enough parameters")
+        return
+    target = params[0]
+    if target.startswith("#"):
+        found = client.directory.channel_info(target)
+        if found is None:
+            yield out.numeric("403", target, "No such channel")
+        elif len(params) == 1:
+            # No 329: Flack does not keep when a channel was made, and a made-up time
+            # would show as "created on 1 Jan 1970" in weechat.
+            yield out.numeric("324", found[0], "+n")
+        elif params[1].lstrip("+") == "b":
+            yield out.numeric("368", found[0], "End of channel ban list")
+        else:
+            yield out.numeric("482", found[0], "Flack channels have no operators")
+        return
+    if target.lower() != out.nick.lower():
+        yield out.numeric("502", "Can't change mode for other users")
+    elif len(params) == 1:
+        yield out.numeric("221", "+i")
+    elif all(ch in "+-i" for ch in params[1]):
+        yield b""  # +i is what every Flack user is already: nothing changes
+    else:
+        yield out.numeric("501", "Unknown MODE flag")
+
+
+def ison(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    online = []
+    for word in " ".join(params).split():
+        user = client.directory.user_info(word)
+        if user is not None and user[1]:
+            online.append(user[0])
+    yield client.out.numeric("303", " ".join(online))
+
+
+def userhost(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    replies = []
+    for word in params[:5]:
+        user = client.directory.user_info(word)
+        if user is not None and user[1]:
+            replies.append(f"{user[0]}=+{user[0]}@flack")
+    yield client.out.numeric("302", " ".join(replies))
+
+
+def away(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    client.away = params[0] if params and params[0] else None
+    if client.away is None:
+        yield client.out.numeric("305", "You are no longer marked as being away")
+    else:
+        yield client.out.numeric("306", "You have been marked as being away")
+
+
+def lusers(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    users, channels = client.directory.counts()
+    yield client.out.lusers(users=users, channels=channels)
+
+
+def motd(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    yield client.out.numeric("422", "MOTD File is missing")
+
+
+def version(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    out = client.out
+    yield out.numeric("351", f"flackd-{__version__}", out.server, "Flack") + out.numeric(
+        "005", *client.isupport[:12], "are supported by this server"
+    )
+
+
+def server_time(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    yield client.out.numeric("391", client.out.server, now)
+
+
+def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    channel = params[0] if params else "*"
+    yield client.out.numeric("482", channel, "Flack channels have no operators")
+
+
+def oper(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    yield client.out.numeric("491", "Flack has no IRC operators")
+
+
+QUERIES: Final[dict[str, Callable[[IrcClient, Sequence[str]], Iterator[bytes]]]] = {
+    "AWAY": away,
+    "ISON": ison,
+    "KICK": kick,
+    "LUSERS": lusers,
+    "MODE": mode,
+    "MOTD": motd,
+    "OPER": oper,
+    "TIME": server_time,
+    "USERHOST": userhost,
+    "VERSION": version,
+    "WHO": who,
+    "WHOIS": whois,
+}

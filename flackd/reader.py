@@ -1,0 +1,271 @@
+"""The reader: bytes from one connection, as lines, into the hub, with every input limit.
+
+Owns: the reader loop (framing, over-long lines and junk, the HTTP tripwire, flood pacing
+and the FLOOD note), one line of each wire carried out in order (Flack's lines parsed by
+``flackd.codec``; IRC's handed to the connection's :class:`flackd.irc.IrcClient`, whose
+actions run through the same path), and :func:`render`, which turns events into the
+bytes of a connection's wire. A mixin of :class:`flackd.server.Server`: it reads the
+server's hub, committer and limits. Imports trio, the standard library and the flackd
+modules it drives; never flackcli.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from flackd.codec import commands
+from flackd.codec import events as e
+from flackd.codec.framing import OVERLONG, LineBuffer
+from flackd.codec.grammar import ProtocolError, Verb, encode_event, parse_command
+from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
+from flackd.committer import Committer
+from flackd.connection import Connection
+from flackd.hub import Effect, HubProtocol
+from flackd.irc import Disconnect, IrcClient, IrcParseError, Run
+from flackd.irc import parse as parse_irc
+from flackd.irc.wire import MAX_TAG_BYTES, split_tags
+from flackd.limits import Limits
+from flackd.ratelimit import TokenBucket
+from flackd.sockets import RECEIVE_BYTES, looks_like_http
+
+__all__ = [
+    "FLOOD_QUIET_SECONDS",
+    "FREE_FACTOR",
+    "OVERLONG_WINDOW",
+    "LineReader",
+    "line_error",
+    "render",
+]
+
+#: Seconds over which --max-overlong-lines counts.
+OVERLONG_WINDOW: Final = 60.0
+#: PING and PONG have their own bucket, this many times the flood bucket's burst and rate.
+FREE_FACTOR: Final = 4
+#: A flood episode ends (and the next delay is told again with a NOTE) once the bucket is
+#: full and no line was delayed for this long: a busy machine that reads a flooder in
+#: small pieces must not turn one episode into a NOTE per read.
+FLOOD_QUIET_SECONDS: Final = 1.0
+
+
+def line_error(code: str, text: str) -> bytes:
+    """An ``ERR <code> * :text`` line: the server's answer to a line it could not read."""
+    return encode_event(e.Error(code, "*", (), text))
+
+
+class LineReader:
+    """The reader side of :class:`flackd.server.Server` (see the module docstring)."""
+
+    limits: Limits
+    hub: HubProtocol[Connection]
+    committer: Committer[Connection] | None
+    clock: Callable[[], float]
+    _unregistered: set[Connection]
+    _bad_utf8: bytes
+    _too_long: bytes
+    _too_long_error: e.Error
+
+    if TYPE_CHECKING:
+
+        def apply(self, effects: Sequence[Effect[Connection]]) -> None: ...
+        def _bye(self, conn: Connection, code: str, text: str) -> None: ...
+
+    def _process(self, conn: Connection, raw: bytes) -> tuple[int, int]:
+        """Carry out one complete client line; return its flood cost and liveness cost.
+
+        PING and PONG cost nothing from the flood bucket but 1 from the (larger) liveness
+        bucket; the PONG that answers our own PING costs nothing at all.
+        """
+        frontend = conn.frontend
+        if frontend is not None:
+            assert isinstance(frontend, IrcClient)
+            return self._process_irc(conn, frontend, raw)
+        try:
+            text = decode_line(raw)
+        except InvalidUtf8:
+            self._say(conn, self._bad_utf8)
+            return 1, 0
+        except BadCharacter as bad:
+            self._say(
+                conn,
+                line_error(
+                    "BAD_CHARACTER",
+                    f"line holds control character 0x{bad.byte:02X}; only TAB is allowed; "
+                    "it was dropped",
+                ),
+            )
+            return 1, 0
+        try:
+            verb, command = parse_command(text)
+        except ProtocolError as err:
+            self._say(conn, encode_event(err.reply))
+            return 1, 0
+        if not self._run(conn, verb, command):
+            return 0, 0
+        return verb.cost, 0 if verb.cost else 1
+
+    def _run(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
+        """Carry out a parsed command through the hub; False if it was the PONG that
+        answers the server's own PING (which costs nothing)."""
+        if (
+            type(command) is commands.Pong
+            and conn.awaiting_pong is not None
+            and command.token == conn.awaiting_pong
+        ):
+            conn.awaiting_pong = None
+            conn.answers_pings = True
+            return False
+        if self.committer is None:
+            self.apply(self.hub.handle(conn, verb, command, self.clock()))
+        else:
+            self.committer.handle(conn, verb, command, self.clock())
+        return True
+
+    def _process_irc(self, conn: Connection, client: IrcClient, raw: bytes) -> tuple[int, int]:
+        """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the
+        same flood and liveness costs as a Flack line (PING and PONG are free)."""
+        tags, rest = split_tags(raw)
+        if rest + 2 > self.limits.max_line_bytes or tags > MAX_TAG_BYTES:
+            self._say(conn, client.too_long(self.limits.max_line_bytes))
+            return 1, 0
+        try:
+            message = parse_irc(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            self._say(conn, client.invalid_utf8())
+            return 1, 0
+        except IrcParseError:
+            return (1, 0) if raw.strip() else (0, 1)  # an empty line: ignored, like PING
+        cost = 0 if message.command in ("PING", "PONG") else 1
+        for action in client.receive(message):
+            if type(action) is Run:
+                if not self._run(conn, action.verb, action.command):
+                    return 0, 0
+            elif type(action) is Disconnect:
+                self._bye(conn, "CLOSED", action.reason)
+                break
+            elif action:
+                assert isinstance(action, bytes)
+                self._say(conn, action)
+            if conn.is_closing():
+                break
+        return cost, 0 if cost else 1
+
+    def _tell(self, conn: Connection, event: e.Event, flack: bytes | None = None) -> None:
+        """:meth:`_say` of one event of the server's own, in the connection's wire
+        (``flack``: the event already encoded for Flack's)."""
+        if conn.frontend is None and flack is not None:
+            self._say(conn, flack)
+        else:
+            self._say(conn, render(conn, (event,)))
+
+    def _say(self, conn: Connection, data: bytes) -> None:
+        """Queue a line of the server's own (an error about a line) in its turn: behind the
+        effects held for a commit, if any, so that replies keep the order of the lines."""
+        if self.committer is None:
+            conn.push(data)
+        else:
+            self.committer.submit(conn, "*", data)
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _read(self, conn: Connection) -> None:
+        """The reader loop: bytes -> lines -> hub, with every input-side limit.
+
+        Returns once the connection is closing. Enforces (protocol.md, "Limits"): over-long
+        lines and junk, the HTTP tripwire and flood pacing. The deadlines (registration,
+        idle PING, PONG) belong to the housekeeping task (:meth:`_keep_time`), which closes
+        the connection, and so ends this loop, even while flood control has it waiting.
+        """
+        limits = self.limits
+        clock = trio.current_time
+        # An IRC line may carry up to MAX_TAG_BYTES of tags before its max_line_bytes.
+        lines = LineBuffer(limits.max_line_bytes + (MAX_TAG_BYTES if conn.frontend else 0))
+        bucket = TokenBucket(limits.flood_burst, limits.flood_rate, clock())
+        # PING and PONG do not spend the flood bucket, but they are not unlimited either.
+        liveness = TokenBucket(
+            limits.flood_burst * FREE_FACTOR, limits.flood_rate * FREE_FACTOR, clock()
+        )
+        first_line = True
+        overlong_at: deque[float] | None = None  # made on the first over-long line
+        told_to_slow_down = False
+        delayed_at = -math.inf  # when a line of this connection was last delayed
+        with conn.read_scope:
+            while True:
+                data = await conn.receive(RECEIVE_BYTES)
+                if not data:
+                    if self.committer is not None:
+                        # What this client sent before its EOF is answered first.
+                        await self.committer.barrier()
+                    conn.finish("connection closed")
+                    return
+                conn.last_input = now = clock()
+                overlong = False
+                for item in lines.feed(data):
+                    registered = conn.registration_deadline == math.inf
+                    if item is OVERLONG:
+                        overlong = True
+                        if overlong_at is None:
+                            overlong_at = deque(maxlen=limits.max_overlong_lines)
+                        overlong_at.append(now)
+                        if not registered or (
+                            len(overlong_at) == overlong_at.maxlen
+                            and overlong_at[-1] - overlong_at[0] <= OVERLONG_WINDOW
+                        ):
+                            self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
+                            return
+                        self._tell(conn, self._too_long_error, self._too_long)
+                        cost, free = 1, 0
+                    else:
+                        if not registered and looks_like_http(item, first_line):
+                            conn.close(b"", "HTTP request on the chat port")
+                            return
+                        first_line = False
+                        cost, free = self._process(conn, item)
+                        if not registered and self.hub.is_registered(conn):
+                            conn.registration_deadline = math.inf
+                            self._unregistered.discard(conn)
+                    if conn.is_closing():
+                        return
+                    if self.committer is not None and self.committer.full():
+                        await self.committer.wait_room()  # the store is behind: stop reading
+                    if (
+                        told_to_slow_down
+                        and now - delayed_at >= FLOOD_QUIET_SECONDS
+                        and bucket.full(now)
+                        and liveness.full(now)
+                    ):
+                        told_to_slow_down = False  # the episode is over: tell again next time
+                    wait = max(bucket.charge(cost, now), liveness.charge(free, now))
+                    if wait > 0:
+                        delayed_at = now
+                        if not told_to_slow_down:
+                            told_to_slow_down = True
+                            self._tell(conn, self._flood_note(wait))
+                        await trio.sleep(wait)
+                        now = clock()
+                if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
+                    text = f"over {limits.max_junk_bytes} bytes without a newline"
+                    self._bye(conn, "LINE_TOO_LONG", text)
+                    return
+
+    def _flood_note(self, wait: float) -> e.Note:
+        limits = self.limits
+        return e.Note(
+            "FLOOD",
+            (f"retry={math.ceil(wait)}",),
+            f"you are sending more than {limits.flood_rate:g} lines a second (after a "
+            f"burst of {limits.flood_burst}); your lines are delayed, not dropped",
+        )
+
+
+def render(conn: Connection, events: Sequence[e.Event]) -> bytes:
+    """``events`` as the bytes of ``conn``'s wire: Flack's lines, or its front end's."""
+    frontend = conn.frontend
+    if frontend is None:
+        return b"".join([encode_event(ev) for ev in events])
+    assert isinstance(frontend, IrcClient)
+    return frontend.render_reply(events)
