@@ -20,7 +20,7 @@ import trio
 import typer
 
 from flackd import __version__
-from flackd.irc.outbound import DEFAULT_IRC_NAME
+from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
 from flackd.store import Store, StoreUnavailable

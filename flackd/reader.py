@@ -64,7 +64,9 @@ class LineReader:
     hub: HubProtocol[Connection]
     committer: Committer[Connection] | None
     clock: Callable[[], float]
+    connections: set[Connection]
     _unregistered: set[Connection]
+    peak_users: int
     _bad_utf8: bytes
     _too_long: bytes
     _too_long_error: e.Error
@@ -228,6 +230,8 @@ class LineReader:
                         if not registered and self.hub.is_registered(conn):
                             conn.registration_deadline = math.inf
                             self._unregistered.discard(conn)
+                            users = len(self.connections) - len(self._unregistered)
+                            self.peak_users = max(self.peak_users, users)
                     if conn.is_closing():
                         return
                     if self.committer is not None and self.committer.full():

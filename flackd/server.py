@@ -50,7 +50,7 @@ from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.irc import IrcClient, Renderer
-from flackd.irc.outbound import DEFAULT_IRC_NAME, irc_isupport
+from flackd.irc.numerics import DEFAULT_IRC_NAME, irc_isupport
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
 from flackd.sockets import (
@@ -123,6 +123,8 @@ class Server(LineReader, Housekeeping):
         self.irc_name = irc_name
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
+        #: The most registered connections there were at once (LUSERS' "max").
+        self.peak_users = 0
         self.admission = Admission(self.limits)
         self._bye_sendq_event = e.Bye(
             "SENDQ_EXCEEDED", (), "you were not reading fast enough; reconnect and catch up"
@@ -255,6 +257,14 @@ class Server(LineReader, Housekeeping):
         conn.read_scope = trio.CancelScope()  # a scope is entered once: the reader's own
         return True
 
+    def _irc_stats(self) -> tuple[int, int, int]:
+        """LUSERS: registered connections (every wire) not closing, channels, the most
+        users at once. One pass over the connections: LUSERS and IRC registrations only."""
+        unregistered = self._unregistered
+        users = sum(1 for c in self.connections if not c.closing and c not in unregistered)
+        self.peak_users = max(self.peak_users, users)
+        return users, self.hub.channel_count(), self.peak_users
+
     def _irc_client(self, conn: Connection) -> IrcClient:
         """The IRC front end of one connection (see :mod:`flackd.irc`)."""
         limits = self.limits
@@ -264,9 +274,16 @@ class Server(LineReader, Housekeeping):
             f"flackd-{__version__}",
             min(limits.irc_history, limits.join_replay),
             isupport,
-            self.hub.counts,
+            self._irc_stats,
         )
-        return IrcClient(renderer, self.hub, partial(self.hub.is_registered, conn), isupport)
+        hub = self.hub
+        return IrcClient(
+            renderer,
+            hub,
+            partial(hub.is_registered, conn),
+            isupport,
+            partial(hub.set_away, conn),
+        )
 
     # -- the whole server ----------------------------------------------------------------
 

@@ -373,3 +373,168 @@ async def test_a_slow_irc_reader_is_closed_with_error_not_waited_for(
     quit = await talker.expect("QUIT")
     assert str(quit.source).startswith("slow!")
     assert "send queue" in quit.params[0]
+
+
+# -- IRCv3: batch, chathistory, redaction ---------------------------------------------------
+
+V3 = "batch server-time message-tags draft/chathistory draft/message-redaction"
+
+
+async def test_join_history_comes_as_a_chathistory_batch(chat: IrcServer) -> None:
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #b", "MSG #b one", "MSG #b two")
+    await until(flack, "MSG #b")
+    await until(flack, "MSG #b")
+    irc = await chat.irc("batcher", caps=V3)
+    await irc.send("JOIN #b")
+    start = await irc.expect("BATCH")
+    ref = start.params[0]
+    assert ref.startswith("+")
+    assert start.params[1:] == ("chathistory", "#b")
+    lines = [await irc.message() for _ in range(3)]
+    assert [m.params[-1] for m in lines[:2]] == ["one", "two"]
+    assert all(m.tags["batch"] == ref[1:] for m in lines[:2])
+    assert lines[2].command == "BATCH"
+    assert lines[2].params == (f"-{ref[1:]}",)
+
+
+async def test_chathistory_pages_with_msgid_cursors(chat: IrcServer) -> None:
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #p")
+    await until(flack, "END HISTORY")
+    ids = []
+    for word in ("a", "b", "c", "d"):
+        await flack.send(f"MSG #p {word}")
+        ids.append((await until(flack, "MSG #p")).split(" ")[2])
+    irc = await chat.irc("pager", caps=V3)
+
+    async def page(*args: str) -> list[str]:
+        await irc.send("CHATHISTORY " + " ".join(args))
+        start = await irc.expect("BATCH")
+        assert start.params[1:] == ("chathistory", "#p")
+        texts: list[str] = []
+        while True:
+            message = await irc.message()
+            if message.command == "BATCH":
+                assert message.params == (f"-{start.params[0][1:]}",)
+                return texts
+            assert message.tags["batch"] == start.params[0][1:]
+            texts.append(message.params[-1])
+
+    assert await page("LATEST", "#p", "*", "2") == ["c", "d"]
+    assert await page("BEFORE", "#p", f"msgid={ids[2]}", "10") == ["a", "b"]
+    assert await page("AFTER", "#p", f"msgid={ids[0]}", "2") == ["b", "c"]
+    await irc.send("CHATHISTORY AROUND #p msgid=x 5")
+    fail = await irc.expect("FAIL")
+    assert fail.params[:3] == ("CHATHISTORY", "INVALID_PARAMS", "AROUND")
+    await irc.send("CHATHISTORY LATEST #nowhere * 5")
+    assert (await irc.expect("FAIL")).params[:2] == ("CHATHISTORY", "INVALID_TARGET")
+
+
+async def test_redact_is_flack_delete_both_ways(chat: IrcServer) -> None:
+    irc = await chat.irc("redactor", caps=V3 + " echo-message")
+    flack = await chat.flack("flacky")
+    await irc.send("JOIN #r")
+    await irc.expect("366")
+    await flack.send("JOIN #r")
+    await until(flack, "END HISTORY")
+    await irc.send("PRIVMSG #r :oops")
+    msgid = (await irc.expect("PRIVMSG")).tags["msgid"]
+    await irc.send(f"REDACT #r {msgid} :typo")
+    redact = await irc.expect("REDACT")
+    assert redact.params == ("#r", msgid)
+    assert await until(flack, "DELETED") == f"DELETED #r {msgid} redactor"
+    await flack.send("MSG #r mine")
+    theirs = (await irc.expect("PRIVMSG")).tags["msgid"]
+    await irc.send(f"REDACT #r {theirs}")
+    assert (await irc.expect("FAIL")).params[:2] == ("REDACT", "REDACT_FORBIDDEN")
+    await flack.send(f"DELETE {theirs}")
+    assert (await irc.expect("REDACT")).params == ("#r", theirs)
+    plain = await chat.irc("plain")  # without the capability: nothing to show
+    await plain.send("JOIN #r")
+    await plain.expect("366")
+    await flack.send("MSG #r again")
+    again = (await until(flack, "MSG #r")).split(" ")[2]
+    await flack.send(f"DELETE {again}")
+    await until(flack, "DELETED")
+    assert "REDACT" not in commands(await plain.sync())
+
+
+async def test_userhost_in_names(chat: IrcServer) -> None:
+    irc = await chat.irc("full", caps="userhost-in-names")
+    await irc.send("JOIN #u")
+    assert (await irc.expect("353")).params[-1] == "full!full@flack"
+
+
+async def test_sasl_plain_with_nick_and_token_resumes_the_session(chat: IrcServer) -> None:
+    import base64
+
+    first = await chat.irc()
+    burst = await first.register("sasha")
+    notice = next(m for m in burst if m.command == "NOTICE")
+    token = notice.params[1].split("token is ")[1].split()[0]
+    await first.send("JOIN #s")
+    await first.expect("366")
+    await first.aclose()  # dropped: resumable
+    irc = await chat.irc()
+    await irc.send("CAP LS 302", "NICK other", "USER s 0 * :S")
+    ls = await irc.expect("CAP")
+    assert "sasl=PLAIN" in ls.params[-1].split()
+    await irc.send("CAP REQ :sasl", "AUTHENTICATE EXTERNAL")
+    assert (await irc.expect("908")).params[1] == "PLAIN"
+    await irc.expect("904")
+    wrong = base64.b64encode(b"\0sasha\0not-the-token").decode()
+    await irc.send("AUTHENTICATE PLAIN")
+    assert (await irc.expect("AUTHENTICATE")).params == ("+",)
+    await irc.send(f"AUTHENTICATE {wrong}")
+    await irc.expect("904")
+    right = base64.b64encode(f"\0sasha\0{token}".encode()).decode()
+    await irc.send("AUTHENTICATE PLAIN")
+    await irc.expect("AUTHENTICATE")
+    await irc.send(f"AUTHENTICATE {right}")
+    assert (await irc.expect("900")).params[2] == "sasha"
+    await irc.expect("903")
+    await irc.send("CAP END")
+    assert (await irc.expect("001")).params[0] == "sasha"
+    assert (await irc.expect("JOIN")).params == ("#s",)
+    await irc.send("AUTHENTICATE PLAIN")
+    await irc.expect("907")
+
+
+async def test_away_is_seen_by_others_and_notice_gets_no_errors(chat: IrcServer) -> None:
+    away = await chat.irc("dozer")
+    other = await chat.irc("poker")
+    await away.send("AWAY :back at five")
+    await away.expect("306")
+    await other.send("PRIVMSG dozer :you there?")
+    assert (await other.expect("301")).params[1:] == ("dozer", "back at five")
+    await other.send("WHOIS dozer")
+    assert (await other.expect("301")).params[2] == "back at five"
+    await other.send("USERHOST dozer")
+    assert (await other.expect("302")).params[1] == "dozer=-dozer@flack"
+    await other.send("NOTICE #nowhere :hello", "NOTICE ghost :hello")
+    assert not [m for m in await other.sync() if m.command.isdigit()]  # silence
+    await away.send("AWAY")
+    await away.expect("305")
+    await other.send("USERHOST dozer")
+    assert (await other.expect("302")).params[1] == "dozer=+dozer@flack"
+
+
+async def test_who_with_a_mask_lists_only_neighbours(chat: IrcServer) -> None:
+    me, _flacky = await both_in(chat, "#w")
+    _flacker = await chat.flack("flacker")  # shares no channel with ircy: not in masks
+    await me.send("WHO flack*")
+    got = [m for m in await me.sync() if m.command == "352"]
+    assert [m.params[5] for m in got] == ["flacky"]
+    await me.send("WHO flacker")  # a nick in full: whoever has it
+    assert (await me.expect("352")).params[5] == "flacker"
+
+
+async def test_lusers_counts_users_now_and_the_most_at_once(chat: IrcServer) -> None:
+    first = await chat.irc("one")
+    second = await chat.irc("two")
+    await second.send("QUIT")
+    await second.expect("ERROR")
+    await first.send("LUSERS")
+    local = await first.expect("265")
+    assert local.params[1:3] == ("1", "2")

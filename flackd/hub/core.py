@@ -27,7 +27,7 @@ from flackd.hub.effects import Close, Effect, Reply
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
 from flackd.hub.sessions import SessionRules
-from flackd.hub.state import C, Channel, Conversation, Holder, Session
+from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_token
 from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
 
@@ -203,6 +203,7 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
             return []
         effects = self._leave_all(session, e.Quit(session.nick, reason), now)
         session.conn = None
+        session.away = None
         session.detached_at = now
         self._detached[session] = None
         if self.journal is not None:
@@ -237,17 +238,28 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
         nicks = [s.nick for _, s in sorted(channel.members.items())]
         return channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
 
-    def user_info(self, nick: str) -> tuple[str, bool, list[str]] | None:
-        """(nick, connected now, channel names) of a live session, if any."""
+    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
+        """(nick, connected now, channel names, away message) of a live session, if any."""
         session = self._sessions.get(fold(nick))
         if session is None or session.ended:
             return None
         names = [ch.name for ch in session.channels.values()]
-        return session.nick, session.conn is not None, names
+        return session.nick, session.conn is not None, names, session.away
 
-    def counts(self) -> tuple[int, int]:
-        """(connected sessions, channels)."""
-        return sum(1 for s in self._conns.values() if s is not None), len(self._channels)
+    def set_away(self, conn: C, text: str | None) -> None:
+        """Mark ``conn``'s session away (IRC's AWAY), or back with None. Not a change a
+        store keeps: it lasts while the connection does."""
+        session = self._conns.get(conn)
+        if session is not None:
+            session.away = text
+
+    def channel_count(self) -> int:
+        return len(self._channels)
+
+    def token_owner(self, token: str) -> str | None:
+        """The nick of the live session ``token`` would resume (RESUME's check, read-only)."""
+        session = self._tokens.get(hash_token(token))
+        return None if session is None or session.ended else session.nick
 
     # -- dispatch ----------------------------------------------------------------------
 

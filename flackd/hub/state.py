@@ -44,6 +44,8 @@ class Session(Generic[C]):
     #: True once the session has ended (QUIT, expiry): it lives on only as the other side
     #: of conversations the other session still has.
     ended: bool = False
+    #: An away message (IRC's AWAY) while set; volatile: not stored, cleared on disconnect.
+    away: str | None = None
     key: str = field(init=False)  # fold(nick): kept, not recomputed, as every MSG needs it
 
     def __post_init__(self) -> None:

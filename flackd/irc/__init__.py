@@ -5,9 +5,12 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 - :mod:`flackd.irc.wire`: IRC lines parsed and formatted (tags, prefixes, parameters),
   formatting codes and CTCP;
 - :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (registration with
-  CAP, PASS, NICK and USER; the command table), and the queries answered from a read-only
-  view of the hub;
-- :mod:`flackd.irc.outbound`: the hub's events as IRC lines and numerics for one client.
+  CAP, PASS, NICK and USER; the command table; CHATHISTORY and REDACT);
+- :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,
+  WHOIS, MODE, ISON, ...);
+- :mod:`flackd.irc.sasl`: SASL PLAIN with the nick and the resume token;
+- :mod:`flackd.irc.outbound`: the hub's events as IRC lines for one client;
+- :mod:`flackd.irc.numerics`: the welcome burst, ISUPPORT, numerics and error mapping.
 
 ``flackd.server`` does the I/O, with every limit of Flack's port. Nothing here imports trio
 or the hub, and nothing outside this package knows an IRC numeric.

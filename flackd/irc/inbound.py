@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from flackd.codec import commands as c
-from flackd.codec.grammar import VERBS, Verb
+from flackd.codec.grammar import MAX_COUNT, VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
-from flackd.irc.outbound import CAPABILITIES, Renderer, UserInfo
+from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.queries import QUERIES
+from flackd.irc.sasl import MECHANISMS, SaslPlain
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, strip_formatting
 
 __all__ = ["Directory", "Disconnect", "IrcClient", "Run"]
@@ -54,17 +55,29 @@ class Directory(Protocol):
         """(name, member nicks, topic, topic setter, topic time) of a channel, if any."""
         ...
 
-    def user_info(self, nick: str) -> tuple[str, bool, list[str]] | None:
-        """(nick, connected, channel names) of a session, if any."""
+    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
+        """(nick, connected, channel names, away message) of a session, if any."""
         ...
 
-    def counts(self) -> tuple[int, int]:
-        """(sessions connected, channels)."""
+    def token_owner(self, token: str) -> str | None:
+        """The nick of the live session ``token`` would resume, if any."""
         ...
 
 
 #: Commands a client may send before it is registered (the rest get 451).
-_BEFORE_REGISTRATION: Final = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
+_BEFORE_REGISTRATION: Final = frozenset(
+    {"AUTHENTICATE", "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"}
+)
+
+
+class UserInfo:
+    """What an IRC client said about itself at registration (Flack keeps none of it)."""
+
+    __slots__ = ("realname", "username")
+
+    def __init__(self, username: str = "", realname: str = "") -> None:
+        self.username = username
+        self.realname = realname
 
 
 def _run(name: str, command: c.Command) -> Run:
@@ -80,15 +93,20 @@ class IrcClient:
         directory: Directory,
         registered: Callable[[], bool],
         isupport: Sequence[str],
+        set_away: Callable[[str | None], None] = lambda _text: None,
     ) -> None:
+        """``registered`` and ``set_away`` act on this client's own connection."""
         self.out = renderer
         self.directory = directory
         self.registered = registered
+        self.set_away = set_away
         self.isupport = tuple(isupport)
         self.user = UserInfo()
         self._nick: str | None = None
         self._password: str | None = None
         self._negotiating = False
+        self._cap_version = 0
+        self.sasl = SaslPlain(renderer, directory.token_owner)
         self.away: str | None = None
 
     # -- the server's side ---------------------------------------------------------------
@@ -104,7 +122,9 @@ class IrcClient:
 
     def invalid_utf8(self) -> bytes:
         return format_message(
-            "FAIL", ("*", "INVALID_UTF8", "Message rejected, your message was not UTF-8")
+            "FAIL",
+            ("*", "INVALID_UTF8", "Message rejected, your message was not UTF-8"),
+            source=self.out.server,
         )
 
     # -- entry -------------------------------------------------------------------------
@@ -129,7 +149,12 @@ class IrcClient:
         if sub == "LS":
             if not self.registered():
                 self._negotiating = True
-            yield _cap_line(target, "LS", " ".join(CAPABILITIES))
+            version = params[1] if len(params) > 1 else ""
+            self._cap_version = max(self._cap_version, int(version) if version.isdigit() else 0)
+            values = self._cap_version >= 302  # 302 clients get values: sasl=PLAIN
+            sasl = f"sasl={MECHANISMS}" if values else "sasl"
+            offered = [sasl if cap == "sasl" else cap for cap in CAPABILITIES]
+            yield _cap_line(target, "LS", " ".join(offered))
         elif sub == "LIST":
             yield _cap_line(target, "LIST", " ".join(sorted(self.out.caps)))
         elif sub == "REQ":
@@ -175,6 +200,15 @@ class IrcClient:
             return
         self._nick = params[0]
         yield from self._try_register()
+
+    def _authenticate(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:
+            yield self.out.numeric("461", "AUTHENTICATE", "Not enough parameters")
+            return
+        negotiated = "sasl" in self.out.caps
+        yield from self.sasl.step(params[0], registered=self.registered(), negotiated=negotiated)
+        if self.sasl.token is not None:
+            self._password = self.sasl.token
 
     def _user_command(self, params: Sequence[str]) -> Iterator[Action]:
         if self.registered():
@@ -282,15 +316,62 @@ class IrcClient:
                 yield self.out.numeric("412", "No text to send")
             return
         for target in params[0].split(","):
-            if not target:
-                continue
+            if not target or (notice and not self._reachable(target)):
+                continue  # a NOTICE never gets an error back (RFC 2812)
             if action:
                 yield _run("ACTION", c.Action(target, text))
             else:
                 yield _run("MSG", c.Msg(target, text))
+            if not notice and not target.startswith("#"):
+                user = self.directory.user_info(target)
+                if user is not None and user[1] and user[3]:
+                    yield self.out.numeric("301", user[0], user[3])  # they are away
+
+    def _reachable(self, target: str) -> bool:
+        """Whether a message to ``target`` would be carried out (not refused)."""
+        if target.startswith("#"):
+            found = self.directory.channel_info(target)
+            return found is not None and found[0] in self._my_channels()
+        return self.directory.user_info(target) is not None
 
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
         return self._privmsg(params, notice=True)
+
+    def _redact(self, params: Sequence[str]) -> Iterator[Action]:
+        """``REDACT <target> <msgid> [:reason]`` (draft/message-redaction): Flack's DELETE."""
+        if len(params) < 2:
+            yield self.out.numeric("461", "REDACT", "Not enough parameters")
+            return
+        yield _run("DELETE", c.Delete(params[1]))
+
+    def _chathistory(self, params: Sequence[str]) -> Iterator[Action]:
+        """``CHATHISTORY LATEST|BEFORE|AFTER <target> <msgid=id|*> <limit>``
+        (draft/chathistory) on Flack's HISTORY cursors; the reply is a chathistory batch."""
+        sub = params[0].upper() if params else ""
+        if len(params) < 4:
+            yield _fail("CHATHISTORY", "NEED_MORE_PARAMS", sub or "*", "Not enough parameters")
+            return
+        if sub not in ("LATEST", "BEFORE", "AFTER"):
+            yield _fail(
+                "CHATHISTORY",
+                "INVALID_PARAMS",
+                sub,
+                "only LATEST, BEFORE and AFTER, with msgid references",
+            )
+            return
+        target, ref, limit = params[1], params[2], params[3]
+        msgid = ref[6:] if ref.startswith("msgid=") else None
+        if not limit.isdigit() or (msgid is None and (ref != "*" or sub != "LATEST")):
+            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "a reference is msgid=<id>")
+            return
+        count = max(1, min(int(limit), MAX_COUNT))
+        if sub == "BEFORE":
+            command = c.History(target, before=msgid, count=count)
+        elif sub == "AFTER" or msgid is not None:  # LATEST after a msgid: what came since
+            command = c.History(target, after=msgid, count=count)
+        else:
+            command = c.History(target, count=count)
+        yield _run("HISTORY", command)
 
     def _ping(self, params: Sequence[str]) -> Iterator[Action]:
         if not params or not params[0]:
@@ -310,6 +391,11 @@ def _cap_line(target: str, sub: str, text: str) -> bytes:
     return format_message("CAP", (target, sub, text))
 
 
+def _fail(command: str, code: str, context: str, text: str) -> bytes:
+    """An IRCv3 standard reply: ``FAIL <command> <code> <context> :text``."""
+    return format_message("FAIL", (command, code, context, text))
+
+
 def _error(text: str) -> bytes:
     return format_message("ERROR", (text,))
 
@@ -317,7 +403,9 @@ def _error(text: str) -> bytes:
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
 _HANDLERS: Final[dict[str, _Handler]] = {
     **QUERIES,
+    "AUTHENTICATE": IrcClient._authenticate,
     "CAP": IrcClient._cap,
+    "CHATHISTORY": IrcClient._chathistory,
     "JOIN": IrcClient._join,
     "LIST": IrcClient._list,
     "NAMES": IrcClient._names,
@@ -329,6 +417,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "PONG": IrcClient._pong,
     "PRIVMSG": IrcClient._privmsg,
     "QUIT": IrcClient._quit,
+    "REDACT": IrcClient._redact,
     "TOPIC": IrcClient._topic,
     "USER": IrcClient._user_command,
 }

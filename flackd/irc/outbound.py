@@ -1,10 +1,10 @@
-"""IRC out: the hub's events as IRC lines for one client, and IRC's numerics.
+"""IRC out: the hub's events as IRC lines for one client.
 
-Owns: :class:`Renderer` (one per IRC connection: what that client negotiated and the
-state of the reply block being rendered), every numeric reply flackd sends, the welcome
-burst and ISUPPORT. Imports only the standard library, ``flackd.codec`` (the event
-types, the name rules), ``flackd.limits`` and ``flackd.irc.wire``: never trio, never the
-hub.
+Owns: :class:`Renderer` (one per IRC connection: the state of the reply block being
+rendered, history batches, tags by negotiated capability) and the capabilities flackd
+offers; the numerics themselves are :mod:`flackd.irc.numerics`. Imports only the
+standard library, ``flackd.codec`` (the event types) and ``flackd.irc``: never trio,
+never the hub.
 
 Rules:
 
@@ -20,72 +20,35 @@ Rules:
 
 from __future__ import annotations
 
-import calendar
-import time
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
-from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS
+from flackd.irc.numerics import Numerics, prefix, unix_time
 from flackd.irc.wire import format_message, server_time, strip_controls
-from flackd.limits import Limits
 
-__all__ = ["CAPABILITIES", "DEFAULT_IRC_NAME", "Renderer", "UserInfo", "irc_isupport"]
-
-#: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
-DEFAULT_IRC_NAME: Final = "flackd.local"
+__all__ = ["CAPABILITIES", "Renderer"]
 
 #: The capabilities flackd offers (CAP LS), each one honest: see docs/irc.md.
-CAPABILITIES: Final = ("echo-message", "message-tags", "multi-prefix", "server-time")
-#: Host part of every user's prefix (``nick!nick@flack``): Flack does not show addresses.
-USER_HOST: Final = "flack"
-#: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
-NAMES_PER_LINE: Final = 20
-
-#: Flack error codes as IRC numerics, by the Flack command they answer (``*``: any).
-_NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("NICK_IN_USE", "*"): ("433", "Nickname is already in use"),
-    ("INVALID_NICK", "*"): ("432", "Erroneous nickname"),
-    ("NO_SUCH_NICK", "*"): ("401", "No such nick/channel"),
-    ("NO_SUCH_CHANNEL", "*"): ("403", "No such channel"),
-    ("INVALID_CHANNEL", "*"): ("403", "No such channel"),
-    ("NOT_IN_CHANNEL", "MSG"): ("404", "Cannot send to channel"),
-    ("NOT_IN_CHANNEL", "ACTION"): ("404", "Cannot send to channel"),
-    ("NOT_IN_CHANNEL", "*"): ("442", "You're not on that channel"),
-    ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
-    ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
-    ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
-}
-#: Flack command names as the IRC commands that lead to them (for 461 and 421 texts).
-_IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "LIST": "LIST"}
+CAPABILITIES: Final = (
+    "batch",
+    "cap-notify",
+    "draft/chathistory",
+    "draft/message-redaction",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "sasl",
+    "server-time",
+    "userhost-in-names",
+)
 
 
-class UserInfo:
-    """What an IRC client said about itself at registration (Flack keeps none of it)."""
-
-    __slots__ = ("realname", "username")
-
-    def __init__(self, username: str = "", realname: str = "") -> None:
-        self.username = username
-        self.realname = realname
-
-
-class Renderer:
+class Renderer(Numerics):
     """Events -> IRC lines for one client (see the module docstring)."""
 
-    __slots__ = (
-        "_block",
-        "_history_skip",
-        "_names",
-        "caps",
-        "history_lines",
-        "isupport",
-        "nick",
-        "server",
-        "stats",
-        "version",
-        "wanted",
-    )
+    __slots__ = ("_batch", "_batches", "_block", "_history_skip", "_names", "history_lines")
 
     def __init__(
         self,
@@ -93,92 +56,32 @@ class Renderer:
         version: str,
         history_lines: int,
         isupport: Sequence[str],
-        stats: Callable[[], tuple[int, int]],
+        stats: Callable[[], tuple[int, int, int]],
     ) -> None:
-        self.server = server
-        self.version = version
-        self.isupport = tuple(isupport)
-        #: (users, channels) for the welcome burst's LUSERS.
-        self.stats = stats
-        #: The nick the client asked for when it resumed a session by its token (PASS):
-        #: the session's own nick may differ, and the client is told with a NICK line.
-        self.wanted: str | None = None
+        super().__init__(server, version, isupport, stats)
         #: Messages of a channel's history shown on JOIN (``--irc-history``).
         self.history_lines = history_lines
-        self.nick = "*"
-        self.caps: set[str] = set()
         self._block: str | None = None
         self._names: list[str] = []
         self._history_skip = 0
+        #: The reference of the open ``chathistory`` batch (``batch`` capability), if any.
+        self._batch: str | None = None
+        self._batches = itertools.count(1)
 
     # -- building lines ----------------------------------------------------------------
-
-    def numeric(self, code: str, *params: str) -> bytes:
-        return format_message(code, (self.nick, *params), source=self.server)
-
-    def server_notice(self, text: str) -> bytes:
-        return format_message("NOTICE", (self.nick, strip_controls(text)), source=self.server)
 
     def _tags(self, when: str | None, msgid: str | None) -> dict[str, str] | None:
         caps = self.caps
         if not caps:
             return None
         tags: dict[str, str] = {}
+        if self._batch is not None:
+            tags["batch"] = self._batch
         if when is not None and "server-time" in caps:
             tags["time"] = server_time(when)
         if msgid is not None and "message-tags" in caps:
             tags["msgid"] = msgid
         return tags or None
-
-    def welcome(self) -> bytes:
-        """001-005 and LUSERS: what a client waits for after NICK/USER (the MOTD's 422
-        follows the resume token's NOTICE)."""
-        users, channels = self.stats()
-        isupport = self.isupport
-        lines = [
-            self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
-            self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
-            self.numeric("003", "This server speaks Flack and IRC into one chat"),
-            self.numeric("004", self.server, self.version, "i", "n"),
-        ]
-        for start in range(0, len(isupport), 12):
-            chunk = isupport[start : start + 12]
-            lines.append(self.numeric("005", *chunk, "are supported by this server"))
-        lines.append(self.lusers(users=users, channels=channels))
-        return b"".join(lines)
-
-    def lusers(self, *, users: int, channels: int) -> bytes:
-        return b"".join(
-            [
-                self.numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
-                self.numeric("252", "0", "operator(s) online"),
-                self.numeric("254", str(channels), "channels formed"),
-                self.numeric("255", f"I have {users} clients and 0 servers"),
-                self.numeric("265", str(users), str(users), f"Current local users {users}"),
-                self.numeric("266", str(users), str(users), f"Current global users {users}"),
-            ]
-        )
-
-    def topic(self, channel: str, text: str, setter: str, when: str) -> bytes:
-        """332 and 333 for a channel with a topic; nothing for one without."""
-        if not text:
-            return b""
-        return self.numeric("332", channel, strip_controls(text)) + self.numeric(
-            "333", channel, setter, str(_unix(when))
-        )
-
-    def who_line(self, channel: str, nick: str, flag: str) -> bytes:
-        """One 352 line (Flack has no user names, hosts or real names: the nick stands in)."""
-        return self.numeric("352", channel, nick, USER_HOST, self.server, nick, flag, f"0 {nick}")
-
-    def names(self, channel: str, nicks: Iterable[str]) -> bytes:
-        nicks = list(nicks)
-        lines = [
-            self.numeric("353", "=", channel, " ".join(nicks[i : i + NAMES_PER_LINE]))
-            for i in range(0, len(nicks), NAMES_PER_LINE)
-        ]
-        lines.append(self.numeric("366", channel, "End of /NAMES list"))
-        return b"".join(lines)
 
     # -- rendering events --------------------------------------------------------------
 
@@ -190,24 +93,24 @@ class Renderer:
             return self._message(event, live=True)
         if kind is e.Joined:
             assert isinstance(event, e.Joined)
-            return format_message("JOIN", (event.channel,), source=_prefix(event.nick))
+            return format_message("JOIN", (event.channel,), source=prefix(event.nick))
         if kind is e.Parted:
             assert isinstance(event, e.Parted)
             params = (event.channel, event.reason) if event.reason else (event.channel,)
-            return format_message("PART", params, source=_prefix(event.nick))
+            return format_message("PART", params, source=prefix(event.nick))
         if kind is e.Quit:
             assert isinstance(event, e.Quit)
-            return format_message("QUIT", (f"Quit: {event.reason}",), source=_prefix(event.nick))
+            return format_message("QUIT", (f"Quit: {event.reason}",), source=prefix(event.nick))
         if kind is e.NickChanged:
             assert isinstance(event, e.NickChanged)
-            line = format_message("NICK", (event.new,), source=_prefix(event.old))
+            line = format_message("NICK", (event.new,), source=prefix(event.old))
             if event.old.lower() == self.nick.lower():
                 self.nick = event.new
             return line
         if kind is e.Topic:
             assert isinstance(event, e.Topic)
             return format_message(
-                "TOPIC", (event.channel, strip_controls(event.text)), source=_prefix(event.setter)
+                "TOPIC", (event.channel, strip_controls(event.text)), source=prefix(event.setter)
             )
         return self.render_reply((event,))
 
@@ -218,21 +121,21 @@ class Renderer:
         events = list(events)
         for event in events:  # a registration: the welcome burst comes first
             if type(event) is e.Ok and event.command in ("NICK", "RESUME"):
-                out.append(self._registered(event))
+                out.append(self.registered(event))
         for event in events:
             kind = type(event)
             if kind is e.Ok:
                 assert isinstance(event, e.Ok)
                 if event.command in ("JOIN", "CREATE"):
                     joined = event.params[0]
-                    out.append(format_message("JOIN", (joined,), source=_prefix(self.nick)))
+                    out.append(format_message("JOIN", (joined,), source=prefix(self.nick)))
                 # MARK has no IRC form.
             elif kind is e.Topic:
                 assert isinstance(event, e.Topic)
                 out.append(self._topic_reply(event, on_join=joined == event.channel))
             elif kind is e.BlockStart:
                 assert isinstance(event, e.BlockStart)
-                out.append(self._block_start(event))
+                out.append(self._block_start(event, joined))
             elif kind is e.BlockEnd:
                 assert isinstance(event, e.BlockEnd)
                 out.append(self._block_end(event))
@@ -254,27 +157,10 @@ class Renderer:
                 )
             elif kind is e.Joined:  # RESUME: the channels one is back in
                 assert isinstance(event, e.Joined)
-                out.append(format_message("JOIN", (event.channel,), source=_prefix(event.nick)))
+                out.append(format_message("JOIN", (event.channel,), source=prefix(event.nick)))
             else:
                 out.append(self._other(event))
         return b"".join(out)
-
-    def _registered(self, ok: e.Ok) -> bytes:
-        self.nick = ok.params[0]
-        token = next((p[6:] for p in ok.params if p.startswith("token=")), "")
-        lines = [self.welcome()]
-        wanted, self.wanted = self.wanted, None
-        if wanted is not None and wanted != self.nick:
-            lines.append(format_message("NICK", (self.nick,), source=_prefix(wanted)))
-        lines.append(
-            self.server_notice(
-                f"Your Flack resume token is {token} (it changes each time you use it). Keep "
-                "it secret; give it as the server password (PASS) to come back as "
-                f"{self.nick}, with your channels, from any IRC or Flack client."
-            )
-        )
-        lines.append(self.numeric("422", "MOTD File is missing"))
-        return b"".join(lines)
 
     def _other(self, event: object) -> bytes:
         if isinstance(event, e.Error):
@@ -299,41 +185,39 @@ class Renderer:
             return format_message(
                 "NOTICE",
                 (_irc_target(event.target), f"(edited) {strip_controls(event.text)}"),
-                source=_prefix(event.editor),
+                source=prefix(event.editor),
                 tags=self._tags(event.time, event.id),
             )
-        return b""  # HELLO, DELETED, ...: nothing an IRC client would understand
-
-    def error(self, error: e.Error) -> bytes:
-        known = _NUMERIC_ERRORS.get((error.code, error.command)) or _NUMERIC_ERRORS.get(
-            (error.code, "*")
-        )
-        if known is not None:
-            code, text = known
-            if code == "451":
-                return format_message(code, ("*", text), source=self.server)
-            target = error.params[0] if error.params else "*"
-            return self.numeric(code, target, text)
-        if error.code == "NEED_MORE_PARAMS":
-            return self.numeric(
-                "461", _IRC_COMMAND.get(error.command, error.command), "Not enough parameters"
+        if isinstance(event, e.Deleted):
+            if "draft/message-redaction" not in self.caps:
+                return b""  # IRC without redaction cannot take a line back
+            return format_message(
+                "REDACT", (_irc_target(event.channel), event.id), source=prefix(event.nick)
             )
-        return self.server_notice(f"{error.code} {error.command}: {error.text}")
+        return b""  # HELLO, ...: nothing an IRC client would understand
 
     def _topic_reply(self, topic: e.Topic, *, on_join: bool) -> bytes:
         if not topic.text:
             return b"" if on_join else self.numeric("331", topic.channel, "No topic is set")
         return self.numeric("332", topic.channel, strip_controls(topic.text)) + self.numeric(
-            "333", topic.channel, topic.setter, str(_unix(topic.time))
+            "333", topic.channel, topic.setter, str(unix_time(topic.time))
         )
 
-    def _block_start(self, start: e.BlockStart) -> bytes:
+    def _block_start(self, start: e.BlockStart, joined: str | None) -> bytes:
         self._block = start.kind
         if start.kind == "NAMES":
             self._names = []
         elif start.kind == "HISTORY":
-            count = int(start.params[-1])
-            self._history_skip = max(0, count - self.history_lines)
+            # A JOIN's recent messages (at most --irc-history of them), or the answer to a
+            # CHATHISTORY (all of it): as a chathistory batch to a client with ``batch``.
+            target, count = start.params[0], int(start.params[-1])
+            on_join = target == joined
+            self._history_skip = max(0, count - self.history_lines) if on_join else 0
+            if "batch" in self.caps and (count > self._history_skip or not on_join):
+                self._batch = f"h{next(self._batches)}"
+                return format_message(
+                    "BATCH", (f"+{self._batch}", "chathistory", target), source=self.server
+                )
         elif start.kind == "LIST":
             return self.numeric("321", "Channel", "Users  Name")
         return b""
@@ -346,6 +230,9 @@ class Renderer:
         if end.kind == "LIST":
             return self.numeric("323", "End of /LIST")
         self._history_skip = 0
+        batch, self._batch = self._batch, None
+        if end.kind == "HISTORY" and batch is not None:
+            return format_message("BATCH", (f"-{batch}",), source=self.server)
         return b""
 
     def _message(self, message: e.Message, *, live: bool) -> bytes:
@@ -361,43 +248,13 @@ class Renderer:
         return format_message(
             "PRIVMSG",
             (_irc_target(message.target), text or " "),
-            source=_prefix(message.author),
+            source=prefix(message.author),
             tags=self._tags(message.time, message.id),
         )
 
 
-def irc_isupport(limits: Limits, network: str) -> list[str]:
-    """The ISUPPORT (005) tokens: what Flack's names and limits really are."""
-    return [
-        "CASEMAPPING=ascii",
-        "CHANTYPES=#",
-        f"CHANNELLEN={CHANNEL_MAX_CHARS + 1}",
-        f"NICKLEN={NICK_MAX_CHARS}",
-        f"TOPICLEN={limits.max_line_bytes}",
-        "PREFIX=",
-        "CHANMODES=,,,n",
-        f"CHANLIMIT=#:{limits.max_joins}",
-        f"NETWORK={network}",
-        "UTF8ONLY",
-        "TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:",
-        "AWAYLEN=200",
-    ]
-
-
-def _prefix(nick: str) -> str:
-    return f"{nick}!{nick}@{USER_HOST}"
-
-
 def _irc_target(target: str) -> str:
     return target
-
-
-def _unix(iso: str) -> int:
-    """Seconds since the epoch of a Flack time (``2026-12-03T02:51:22.123Z``); 0 if none."""
-    try:
-        return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0
 
 
 def _clock(iso: str) -> str:

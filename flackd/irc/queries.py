@@ -10,11 +10,13 @@ command. Imports only the standard library, ``flackd`` (its version) and
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
+from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
@@ -23,23 +25,47 @@ __all__ = ["QUERIES"]
 
 
 def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    """``WHO #channel``: its members. ``WHO <mask>``: the connected users whose nick
+    matches (``*`` and ``?``, ignoring case) among those who share a channel with you
+    (every Flack user is +i), and a nick given in full whoever has it."""
     mask = params[0] if params else "*"
     out = client.out
+    directory = client.directory
     lines: list[bytes] = []
-    found = client.directory.channel_info(mask)
+    found = directory.channel_info(mask)
     if found is not None:
         name, nicks = found[0], found[1]
-        lines += [out.who_line(name, n, _away_flag(client, n)) for n in nicks]
+        for nick in nicks:
+            user = directory.user_info(nick)
+            lines.append(out.who_line(name, nick, _flag(user)))
     else:
-        user = client.directory.user_info(mask)
+        user = directory.user_info(mask)
         if user is not None and user[1]:
-            lines.append(out.who_line("*", user[0], _away_flag(client, user[0])))
+            lines.append(out.who_line("*", user[0], _flag(user)))
+        elif any(ch in mask for ch in "*?"):
+            pattern = irc_casefold(mask)
+            for nick in sorted(_neighbours(client)):
+                if fnmatch.fnmatchcase(irc_casefold(nick), pattern):
+                    lines.append(out.who_line("*", nick, _flag(directory.user_info(nick))))
     lines.append(out.numeric("315", mask, "End of /WHO list"))
     yield b"".join(lines)
 
 
-def _away_flag(client: IrcClient, nick: str) -> str:
-    return "G" if nick.lower() == client.out.nick.lower() and client.away else "H"
+def _neighbours(client: IrcClient) -> set[str]:
+    """The nicks of everyone who shares a channel with the client, the client included."""
+    directory = client.directory
+    me = directory.user_info(client.out.nick)
+    nicks = {client.out.nick}
+    for channel in me[2] if me is not None else []:
+        found = directory.channel_info(channel)
+        if found is not None:
+            nicks.update(found[1])
+    return nicks
+
+
+def _flag(user: tuple[str, bool, list[str], str | None] | None) -> str:
+    """352's here (H) or gone (G: away)."""
+    return "G" if user is not None and user[3] else "H"
 
 
 def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
@@ -54,7 +80,7 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
             "318", nick, "End of /WHOIS list"
         )
         return
-    name, connected, channels = user
+    name, connected, channels, away_text = user
     lines = [
         out.numeric("311", name, name, "flack", "*", name),
         out.numeric("312", name, out.server, "Flack"),
@@ -63,6 +89,8 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         lines.append(out.numeric("319", name, " ".join(channels)))
     if not connected:
         lines.append(out.numeric("301", name, "connection dropped; may come back"))
+    elif away_text:
+        lines.append(out.numeric("301", name, away_text))
     lines.append(out.numeric("318", name, "End of /WHOIS list"))
     yield b"".join(lines)
 
@@ -110,21 +138,24 @@ def userhost(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     for word in params[:5]:
         user = client.directory.user_info(word)
         if user is not None and user[1]:
-            replies.append(f"{user[0]}=+{user[0]}@flack")
+            here = "-" if user[3] else "+"
+            replies.append(f"{user[0]}={here}{user[0]}@flack")
     yield client.out.numeric("302", " ".join(replies))
 
 
 def away(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    client.away = params[0] if params and params[0] else None
-    if client.away is None:
+    """``AWAY :text`` marks you away for everyone (301 to those who write you, G in WHO,
+    - in USERHOST); ``AWAY`` alone (or empty) marks you back."""
+    text = params[0] if params and params[0] else None
+    client.set_away(text)
+    if text is None:
         yield client.out.numeric("305", "You are no longer marked as being away")
     else:
         yield client.out.numeric("306", "You have been marked as being away")
 
 
 def lusers(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    users, channels = client.directory.counts()
-    yield client.out.lusers(users=users, channels=channels)
+    yield client.out.lusers()
 
 
 def motd(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:

@@ -1,0 +1,226 @@
+"""IRC's numerics for one client: the welcome burst, ISUPPORT, the replies flackd builds
+itself, and Flack's errors as numerics or standard replies.
+
+Owns: :class:`Numerics` (the base of :class:`flackd.irc.outbound.Renderer`: the client's
+nick as numerics address it, the server's name and version, what the client negotiated),
+every numeric reply flackd sends, the table from Flack error codes to IRC ones, ISUPPORT,
+and how a user is shown (``nick!nick@flack``). Imports only the standard library,
+``flackd.codec`` (events, name rules), ``flackd.limits`` and ``flackd.irc.wire``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from flackd.codec import events as e
+from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS
+from flackd.irc.wire import format_message, strip_controls
+from flackd.limits import Limits
+
+__all__ = [
+    "DEFAULT_IRC_NAME",
+    "NAMES_PER_LINE",
+    "USER_HOST",
+    "Numerics",
+    "irc_isupport",
+    "prefix",
+    "unix_time",
+]
+
+#: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
+DEFAULT_IRC_NAME: Final = "flackd.local"
+
+#: Host part of every user's prefix (``nick!nick@flack``): Flack does not show addresses.
+USER_HOST: Final = "flack"
+#: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
+NAMES_PER_LINE: Final = 20
+
+#: Flack error codes as IRC numerics, by the Flack command they answer (``*``: any).
+_NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("NICK_IN_USE", "*"): ("433", "Nickname is already in use"),
+    ("INVALID_NICK", "*"): ("432", "Erroneous nickname"),
+    ("NO_SUCH_NICK", "*"): ("401", "No such nick/channel"),
+    ("NO_SUCH_CHANNEL", "*"): ("403", "No such channel"),
+    ("INVALID_CHANNEL", "*"): ("403", "No such channel"),
+    ("NOT_IN_CHANNEL", "MSG"): ("404", "Cannot send to channel"),
+    ("NOT_IN_CHANNEL", "ACTION"): ("404", "Cannot send to channel"),
+    ("NOT_IN_CHANNEL", "*"): ("442", "You're not on that channel"),
+    ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
+    ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
+    ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
+}
+#: Flack errors of the commands behind IRCv3's (CHATHISTORY, REDACT) as standard replies:
+#: (Flack code, Flack command) -> (IRC command, FAIL code).
+_FAILS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("NO_SUCH_CHANNEL", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
+    ("INVALID_CHANNEL", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
+    ("NO_SUCH_NICK", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
+    ("INVALID_PARAMS", "HISTORY"): ("CHATHISTORY", "INVALID_PARAMS"),
+    ("NOT_AUTHOR", "DELETE"): ("REDACT", "REDACT_FORBIDDEN"),
+    ("NO_SUCH_MESSAGE", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
+    ("MESSAGE_DELETED", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
+    ("INVALID_PARAMS", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
+}
+#: Flack command names as the IRC commands that lead to them (for 461 and 421 texts).
+_IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "LIST": "LIST"}
+
+
+class Numerics:
+    """The numerics of one client (see the module docstring)."""
+
+    __slots__ = ("caps", "isupport", "nick", "server", "stats", "version", "wanted")
+
+    def __init__(
+        self,
+        server: str,
+        version: str,
+        isupport: Sequence[str],
+        stats: Callable[[], tuple[int, int, int]],
+    ) -> None:
+        self.server = server
+        self.version = version
+        self.isupport = tuple(isupport)
+        #: (users, channels, most users at once) for LUSERS.
+        self.stats = stats
+        #: The nick the client asked for when it resumed a session by its token (PASS):
+        #: the session's own nick may differ, and the client is told with a NICK line.
+        self.wanted: str | None = None
+        #: The client's nick as numerics address it ("*" until it is registered).
+        self.nick = "*"
+        #: The capabilities the client negotiated.
+        self.caps: set[str] = set()
+
+    def numeric(self, code: str, *params: str) -> bytes:
+        return format_message(code, (self.nick, *params), source=self.server)
+
+    def server_notice(self, text: str) -> bytes:
+        return format_message("NOTICE", (self.nick, strip_controls(text)), source=self.server)
+
+    def welcome(self) -> bytes:
+        """001-005 and LUSERS: what a client waits for after NICK/USER (the MOTD's 422
+        follows the resume token's NOTICE)."""
+        isupport = self.isupport
+        lines = [
+            self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
+            self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
+            self.numeric("003", "This server speaks Flack and IRC into one chat"),
+            self.numeric("004", self.server, self.version, "i", "n"),
+        ]
+        for start in range(0, len(isupport), 12):
+            chunk = isupport[start : start + 12]
+            lines.append(self.numeric("005", *chunk, "are supported by this server"))
+        lines.append(self.lusers())
+        return b"".join(lines)
+
+    def lusers(self) -> bytes:
+        """251-255, 265 and 266: users now (registered connections, every wire), the most
+        there were since the server started, and channels."""
+        users, channels, peak = self.stats()
+        now, most = str(users), str(peak)
+        return b"".join(
+            [
+                self.numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
+                self.numeric("252", "0", "operator(s) online"),
+                self.numeric("254", str(channels), "channels formed"),
+                self.numeric("255", f"I have {users} clients and 0 servers"),
+                self.numeric("265", now, most, f"Current local users {users}, max {peak}"),
+                self.numeric("266", now, most, f"Current global users {users}, max {peak}"),
+            ]
+        )
+
+    def topic(self, channel: str, text: str, setter: str, when: str) -> bytes:
+        """332 and 333 for a channel with a topic; nothing for one without."""
+        if not text:
+            return b""
+        return self.numeric("332", channel, strip_controls(text)) + self.numeric(
+            "333", channel, setter, str(unix_time(when))
+        )
+
+    def who_line(self, channel: str, nick: str, flag: str) -> bytes:
+        """One 352 line (Flack has no user names, hosts or real names: the nick stands in)."""
+        return self.numeric("352", channel, nick, USER_HOST, self.server, nick, flag, f"0 {nick}")
+
+    def names(self, channel: str, nicks: Iterable[str]) -> bytes:
+        full = "userhost-in-names" in self.caps
+        nicks = [prefix(n) for n in nicks] if full else list(nicks)
+        lines = [
+            self.numeric("353", "=", channel, " ".join(nicks[i : i + NAMES_PER_LINE]))
+            for i in range(0, len(nicks), NAMES_PER_LINE)
+        ]
+        lines.append(self.numeric("366", channel, "End of /NAMES list"))
+        return b"".join(lines)
+
+    def registered(self, ok: e.Ok) -> bytes:
+        self.nick = ok.params[0]
+        token = next((p[6:] for p in ok.params if p.startswith("token=")), "")
+        lines = [self.welcome()]
+        wanted, self.wanted = self.wanted, None
+        if wanted is not None and wanted != self.nick:
+            lines.append(format_message("NICK", (self.nick,), source=prefix(wanted)))
+        lines.append(
+            self.server_notice(
+                f"Your Flack resume token is {token} (it changes each time you use it). Keep "
+                "it secret; give it as the server password (PASS) to come back as "
+                f"{self.nick}, with your channels, from any IRC or Flack client."
+            )
+        )
+        lines.append(self.numeric("422", "MOTD File is missing"))
+        return b"".join(lines)
+
+    def error(self, error: e.Error) -> bytes:
+        fail = _FAILS.get((error.code, error.command))
+        if fail is not None:
+            irc_command, code = fail
+            return format_message(
+                "FAIL", (irc_command, code, *error.params[:1], error.text), source=self.server
+            )
+        known = _NUMERIC_ERRORS.get((error.code, error.command)) or _NUMERIC_ERRORS.get(
+            (error.code, "*")
+        )
+        if known is not None:
+            code, text = known
+            if code == "451":
+                return format_message(code, ("*", text), source=self.server)
+            target = error.params[0] if error.params else "*"
+            return self.numeric(code, target, text)
+        if error.code == "NEED_MORE_PARAMS":
+            return self.numeric(
+                "461", _IRC_COMMAND.get(error.command, error.command), "Not enough parameters"
+            )
+        return self.server_notice(f"{error.code} {error.command}: {error.text}")
+
+
+def irc_isupport(limits: Limits, network: str) -> list[str]:
+    """The ISUPPORT (005) tokens: what Flack's names and limits really are."""
+    return [
+        "CASEMAPPING=ascii",
+        "CHANTYPES=#",
+        f"CHANNELLEN={CHANNEL_MAX_CHARS + 1}",
+        f"NICKLEN={NICK_MAX_CHARS}",
+        f"TOPICLEN={limits.max_line_bytes}",
+        "PREFIX=",
+        "CHANMODES=,,,n",
+        f"CHANLIMIT=#:{limits.max_joins}",
+        f"NETWORK={network}",
+        "UTF8ONLY",
+        "TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:",
+        "AWAYLEN=200",
+        f"CHATHISTORY={limits.history}",
+        "MSGREFTYPES=msgid",
+    ]
+
+
+def prefix(nick: str) -> str:
+    """How a user is shown: ``nick!nick@flack`` (Flack does not show addresses)."""
+    return f"{nick}!{nick}@{USER_HOST}"
+
+
+def unix_time(iso: str) -> int:
+    """Seconds since the epoch of a Flack time (``2026-12-03T02:51:22.123Z``); 0 if none."""
+    try:
+        return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0

@@ -1,0 +1,155 @@
+# mypy: ignore-errors
+# (irctest is not installed in flackd's venv and has no type information; this module is
+# only ever imported by irctest's own pytest run, see tests/test_irctest.py.)
+"""An irctest server controller for flackd's IRC port (github progval/irctest).
+
+Owns: how irctest starts flackd for one test (the command line: 127.0.0.1, the server name
+``My.Little.Server``, the IRC port irctest picked and a second one for Flack's own, flood and
+per-address limits off for loopback) and what irctest may expect of flackd (the IRCv3
+capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of its
+005). Refuses, as skips, what flackd does not have: a server password (flackd's PASS is a
+resume token), TLS, services, websockets. Imports only the standard library and irctest.
+
+irctest imports this module by name (``--controller flackd_irctest_controller`` with this
+directory on ``PYTHONPATH``); flackd's own suite runs it that way in tests/test_irctest.py.
+The flackd started is the one installed next to ``sys.executable``, or ``$FLACKD``; its log
+goes to flackd.log in the test's temporary directory, and its end into ProcessStopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from irctest import patma
+from irctest.basecontrollers import (
+    BaseServerController,
+    DirectoryBasedController,
+    ProcessStopped,
+)
+from irctest.runner import NotImplementedByController
+from irctest.specifications import Capabilities, OptionalBehaviors
+
+#: The server name irctest's tests expect (004, the source of numerics).
+SERVER_NAME = "My.Little.Server"
+
+
+def flackd_command() -> str:
+    """The flackd executable: ``$FLACKD``, else the one installed beside this Python."""
+    return os.environ.get("FLACKD") or str(Path(sys.executable).with_name("flackd"))
+
+
+class FlackdController(BaseServerController, DirectoryBasedController):
+    software_name = "flackd"
+    supported_sasl_mechanisms: ClassVar[set[str]] = set()
+    supports_sts = False
+    _port_wait_interval = 0.02
+
+    # What flackd's CAP LS offers (flackd.irc.outbound.CAPABILITIES) that irctest's
+    # Capabilities names; a test REQ-ing one of these must get its ACK (no skip on NAK).
+    # cap-notify, draft/chathistory, sasl and userhost-in-names have no member there.
+    capabilities = frozenset(
+        {
+            Capabilities.BATCH,
+            Capabilities.ECHO_MESSAGE,
+            Capabilities.MESSAGE_REDACTION,
+            Capabilities.MESSAGE_TAGS,
+            Capabilities.MULTI_PREFIX,
+            Capabilities.SERVER_TIME,
+        }
+    )
+    # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap.
+    optional_behaviors = frozenset(
+        {
+            OptionalBehaviors.CAP_REQ_MINUS,
+            OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_NAMES_COMMAND,
+            OptionalBehaviors.MULTI_PRIVMSG,
+        }
+    )
+    # flackd.irc.outbound.irc_isupport with flackd's default limits.
+    isupport: ClassVar[dict[str, object]] = {
+        "AWAYLEN": "200",
+        "CASEMAPPING": "ascii",
+        "CHANLIMIT": patma.StrRe("#:[0-9]+"),
+        "CHANMODES": ",,,n",
+        "CHANNELLEN": "33",
+        "CHANTYPES": "#",
+        "NETWORK": "Flack",
+        "NICKLEN": "16",
+        "PREFIX": "",
+        "TARGMAX": patma.ANYSTR,
+        "TOPICLEN": patma.StrRe("[0-9]+"),
+        "UTF8ONLY": None,
+    }
+
+    def run(
+        self,
+        hostname,
+        port,
+        *,
+        password,
+        ssl,
+        run_services,
+        faketime,
+        websocket_hostname=None,
+        websocket_port=None,
+    ):
+        if password is not None:
+            raise NotImplementedByController("PASS (flackd's PASS is a resume token)")
+        if ssl:
+            raise NotImplementedByController("TLS")
+        if run_services:
+            raise NotImplementedByController("Services")
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        assert self.proc is None
+        # irctest hands out 0.0.0.0; clients reach 127.0.0.1 through it, and loopback is
+        # all a test server should listen on.
+        self.hostname = hostname
+        self.port = port
+        self.create_config()  # a temp dir, removed by kill(); flackd keeps no files
+        # Flack's own port is reserved through irctest too: "--port 0" could take the port
+        # irctest has just picked for a server of another worker.
+        _, flack_port = self.get_hostname_and_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLACKD_")}
+        # flackd's log goes to flackd.log, unless IRCTEST_DEBUG_LOGS streams it to stdout.
+        with (self.directory / "flackd.log").open("wb") as log:
+            streams = {} if self.debug_mode else {"stdout": subprocess.DEVNULL, "stderr": log}
+            self.proc = self.execute(
+                [
+                    flackd_command(),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(flack_port),
+                    "--irc-port",
+                    str(port),
+                    "--irc-name",
+                    SERVER_NAME,
+                    "--flood-burst",
+                    "1000",
+                    "--flood-rate",
+                    "1000",
+                    "--trusted-loopback",
+                ],
+                env=env,
+                cwd=self.directory,
+                **streams,
+            )
+
+    def check_is_alive(self):
+        """As irctest's, with the end of flackd's log when flackd has exited."""
+        try:
+            super().check_is_alive()
+        except ProcessStopped as stopped:
+            log = self.directory / "flackd.log" if self.directory else None
+            tail = log.read_text(errors="replace")[-2000:] if log and log.is_file() else ""
+            raise ProcessStopped(f"{stopped}; flackd's log ends:\n{tail}") from None
+
+
+def get_irctest_controller_class():
+    return FlackdController
