@@ -68,6 +68,11 @@ class Frontend(Protocol):
         """The bytes of ``event`` (a broadcast) for this connection; b"" for none."""
         ...
 
+    def passthrough(self, data: bytes) -> bytes:
+        """Every line on its way into the outbox (rendered or not): what goes in instead
+        (the same bytes, usually; IRC's labeled responses are kept until they are whole)."""
+        ...
+
 
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
@@ -182,8 +187,9 @@ class Connection:
         if frontend is not None:
             if event is not None:
                 data = frontend.render(event)
-                if not data:
-                    return
+            data = frontend.passthrough(data)
+            if not data:
+                return
             queued = self.queued + len(data)
             if queued <= self.sendq_bytes:
                 self.queued = queued

@@ -26,7 +26,7 @@ from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer
 from flackd.connection import Connection
 from flackd.hub import Effect, HubProtocol
-from flackd.irc import Disconnect, IrcClient, IrcParseError, Run
+from flackd.irc import Disconnect, IrcClient, IrcParseError, Run, labels
 from flackd.irc import parse as parse_irc
 from flackd.irc.wire import MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
@@ -142,18 +142,25 @@ class LineReader:
         except IrcParseError:
             return (1, 0) if raw.strip() else (0, 1)  # an empty line: ignored, like PING
         cost = 0 if message.command in ("PING", "PONG") else 1
-        for action in client.receive(message):
-            if type(action) is Run:
-                if not self._run(conn, action.verb, action.command):
-                    return 0, 0
-            elif type(action) is Disconnect:
-                self._bye(conn, "CLOSED", action.reason)
-                break
-            elif action:
-                assert isinstance(action, bytes)
-                self._say(conn, action)
-            if conn.is_closing():
-                break
+        labeled = client.label_of(message) is not None
+        if labeled:
+            self._say(conn, labels.BEGIN)  # in its turn: behind what a commit holds
+        try:
+            for action in client.receive(message):
+                if type(action) is Run:
+                    if not self._run(conn, action.verb, action.command):
+                        return 0, 0
+                elif type(action) is Disconnect:
+                    self._bye(conn, "CLOSED", action.reason)
+                    break
+                elif action:
+                    assert isinstance(action, bytes)
+                    self._say(conn, action)
+                if conn.is_closing():
+                    break
+        finally:
+            if labeled:
+                self._say(conn, labels.END)
         return cost, 0 if cost else 1
 
     def _tell(self, conn: Connection, event: e.Event, flack: bytes | None = None) -> None:

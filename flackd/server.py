@@ -283,6 +283,9 @@ class Server(LineReader, Housekeeping):
             partial(hub.is_registered, conn),
             isupport,
             partial(hub.set_away, conn),
+            partial(hub.history_window, conn),
+            partial(hub.history_targets, conn),
+            limits.history,
         )
 
     # -- the whole server ----------------------------------------------------------------

@@ -45,7 +45,7 @@ RULES: dict[str, set[str]] = {
     "flackd.connection": {"trio"},
     # The IRC front end: a sans-IO codec and a translator; never trio, never the hub (it
     # reads hub state only through the Directory protocol the server hands it).
-    "flackd.irc": {"flackd", "flackd.irc", "flackd.codec", "flackd.limits"},
+    "flackd.irc": {"flackd", "flackd.irc", "flackd.codec", "flackd.history", "flackd.limits"},
     "flackd.irc.wire": set(),
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},

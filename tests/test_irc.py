@@ -5,10 +5,13 @@ Real sockets on 127.0.0.1; every wait bounded; "nothing else" proved with PING b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
 from flackd.irc.wire import IrcMessage
+from flackd.store.sqlite import SqliteStore
 from tests.ircsupport import IrcClient, IrcServer, start_irc_server
 from tests.support import TEST_LIMITS, LineClient
 
@@ -422,13 +425,45 @@ async def test_chathistory_pages_with_msgid_cursors(chat: IrcServer) -> None:
             texts.append(message.params[-1])
 
     assert await page("LATEST", "#p", "*", "2") == ["c", "d"]
+    assert await page("LATEST", "#p", f"msgid={ids[1]}", "10") == ["c", "d"]
     assert await page("BEFORE", "#p", f"msgid={ids[2]}", "10") == ["a", "b"]
     assert await page("AFTER", "#p", f"msgid={ids[0]}", "2") == ["b", "c"]
-    await irc.send("CHATHISTORY AROUND #p msgid=x 5")
+    assert await page("AROUND", "#p", f"msgid={ids[1]}", "3") == ["a", "b", "c"]
+    assert await page("AROUND", "#p", f"msgid={ids[2]}", "1") == ["c"]
+    between = ("BETWEEN", "#p", f"msgid={ids[0]}", f"msgid={ids[3]}")
+    assert await page(*between, "10") == ["b", "c"]
+    assert await page(*between, "1") == ["b"]
+    backwards = ("BETWEEN", "#p", f"msgid={ids[3]}", f"msgid={ids[0]}")
+    assert await page(*backwards, "1") == ["c"]
+    assert await page("AFTER", "#p", "timestamp=2020-01-01T00:00:00.000Z", "1") == ["a"]
+    assert await page("BEFORE", "#p", "timestamp=2262-01-01T00:00:00.000Z", "1") == ["d"]
+    await irc.send("CHATHISTORY AROUND #p * 5")
     fail = await irc.expect("FAIL")
     assert fail.params[:3] == ("CHATHISTORY", "INVALID_PARAMS", "AROUND")
     await irc.send("CHATHISTORY LATEST #nowhere * 5")
     assert (await irc.expect("FAIL")).params[:2] == ("CHATHISTORY", "INVALID_TARGET")
+
+
+async def test_chathistory_targets_lists_conversations_by_their_newest_time(
+    chat: IrcServer,
+) -> None:
+    irc, flack = await both_in(chat, "#tg")
+    await irc.send("CAP REQ :batch server-time draft/chathistory")
+    await irc.expect("CAP")
+    await flack.send("MSG #tg in the channel")
+    await irc.expect("PRIVMSG")
+    await flack.send("MSG ircy in private")
+    private = await irc.expect("PRIVMSG")
+    await irc.send(
+        "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z "
+        "timestamp=2262-01-01T00:00:00.000Z 10"
+    )
+    start = await irc.expect("BATCH")
+    assert start.params[1] == "draft/chathistory-targets"
+    rows = [await irc.message() for _ in range(2)]
+    assert [m.params[:2] for m in rows] == [("TARGETS", "#tg"), ("TARGETS", "flacky")]
+    assert rows[1].params[2] == private.tags["time"]
+    assert (await irc.message()).command == "BATCH"
 
 
 async def test_redact_is_flack_delete_both_ways(chat: IrcServer) -> None:
@@ -538,3 +573,54 @@ async def test_lusers_counts_users_now_and_the_most_at_once(chat: IrcServer) -> 
     await first.send("LUSERS")
     local = await first.expect("265")
     assert local.params[1:3] == ("1", "2")
+
+
+async def test_labeled_response_ties_every_answer_to_its_label(chat: IrcServer) -> None:
+    irc = await chat.irc("labeler", caps="labeled-response batch message-tags echo-message")
+    await irc.send("@label=p1 PING :tok")
+    pong = await irc.expect("PONG")
+    assert pong.tags.get("label") == "p1"
+    await irc.send("@label=j1 JOIN #lab")
+    start = await irc.expect("BATCH")
+    assert start.tags.get("label") == "j1"
+    assert start.params[1] == "labeled-response"
+    ref = start.params[0][1:]
+    inside = []
+    while True:
+        message = await irc.message()
+        if message.command == "BATCH":
+            assert message.params == (f"-{ref}",)
+            break
+        assert message.tags.get("batch") == ref
+        inside.append(message.command)
+    assert inside == ["JOIN", "353", "366"]
+    await irc.send("@label=m1 PRIVMSG #lab :echoed")
+    echo = await irc.expect("PRIVMSG")
+    assert echo.tags.get("label") == "m1"
+    assert "msgid" in echo.tags
+    await irc.send("CAP REQ :-echo-message")
+    await irc.expect("CAP")
+    await irc.send("@label=m2 PRIVMSG #lab :quiet")
+    ack = await irc.expect("ACK")
+    assert ack.tags.get("label") == "m2"
+
+
+async def test_with_durable_state_irc_lines_wait_for_the_commit_in_order(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    store = SqliteStore.open(tmp_path)
+    try:
+        chat = await start_irc_server(nursery, store=store)
+        irc = await chat.irc("keeper", caps="labeled-response batch message-tags echo-message")
+        await irc.send("@label=j JOIN #d", "@label=m PRIVMSG #d :kept", "PING :after")
+        start = await irc.expect("BATCH")
+        assert start.tags.get("label") == "j"
+        echo = await irc.expect("PRIVMSG")
+        assert echo.tags.get("label") == "m"
+        assert (await irc.message()).command == "PONG"  # nothing out of order
+        assert chat.server.committer is not None
+        await chat.server.committer.flush()
+        msgid = echo.tags["msgid"]
+        assert any(row.msgid == msgid for row in store.load().messages)
+    finally:
+        store.close()

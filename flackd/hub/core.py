@@ -27,12 +27,13 @@ from flackd.hub.effects import Close, Effect, Reply
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
 from flackd.hub.sessions import SessionRules
-from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_token
+from flackd.hub.state import C, Channel, Conversation, Holder, Session
+from flackd.hub.views import Views
 from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
 
 
-class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
+class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
     """The in-memory chat state of one server. See :mod:`flackd.hub` for the rules."""
 
     def __init__(
@@ -227,39 +228,6 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C]):
 
     def session(self, nick: str) -> Session[C] | None:
         return self._sessions.get(fold(nick))
-
-    # -- read-only views for front ends whose wire asks more than Flack's (IRC's WHO) ----
-
-    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
-        """(name, member nicks sorted, topic, its setter, its time) of a channel, if any."""
-        channel = self._channels.get(fold(name))
-        if channel is None:
-            return None
-        nicks = [s.nick for _, s in sorted(channel.members.items())]
-        return channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
-
-    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
-        """(nick, connected now, channel names, away message) of a live session, if any."""
-        session = self._sessions.get(fold(nick))
-        if session is None or session.ended:
-            return None
-        names = [ch.name for ch in session.channels.values()]
-        return session.nick, session.conn is not None, names, session.away
-
-    def set_away(self, conn: C, text: str | None) -> None:
-        """Mark ``conn``'s session away (IRC's AWAY), or back with None. Not a change a
-        store keeps: it lasts while the connection does."""
-        session = self._conns.get(conn)
-        if session is not None:
-            session.away = text
-
-    def channel_count(self) -> int:
-        return len(self._channels)
-
-    def token_owner(self, token: str) -> str | None:
-        """The nick of the live session ``token`` would resume (RESUME's check, read-only)."""
-        session = self._tokens.get(hash_token(token))
-        return None if session is None or session.ended else session.nick
 
     # -- dispatch ----------------------------------------------------------------------
 

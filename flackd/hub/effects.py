@@ -16,6 +16,7 @@ from typing import Generic, Protocol
 from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import Verb
+from flackd.history import Ref, Window
 from flackd.hub.journal import Journal
 from flackd.hub.state import C
 from flackd.store import Changes, Snapshot
@@ -68,6 +69,12 @@ class HubProtocol(Protocol[C]):
     def set_away(self, conn: C, text: str | None) -> None: ...
     def channel_count(self) -> int: ...
     def token_owner(self, token: str) -> str | None: ...
+    def history_window(
+        self, conn: C, kind: str, target: str, refs: tuple[Ref, ...], limit: int
+    ) -> Window: ...
+    def history_targets(
+        self, conn: C, after: str, before: str, limit: int
+    ) -> list[tuple[str, str]]: ...
 
     # With a store (see flackd.store and flackd.committer):
     @property

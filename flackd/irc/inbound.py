@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from flackd.codec import commands as c
-from flackd.codec.grammar import MAX_COUNT, VERBS, Verb
+from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.history import HISTORY_WINDOWS, Ref, Window
+from flackd.irc.labels import LabelCapture
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
-from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, strip_formatting
+from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
 
 __all__ = ["Directory", "Disconnect", "IrcClient", "Run"]
 
@@ -94,12 +96,19 @@ class IrcClient:
         registered: Callable[[], bool],
         isupport: Sequence[str],
         set_away: Callable[[str | None], None] = lambda _text: None,
+        history: Callable[[str, str, tuple[Ref, ...], int], Window] | None = None,
+        targets: Callable[[str, str, int], list[tuple[str, str]]] | None = None,
+        max_history: int = 100,
     ) -> None:
-        """``registered`` and ``set_away`` act on this client's own connection."""
+        """``registered``, ``set_away``, ``history`` and ``targets`` act on this client's
+        own connection (the hub's views, bound to it)."""
         self.out = renderer
         self.directory = directory
         self.registered = registered
         self.set_away = set_away
+        self.history = history or (lambda _k, target, _r, _n: Window(target, [], "INVALID_TARGET"))
+        self.targets = targets or (lambda _a, _b, _n: [])
+        self.max_history = max_history
         self.isupport = tuple(isupport)
         self.user = UserInfo()
         self._nick: str | None = None
@@ -107,12 +116,25 @@ class IrcClient:
         self._negotiating = False
         self._cap_version = 0
         self.sasl = SaslPlain(renderer, directory.token_owner)
+        self.labels = LabelCapture(renderer.server)
         self.away: str | None = None
 
     # -- the server's side ---------------------------------------------------------------
 
     def render(self, event: object) -> bytes:
         return self.out.render(event)
+
+    def passthrough(self, data: bytes) -> bytes:
+        return self.labels.passthrough(data)
+
+    def label_of(self, message: IrcMessage) -> str | None:
+        """The label of ``message`` if its answer is to be labeled (labeled-response);
+        the server then queues :data:`~flackd.irc.labels.BEGIN` and ``END`` around it."""
+        label = message.tags.get("label")
+        if not label or "labeled-response" not in self.out.caps:
+            return None
+        self.labels.expect(label)
+        return label
 
     def render_reply(self, events: Iterable[object]) -> bytes:
         return self.out.render_reply(events)
@@ -345,33 +367,41 @@ class IrcClient:
         yield _run("DELETE", c.Delete(params[1]))
 
     def _chathistory(self, params: Sequence[str]) -> Iterator[Action]:
-        """``CHATHISTORY LATEST|BEFORE|AFTER <target> <msgid=id|*> <limit>``
-        (draft/chathistory) on Flack's HISTORY cursors; the reply is a chathistory batch."""
+        """``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> <ref> [<ref>] <limit>``
+        and ``CHATHISTORY TARGETS <ref> <ref> <limit>`` (draft/chathistory): windows of
+        Flack's history by message id or time, answered from the hub's views as batches."""
         sub = params[0].upper() if params else ""
-        if len(params) < 4:
+        two = sub in ("BETWEEN", "TARGETS")
+        wanted = 4 + two - (sub == "TARGETS")
+        if len(params) < wanted:
             yield _fail("CHATHISTORY", "NEED_MORE_PARAMS", sub or "*", "Not enough parameters")
             return
-        if sub not in ("LATEST", "BEFORE", "AFTER"):
-            yield _fail(
-                "CHATHISTORY",
-                "INVALID_PARAMS",
-                sub,
-                "only LATEST, BEFORE and AFTER, with msgid references",
-            )
+        if sub not in (*HISTORY_WINDOWS, "TARGETS"):
+            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "unknown subcommand")
             return
-        target, ref, limit = params[1], params[2], params[3]
-        msgid = ref[6:] if ref.startswith("msgid=") else None
-        if not limit.isdigit() or (msgid is None and (ref != "*" or sub != "LATEST")):
-            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "a reference is msgid=<id>")
+        limit = params[wanted - 1]
+        first = 2 if sub != "TARGETS" else 1
+        refs = [_ref(p) for p in params[first : wanted - 1]]
+        if not limit.isdigit() or any(r is None for r in refs) or int(limit) < 1:
+            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
             return
-        count = max(1, min(int(limit), MAX_COUNT))
-        if sub == "BEFORE":
-            command = c.History(target, before=msgid, count=count)
-        elif sub == "AFTER" or msgid is not None:  # LATEST after a msgid: what came since
-            command = c.History(target, after=msgid, count=count)
-        else:
-            command = c.History(target, count=count)
-        yield _run("HISTORY", command)
+        count = min(int(limit), self.max_history)
+        given = tuple(r for r in refs if r is not None and r != _ANY)
+        if sub == "TARGETS":
+            low, high = (r.time if r is not None else None for r in refs)
+            if low is None or high is None:
+                yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "TARGETS takes timestamps")
+                return
+            yield self.out.targets_batch(self.targets(min(low, high), max(low, high), count))
+            return
+        if sub != "LATEST" and len(given) != len(refs):
+            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "* is only for LATEST")
+            return
+        window = self.history(sub, params[1], given, count)
+        if window.error is not None:
+            yield _fail("CHATHISTORY", window.error, sub, params[1], "no such target here")
+            return
+        yield self.out.history_batch(window.name, window.messages)
 
     def _ping(self, params: Sequence[str]) -> Iterator[Action]:
         if not params or not params[0]:
@@ -391,9 +421,27 @@ def _cap_line(target: str, sub: str, text: str) -> bytes:
     return format_message("CAP", (target, sub, text))
 
 
-def _fail(command: str, code: str, context: str, text: str) -> bytes:
-    """An IRCv3 standard reply: ``FAIL <command> <code> <context> :text``."""
-    return format_message("FAIL", (command, code, context, text))
+def _fail(command: str, code: str, *context_and_text: str) -> bytes:
+    """An IRCv3 standard reply: ``FAIL <command> <code> <context...> :text``."""
+    return format_message("FAIL", (command, code, *context_and_text))
+
+
+#: CHATHISTORY's ``*`` reference (LATEST only: no bound).
+_ANY: Final = Ref()
+
+
+def _ref(text: str) -> Ref | None:
+    """A CHATHISTORY reference: ``*``, ``msgid=<id>`` or ``timestamp=<ISO time>``."""
+    if text == "*":
+        return _ANY
+    if text.startswith("msgid=") and len(text) > 6:
+        return Ref(msgid=text[6:])
+    if text.startswith("timestamp="):
+        try:
+            return Ref(time=server_time(text[10:]))
+        except ValueError:
+            return None
+    return None
 
 
 def _error(text: str) -> bytes:

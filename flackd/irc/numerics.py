@@ -52,13 +52,9 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
 }
-#: Flack errors of the commands behind IRCv3's (CHATHISTORY, REDACT) as standard replies:
+#: Flack errors of the commands behind IRCv3's (REDACT) as standard replies:
 #: (Flack code, Flack command) -> (IRC command, FAIL code).
 _FAILS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("NO_SUCH_CHANNEL", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
-    ("INVALID_CHANNEL", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
-    ("NO_SUCH_NICK", "HISTORY"): ("CHATHISTORY", "INVALID_TARGET"),
-    ("INVALID_PARAMS", "HISTORY"): ("CHATHISTORY", "INVALID_PARAMS"),
     ("NOT_AUTHOR", "DELETE"): ("REDACT", "REDACT_FORBIDDEN"),
     ("NO_SUCH_MESSAGE", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
     ("MESSAGE_DELETED", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
@@ -209,7 +205,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:",
         "AWAYLEN=200",
         f"CHATHISTORY={limits.history}",
-        "MSGREFTYPES=msgid",
+        "MSGREFTYPES=msgid,timestamp",
     ]
 
 

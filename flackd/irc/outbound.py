@@ -37,6 +37,7 @@ CAPABILITIES: Final = (
     "draft/chathistory",
     "draft/message-redaction",
     "echo-message",
+    "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
@@ -84,6 +85,48 @@ class Renderer(Numerics):
         return tags or None
 
     # -- rendering events --------------------------------------------------------------
+
+    def history_batch(self, target: str, messages: Sequence[e.Message]) -> bytes:
+        """A CHATHISTORY answer: ``messages`` as a ``chathistory`` batch (with ``batch``),
+        else as plain lines."""
+        lines = []
+        if "batch" in self.caps:
+            self._batch = f"h{next(self._batches)}"
+            lines.append(
+                format_message(
+                    "BATCH", (f"+{self._batch}", "chathistory", target), source=self.server
+                )
+            )
+        lines += [self._message(message, live=False) for message in messages]
+        if self._batch is not None:
+            lines.append(format_message("BATCH", (f"-{self._batch}",), source=self.server))
+            self._batch = None
+        return b"".join(lines)
+
+    def targets_batch(self, targets: Sequence[tuple[str, str]]) -> bytes:
+        """CHATHISTORY TARGETS' answer: a ``draft/chathistory-targets`` batch of
+        ``CHATHISTORY TARGETS <target> <time of its newest message>`` lines."""
+        ref = f"t{next(self._batches)}"
+        batch = "batch" in self.caps
+        lines = []
+        if batch:
+            lines.append(
+                format_message(
+                    "BATCH", (f"+{ref}", "draft/chathistory-targets"), source=self.server
+                )
+            )
+        for target, when in targets:
+            lines.append(
+                format_message(
+                    "CHATHISTORY",
+                    ("TARGETS", target, server_time(when)),
+                    source=self.server,
+                    tags={"batch": ref} if batch else None,
+                )
+            )
+        if batch:
+            lines.append(format_message("BATCH", (f"-{ref}",), source=self.server))
+        return b"".join(lines)
 
     def render(self, event: object) -> bytes:
         """A broadcast event (someone else's doing, or the echo of one's own)."""

@@ -1,0 +1,158 @@
+"""Read-only views of the hub for front ends whose wire asks more than Flack's (IRC).
+
+Owns: :class:`Views`, a mixin of :class:`flackd.hub.Hub`: a channel's members and topic,
+a user's channels and away message, who a resume token belongs to (WHO, WHOIS, SASL), the
+away mark (IRC's AWAY: volatile, never stored), and history windows by message id or by
+time (IRCv3's CHATHISTORY: BEFORE, AFTER, LATEST, AROUND, BETWEEN, TARGETS). They change
+nothing a store keeps and send nothing: the front end renders what they return. The rules
+of who may read what are the same as HISTORY's. Imports only the standard library,
+``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never a store.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+from flackd.codec.grammar import ProtocolError
+from flackd.codec.ids import parse_id
+from flackd.codec.text import fold, is_channel
+from flackd.history import HISTORY_WINDOWS, Ref, Window
+from flackd.hub.base import HubBase
+from flackd.hub.state import C, Conversation, Holder, Session, hash_token
+
+__all__ = ["Views"]
+
+
+class Views(HubBase[C]):
+    """Read-only views (see the module docstring)."""
+
+    if TYPE_CHECKING:
+
+        def _find_conversation(
+            self, session: Session[C], verb: str, nick: str
+        ) -> tuple[str, Conversation[C] | None]: ...
+
+    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
+        """(name, member nicks sorted, topic, its setter, its time) of a channel, if any."""
+        channel = self._channels.get(fold(name))
+        if channel is None:
+            return None
+        nicks = [s.nick for _, s in sorted(channel.members.items())]
+        return channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
+
+    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
+        """(nick, connected now, channel names, away message) of a live session, if any."""
+        session = self._sessions.get(fold(nick))
+        if session is None or session.ended:
+            return None
+        names = [ch.name for ch in session.channels.values()]
+        return session.nick, session.conn is not None, names, session.away
+
+    def set_away(self, conn: C, text: str | None) -> None:
+        """Mark ``conn``'s session away (IRC's AWAY), or back with None. Not a change a
+        store keeps: it lasts while the connection does."""
+        session = self._conns.get(conn)
+        if session is not None:
+            session.away = text
+
+    def channel_count(self) -> int:
+        return len(self._channels)
+
+    def token_owner(self, token: str) -> str | None:
+        """The nick of the live session ``token`` would resume (RESUME's check, read-only)."""
+        session = self._tokens.get(hash_token(token))
+        return None if session is None or session.ended else session.nick
+
+    # -- history windows -------------------------------------------------------------------
+
+    def history_window(
+        self, conn: C, kind: str, target: str, refs: tuple[Ref, ...], limit: int
+    ) -> Window:
+        """At most ``limit`` messages of ``target`` (a channel, or the conversation with a
+        nick) around ``refs`` as ``kind`` says, oldest first. Bounds are exclusive, but
+        AROUND's message is included: ``LATEST`` (no ref: the newest; a ref: the newest
+        after it), ``BEFORE``, ``AFTER``, ``AROUND``, ``BETWEEN`` (two refs, either
+        order: from the first towards the second)."""
+        session = self._conns.get(conn)
+        if session is None or kind not in HISTORY_WINDOWS or limit < 1:
+            return Window(target, [], "INVALID_PARAMS")
+        try:
+            name, holder = self._readable(session, target)
+        except ProtocolError:
+            return Window(target, [], "INVALID_TARGET")
+        if holder is None:
+            return Window(name, [])
+        entries = list(holder.history.entries_after(0))
+        seqs = [entry.seq for entry in entries]
+        times = [entry.message.time for entry in entries]
+        messages = [entry.message for entry in entries]
+
+        def left(ref: Ref) -> int:
+            if ref.time is not None:
+                return bisect.bisect_left(times, ref.time)
+            return bisect.bisect_left(seqs, self._seq_of(ref))
+
+        def right(ref: Ref) -> int:
+            if ref.time is not None:
+                return bisect.bisect_right(times, ref.time)
+            return bisect.bisect_right(seqs, self._seq_of(ref))
+
+        n = len(entries)
+        if kind == "LATEST":
+            start = max(0, n - limit)
+            if refs:
+                start = max(start, right(refs[0]))
+            return Window(name, messages[start:])
+        if not refs or (kind == "BETWEEN" and len(refs) < 2):
+            return Window(name, [], "INVALID_PARAMS")
+        ref = refs[0]
+        if kind == "BEFORE":
+            stop = left(ref)
+            return Window(name, messages[max(0, stop - limit) : stop])
+        if kind == "AFTER":
+            start = right(ref)
+            return Window(name, messages[start : start + limit])
+        if kind == "AROUND":
+            start = max(0, min(left(ref) - (limit - 1) // 2, n - limit))
+            return Window(name, messages[start : start + limit])
+        # BETWEEN: from the first ref towards the second, exclusive of both.
+        low, high = refs
+        if left(low) <= left(high):
+            start, stop = right(low), left(high)
+            return Window(name, messages[start : min(stop, start + limit)])
+        start, stop = right(high), left(low)
+        return Window(name, messages[max(start, stop - limit) : stop])
+
+    def history_targets(
+        self, conn: C, after: str, before: str, limit: int
+    ) -> list[tuple[str, str]]:
+        """(target, time of its newest message) for each channel ``conn``'s session is in
+        and each of its conversations whose newest message falls strictly between the two
+        times; the oldest first, at most ``limit``."""
+        session = self._conns.get(conn)
+        if session is None:
+            return []
+        found: list[tuple[str, str]] = []
+        holders: list[tuple[str, Holder[C]]] = [(ch.name, ch) for ch in session.channels.values()]
+        holders += [(cv.peer(session).nick, cv) for cv in session.conversations.values()]
+        for name, holder in holders:
+            newest = holder.history.latest(1).messages
+            if newest and after < newest[0].time < before:
+                found.append((newest[0].time, name))
+        return [(name, when) for when, name in sorted(found)[:limit]]
+
+    def _readable(self, session: Session[C], target: str) -> tuple[str, Holder[C] | None]:
+        """The channel (any: HISTORY's rule) or conversation ``target`` names."""
+        if is_channel(target):
+            channel = self._existing("HISTORY", target)
+            return channel.name, channel
+        return self._find_conversation(session, "HISTORY", target)
+
+    def _seq_of(self, ref: Ref) -> int:
+        """The sequence number of a message id; 0 (before everything held) for an id of an
+        earlier boot or one that is not an id."""
+        parsed = parse_id(ref.msgid or "")
+        if parsed is None or parsed.boot != self.ids.boot:
+            return 0
+        return parsed.seq
