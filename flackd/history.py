@@ -1,9 +1,7 @@
 """ChannelHistory: one channel's ring of recent messages and its cursors.
 
 Owns: the bounded ring (oldest dropped first), paging by message sequence number
-(latest / BEFORE / AFTER), the ``more`` and ``gap`` flags, and deletion; and the plain
-types of a history window query (:class:`Ref`, :class:`Window`) the hub answers for front
-ends. Knows nothing
+(latest / BEFORE / AFTER), the ``more`` and ``gap`` flags, and deletion. Knows nothing
 about connections. Imports only the standard library and ``flackd.codec``.
 
 ``gap`` is exact: the ring remembers the sequence number of the newest message it ever
@@ -16,11 +14,10 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass
-from typing import Final
 
 from flackd.codec.events import Message
 
-__all__ = ["HISTORY_WINDOWS", "ChannelHistory", "Entry", "Page", "Ref", "Window"]
+__all__ = ["ChannelHistory", "Entry", "Page"]
 
 
 @dataclass(slots=True)
@@ -118,25 +115,3 @@ class ChannelHistory:
             more=stop < len(self._entries),
             gap=seq < self.last_dropped_seq,
         )
-
-
-#: The windows :meth:`flackd.hub.Hub.history_window` knows (CHATHISTORY's subcommands but TARGETS).
-HISTORY_WINDOWS: Final = ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN")
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """A point in a history: a message id, or a time (``YYYY-MM-DDThh:mm:ss.sssZ``)."""
-
-    msgid: str | None = None
-    time: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """What :meth:`flackd.hub.Hub.history_window` found: the target's name as the asker knows it
-    and its messages, oldest first; or ``error`` (``INVALID_TARGET``, ``INVALID_PARAMS``)."""
-
-    name: str
-    messages: list[Message]
-    error: str | None = None

@@ -28,7 +28,7 @@ from flackd.connection import Connection
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import Disconnect, IrcClient, IrcParseError, Run, labels
 from flackd.irc import parse as parse_irc
-from flackd.irc.wire import MAX_TAG_BYTES, split_tags
+from flackd.irc.wire import MAX_CLIENT_TAG_BYTES, MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
 from flackd.ratelimit import TokenBucket
 from flackd.sockets import RECEIVE_BYTES, looks_like_http
@@ -131,7 +131,8 @@ class LineReader:
         """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the
         same flood and liveness costs as a Flack line (PING and PONG are free)."""
         tags, rest = split_tags(raw)
-        if rest + 2 > self.limits.max_line_bytes or tags > MAX_TAG_BYTES:
+        # A client's tags: at most 4094 bytes, with the '@' and the space (IRCv3).
+        if rest + 2 > self.limits.max_line_bytes or tags > MAX_CLIENT_TAG_BYTES + 2:
             self._say(conn, client.too_long(self.limits.max_line_bytes))
             return 1, 0
         try:

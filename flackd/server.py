@@ -50,7 +50,7 @@ from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.irc import IrcClient, Renderer
-from flackd.irc.numerics import DEFAULT_IRC_NAME, irc_isupport
+from flackd.irc.numerics import DEFAULT_IRC_NAME, error_line, irc_isupport
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
 from flackd.sockets import (
@@ -175,7 +175,9 @@ class Server(LineReader, Housekeeping):
                     trio.move_on_after(1),
                     contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
                 ):
-                    await stream.send_all(encode_event(refusal))
+                    await stream.send_all(
+                        error_line(refusal.text) if irc else encode_event(refusal)
+                    )
                 await linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat the BYE
             await trio.aclose_forcefully(stream)
             return
@@ -197,6 +199,7 @@ class Server(LineReader, Housekeeping):
         if irc:
             client = self._irc_client(conn)
             conn.use_frontend(client)
+            conn.answers_pings = True  # IRC clients must: one that stops is closed
             conn.bye_sendq = client.render_reply([self._bye_sendq_event])
         self.connections.add(conn)
         if conn.registration_deadline < self._sleep.deadline:
@@ -277,16 +280,7 @@ class Server(LineReader, Housekeeping):
             self._irc_stats,
         )
         hub = self.hub
-        return IrcClient(
-            renderer,
-            hub,
-            partial(hub.is_registered, conn),
-            isupport,
-            partial(hub.set_away, conn),
-            partial(hub.history_window, conn),
-            partial(hub.history_targets, conn),
-            limits.history,
-        )
+        return IrcClient(renderer, hub, hub.own_view(conn), isupport, limits.history)
 
     # -- the whole server ----------------------------------------------------------------
 

@@ -29,6 +29,7 @@ RULES: dict[str, set[str]] = {
         "flackd.history",
         "flackd.limits",
         "flackd.store",
+        "flackd.views",
     },
     "flackd.hub.core": {
         "flackd",
@@ -45,7 +46,9 @@ RULES: dict[str, set[str]] = {
     "flackd.connection": {"trio"},
     # The IRC front end: a sans-IO codec and a translator; never trio, never the hub (it
     # reads hub state only through the Directory protocol the server hands it).
-    "flackd.irc": {"flackd", "flackd.irc", "flackd.codec", "flackd.history", "flackd.limits"},
+    "flackd.irc": {"flackd", "flackd.irc", "flackd.codec", "flackd.limits", "flackd.views"},
+    # The plain types of the hub's views, shared by the hub and front ends.
+    "flackd.views": {"flackd.codec"},
     "flackd.irc.wire": set(),
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},

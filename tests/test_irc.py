@@ -546,13 +546,13 @@ async def test_away_is_seen_by_others_and_notice_gets_no_errors(chat: IrcServer)
     await other.send("WHOIS dozer")
     assert (await other.expect("301")).params[2] == "back at five"
     await other.send("USERHOST dozer")
-    assert (await other.expect("302")).params[1] == "dozer=-dozer@flack"
+    assert (await other.expect("302")).params[1] == "dozer=-~dozer@flack"
     await other.send("NOTICE #nowhere :hello", "NOTICE ghost :hello")
     assert not [m for m in await other.sync() if m.command.isdigit()]  # silence
     await away.send("AWAY")
     await away.expect("305")
     await other.send("USERHOST dozer")
-    assert (await other.expect("302")).params[1] == "dozer=+dozer@flack"
+    assert (await other.expect("302")).params[1] == "dozer=+~dozer@flack"
 
 
 async def test_who_with_a_mask_lists_only_neighbours(chat: IrcServer) -> None:

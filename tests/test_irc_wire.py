@@ -175,12 +175,6 @@ def test_escape_tag_value_drops_nul_and_spells_every_escape() -> None:
         "@a=b ",
         "@a=b :src",
         "@a=b :src  ",
-        "12 x",
-        "1234 x",
-        "0a1 x",
-        "PRIV-MSG #c",
-        "@a=b ;c CMD",
-        "PRIVMSG2 #c",
         ":x",
         "ÉTÉ x",
         "PRİVMSG #c",
@@ -477,3 +471,13 @@ def test_now_server_time(monkeypatch: pytest.MonkeyPatch, now: float, expected: 
 
 def test_now_server_time_shape() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_server_time())
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [("12 x", "12"), ("1234 x", "1234"), ("0a1 x", "0A1"), ("PRIV-MSG #c", "PRIV-MSG"),
+     ("NONEXISTENT_COMMAND", "NONEXISTENT_COMMAND"), ("privmsg2 #c", "PRIVMSG2")],
+)  # fmt: skip
+def test_any_printable_word_is_a_command(line: str, command: str) -> None:
+    """Unknown commands parse (the command table answers them with 421)."""
+    assert parse(line).command == command

@@ -34,74 +34,111 @@ CONTROLLER: Final = "flackd_irctest_controller"
 #: Where irctest's server tests are, relative to its tree (and in its node ids).
 TESTS: Final = "irctest/server_tests"
 #: The whole irctest run (about a minute on four workers); each test has 60 s on its own.
-RUN_TIMEOUT: Final = 170.0
+RUN_TIMEOUT: Final = 420.0
 
 #: What irctest needs here beyond pytest (module: pip name); xdist, as serially it is slow.
 NEEDS: Final = {"pytest_timeout": "pytest-timeout", "xdist": "pytest-xdist", "filelock": "filelock"}
-MODULES: Final = (
-    "connection_registration",
-    "pingpong",
-    "join",
-    "part",
-    "names",
-    "topic",
-    "messages",
-    "who",
-    "list",
-    "isupport",
-    "quit",
-    "lusers",
-    "away",
-    "whois",
-    "buffering",
-    "regressions",
-    "time",
-    "utf8",
-)
-MARKERS: Final = (
-    "not services and not implementation-specific and not deprecated and not strict and not IRCv3"
-)
+#: The selection: the core marker expression over every module, as irctest's own CI runs
+#: servers, plus chathistory and redact (marked "services", as most of their tests register
+#: accounts, which Flack does not have: those skip, the rest run).
+CORE: Final = "not services and not implementation-specific and not deprecated and not strict"
+SERVICES_MODULES: Final = ("chathistory", "redact")
+SERVICES: Final = "not implementation-specific and not deprecated and not strict"
+MARKERS: Final = f"({CORE}) or services"  # what the run collects; the node ids decide
 
-_NO_OPS = "no channel operators: a channel's creator gets no @ (NAMES, WHO, WHOIS 319)"
-_NO_USER = "Flack keeps no USER fields: the nick stands in for username and realname"
-_NO_OPER = "Flack has no IRC operators: OPER gets 491"
+_NO_OPS = "no channel operators: a channel's creator gets no @ (NAMES, WHO, WHOIS, KICK)"
+_NO_MODES = "no channel modes but +n (always on): +b, +i, +k, +l, +m, +o, +s, +t do not exist"
+_NO_OPER = "Flack has no IRC operators: OPER gets 491 (so no KILL, WALLOPS, oper-only INFO)"
+_NO_INVITE = "no INVITE: Flack channels are open to anyone (there is no +i to get past)"
+_NOTICE = "Flack has one kind of message: a NOTICE is delivered (and echoed) as PRIVMSG"
+_NO_TAGMSG = "client-only tags are not relayed and TAGMSG is not supported (CLIENTTAGDENY=*)"
+_SELF = (
+    "a note to oneself is one Flack event: with echo-message both copies come, but both"
+    " inside the labeled batch"
+)
+_NO_REASON = "Flack's DELETE keeps no reason: REDACT is relayed without one"
+_NO_TOPIC_LOCK = "no +t and no operators: any member sets a channel's topic"
+_NOT_YET = "not built yet: WHOWAS (flackd keeps no record of the users who left)"
 
-#: irctest node ids (under :data:`TESTS`) that fail because flackd differs on purpose.
+#: irctest node ids (under :data:`TESTS`) that fail because flackd differs from IRC on
+#: purpose, or lacks a command yet (each with its reason; docs/irc.md lists them too).
 DELIBERATE: Final[dict[str, str]] = {
-    "connection_registration.py::ConnectionRegistrationTestCase::testNonutf8Username": (
-        _NO_USER + " (WHOIS does not echo USER's realname)"
-    ),
+    "echo_message.py::EchoMessageTestCase::testEchoMessage[NOTICE-False-True]": _NOTICE,
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledNoticeResponsesToChannel": _NOTICE,
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledNoticeResponsesToClient": _NOTICE,
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledNoticeResponsesToSelf": _NOTICE,
+    "messages.py::NoticeTestCase::testNotice": _NOTICE,
+    "invite.py::InviteTestCase::testInviteAlreadyInChannel": _NO_INVITE,
+    "invite.py::InviteTestCase::testInviteInviteOnly": _NO_INVITE,
+    "invite.py::InviteTestCase::testInviteList": _NO_INVITE,
+    "invite.py::InviteTestCase::testInviteOnlyFromUsersInChannel": _NO_INVITE,
+    "invite.py::InviteTestCase::testInvite[False]": _NO_INVITE,
+    "invite.py::InviteTestCase::testInvite[True]": _NO_INVITE,
+    "invite.py::InviteTestCase::testInvites": _NO_INVITE,
+    "chmodes/ban.py::BanModeTestCase::testBan": _NO_MODES,
+    "chmodes/ban.py::BanModeTestCase::testBanList": _NO_MODES,
+    "chmodes/key.py::KeyTestCase::testKeyNormal": _NO_MODES,
+    "chmodes/key.py::KeyTestCase::testKeyValidation[empty]": _NO_MODES,
+    "chmodes/key.py::KeyTestCase::testKeyValidation[long]": _NO_MODES,
+    "chmodes/key.py::KeyTestCase::testKeyValidation[only-space]": _NO_MODES,
+    "chmodes/key.py::KeyTestCase::testKeyValidation[spaces]": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitAfterPart": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitChange": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitDecrease": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitInvalidValues[empty]": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitInvalidValues[negative]": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitInvalidValues[non-numeric]": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitInvalidValues[zero]": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitMode": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitMultipleChannels": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitRemoval": _NO_MODES,
+    "chmodes/limit.py::LimitTestCase::testLimitWithInvite": _NO_MODES,
+    "chmodes/modeis.py::RplChannelModeIsTestCase::testChannelModeIs": _NO_MODES,
+    "chmodes/moderated.py::ModeratedModeTestCase::testModeratedMode": _NO_MODES,
+    "chmodes/no_external.py::NoExternalMessagesTestCase::testNoExternalMessagesMode": _NO_MODES,
+    "chmodes/operator.py::ChannelOperatorModeTestCase::testChannelOperatorModeSuccess": _NO_MODES,
+    "chmodes/operator.py::ChannelOperatorModeTestCase::testChannelOperatorModeTargetDoesNotExist": _NO_MODES,  # noqa: E501
+    "chmodes/operator.py::ChannelOperatorModeTestCase::testChannelOperatorModeTargetNotInChannel": _NO_MODES,  # noqa: E501
+    "chmodes/secret.py::SecretChannelTestCase::testSecretChannelListCommand": _NO_MODES,
+    "names.py::NamesTestCase::testNames2812Secret": _NO_MODES,
+    "info.py::InfoTestCase::testInfo": _NO_OPER,
+    "kill.py::KillTestCase::testKill": _NO_OPER,
+    "oper.py::OperTestCase::testOperSuccess": _NO_OPER,
+    "wallops.py::WallopsTestCase::testWallops": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickAwayAndOper[casefolded]": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickAwayAndOper[exact]": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickAwayAndOper[mask]": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickOper[casefolded]": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickOper[exact]": _NO_OPER,
+    "who.py::WhoTestCase::testWhoNickOper[mask]": _NO_OPER,
+    "whois.py::WhoisTestCase::testWhoisNumerics[oper]": _NO_OPER,
+    "kick.py::KickTestCase::testKickPrivileges": _NO_OPS,
+    "multi_prefix.py::MultiPrefixTestCase::testMultiPrefix": _NO_OPS,
+    "multi_prefix.py::MultiPrefixTestCase::testNoMultiPrefix": _NO_OPS,
     "names.py::NamesTestCase::testNames2812": _NO_OPS,
     "names.py::NamesTestCase::testNamesModern": _NO_OPS,
     "names.py::NamesTestCase::testNamesMultipleChannels2812": _NO_OPS,
-    "names.py::NamesTestCase::testNames2812Secret": "no channel modes: no +s, no '@' symbol",
-    "topic.py::TopicTestCase::testTopicMode": "no +t and no operators: any member sets a topic",
-    "topic.py::TopicPrivilegesTestCase::testTopicPrivileges": (
-        "no +t and no operators: any member sets a topic"
-    ),
-    "messages.py::NoticeTestCase::testNotice": (
-        "Flack has one kind of message: a NOTICE is delivered as PRIVMSG"
-    ),
-    **{
-        f"who.py::WhoTestCase::{test}[{mask}]": _NO_USER + " (352)"
-        for test in ("testWhoNick", "testWhoNickAway")
-        for mask in ("exact", "casefolded", "mask")
-    },
-    "who.py::WhoTestCase::testWhoChan[exact]": _NO_USER + " (352); " + _NO_OPS,
-    "who.py::WhoTestCase::testWhoChan[casefolded]": _NO_USER + " (352); " + _NO_OPS,
-    "who.py::WhoTestCase::testWhoStar": _NO_USER + " (352)",
-    **{
-        f"who.py::WhoTestCase::{test}[{mask}]": _NO_OPER
-        for test in ("testWhoNickOper", "testWhoNickAwayAndOper")
-        for mask in ("exact", "casefolded", "mask")
-    },
-    **{
-        f"whois.py::WhoisTestCase::testWhoisUser[{target}]": _NO_USER + " (311)"
-        for target in ("no-target", "target_server", "target-nick")
-    },
-    "whois.py::WhoisTestCase::testWhoisNumerics[normal]": _NO_OPS,
+    "redact.py::RedactTestCase::testOpRedactOthersPrivmsg": _NO_OPS,
+    "who.py::WhoTestCase::testWhoChan[casefolded]": _NO_OPS,
+    "who.py::WhoTestCase::testWhoChan[exact]": _NO_OPS,
     "whois.py::WhoisTestCase::testWhoisNumerics[away]": _NO_OPS,
-    "whois.py::WhoisTestCase::testWhoisNumerics[oper]": _NO_OPER,
+    "whois.py::WhoisTestCase::testWhoisNumerics[normal]": _NO_OPS,
+    "redact.py::RedactTestCase::testRedactWithReason": _NO_REASON,
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToChannel": _NO_TAGMSG,  # noqa: E501
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToClient": _NO_TAGMSG,  # noqa: E501
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToSelf": _NO_TAGMSG,
+    "topic.py::TopicPrivilegesTestCase::testTopicPrivileges": _NO_TOPIC_LOCK,
+    "topic.py::TopicTestCase::testTopicMode": _NO_TOPIC_LOCK,
+    "whowas.py::WhowasTestCase::testWhowasCount1": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasCount2": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasCountNegative": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasCountZero": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasEnd": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasMultiple": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasNoParamModern": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasNoSuchNick": _NOT_YET,
+    "whowas.py::WhowasTestCase::testWhowasNumerics": _NOT_YET,
+    "labeled_responses.py::LabeledResponsesTestCase::testLabeledPrivmsgResponsesToSelf": _SELF,
 }
 
 
@@ -113,10 +150,10 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def pytest_command(*args: str) -> list[str]:
-    """A child pytest's command line (run from the irctest tree) over the selection."""
+def pytest_command(*args: str, marker: str = MARKERS) -> list[str]:
+    """A child pytest's command line (run from the irctest tree)."""
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    return [*command, "--controller", CONTROLLER, "-m", MARKERS, *args]
+    return [*command, "--controller", CONTROLLER, "-m", marker, *args]
 
 
 def collected(output: str) -> list[str]:
@@ -162,12 +199,15 @@ async def test_irctest_selection_passes(tmp_path: Path) -> None:
         "TMPDIR": str(tmp_path),
     }
     junit = tmp_path / "irctest.xml"
-    modules = [f"{TESTS}/{module}.py" for module in MODULES]
+    services = [f"{TESTS}/{module}.py" for module in SERVICES_MODULES]
     with trio.fail_after(RUN_TIMEOUT):
         # Exact node ids: --deselect ...::testNotice would take testNoticeNonexistentChannel.
-        listing = await run(pytest_command("--collect-only", *modules), tree, env)
-        nodes = collected(listing.stdout.decode("utf-8", "replace"))
-        assert nodes, listing.stdout.decode("utf-8", "replace")[-4000:]
+        nodes: list[str] = []
+        for marker, where in ((CORE, [TESTS]), (SERVICES, services)):
+            listing = await run(pytest_command("--collect-only", *where, marker=marker), tree, env)
+            found = collected(listing.stdout.decode("utf-8", "replace"))
+            assert found, listing.stdout.decode("utf-8", "replace")[-4000:]
+            nodes += [node for node in found if node not in nodes]
         stale = sorted(set(DELIBERATE) - {node.removeprefix(f"{TESTS}/") for node in nodes})
         assert not stale, f"DELIBERATE lists tests the selection does not have: {stale}"
         selected = [node for node in nodes if node.removeprefix(f"{TESTS}/") not in DELIBERATE]
@@ -182,3 +222,4 @@ async def test_irctest_selection_passes(tmp_path: Path) -> None:
         f"purpose (then add it to DELIBERATE with the reason):{listed}"
     )
     assert result.returncode == 0, f"irctest: {summary}\n{output[-4000:]}"
+    print(f"irctest: {summary}; {len(DELIBERATE)} more fail on purpose (DELIBERATE)")

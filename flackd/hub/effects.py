@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol
 
 from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import Verb
-from flackd.history import Ref, Window
 from flackd.hub.journal import Journal
 from flackd.hub.state import C
 from flackd.store import Changes, Snapshot
+from flackd.views import ChannelView, UserView
+
+if TYPE_CHECKING:
+    from flackd.hub.views import OwnView
 
 # Effects and history entries are plain dataclasses, not frozen ones: at least one is
 # made per message, and a frozen dataclass takes three times as long to make. Nothing
@@ -64,17 +67,11 @@ class HubProtocol(Protocol[C]):
     def is_registered(self, conn: C) -> bool: ...
 
     # Read-only views for front ends whose wire asks more than Flack's (IRC's WHO, WHOIS):
-    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None: ...
-    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None: ...
-    def set_away(self, conn: C, text: str | None) -> None: ...
+    def channel_info(self, name: str) -> ChannelView | None: ...
+    def user_info(self, nick: str) -> UserView | None: ...
     def channel_count(self) -> int: ...
     def token_owner(self, token: str) -> str | None: ...
-    def history_window(
-        self, conn: C, kind: str, target: str, refs: tuple[Ref, ...], limit: int
-    ) -> Window: ...
-    def history_targets(
-        self, conn: C, after: str, before: str, limit: int
-    ) -> list[tuple[str, str]]: ...
+    def own_view(self, conn: C) -> OwnView[C]: ...
 
     # With a store (see flackd.store and flackd.committer):
     @property

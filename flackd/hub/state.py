@@ -46,6 +46,8 @@ class Session(Generic[C]):
     ended: bool = False
     #: An away message (IRC's AWAY) while set; volatile: not stored, cleared on disconnect.
     away: str | None = None
+    #: (username, realname) an IRC client gave in USER; volatile like ``away``.
+    identity: tuple[str, str] | None = None
     key: str = field(init=False)  # fold(nick): kept, not recomputed, as every MSG needs it
 
     def __post_init__(self) -> None:

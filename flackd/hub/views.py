@@ -12,20 +12,24 @@ of who may read what are the same as HISTORY's. Imports only the standard librar
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
 
 from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import parse_id
 from flackd.codec.text import fold, is_channel
-from flackd.history import HISTORY_WINDOWS, Ref, Window
 from flackd.hub.base import HubBase
 from flackd.hub.state import C, Conversation, Holder, Session, hash_token
+from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
 
-__all__ = ["Views"]
+__all__ = ["OwnView", "Views"]
 
 
 class Views(HubBase[C]):
     """Read-only views (see the module docstring)."""
+
+    def own_view(self, conn: C) -> OwnView[C]:
+        """The views of ``conn``'s own session, bound to it."""
+        return OwnView(self, conn)
 
     if TYPE_CHECKING:
 
@@ -33,21 +37,33 @@ class Views(HubBase[C]):
             self, session: Session[C], verb: str, nick: str
         ) -> tuple[str, Conversation[C] | None]: ...
 
-    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
-        """(name, member nicks sorted, topic, its setter, its time) of a channel, if any."""
+    def channel_info(self, name: str) -> ChannelView | None:
+        """A channel's name, members (nicks sorted), topic, its setter and time, if any."""
         channel = self._channels.get(fold(name))
         if channel is None:
             return None
         nicks = [s.nick for _, s in sorted(channel.members.items())]
-        return channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
+        return ChannelView(
+            channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
+        )
 
-    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
-        """(nick, connected now, channel names, away message) of a live session, if any."""
+    def user_info(self, nick: str) -> UserView | None:
+        """A live session as others may see it, if any."""
         session = self._sessions.get(fold(nick))
         if session is None or session.ended:
             return None
         names = [ch.name for ch in session.channels.values()]
-        return session.nick, session.conn is not None, names, session.away
+        username, realname = session.identity or (session.nick, session.nick)
+        return UserView(
+            session.nick, session.conn is not None, names, session.away, username, realname
+        )
+
+    def set_identity(self, conn: C, username: str, realname: str) -> None:
+        """What an IRC client said in USER, shown by WHO and WHOIS while it is connected
+        (volatile, like :meth:`set_away`)."""
+        session = self._conns.get(conn)
+        if session is not None:
+            session.identity = (username, realname)
 
     def set_away(self, conn: C, text: str | None) -> None:
         """Mark ``conn``'s session away (IRC's AWAY), or back with None. Not a change a
@@ -63,6 +79,25 @@ class Views(HubBase[C]):
         """The nick of the live session ``token`` would resume (RESUME's check, read-only)."""
         session = self._tokens.get(hash_token(token))
         return None if session is None or session.ended else session.nick
+
+    def message_info(self, conn: C, msgid: str) -> tuple[str, str] | None:
+        """(where it is as ``conn``'s session names it: a channel's name or the other
+        side's nick, its author) of a message held now that the session may read; None for
+        anything else (not an id, an earlier boot's, deleted, dropped, someone else's
+        conversation)."""
+        session = self._conns.get(conn)
+        parsed = parse_id(msgid)
+        if session is None or parsed is None or parsed.boot != self.ids.boot:
+            return None
+        holder = self._where.get(parsed.seq)
+        entry = holder.history.find(parsed.seq) if holder is not None else None
+        if holder is None or entry is None:
+            return None
+        if isinstance(holder, Conversation):
+            if session not in (holder.a, holder.b):
+                return None
+            return holder.peer(session).nick, entry.message.author
+        return holder.name, entry.message.author
 
     # -- history windows -------------------------------------------------------------------
 
@@ -156,3 +191,33 @@ class Views(HubBase[C]):
         if parsed is None or parsed.boot != self.ids.boot:
             return 0
         return parsed.seq
+
+
+class OwnView(Generic[C]):
+    """One connection's own side of the views: whether it is registered, its away mark and
+    USER fields, and history as its session may read it (bound to the connection, so a
+    front end's translator needs no connection handle)."""
+
+    __slots__ = ("_conn", "_hub")
+
+    def __init__(self, hub: Views[C], conn: C) -> None:
+        self._hub = hub
+        self._conn = conn
+
+    def registered(self) -> bool:
+        return self._hub._conns.get(self._conn) is not None
+
+    def set_away(self, text: str | None) -> None:
+        self._hub.set_away(self._conn, text)
+
+    def set_identity(self, username: str, realname: str) -> None:
+        self._hub.set_identity(self._conn, username, realname)
+
+    def history(self, kind: str, target: str, refs: tuple[Ref, ...], limit: int) -> Window:
+        return self._hub.history_window(self._conn, kind, target, refs, limit)
+
+    def targets(self, after: str, before: str, limit: int) -> list[tuple[str, str]]:
+        return self._hub.history_targets(self._conn, after, before, limit)
+
+    def message_info(self, msgid: str) -> tuple[str, str] | None:
+        return self._hub.message_info(self._conn, msgid)

@@ -21,14 +21,14 @@ from typing import Final, Protocol
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
-from flackd.history import HISTORY_WINDOWS, Ref, Window
 from flackd.irc.labels import LabelCapture
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
+from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
 
-__all__ = ["Directory", "Disconnect", "IrcClient", "Run"]
+__all__ = ["Directory", "Disconnect", "IrcClient", "Own", "Run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +50,26 @@ class Disconnect:
 Action = Run | Disconnect | bytes
 
 
+class Own(Protocol):
+    """What the IRC side may read and set of its own connection's session."""
+
+    def registered(self) -> bool: ...
+    def set_away(self, text: str | None) -> None: ...
+    def set_identity(self, username: str, realname: str) -> None: ...
+    def history(self, kind: str, target: str, refs: tuple[Ref, ...], limit: int) -> Window: ...
+    def targets(self, after: str, before: str, limit: int) -> list[tuple[str, str]]: ...
+    def message_info(self, msgid: str) -> tuple[str, str] | None: ...
+
+
 class Directory(Protocol):
     """What the IRC side may read of the hub's state (queries only, never rules)."""
 
-    def channel_info(self, name: str) -> tuple[str, list[str], str, str, str] | None:
-        """(name, member nicks, topic, topic setter, topic time) of a channel, if any."""
+    def channel_info(self, name: str) -> ChannelView | None:
+        """A channel's name, members, topic, its setter and time, if any."""
         ...
 
-    def user_info(self, nick: str) -> tuple[str, bool, list[str], str | None] | None:
-        """(nick, connected, channel names, away message) of a session, if any."""
+    def user_info(self, nick: str) -> UserView | None:
+        """A live session as others see it, if any."""
         ...
 
     def token_owner(self, token: str) -> str | None:
@@ -67,6 +78,9 @@ class Directory(Protocol):
 
 
 #: Commands a client may send before it is registered (the rest get 451).
+#: The most characters of USER's username and realname kept (ISUPPORT USERLEN).
+USERLEN: Final = 10
+REALLEN: Final = 100
 _BEFORE_REGISTRATION: Final = frozenset(
     {"AUTHENTICATE", "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"}
 )
@@ -93,21 +107,20 @@ class IrcClient:
         self,
         renderer: Renderer,
         directory: Directory,
-        registered: Callable[[], bool],
+        own: Own,
         isupport: Sequence[str],
-        set_away: Callable[[str | None], None] = lambda _text: None,
-        history: Callable[[str, str, tuple[Ref, ...], int], Window] | None = None,
-        targets: Callable[[str, str, int], list[tuple[str, str]]] | None = None,
         max_history: int = 100,
     ) -> None:
-        """``registered``, ``set_away``, ``history`` and ``targets`` act on this client's
-        own connection (the hub's views, bound to it)."""
+        """``directory`` reads anyone's state; ``own`` acts on this client's own session."""
         self.out = renderer
         self.directory = directory
-        self.registered = registered
-        self.set_away = set_away
-        self.history = history or (lambda _k, target, _r, _n: Window(target, [], "INVALID_TARGET"))
-        self.targets = targets or (lambda _a, _b, _n: [])
+        self.own = own
+        self.registered = own.registered
+        self.set_away = own.set_away
+        self.set_identity = own.set_identity
+        self.history = own.history
+        self.targets = own.targets
+        self.message_info = own.message_info
         self.max_history = max_history
         self.isupport = tuple(isupport)
         self.user = UserInfo()
@@ -239,7 +252,8 @@ class IrcClient:
         if len(params) < 4 or not params[0] or not params[3]:
             yield self.out.numeric("461", "USER", "Not enough parameters")
             return
-        self.user = UserInfo(params[0], params[3])
+        username = "".join(ch for ch in params[0] if (ch.isascii() and ch.isalnum()) or ch in "._-")
+        self.user = UserInfo(f"~{username[:USERLEN]}", strip_formatting(params[3])[:REALLEN])
         yield from self._try_register()
 
     def _try_register(self) -> Iterator[Action]:
@@ -248,6 +262,8 @@ class IrcClient:
             return
         if self._password is None:
             yield _run("NICK", c.Nick(self._nick))
+            if self.registered():
+                self.set_identity(self.user.username, self.user.realname)
             return
         self.out.wanted = self._nick
         yield _run("RESUME", c.Resume(self._password))
@@ -257,6 +273,7 @@ class IrcClient:
                 "bad password",
             )
             return
+        self.set_identity(self.user.username, self.user.realname)
         for name in self._my_channels():
             found = self.directory.channel_info(name)
             if found is not None:
@@ -364,7 +381,18 @@ class IrcClient:
         if len(params) < 2:
             yield self.out.numeric("461", "REDACT", "Not enough parameters")
             return
-        yield _run("DELETE", c.Delete(params[1]))
+        target, msgid = params[0], params[1]
+        found = self.message_info(msgid)
+        if found is None or found[0].lower() != target.lower():
+            if target.startswith("#") and self.directory.channel_info(target) is None:
+                yield _fail("REDACT", "INVALID_TARGET", target, "no such channel")
+            else:
+                yield _fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
+            return
+        if found[1].lower() != self.out.nick.lower():
+            yield _fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "only your own messages")
+            return
+        yield _run("DELETE", c.Delete(msgid))
 
     def _chathistory(self, params: Sequence[str]) -> Iterator[Action]:
         """``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> <ref> [<ref>] <limit>``
@@ -401,7 +429,7 @@ class IrcClient:
         if window.error is not None:
             yield _fail("CHATHISTORY", window.error, sub, params[1], "no such target here")
             return
-        yield self.out.history_batch(window.name, window.messages)
+        yield self.out.history_batch(params[1], window.messages)  # the name as it was asked
 
     def _ping(self, params: Sequence[str]) -> Iterator[Action]:
         if not params or not params[0]:

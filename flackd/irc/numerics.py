@@ -16,15 +16,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
-from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS
-from flackd.irc.wire import format_message, strip_controls
+from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
+from flackd.irc.wire import format_message
 from flackd.limits import Limits
+from flackd.views import UserView
 
 __all__ = [
     "DEFAULT_IRC_NAME",
     "NAMES_PER_LINE",
     "USER_HOST",
     "Numerics",
+    "error_line",
     "irc_isupport",
     "prefix",
     "unix_time",
@@ -51,6 +53,7 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
+    ("LINE_TOO_LONG", "*"): ("417", "Input line was too long"),
 }
 #: Flack errors of the commands behind IRCv3's (REDACT) as standard replies:
 #: (Flack code, Flack command) -> (IRC command, FAIL code).
@@ -90,10 +93,12 @@ class Numerics:
         self.caps: set[str] = set()
 
     def numeric(self, code: str, *params: str) -> bytes:
-        return format_message(code, (self.nick, *params), source=self.server)
+        """``:<server> <code> <nick> <params...>``; what a client sent and is quoted back
+        (a refused nick, a channel name) is made terminal-safe like everything else."""
+        return format_message(code, (self.nick, *map(neutralise, params)), source=self.server)
 
     def server_notice(self, text: str) -> bytes:
-        return format_message("NOTICE", (self.nick, strip_controls(text)), source=self.server)
+        return format_message("NOTICE", (self.nick, neutralise(text)), source=self.server)
 
     def welcome(self) -> bytes:
         """001-005 and LUSERS: what a client waits for after NICK/USER (the MOTD's 422
@@ -131,13 +136,24 @@ class Numerics:
         """332 and 333 for a channel with a topic; nothing for one without."""
         if not text:
             return b""
-        return self.numeric("332", channel, strip_controls(text)) + self.numeric(
+        return self.numeric("332", channel, neutralise(text)) + self.numeric(
             "333", channel, setter, str(unix_time(when))
         )
 
-    def who_line(self, channel: str, nick: str, flag: str) -> bytes:
-        """One 352 line (Flack has no user names, hosts or real names: the nick stands in)."""
-        return self.numeric("352", channel, nick, USER_HOST, self.server, nick, flag, f"0 {nick}")
+    def who_line(self, channel: str, user: UserView) -> bytes:
+        """One 352 line: H or G (away), the USER fields of an IRC user (a Flack user's
+        nick stands in for them), and the one host Flack shows."""
+        flag = "G" if user.away else "H"
+        return self.numeric(
+            "352",
+            channel,
+            user.username,
+            USER_HOST,
+            self.server,
+            user.nick,
+            flag,
+            f"0 {user.realname}",
+        )
 
     def names(self, channel: str, nicks: Iterable[str]) -> bytes:
         full = "userhost-in-names" in self.caps
@@ -180,6 +196,8 @@ class Numerics:
             code, text = known
             if code == "451":
                 return format_message(code, ("*", text), source=self.server)
+            if code == "417":
+                return self.numeric(code, text)
             target = error.params[0] if error.params else "*"
             return self.numeric(code, target, text)
         if error.code == "NEED_MORE_PARAMS":
@@ -204,9 +222,16 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "UTF8ONLY",
         "TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:",
         "AWAYLEN=200",
+        "USERLEN=11",
         f"CHATHISTORY={limits.history}",
+        "CLIENTTAGDENY=*",
         "MSGREFTYPES=msgid,timestamp",
     ]
+
+
+def error_line(text: str) -> bytes:
+    """``ERROR :<text>``: an IRC connection's last line (a refusal at the door, a close)."""
+    return format_message("ERROR", (f"Closing link: {neutralise(text)}",))
 
 
 def prefix(nick: str) -> str:

@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
-from flackd.irc.numerics import Numerics, prefix, unix_time
-from flackd.irc.wire import format_message, server_time, strip_controls
+from flackd.codec.text import neutralise
+from flackd.irc.numerics import Numerics, error_line, prefix, unix_time
+from flackd.irc.wire import format_message, server_time
 
 __all__ = ["CAPABILITIES", "Renderer"]
 
@@ -153,7 +154,7 @@ class Renderer(Numerics):
         if kind is e.Topic:
             assert isinstance(event, e.Topic)
             return format_message(
-                "TOPIC", (event.channel, strip_controls(event.text)), source=prefix(event.setter)
+                "TOPIC", (event.channel, neutralise(event.text)), source=prefix(event.setter)
             )
         return self.render_reply((event,))
 
@@ -194,9 +195,7 @@ class Renderer(Numerics):
             elif kind is e.ChannelEntry:
                 assert isinstance(event, e.ChannelEntry)
                 out.append(
-                    self.numeric(
-                        "322", event.channel, str(event.members), strip_controls(event.topic)
-                    )
+                    self.numeric("322", event.channel, str(event.members), neutralise(event.topic))
                 )
             elif kind is e.Joined:  # RESUME: the channels one is back in
                 assert isinstance(event, e.Joined)
@@ -209,7 +208,7 @@ class Renderer(Numerics):
         if isinstance(event, e.Error):
             return self.error(event)
         if isinstance(event, e.Bye):
-            return format_message("ERROR", (f"Closing link: {strip_controls(event.text)}",))
+            return error_line(event.text)
         if isinstance(event, e.Ping):
             return format_message("PING", (event.token or self.server,))
         if isinstance(event, e.Pong):
@@ -227,7 +226,7 @@ class Renderer(Numerics):
         if isinstance(event, e.Edited):
             return format_message(
                 "NOTICE",
-                (_irc_target(event.target), f"(edited) {strip_controls(event.text)}"),
+                (_irc_target(event.target), f"(edited) {neutralise(event.text)}"),
                 source=prefix(event.editor),
                 tags=self._tags(event.time, event.id),
             )
@@ -242,7 +241,7 @@ class Renderer(Numerics):
     def _topic_reply(self, topic: e.Topic, *, on_join: bool) -> bytes:
         if not topic.text:
             return b"" if on_join else self.numeric("331", topic.channel, "No topic is set")
-        return self.numeric("332", topic.channel, strip_controls(topic.text)) + self.numeric(
+        return self.numeric("332", topic.channel, neutralise(topic.text)) + self.numeric(
             "333", topic.channel, topic.setter, str(unix_time(topic.time))
         )
 
@@ -283,17 +282,24 @@ class Renderer(Numerics):
         mine = live and message.author.lower() == me and message.target.lower() != me
         if mine and "echo-message" not in self.caps:
             return b""  # the client showed it when it sent it (a note to oneself it gets)
-        text = strip_controls(message.text)
+        text = neutralise(message.text)
         if not live and "server-time" not in self.caps:
             text = f"[{_clock(message.time)}] {text}"
         if message.action:
             text = f"\x01ACTION {text}\x01"
-        return format_message(
+        line = format_message(
             "PRIVMSG",
             (_irc_target(message.target), text or " "),
             source=prefix(message.author),
             tags=self._tags(message.time, message.id),
         )
+        if (
+            live
+            and "echo-message" in self.caps
+            and message.author.lower() == me == (message.target.lower())
+        ):
+            return line + line  # to oneself: the echo, then the message received
+        return line
 
 
 def _irc_target(target: str) -> str:

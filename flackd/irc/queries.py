@@ -16,12 +16,16 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
-from flackd.irc.wire import irc_casefold
+from flackd.irc.numerics import USER_HOST
+from flackd.irc.wire import irc_casefold, strip_formatting
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
 
-__all__ = ["QUERIES"]
+__all__ = ["AWAYLEN", "QUERIES"]
+
+#: The most characters of an AWAY message kept (ISUPPORT AWAYLEN).
+AWAYLEN: Final = 200
 
 
 def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
@@ -37,16 +41,18 @@ def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         name, nicks = found[0], found[1]
         for nick in nicks:
             user = directory.user_info(nick)
-            lines.append(out.who_line(name, nick, _flag(user)))
+            if user is not None:
+                lines.append(out.who_line(name, user))
     else:
         user = directory.user_info(mask)
-        if user is not None and user[1]:
-            lines.append(out.who_line("*", user[0], _flag(user)))
+        if user is not None and user.connected:
+            lines.append(out.who_line("*", user))
         elif any(ch in mask for ch in "*?"):
             pattern = irc_casefold(mask)
             for nick in sorted(_neighbours(client)):
-                if fnmatch.fnmatchcase(irc_casefold(nick), pattern):
-                    lines.append(out.who_line("*", nick, _flag(directory.user_info(nick))))
+                match = directory.user_info(nick)
+                if match is not None and fnmatch.fnmatchcase(irc_casefold(nick), pattern):
+                    lines.append(out.who_line("*", match))
     lines.append(out.numeric("315", mask, "End of /WHO list"))
     yield b"".join(lines)
 
@@ -63,11 +69,6 @@ def _neighbours(client: IrcClient) -> set[str]:
     return nicks
 
 
-def _flag(user: tuple[str, bool, list[str], str | None] | None) -> str:
-    """352's here (H) or gone (G: away)."""
-    return "G" if user is not None and user[3] else "H"
-
-
 def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     if not params:
         yield client.out.numeric("431", "No nickname given")
@@ -80,9 +81,9 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
             "318", nick, "End of /WHOIS list"
         )
         return
-    name, connected, channels, away_text = user
+    name, connected, channels, away_text = user.nick, user.connected, user.channels, user.away
     lines = [
-        out.numeric("311", name, name, "flack", "*", name),
+        out.numeric("311", name, user.username, USER_HOST, "*", user.realname),
         out.numeric("312", name, out.server, "Flack"),
     ]
     if channels:
@@ -138,15 +139,15 @@ def userhost(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     for word in params[:5]:
         user = client.directory.user_info(word)
         if user is not None and user[1]:
-            here = "-" if user[3] else "+"
-            replies.append(f"{user[0]}={here}{user[0]}@flack")
+            here = "-" if user.away else "+"
+            replies.append(f"{user.nick}={here}{user.username}@{USER_HOST}")
     yield client.out.numeric("302", " ".join(replies))
 
 
 def away(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     """``AWAY :text`` marks you away for everyone (301 to those who write you, G in WHO,
     - in USERHOST); ``AWAY`` alone (or empty) marks you back."""
-    text = params[0] if params and params[0] else None
+    text = strip_formatting(params[0])[:AWAYLEN] if params and params[0] else None
     client.set_away(text)
     if text is None:
         yield client.out.numeric("305", "You are no longer marked as being away")
@@ -175,8 +176,18 @@ def server_time(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
 
 
 def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    channel = params[0] if params else "*"
-    yield client.out.numeric("482", channel, "Flack channels have no operators")
+    """Flack has no operators, so nobody may KICK; the checks before that come first."""
+    out = client.out
+    if len(params) < 2:
+        yield out.numeric("461", "KICK", "Not enough parameters")
+        return
+    found = client.directory.channel_info(params[0])
+    if found is None:
+        yield out.numeric("403", params[0], "No such channel")
+    elif out.nick.lower() not in (n.lower() for n in found.members):
+        yield out.numeric("442", found.name, "You're not on that channel")
+    else:
+        yield out.numeric("482", found.name, "Flack channels have no operators")
 
 
 def oper(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:

@@ -165,10 +165,9 @@ def parse(line: str) -> IrcMessage:
         words = [w for w in rest[:colon].split(" ") if w]
         words.append(rest[colon + 2 :])
     command = words[0]
-    if not command.isascii() or not (
-        command.isalpha() or (len(command) == 3 and command.isdigit())
-    ):
+    if not command.isascii() or not command.isprintable():
         raise IrcParseError(f"bad command {command[:32]!r}")
+    # Any other word is a command (an unknown one gets 421 from the command table).
     return IrcMessage(source, command.upper(), tuple(words[1:]), tags=tags)
 
 

@@ -55,6 +55,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         {
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_REDACTION,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
@@ -78,6 +79,8 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "CHANMODES": ",,,n",
         "CHANNELLEN": "33",
         "CHANTYPES": "#",
+        "CHATHISTORY": patma.StrRe("[0-9]+"),
+        "MSGREFTYPES": patma.StrRe("msgid(,timestamp)?"),
         "NETWORK": "Flack",
         "NICKLEN": "16",
         "PREFIX": "",
@@ -85,6 +88,11 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "TOPICLEN": patma.StrRe("[0-9]+"),
         "UTF8ONLY": None,
     }
+
+    def registerUser(self, case, username, password=None):
+        """Flack has no accounts (a session's resume token is its only secret, and it is
+        not chosen by the user), so tests that register one are skipped."""
+        raise NotImplementedByController("accounts: Flack has none")
 
     def run(
         self,
