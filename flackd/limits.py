@@ -25,7 +25,7 @@ MAX_LINE_BYTES_CAP: Final = 16384
 
 
 #: Limits for which 0 means "none" rather than an error.
-_MAY_BE_ZERO: Final = frozenset({"irc_history"})
+_MAY_BE_ZERO: Final = frozenset({"irc_history", "whowas"})
 
 
 def _limit(default: Any, help: str) -> Any:
@@ -147,6 +147,11 @@ class Limits:
     )
     max_detached: int = _limit(
         4096, "Dropped sessions kept for RESUME. Past it the oldest is forgotten (nick freed)."
+    )
+    whowas: int = _limit(
+        100,
+        "Nicks no longer in use that WHOWAS (IRC) remembers; past it the oldest is "
+        "forgotten. 0: none.",
     )
     commit_queue: int = _limit(
         512,

@@ -624,3 +624,22 @@ async def test_with_durable_state_irc_lines_wait_for_the_commit_in_order(
         assert any(row.msgid == msgid for row in store.load().messages)
     finally:
         store.close()
+
+
+async def test_whowas_remembers_nicks_given_up(chat: IrcServer) -> None:
+    gone = await chat.irc("leaver")
+    await gone.send("NICK renamed")
+    await gone.expect("NICK")
+    await gone.send("QUIT :bye")
+    await gone.expect("ERROR")
+    asker = await chat.irc("asker")
+    await asker.send("WHOWAS leaver")
+    was = await asker.expect("314")
+    assert was.params[1:3] == ("leaver", "~leaver")
+    assert was.params[-1] == "leaver tester"
+    assert (await asker.expect("369")).params[1] == "leaver"
+    await asker.send("WHOWAS nobody")
+    assert (await asker.expect("406")).params[1] == "nobody"
+    await asker.expect("369")
+    await asker.send("WHOWAS")
+    await asker.expect("461")

@@ -58,7 +58,6 @@ _SELF = (
 )
 _NO_REASON = "Flack's DELETE keeps no reason: REDACT is relayed without one"
 _NO_TOPIC_LOCK = "no +t and no operators: any member sets a channel's topic"
-_NOT_YET = "not built yet: WHOWAS (flackd keeps no record of the users who left)"
 
 #: irctest node ids (under :data:`TESTS`) that fail because flackd differs from IRC on
 #: purpose, or lacks a command yet (each with its reason; docs/irc.md lists them too).
@@ -129,15 +128,6 @@ DELIBERATE: Final[dict[str, str]] = {
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToSelf": _NO_TAGMSG,
     "topic.py::TopicPrivilegesTestCase::testTopicPrivileges": _NO_TOPIC_LOCK,
     "topic.py::TopicTestCase::testTopicMode": _NO_TOPIC_LOCK,
-    "whowas.py::WhowasTestCase::testWhowasCount1": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasCount2": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasCountNegative": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasCountZero": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasEnd": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasMultiple": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasNoParamModern": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasNoSuchNick": _NOT_YET,
-    "whowas.py::WhowasTestCase::testWhowasNumerics": _NOT_YET,
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledPrivmsgResponsesToSelf": _SELF,
 }
 

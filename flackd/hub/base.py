@@ -10,7 +10,7 @@ composed into :class:`flackd.hub.Hub`. Imports only the standard library,
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Generic
 
 from flackd.codec import events as e
@@ -43,6 +43,9 @@ class HubBase(Generic[C]):
         self._where: dict[int, Holder[C]] = {}  # message seq -> the channel or conversation
         self._deleted: dict[int, None] = {}  # recently deleted seqs (see messages.py)
         self._next_sid = 0
+        # Nicks no longer held (a session ended, or took another nick), newest last, with
+        # the USER fields they had: IRC's WHOWAS. Volatile, bounded by --whowas.
+        self._whowas: deque[tuple[str, str, str]] = deque(maxlen=self.limits.whowas)
 
     if TYPE_CHECKING:
         # A session rule (flackd.hub.sessions) that the channel rules call too.

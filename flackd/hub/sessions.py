@@ -87,6 +87,7 @@ class SessionRules(HubBase[C]):
         del self._sessions[session.key]
         for channel in session.channels.values():
             channel.remove(session, now)
+        self._was(session)
         session.rename(nick)
         self._sessions[session.key] = session
         for channel in session.channels.values():
@@ -194,6 +195,7 @@ class SessionRules(HubBase[C]):
         return [Broadcast(list(audience), notice)] if audience else []
 
     def _forget(self, session: Session[C]) -> None:
+        self._was(session)
         self._sessions.pop(session.key, None)
         self._tokens.pop(session.token_hash, None)
         self._detached.pop(session, None)
@@ -203,6 +205,12 @@ class SessionRules(HubBase[C]):
         self._release_conversations(session)
         if self.journal is not None:
             self.journal.drop_session(session)
+
+    def _was(self, session: Session[C]) -> None:
+        """Remember the nick ``session`` gives up, for WHOWAS."""
+        if self._whowas.maxlen != 0:
+            username, realname = session.identity or (session.nick, session.nick)
+            self._whowas.append((session.nick, username, realname))
 
     def _expire(self, now: float) -> None:
         """Forget detached sessions past their time or beyond ``max_detached``."""

@@ -58,6 +58,13 @@ class Views(HubBase[C]):
             session.nick, session.conn is not None, names, session.away, username, realname
         )
 
+    def whowas(self, nick: str, count: int) -> list[tuple[str, str, str]]:
+        """(nick, username, realname) of the last ``count`` (0: all) times ``nick`` was
+        given up, newest first."""
+        key = fold(nick)
+        found = [entry for entry in reversed(self._whowas) if fold(entry[0]) == key]
+        return found[:count] if count > 0 else found
+
     def set_identity(self, conn: C, username: str, realname: str) -> None:
         """What an IRC client said in USER, shown by WHO and WHOIS while it is connected
         (volatile, like :meth:`set_away`)."""

@@ -76,6 +76,10 @@ class Directory(Protocol):
         """The nick of the live session ``token`` would resume, if any."""
         ...
 
+    def whowas(self, nick: str, count: int) -> list[tuple[str, str, str]]:
+        """(nick, username, realname) of the last times ``nick`` was given up."""
+        ...
+
 
 #: Commands a client may send before it is registered (the rest get 451).
 #: The most characters of USER's username and realname kept (ISUPPORT USERLEN).

@@ -96,6 +96,24 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield b"".join(lines)
 
 
+def whowas(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    """``WHOWAS <nick> [count]``: who had that nick before (bounded by --whowas)."""
+    out = client.out
+    if not params or not params[0]:
+        yield out.numeric("461", "WHOWAS", "Not enough parameters")
+        return
+    nick = params[0]
+    count = int(params[1]) if len(params) > 1 and params[1].lstrip("-").isdigit() else 0
+    lines = []
+    for name, username, realname in client.directory.whowas(nick, count):
+        lines.append(out.numeric("314", name, username, USER_HOST, "*", realname))
+        lines.append(out.numeric("312", name, out.server, "Flack"))
+    if not lines:
+        lines.append(out.numeric("406", nick, "There was no such nickname"))
+    lines.append(out.numeric("369", nick, "End of WHOWAS"))
+    yield b"".join(lines)
+
+
 def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     out = client.out
     if not params:
@@ -207,4 +225,5 @@ QUERIES: Final[dict[str, Callable[[IrcClient, Sequence[str]], Iterator[bytes]]]]
     "VERSION": version,
     "WHO": who,
     "WHOIS": whois,
+    "WHOWAS": whowas,
 }
