@@ -149,7 +149,7 @@ def _command(**options: Any) -> None:
     if options.pop("no_plain"):
         if not tls_cert:
             raise typer.BadParameter("--no-plain leaves nothing to listen on without --tls-cert")
-        port = None
+        port = irc_port = None  # neither of the plain listeners
     tls: ServerTLS | None = None
     if tls_cert:
         try:
@@ -214,8 +214,8 @@ def _build_signature() -> inspect.Signature:
         option(
             "no_plain",
             False,
-            "No plain-text listener: TLS only (needs --tls-cert). --port 0 still means a "
-            "free port, as for every listener.",
+            "No plain-text listener, Flack's or IRC's: TLS only (needs --tls-cert). --port 0 "
+            "still means a free port, as for every listener.",
         ),
         option(
             "tls_cert",

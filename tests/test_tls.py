@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -526,6 +527,33 @@ async def test_installed_flackd_tls_only(pki: Pki) -> None:
         assert not any("listening" in line and "(TLS)" not in line for line in flackd.log)
         client = await TLSLineClient.connect(flackd.tls_port, pki.client_context())
         await client.register("alone")
+        assert await flackd.terminate() == 0
+
+
+async def test_installed_flackd_tls_only_covers_irc_too(pki: Pki) -> None:
+    """--no-plain leaves no plain listener of either wire: IRC is served over TLS only."""
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:  # two free ports for the IRC listeners asked for
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    plain_irc, tls_irc = (str(p) for p in ports)
+    flags = ("--tls-cert", str(pki.cert), "--tls-key", str(pki.key), "--tls-port", "0")
+    irc = ("--irc-port", plain_irc, "--irc-tls-port", tls_irc)
+    async with flackd_process(*flags, *irc, "--no-plain") as flackd:
+        assert flackd.irc_port == int(tls_irc)
+        listening = [line for line in flackd.log if "listening" in line]
+        assert all("TLS)" in line for line in listening), listening
+        with pytest.raises(OSError, match="connect"):  # nobody listens there
+            await trio.open_tcp_stream("127.0.0.1", int(plain_irc))
+        tcp = await trio.open_tcp_stream("127.0.0.1", flackd.irc_port)
+        stream = trio.SSLStream(tcp, pki.client_context(), server_hostname="localhost")
+        await stream.send_all(b"NICK sealed\r\nUSER s 0 * :S\r\n")
+        received = b""
+        with trio.fail_after(WAIT):
+            while b" 001 sealed " not in received:
+                received += await stream.receive_some(65536)
+        await trio.aclose_forcefully(stream)
         assert await flackd.terminate() == 0
 
 
