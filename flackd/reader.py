@@ -152,6 +152,9 @@ class LineReader:
                     if not self._run(conn, action.verb, action.command):
                         return 0, 0
                 elif type(action) is Disconnect:
+                    if labeled:  # what the command said goes out, labeled, before the close
+                        labeled = False
+                        self._say(conn, labels.END)
                     self._bye(conn, "CLOSED", action.reason)
                     break
                 elif action:

@@ -263,8 +263,12 @@ class Server(LineReader, Housekeeping):
     def _irc_stats(self) -> tuple[int, int, int]:
         """LUSERS: registered connections (every wire) not closing, channels, the most
         users at once. One pass over the connections: LUSERS and IRC registrations only."""
-        unregistered = self._unregistered
-        users = sum(1 for c in self.connections if not c.closing and c not in unregistered)
+        unregistered, registered = self._unregistered, self.hub.is_registered
+        users = sum(
+            1
+            for c in self.connections
+            if not c.closing and (c not in unregistered or registered(c))  # one registering
+        )
         self.peak_users = max(self.peak_users, users)
         return users, self.hub.channel_count(), self.peak_users
 

@@ -643,3 +643,35 @@ async def test_whowas_remembers_nicks_given_up(chat: IrcServer) -> None:
     await asker.expect("369")
     await asker.send("WHOWAS")
     await asker.expect("461")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["JOIN :#a b", "NAMES :", "WHO :", "WHOIS :x y", "MODE :#a b", "REDACT x :a b",
+     "CHATHISTORY :a b", "CAP :x y", "CAP LS \u00b2", "WHOWAS x --5", "WHOWAS x \u00b2",
+     "CHATHISTORY LATEST #a * \u00b2", "KICK :#a b :c d"],
+)  # fmt: skip
+async def test_odd_parameters_get_answers_not_a_dropped_connection(
+    chat: IrcServer, line: str
+) -> None:
+    irc = await chat.irc("oddball")
+    await irc.send(line)
+    await irc.sync()  # still here, and answered in order
+    await irc.send("NICK :a b")
+    assert (await irc.expect("432")).params[1] == "ab"
+
+
+async def test_after_a_nick_change_commands_use_the_new_nick_at_once(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    store = SqliteStore.open(tmp_path)
+    try:
+        chat = await start_irc_server(nursery, store=store)
+        irc = await chat.irc("before")
+        await irc.send("JOIN #n")
+        await irc.expect("366")
+        await irc.send("NICK after", "JOIN 0", "MODE after")
+        assert (await irc.expect("PART")).params[0] == "#n"
+        assert (await irc.expect("221")).params[0] == "after"
+    finally:
+        store.close()

@@ -205,6 +205,7 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
         effects = self._leave_all(session, e.Quit(session.nick, reason), now)
         session.conn = None
         session.away = None
+        session.identity = None
         session.detached_at = now
         self._detached[session] = None
         if self.journal is not None:

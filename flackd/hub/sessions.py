@@ -148,6 +148,7 @@ class SessionRules(HubBase[C]):
         token, session.token_hash = self._new_token()
         self._tokens[session.token_hash] = session
         session.conn = conn
+        session.away = session.identity = None  # the new connection says its own
         self._conns[conn] = session
         if self.journal is not None:
             self.journal.session(session)
@@ -202,6 +203,7 @@ class SessionRules(HubBase[C]):
         session.channels.clear()
         session.markers.clear()
         session.ended = True
+        session.conn = None  # an ended session has no connection (its QUIT's is closing)
         self._release_conversations(session)
         if self.journal is not None:
             self.journal.drop_session(session)

@@ -214,6 +214,11 @@ class OwnView(Generic[C]):
     def registered(self) -> bool:
         return self._hub._conns.get(self._conn) is not None
 
+    def nick(self) -> str | None:
+        """The session's nick now (None before registration)."""
+        session = self._hub._conns.get(self._conn)
+        return session.nick if session is not None else None
+
     def set_away(self, text: str | None) -> None:
         self._hub.set_away(self._conn, text)
 

@@ -22,6 +22,7 @@ from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
 from flackd.irc.labels import LabelCapture
+from flackd.irc.numerics import word
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
@@ -59,6 +60,7 @@ class Own(Protocol):
     def history(self, kind: str, target: str, refs: tuple[Ref, ...], limit: int) -> Window: ...
     def targets(self, after: str, before: str, limit: int) -> list[tuple[str, str]]: ...
     def message_info(self, msgid: str) -> tuple[str, str] | None: ...
+    def nick(self) -> str | None: ...
 
 
 class Directory(Protocol):
@@ -171,6 +173,11 @@ class IrcClient:
     def receive(self, message: IrcMessage) -> Iterator[Action]:
         """The actions that carry out ``message`` (see the module docstring)."""
         command = message.command
+        current = self.own.nick()
+        if current is not None:
+            # Replies built now address the nick the hub has now, even while the NICK line
+            # that changed it still waits for a commit (--data-dir).
+            self.out.nick = current
         if not self.registered() and command not in _BEFORE_REGISTRATION:
             yield self.out.numeric("451", "You have not registered")
             return
@@ -189,7 +196,8 @@ class IrcClient:
             if not self.registered():
                 self._negotiating = True
             version = params[1] if len(params) > 1 else ""
-            self._cap_version = max(self._cap_version, int(version) if version.isdigit() else 0)
+            number = int(version) if version.isdecimal() and len(version) < 6 else 0
+            self._cap_version = max(self._cap_version, number)
             values = self._cap_version >= 302  # 302 clients get values: sasl=PLAIN
             sasl = f"sasl={MECHANISMS}" if values else "sasl"
             offered = [sasl if cap == "sasl" else cap for cap in CAPABILITIES]
@@ -272,10 +280,7 @@ class IrcClient:
         self.out.wanted = self._nick
         yield _run("RESUME", c.Resume(self._password))
         if not self.registered():
-            yield Disconnect(
-                _error("Closing link: that password is not a resume token this server knows"),
-                "bad password",
-            )
+            yield Disconnect(b"", "that password is not a resume token this server knows")
             return
         self.set_identity(self.user.username, self.user.realname)
         for name in self._my_channels():
@@ -284,8 +289,13 @@ class IrcClient:
                 yield self.out.topic(found[0], found[2], found[3], found[4])
             yield _run("NAMES", c.Names(name))
 
+    @property
+    def nick(self) -> str:
+        """The client's nick as the hub has it now (the renderer's may lag behind a commit)."""
+        return self.own.nick() or self.out.nick
+
     def _my_channels(self) -> list[str]:
-        me = self.directory.user_info(self.out.nick)
+        me = self.directory.user_info(self.nick)
         return me[2] if me is not None else []
 
     # -- channels ----------------------------------------------------------------------
@@ -393,7 +403,7 @@ class IrcClient:
             else:
                 yield _fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
             return
-        if found[1].lower() != self.out.nick.lower():
+        if found[1].lower() != self.nick.lower():
             yield _fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "only your own messages")
             return
         yield _run("DELETE", c.Delete(msgid))
@@ -414,7 +424,10 @@ class IrcClient:
         limit = params[wanted - 1]
         first = 2 if sub != "TARGETS" else 1
         refs = [_ref(p) for p in params[first : wanted - 1]]
-        if not limit.isdigit() or any(r is None for r in refs) or int(limit) < 1:
+        if not limit.isdecimal() or len(limit) > 9 or any(r is None for r in refs):
+            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
+            return
+        if int(limit) < 1:
             yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
             return
         count = min(int(limit), self.max_history)
@@ -450,12 +463,14 @@ class IrcClient:
 
 
 def _cap_line(target: str, sub: str, text: str) -> bytes:
-    return format_message("CAP", (target, sub, text))
+    return format_message("CAP", (word(target), word(sub), text))
 
 
 def _fail(command: str, code: str, *context_and_text: str) -> bytes:
-    """An IRCv3 standard reply: ``FAIL <command> <code> <context...> :text``."""
-    return format_message("FAIL", (command, code, *context_and_text))
+    """An IRCv3 standard reply: ``FAIL <command> <code> <context...> :text`` (the context,
+    quoted from the client, made one word each)."""
+    *context, text = context_and_text
+    return format_message("FAIL", (command, code, *map(word, context), text))
 
 
 #: CHATHISTORY's ``*`` reference (LATEST only: no bound).

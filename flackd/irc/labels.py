@@ -70,7 +70,17 @@ class LabelCapture:
         )
         end = format_message("BATCH", (f"-{ref}",), source=self.server)
         batch = f"batch={ref}".encode()
-        return start + b"".join(_tagged(line, batch) for line in lines) + end
+        body = [line if _in_batch(line) else _tagged(line, batch) for line in lines]
+        return start + b"".join(body) + end
+
+
+def _in_batch(line: bytes) -> bool:
+    """Whether ``line`` already belongs to a batch (nested: a chathistory batch inside a
+    labeled response; only its own BATCH lines get the outer batch's tag)."""
+    if not line.startswith(b"@"):
+        return False
+    tags = line[1 : line.find(b" ")]
+    return any(tag.startswith(b"batch=") for tag in tags.split(b";"))
 
 
 def _tagged(line: bytes, tag: bytes) -> bytes:

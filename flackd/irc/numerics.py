@@ -30,6 +30,7 @@ __all__ = [
     "irc_isupport",
     "prefix",
     "unix_time",
+    "word",
 ]
 
 #: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
@@ -94,8 +95,11 @@ class Numerics:
 
     def numeric(self, code: str, *params: str) -> bytes:
         """``:<server> <code> <nick> <params...>``; what a client sent and is quoted back
-        (a refused nick, a channel name) is made terminal-safe like everything else."""
-        return format_message(code, (self.nick, *map(neutralise, params)), source=self.server)
+        (a refused nick, a channel name) is made terminal-safe like everything else, and a
+        middle parameter one word (a client can send ``JOIN :#a b``)."""
+        *middle, last = params or ("",)
+        words = [word(p) for p in middle] if middle else []
+        return format_message(code, (self.nick, *words, neutralise(last)), source=self.server)
 
     def server_notice(self, text: str) -> bytes:
         return format_message("NOTICE", (self.nick, neutralise(text)), source=self.server)
@@ -196,7 +200,7 @@ class Numerics:
             code, text = known
             if code == "451":
                 return format_message(code, ("*", text), source=self.server)
-            if code == "417":
+            if code in ("417", "464"):
                 return self.numeric(code, text)
             target = error.params[0] if error.params else "*"
             return self.numeric(code, target, text)
@@ -227,6 +231,13 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "CLIENTTAGDENY=*",
         "MSGREFTYPES=msgid,timestamp",
     ]
+
+
+def word(text: str) -> str:
+    """``text`` fit to be a middle parameter: terminal-safe, no spaces, no leading ':',
+    not empty (``*``)."""
+    cleaned = neutralise(text).replace(" ", "").lstrip(":")
+    return cleaned or "*"
 
 
 def error_line(text: str) -> bytes:

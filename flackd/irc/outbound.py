@@ -140,11 +140,14 @@ class Renderer(Numerics):
             return format_message("JOIN", (event.channel,), source=prefix(event.nick))
         if kind is e.Parted:
             assert isinstance(event, e.Parted)
-            params = (event.channel, event.reason) if event.reason else (event.channel,)
+            reason = neutralise(event.reason)
+            params = (event.channel, reason) if reason else (event.channel,)
             return format_message("PART", params, source=prefix(event.nick))
         if kind is e.Quit:
             assert isinstance(event, e.Quit)
-            return format_message("QUIT", (f"Quit: {event.reason}",), source=prefix(event.nick))
+            return format_message(
+                "QUIT", (f"Quit: {neutralise(event.reason)}",), source=prefix(event.nick)
+            )
         if kind is e.NickChanged:
             assert isinstance(event, e.NickChanged)
             line = format_message("NICK", (event.new,), source=prefix(event.old))

@@ -60,8 +60,8 @@ def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
 def _neighbours(client: IrcClient) -> set[str]:
     """The nicks of everyone who shares a channel with the client, the client included."""
     directory = client.directory
-    me = directory.user_info(client.out.nick)
-    nicks = {client.out.nick}
+    me = directory.user_info(client.nick)
+    nicks = {client.nick}
     for channel in me[2] if me is not None else []:
         found = directory.channel_info(channel)
         if found is not None:
@@ -103,7 +103,8 @@ def whowas(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         yield out.numeric("461", "WHOWAS", "Not enough parameters")
         return
     nick = params[0]
-    count = int(params[1]) if len(params) > 1 and params[1].lstrip("-").isdigit() else 0
+    given = params[1] if len(params) > 1 else ""
+    count = int(given) if given.isdecimal() and len(given) < 9 else 0
     lines = []
     for name, username, realname in client.directory.whowas(nick, count):
         lines.append(out.numeric("314", name, username, USER_HOST, "*", realname))
@@ -133,7 +134,7 @@ def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         else:
             yield out.numeric("482", found[0], "Flack channels have no operators")
         return
-    if target.lower() != out.nick.lower():
+    if target.lower() != client.nick.lower():
         yield out.numeric("502", "Can't change mode for other users")
     elif len(params) == 1:
         yield out.numeric("221", "+i")
@@ -202,7 +203,7 @@ def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     found = client.directory.channel_info(params[0])
     if found is None:
         yield out.numeric("403", params[0], "No such channel")
-    elif out.nick.lower() not in (n.lower() for n in found.members):
+    elif client.nick.lower() not in (n.lower() for n in found.members):
         yield out.numeric("442", found.name, "You're not on that channel")
     else:
         yield out.numeric("482", found.name, "Flack channels have no operators")
