@@ -16,7 +16,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import trio
 
-from tests.process import FlackdProcess, flackd_process
+from tests.process import FlackdProcess, flackd_process, free_port
 from tests.support import LineClient
 
 #: Bound for every wait on a third-party client (it connects and joins in about a second).
@@ -48,14 +47,6 @@ def weechat_fifo_plugin() -> Path | None:
         if candidate.exists():
             return candidate
     return None
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (flackd binds it next)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +23,15 @@ import trio
 from tests.support import WAIT, LineClient
 
 FLACKD = Path(sys.executable).with_name("flackd")
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for a listener whose port 0 means "none",
+    such as ``--irc-port``; flackd binds it next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass

@@ -7,21 +7,14 @@ talks to it over Flack's own port.
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Any
 
 import irc.client
 import trio
 
-from tests.process import flackd_process
+from tests.process import flackd_process, free_port
 from tests.support import WAIT, LineClient
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_bot(port: int, joined: trio.Event, stop: threading.Event) -> list[str]:

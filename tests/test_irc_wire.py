@@ -10,7 +10,6 @@ formatting, CTCP framing, and server-time stamps.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -24,12 +23,10 @@ from flackd.irc.wire import (
     escape_tag_value,
     format_message,
     irc_casefold,
-    now_server_time,
     parse,
     parse_ctcp,
     server_time,
     split_tags,
-    strip_controls,
     strip_formatting,
     unescape_tag_value,
 )
@@ -364,32 +361,9 @@ def test_strip_formatting(text: str, clean: str) -> None:
     assert strip_formatting(text) == clean
 
 
-FORMATTING_CODES = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f"
-
-
-def test_strip_controls_keeps_formatting() -> None:
-    text = "\x02b\x02 \x0304,12r\x03 \x1di\x1d \x1fu\x1f \x1es\x1e \x11m\x11 \x16v\x16\x0f"
-    text += "\x04FF0000x\x04\ttab"
-    assert strip_controls(text) == text
-
-
-def test_strip_controls_removes_the_rest() -> None:
-    removed = [
-        c
-        for c in map(chr, [*range(0x20), *range(0x7F, 0xA0)])
-        if c != "\t" and c not in FORMATTING_CODES
-    ]
-    assert "\x01" in removed
-    assert "\x1b" in removed
-    assert strip_controls("a" + "".join(removed) + "b") == "ab"
-    assert strip_controls("\x1b[2J\x02hi\x02\x85") == "[2J\x02hi\x02"
-    assert strip_controls("héllo ✓") == "héllo ✓"
-
-
-def test_strip_formatting_removes_everything_strip_controls_keeps_but_tab() -> None:
+def test_strip_formatting_removes_every_control_but_tab() -> None:
     every = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
     assert strip_formatting(every) == "\t"
-    assert strip_formatting(strip_controls(every)) == "\t"
 
 
 # -- CTCP -----------------------------------------------------------------------------------
@@ -454,23 +428,6 @@ def test_server_time(iso: str, expected: str) -> None:
 def test_server_time_refuses_other_shapes(iso: str) -> None:
     with pytest.raises(ValueError, match="ISO 8601"):
         server_time(iso)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (0.0, "1970-01-01T00:00:00.000Z"),
-        (1.9999, "1970-01-01T00:00:01.999Z"),
-        (1796266282.5, "2026-12-03T02:51:22.500Z"),
-    ],
-)
-def test_now_server_time(monkeypatch: pytest.MonkeyPatch, now: float, expected: str) -> None:
-    monkeypatch.setattr(time, "time", lambda: now)
-    assert now_server_time() == expected
-
-
-def test_now_server_time_shape() -> None:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_server_time())
 
 
 @pytest.mark.parametrize(

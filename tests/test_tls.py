@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from flackd.connection import STREAM_BATCH_BYTES, StreamConnection
 from flackd.limits import Limits
 from flackd.server import Server
 from flackd.tls import ServerTLS, TLSConfigError, server_context
-from tests.process import flackd_process
+from tests.process import flackd_process, free_port
 from tests.support import TEST_LIMITS, WAIT, LineClient
 
 FLACKCLI = Path(sys.executable).with_name("flackcli")
@@ -193,6 +192,20 @@ async def test_tls_and_plain_clients_share_one_chat(nursery: trio.Nursery, pki: 
     assert said.text == "in the clear"
 
 
+async def irc_over_tls(
+    port: int, pki: Pki, lines: bytes, until: bytes
+) -> tuple[trio.SSLStream[trio.SocketStream], bytes]:
+    """An IRC client over TLS that sent ``lines``, and what it read up to ``until``."""
+    tcp = await trio.open_tcp_stream("127.0.0.1", port)
+    stream = trio.SSLStream(tcp, pki.client_context(), server_hostname="localhost")
+    await stream.send_all(lines)
+    received = b""
+    with trio.fail_after(WAIT):
+        while until not in received:
+            received += await stream.receive_some(65536)
+    return stream, received
+
+
 async def test_irc_clients_over_tls_join_the_same_chat(nursery: trio.Nursery, pki: Pki) -> None:
     server = Server(TEST_LIMITS, tls=ServerTLS(pki.cert, pki.key))
     listeners = await nursery.start(
@@ -202,13 +215,8 @@ async def test_irc_clients_over_tls_join_the_same_chat(nursery: trio.Nursery, pk
     )
     (plain,) = [x for x in listeners if x not in server.irc_listeners]
     (irc_tls,) = [x for x in server.irc_listeners if x in server.tls_listeners]
-    tcp = await trio.open_tcp_stream("127.0.0.1", irc_tls.socket.getsockname()[1])
-    stream = trio.SSLStream(tcp, pki.client_context(), server_hostname="localhost")
-    await stream.send_all(b"NICK secret\r\nUSER s 0 * :S\r\nJOIN #tls\r\n")
-    received = b""
-    with trio.fail_after(WAIT):
-        while b" 366 " not in received:
-            received += await stream.receive_some(65536)
+    hello = b"NICK secret\r\nUSER s 0 * :S\r\nJOIN #tls\r\n"
+    stream, received = await irc_over_tls(irc_tls.socket.getsockname()[1], pki, hello, b" 366 ")
     assert b" 001 secret " in received
     bob = await LineClient.connect(plain.socket.getsockname()[1], "bob")
     await bob.register("bob")
@@ -532,12 +540,7 @@ async def test_installed_flackd_tls_only(pki: Pki) -> None:
 
 async def test_installed_flackd_tls_only_covers_irc_too(pki: Pki) -> None:
     """--no-plain leaves no plain listener of either wire: IRC is served over TLS only."""
-    ports = []
-    for _ in range(2):
-        with socket.socket() as sock:  # two free ports for the IRC listeners asked for
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-    plain_irc, tls_irc = (str(p) for p in ports)
+    plain_irc, tls_irc = str(free_port()), str(free_port())
     flags = ("--tls-cert", str(pki.cert), "--tls-key", str(pki.key), "--tls-port", "0")
     irc = ("--irc-port", plain_irc, "--irc-tls-port", tls_irc)
     async with flackd_process(*flags, *irc, "--no-plain") as flackd:
@@ -546,13 +549,8 @@ async def test_installed_flackd_tls_only_covers_irc_too(pki: Pki) -> None:
         assert all("TLS)" in line for line in listening), listening
         with pytest.raises(OSError, match="connect"):  # nobody listens there
             await trio.open_tcp_stream("127.0.0.1", int(plain_irc))
-        tcp = await trio.open_tcp_stream("127.0.0.1", flackd.irc_port)
-        stream = trio.SSLStream(tcp, pki.client_context(), server_hostname="localhost")
-        await stream.send_all(b"NICK sealed\r\nUSER s 0 * :S\r\n")
-        received = b""
-        with trio.fail_after(WAIT):
-            while b" 001 sealed " not in received:
-                received += await stream.receive_some(65536)
+        hello = b"NICK sealed\r\nUSER s 0 * :S\r\n"
+        stream, _ = await irc_over_tls(flackd.irc_port, pki, hello, b" 001 sealed ")
         await trio.aclose_forcefully(stream)
         assert await flackd.terminate() == 0
 

@@ -42,9 +42,8 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
-    """Send ``line`` as the last line and close the connection."""
+    """Close the connection, saying ``reason`` in its last line (ERROR)."""
 
-    line: bytes
     reason: str
 
 
@@ -280,7 +279,7 @@ class IrcClient:
         self.out.wanted = self._nick
         yield _run("RESUME", c.Resume(self._password))
         if not self.registered():
-            yield Disconnect(b"", "that password is not a resume token this server knows")
+            yield Disconnect("that password is not a resume token this server knows")
             return
         self.set_identity(self.user.username, self.user.realname)
         for name in self._my_channels():
@@ -489,10 +488,6 @@ def _ref(text: str) -> Ref | None:
         except ValueError:
             return None
     return None
-
-
-def _error(text: str) -> bytes:
-    return format_message("ERROR", (text,))
 
 
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]

@@ -12,8 +12,8 @@ Rules:
    time; ``message-tags``: ``msgid``, the Flack id).
 2. Without ``echo-message`` a client does not get its own messages back (IRC clients show
    what they sent themselves); with it, the echo carries the stored id and time.
-3. Text from Flack passes :func:`~flackd.irc.wire.strip_controls`: no ESC, no C1, no
-   control bytes reach an IRC client that Flack would not show.
+3. Text from Flack passes :func:`~flackd.codec.text.neutralise`, as on Flack's port: no
+   ESC, no C1, no control bytes reach an IRC client.
 4. Events IRC has no word for are said as NOTICEs from the server (edits, unread counts,
    notes), never dropped silently; deletions are dropped (IRC cannot take a line back).
 """
@@ -27,7 +27,7 @@ from typing import Final
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
 from flackd.irc.numerics import Numerics, error_line, prefix, unix_time
-from flackd.irc.wire import format_message, server_time
+from flackd.irc.wire import ctcp, format_message, server_time
 
 __all__ = ["CAPABILITIES", "Renderer"]
 
@@ -87,46 +87,38 @@ class Renderer(Numerics):
 
     # -- rendering events --------------------------------------------------------------
 
+    def _open_batch(self, *kind_and_params: str) -> bytes:
+        """``BATCH +<ref> <kind> [params]`` to a client with ``batch`` (the lines rendered
+        until :meth:`_close_batch` carry its tag); nothing to one without."""
+        if "batch" not in self.caps:
+            return b""
+        self._batch = f"b{next(self._batches)}"
+        return format_message("BATCH", (f"+{self._batch}", *kind_and_params), source=self.server)
+
+    def _close_batch(self) -> bytes:
+        batch, self._batch = self._batch, None
+        return b"" if batch is None else format_message("BATCH", (f"-{batch}",), source=self.server)
+
     def history_batch(self, target: str, messages: Sequence[e.Message]) -> bytes:
         """A CHATHISTORY answer: ``messages`` as a ``chathistory`` batch (with ``batch``),
         else as plain lines."""
-        lines = []
-        if "batch" in self.caps:
-            self._batch = f"h{next(self._batches)}"
-            lines.append(
-                format_message(
-                    "BATCH", (f"+{self._batch}", "chathistory", target), source=self.server
-                )
-            )
+        lines = [self._open_batch("chathistory", target)]
         lines += [self._message(message, live=False) for message in messages]
-        if self._batch is not None:
-            lines.append(format_message("BATCH", (f"-{self._batch}",), source=self.server))
-            self._batch = None
+        lines.append(self._close_batch())
         return b"".join(lines)
 
     def targets_batch(self, targets: Sequence[tuple[str, str]]) -> bytes:
         """CHATHISTORY TARGETS' answer: a ``draft/chathistory-targets`` batch of
         ``CHATHISTORY TARGETS <target> <time of its newest message>`` lines."""
-        ref = f"t{next(self._batches)}"
-        batch = "batch" in self.caps
-        lines = []
-        if batch:
-            lines.append(
-                format_message(
-                    "BATCH", (f"+{ref}", "draft/chathistory-targets"), source=self.server
-                )
+        lines = [self._open_batch("draft/chathistory-targets")]
+        tags = {"batch": self._batch} if self._batch is not None else None
+        lines += [
+            format_message(
+                "CHATHISTORY", ("TARGETS", target, server_time(when)), source=self.server, tags=tags
             )
-        for target, when in targets:
-            lines.append(
-                format_message(
-                    "CHATHISTORY",
-                    ("TARGETS", target, server_time(when)),
-                    source=self.server,
-                    tags={"batch": ref} if batch else None,
-                )
-            )
-        if batch:
-            lines.append(format_message("BATCH", (f"-{ref}",), source=self.server))
+            for target, when in targets
+        ]
+        lines.append(self._close_batch())
         return b"".join(lines)
 
     def render(self, event: object) -> bytes:
@@ -182,7 +174,7 @@ class Renderer(Numerics):
                 out.append(self._topic_reply(event, on_join=joined == event.channel))
             elif kind is e.BlockStart:
                 assert isinstance(event, e.BlockStart)
-                out.append(self._block_start(event, joined))
+                out.append(self._block_start(event))
             elif kind is e.BlockEnd:
                 assert isinstance(event, e.BlockEnd)
                 out.append(self._block_end(event))
@@ -229,16 +221,14 @@ class Renderer(Numerics):
         if isinstance(event, e.Edited):
             return format_message(
                 "NOTICE",
-                (_irc_target(event.target), f"(edited) {neutralise(event.text)}"),
+                (event.target, f"(edited) {neutralise(event.text)}"),
                 source=prefix(event.editor),
                 tags=self._tags(event.time, event.id),
             )
         if isinstance(event, e.Deleted):
             if "draft/message-redaction" not in self.caps:
                 return b""  # IRC without redaction cannot take a line back
-            return format_message(
-                "REDACT", (_irc_target(event.channel), event.id), source=prefix(event.nick)
-            )
+            return format_message("REDACT", (event.channel, event.id), source=prefix(event.nick))
         return b""  # HELLO, ...: nothing an IRC client would understand
 
     def _topic_reply(self, topic: e.Topic, *, on_join: bool) -> bytes:
@@ -248,21 +238,18 @@ class Renderer(Numerics):
             "333", topic.channel, topic.setter, str(unix_time(topic.time))
         )
 
-    def _block_start(self, start: e.BlockStart, joined: str | None) -> bytes:
+    def _block_start(self, start: e.BlockStart) -> bytes:
         self._block = start.kind
         if start.kind == "NAMES":
             self._names = []
         elif start.kind == "HISTORY":
-            # A JOIN's recent messages (at most --irc-history of them), or the answer to a
-            # CHATHISTORY (all of it): as a chathistory batch to a client with ``batch``.
+            # A JOIN's recent messages (CHATHISTORY is answered from the hub's views, not
+            # with HISTORY): at most --irc-history of them, a chathistory batch with
+            # ``batch``.
             target, count = start.params[0], int(start.params[-1])
-            on_join = target == joined
-            self._history_skip = max(0, count - self.history_lines) if on_join else 0
-            if "batch" in self.caps and (count > self._history_skip or not on_join):
-                self._batch = f"h{next(self._batches)}"
-                return format_message(
-                    "BATCH", (f"+{self._batch}", "chathistory", target), source=self.server
-                )
+            self._history_skip = max(0, count - self.history_lines)
+            if count > self._history_skip:
+                return self._open_batch("chathistory", target)
         elif start.kind == "LIST":
             return self.numeric("321", "Channel", "Users  Name")
         return b""
@@ -275,10 +262,7 @@ class Renderer(Numerics):
         if end.kind == "LIST":
             return self.numeric("323", "End of /LIST")
         self._history_skip = 0
-        batch, self._batch = self._batch, None
-        if end.kind == "HISTORY" and batch is not None:
-            return format_message("BATCH", (f"-{batch}",), source=self.server)
-        return b""
+        return self._close_batch()
 
     def _message(self, message: e.Message, *, live: bool) -> bytes:
         me = self.nick.lower()
@@ -289,10 +273,10 @@ class Renderer(Numerics):
         if not live and "server-time" not in self.caps:
             text = f"[{_clock(message.time)}] {text}"
         if message.action:
-            text = f"\x01ACTION {text}\x01"
+            text = ctcp("ACTION", text)
         line = format_message(
             "PRIVMSG",
-            (_irc_target(message.target), text or " "),
+            (message.target, text or " "),
             source=prefix(message.author),
             tags=self._tags(message.time, message.id),
         )
@@ -303,10 +287,6 @@ class Renderer(Numerics):
         ):
             return line + line  # to oneself: the echo, then the message received
         return line
-
-
-def _irc_target(target: str) -> str:
-    return target
 
 
 def _clock(iso: str) -> str:

@@ -20,7 +20,6 @@ Rules:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -35,12 +34,10 @@ __all__ = [
     "escape_tag_value",
     "format_message",
     "irc_casefold",
-    "now_server_time",
     "parse",
     "parse_ctcp",
     "server_time",
     "split_tags",
-    "strip_controls",
     "strip_formatting",
     "unescape_tag_value",
 ]
@@ -85,7 +82,6 @@ _FORMATTING: Final = re.compile(
 )
 # C0 except TAB and the formatting codes (\x02 \x03 \x04 \x0f \x11 \x16 \x1d \x1e \x1f),
 # DEL and C1. Removes \x01 too, so relayed text cannot smuggle in a CTCP.
-_CONTROLS: Final = re.compile("[\x00\x01\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]")
 _ISO_TIME: Final = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?Z"
 )
@@ -238,13 +234,6 @@ def strip_formatting(text: str) -> str:
     return _FORMATTING.sub("", text)
 
 
-def strip_controls(text: str) -> str:
-    """Remove C0 controls (but TAB and the formatting codes), DEL and C1; keep formatting."""
-    if text.isprintable():
-        return text
-    return _CONTROLS.sub("", text)
-
-
 def parse_ctcp(text: str) -> tuple[str, str] | None:
     """``(VERB, argument)`` of a CTCP message (the closing ``\\x01`` optional), else None."""
     if not text.startswith("\x01"):
@@ -271,9 +260,3 @@ def server_time(iso: str) -> str:
     if len(fraction) == 3:
         return iso
     return f"{m.group(1)}.{(fraction + '000')[:3]}Z"
-
-
-def now_server_time() -> str:
-    """The current time as IRCv3 ``server-time``, milliseconds truncated."""
-    seconds, ms = divmod(int(time.time() * 1000), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
