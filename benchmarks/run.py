@@ -130,7 +130,7 @@ FLACKD_FLAGS = {
 def _flackd_command(port: int, _tmp: Path) -> list[str]:
     exe = _which(str(VENV_BIN / "flackd"), "flackd") or "flackd"
     argv = [exe, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    argv += ["--irc-port", "0"]  # the Flack port only: the load generator speaks Flack
+    argv += ["--irc-port", "0", "--web-port", "0"]  # Flack's port only: what the load speaks
     for flag, (value, _default) in FLACKD_FLAGS.items():
         argv += [flag, value] if value else [flag]
     return argv

@@ -3,7 +3,7 @@
 Owns: the connection limits checked when a connection arrives (``--max-connections``,
 ``--max-unregistered``, ``--max-per-ip``, ``--new-per-ip``, ``--trusted-loopback``), the
 per-address counts behind them, and what an address is (an IPv4 address, or an IPv6
-/64). Every listener (Flack's, IRC's, plain or TLS) shares one :class:`Admission`.
+/64). Every listener (Flack's, IRC's, the web port's; plain or TLS) shares one :class:`Admission`.
 Imports trio (its clock), the standard library, ``flackd.codec`` and ``flackd.limits``.
 """
 
@@ -34,11 +34,16 @@ class Admission:
         # Admission times per address, the address admitted most recently last.
         self._recent: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def admit(self, source: str, connections: int, unregistered: int) -> e.Bye | None:
+    def admit(
+        self, source: str, connections: int, unregistered: int, *, new_chat: bool = True
+    ) -> e.Bye | None:
         """Decide whether a new connection from ``source`` may stay; None means yes.
 
         ``source`` is the address the per-address limits count: an IPv4 address, or the
         /64 network of an IPv6 address (one machine usually has a whole /64).
+        ``new_chat=False`` (a connection to the web port, which may only fetch the page)
+        leaves out ``--new-per-ip``: that one is counted by :meth:`admit_chat` when the
+        connection becomes a WebSocket.
         """
         limits = self.limits
         if connections >= limits.max_connections or unregistered >= limits.max_unregistered:
@@ -51,6 +56,13 @@ class Admission:
                 (),
                 f"at most {limits.max_per_ip} connections from one address; close one first",
             )
+        return self.admit_chat(source) if new_chat else None
+
+    def admit_chat(self, source: str) -> e.Bye | None:
+        """``--new-per-ip``: may ``source`` open one more chat connection this minute?"""
+        limits = self.limits
+        if limits.trusted_loopback and is_loopback(source):
+            return None
         now = trio.current_time()
         # Forget addresses whose newest admission left the window: the dict is ordered by
         # newest admission, so this stops at the first one still inside it.

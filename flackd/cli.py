@@ -33,6 +33,8 @@ __all__ = [
     "DEFAULT_IRC_TLS_PORT",
     "DEFAULT_PORT",
     "DEFAULT_TLS_PORT",
+    "DEFAULT_WEB_PORT",
+    "DEFAULT_WEB_TLS_PORT",
     "app",
     "main",
 ]
@@ -42,6 +44,8 @@ DEFAULT_PORT: Final = 7777
 DEFAULT_TLS_PORT: Final = 7778
 DEFAULT_IRC_PORT: Final = 6667
 DEFAULT_IRC_TLS_PORT: Final = 6697
+DEFAULT_WEB_PORT: Final = 8080
+DEFAULT_WEB_TLS_PORT: Final = 8443
 
 log = logging.getLogger("flackd")
 
@@ -71,6 +75,7 @@ async def _run(
     tls: ServerTLS | None = None,
     tls_port: int | None = None,
     irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
+    web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
@@ -78,7 +83,8 @@ async def _run(
     effect: it ends the process)."""
     shutdown = trio.Event()
     irc_port, irc_tls_port, irc_name = irc
-    server = Server(limits, store=store, tls=tls, irc_name=irc_name)
+    web_port, web_tls_port, web_origins = web
+    server = Server(limits, store=store, tls=tls, irc_name=irc_name, web_origins=web_origins)
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
     with trio.open_signal_receiver(*watched) as signals:
         async with trio.open_nursery() as nursery:
@@ -105,6 +111,8 @@ async def _run(
                     tls_port=tls_port,
                     irc_port=irc_port,
                     irc_tls_port=irc_tls_port,
+                    web_port=web_port,
+                    web_tls_port=web_tls_port,
                     task_status=task_status,
                 )
                 nursery.cancel_scope.cancel()  # serve() is done: stop watching signals
@@ -113,10 +121,18 @@ async def _run(
             listeners = await nursery.start(serve_then_stop)
             for listener in listeners:
                 addr = listener.socket.getsockname()
-                groups = (("IRC", server.irc_listeners), ("TLS", server.tls_listeners))
+                groups = (
+                    ("IRC", server.irc_listeners),
+                    ("web", server.web_listeners),
+                    ("TLS", server.tls_listeners),
+                )
                 kinds = [name for name, group in groups if listener in group]
                 kind = f" ({', '.join(kinds)})" if kinds else ""
                 log.info("flackd %s listening on %s:%d%s", __version__, addr[0], addr[1], kind)
+                if listener in server.web_listeners:
+                    scheme = "https" if listener in server.tls_listeners else "http"
+                    name = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+                    log.info("the web client: %s://%s:%d/", scheme, name, addr[1])
     log.info("flackd stopped")
 
 
@@ -144,12 +160,20 @@ def _command(**options: Any) -> None:
     irc_port: int | None = options.pop("irc_port") or None
     irc_tls_port: int | None = options.pop("irc_tls_port") or None
     irc_name: str = options.pop("irc_name")
+    web_port: int | None = options.pop("web_port") or None
+    web_tls_port: int | None = options.pop("web_tls_port") or None
+    web_origins = tuple(o for o in options.pop("web_origin").replace(",", " ").split() if o)
+    for origin in web_origins:
+        if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+            raise typer.BadParameter(
+                f"--web-origin {origin!r}: give scheme://host[:port], e.g. https://chat.example.com"
+            )
     if bool(tls_cert) != bool(tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together: give both or neither")
     if options.pop("no_plain"):
         if not tls_cert:
             raise typer.BadParameter("--no-plain leaves nothing to listen on without --tls-cert")
-        port = irc_port = None  # neither of the plain listeners
+        port = irc_port = web_port = None  # none of the plain listeners
     tls: ServerTLS | None = None
     if tls_cert:
         try:
@@ -158,7 +182,7 @@ def _command(**options: Any) -> None:
             log.error("cannot use --tls-cert/--tls-key: %s", exc)
             raise typer.Exit(2) from None
     else:
-        tls_port = irc_tls_port = None
+        tls_port = irc_tls_port = web_tls_port = None
     data_dir = options.pop("data_dir")
     synchronous = options.pop("synchronous").lower()
     data_max_mib = options.pop("data_max_mib")
@@ -186,9 +210,20 @@ def _command(**options: Any) -> None:
     else:
         log.info("state kept in memory only (--data-dir keeps it across restarts)")
     try:
-        trio.run(_run, host, port, limits, store, tls, tls_port, (irc_port, irc_tls_port, irc_name))
+        trio.run(
+            _run,
+            host,
+            port,
+            limits,
+            store,
+            tls,
+            tls_port,
+            (irc_port, irc_tls_port, irc_name),
+            (web_port, web_tls_port, web_origins),
+        )
     except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
-        ports = "/".join(str(p) for p in (port, tls_port, irc_port, irc_tls_port) if p is not None)
+        every = (port, tls_port, irc_port, irc_tls_port, web_port, web_tls_port)
+        ports = "/".join(str(p) for p in every if p is not None)
         log.error("cannot listen on %s:%s: %s", host, ports, group.exceptions[0])
         raise typer.Exit(2) from None
     finally:
@@ -214,8 +249,8 @@ def _build_signature() -> inspect.Signature:
         option(
             "no_plain",
             False,
-            "No plain-text listener, Flack's or IRC's: TLS only (needs --tls-cert). --port 0 "
-            "still means a free port, as for every listener.",
+            "No plain-text listener, Flack's, IRC's or the web's: TLS only (needs "
+            "--tls-cert). --port 0 still means a free port, as for every listener.",
         ),
         option(
             "tls_cert",
@@ -241,6 +276,25 @@ def _build_signature() -> inspect.Signature:
             "TCP port for IRC clients over TLS, with --tls-cert; 0: none.",
         ),
         option("irc_name", DEFAULT_IRC_NAME, "The server name IRC clients are shown."),
+        option(
+            "web_port",
+            DEFAULT_WEB_PORT,
+            "TCP port of the web client: the page over HTTP and the chat over a WebSocket "
+            "at /ws; 0: none. See docs/web.md.",
+        ),
+        option(
+            "web_tls_port",
+            DEFAULT_WEB_TLS_PORT,
+            "TCP port of the web client over TLS (https and wss), with --tls-cert; 0: none.",
+        ),
+        option(
+            "web_origin",
+            "",
+            "Origins (scheme://host[:port], comma-separated) whose pages may open the "
+            "WebSocket besides the page's own, and the host names requests may use besides "
+            "IP addresses and localhost (the DNS-rebinding check). Give the public name "
+            "here when flackd is reached by one, e.g. https://chat.example.com.",
+        ),
         option("log_level", "info", "Log level on stderr: debug, info, warning or error."),
         option(
             "data_dir",

@@ -153,6 +153,17 @@ class Limits:
         "Nicks no longer in use that WHOWAS (IRC) remembers; past it the oldest is "
         "forgotten. 0: none.",
     )
+    web_head_bytes: int = _limit(
+        8192,
+        "Bytes of one HTTP request's head (request line and headers) on the web port, "
+        "counted before they are buffered. More gets 431 and the connection is closed.",
+    )
+    web_timeout: float = _limit(
+        10.0,
+        "Seconds an HTTP client of the web port has to send a whole request (and to finish "
+        "a TLS handshake); then 408 and close. Also the longest a kept-alive connection "
+        "may sit idle between requests. A WebSocket, once open, has the chat's deadlines.",
+    )
     commit_queue: int = _limit(
         512,
         "With --data-dir: commands whose effects wait for the store at once (so also the "

@@ -32,7 +32,6 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -41,26 +40,24 @@ from typing import Final
 
 import trio
 
-from flackd import __version__
-from flackd.admission import Admission, peer_name
+from flackd.admission import Admission
 from flackd.codec import events as e
 from flackd.codec.grammar import encode_event
 from flackd.committer import Committer
 from flackd.connection import Connection, StreamConnection, push_to_all
+from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
-from flackd.irc import IrcClient, Renderer
-from flackd.irc.numerics import DEFAULT_IRC_NAME, error_line, irc_isupport
+from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
 from flackd.sockets import (
     LINGER_SECONDS,
-    REFUSAL_LINGER_SECONDS,
     linger,
-    tune_socket,
 )
 from flackd.store import Store
 from flackd.tls import ServerTLS, failure_reason
+from flackd.web import Site
 
 __all__ = ["Server", "serve"]
 
@@ -74,7 +71,7 @@ SWEEP_SECONDS: Final = 1.0
 FREE_FACTOR: Final = 4
 
 
-class Server(LineReader, Housekeeping):
+class Server(Entry, LineReader, Housekeeping):
     """One flackd server: a hub, the limits, and the connections it holds."""
 
     def __init__(
@@ -85,6 +82,7 @@ class Server(LineReader, Housekeeping):
         store: Store | None = None,
         tls: ServerTLS | None = None,
         irc_name: str = DEFAULT_IRC_NAME,
+        web_origins: Sequence[str] = (),
     ) -> None:
         """A server with no store (the state lives in memory only) or with one.
 
@@ -121,6 +119,11 @@ class Server(LineReader, Housekeeping):
         self.irc_listeners: list[trio.SocketListener] = []
         #: The IRC server name (``001`` and the source of numerics; irctest wants its own).
         self.irc_name = irc_name
+        #: The web listeners (plain and TLS) once :meth:`serve` has opened them.
+        self.web_listeners: list[trio.SocketListener] = []
+        #: What the web port answers (the page, its headers, the Host and Origin checks).
+        self.site = Site(web_origins)
+        self._http_scopes: set[trio.CancelScope] = set()
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         #: The most registered connections there were at once (LUSERS' "max").
@@ -157,55 +160,18 @@ class Server(LineReader, Housekeeping):
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(effect)
 
-    async def handle_stream(
-        self, stream: trio.SocketStream, tls: ServerTLS | None = None, irc: bool = False
+    async def _live(
+        self,
+        conn: Connection,
+        handshake: trio.SSLStream[trio.SocketStream] | None = None,
     ) -> None:
-        """Serve one accepted connection until it closes. Never raises.
-
-        With ``tls`` (a TLS listener) the connection is admitted or refused first, by the
-        same per-address limits, before any handshake work; a refusal is then a close
-        without a BYE (there is no channel to say it on yet).
-        """
-        ip, peer = peer_name(stream)
-        refusal = self.admission.admit(ip, len(self.connections), len(self._unregistered))
-        if refusal is not None:
-            log.debug("refused %s: %s", peer, refusal.code)
-            if tls is None:
-                with (
-                    trio.move_on_after(1),
-                    contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
-                ):
-                    await stream.send_all(
-                        error_line(refusal.text) if irc else encode_event(refusal)
-                    )
-                await linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat the BYE
-            await trio.aclose_forcefully(stream)
-            return
-        tune_socket(stream, self.limits.socket_sndbuf)
-        limits = self.limits
-        tls_stream = None if tls is None else tls.wrap(stream)
-        settings = (
-            peer,
-            limits.sendq_bytes,
-            limits.shutdown_grace,
-            self._bye_sendq,
-            limits.reg_timeout,
-        )
-        conn = (
-            Connection(stream, *settings)
-            if tls_stream is None
-            else StreamConnection(tls_stream, stream, *settings)
-        )
-        if irc:
-            client = self._irc_client(conn)
-            conn.use_frontend(client)
-            conn.answers_pings = True  # IRC clients must: one that stops is closed
-            conn.bye_sendq = client.render_reply([self._bye_sendq_event])
+        """Serve one admitted connection, its front end chosen, until it closes: the hub
+        learns of it, the TLS handshake (``handshake``) if any, then its writer and its
+        reader; then the linger, and the hub learns it is gone. Never raises."""
         self.connections.add(conn)
         if conn.registration_deadline < self._sleep.deadline:
             self._sleep.deadline = conn.registration_deadline  # wake housekeeping in time
         self._unregistered.add(conn)
-        self.admission.opened(ip)
         log.debug("%r connected", conn)
         saw_eof = False
         try:
@@ -213,8 +179,8 @@ class Server(LineReader, Housekeeping):
                 self.apply(self.hub.connect(conn, self.clock()))
             else:
                 self.committer.submit(conn, "*", self.hub.connect(conn, self.clock()))
-            if tls_stream is not None and not await self._handshake(conn, tls_stream):
-                return  # the finally block closes it, without a linger: TLS never began
+            if handshake is not None and not await self._handshake(conn, handshake):
+                return  # the caller closes it, without a linger: TLS never began
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.writer)
                 try:
@@ -226,18 +192,21 @@ class Server(LineReader, Housekeeping):
                     log.exception("%r: internal error; closing this connection only", conn)
                     conn.close(render(conn, (self._server_error,)), "server error")
             if not saw_eof:
-                await linger(stream if tls_stream is None else tls_stream)
+                try:
+                    await linger(
+                        conn.transport if isinstance(conn, StreamConnection) else conn.stream
+                    )
+                except Exception:  # a transport's own protocol error: this connection only
+                    log.exception("%r: error while closing", conn)
         finally:
             self.connections.discard(conn)
             self._unregistered.discard(conn)
             self._byes.discard(conn)
-            self.admission.closed(ip)
             if self.committer is None:
                 self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
             else:
                 self.committer.disconnect(conn, conn.close_reason, self.clock())
             log.debug("%r closed: %s", conn, conn.close_reason)
-            await trio.aclose_forcefully(stream)
 
     async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:
         """Complete the TLS handshake before the reader and the writer start; True if done.
@@ -260,32 +229,6 @@ class Server(LineReader, Housekeeping):
         conn.read_scope = trio.CancelScope()  # a scope is entered once: the reader's own
         return True
 
-    def _irc_stats(self) -> tuple[int, int, int]:
-        """LUSERS: registered connections (every wire) not closing, channels, the most
-        users at once. One pass over the connections: LUSERS and IRC registrations only."""
-        unregistered, registered = self._unregistered, self.hub.is_registered
-        users = sum(
-            1
-            for c in self.connections
-            if not c.closing and (c not in unregistered or registered(c))  # one registering
-        )
-        self.peak_users = max(self.peak_users, users)
-        return users, self.hub.channel_count(), self.peak_users
-
-    def _irc_client(self, conn: Connection) -> IrcClient:
-        """The IRC front end of one connection (see :mod:`flackd.irc`)."""
-        limits = self.limits
-        isupport = irc_isupport(limits, "Flack")
-        renderer = Renderer(
-            self.irc_name,
-            f"flackd-{__version__}",
-            min(limits.irc_history, limits.join_replay),
-            isupport,
-            self._irc_stats,
-        )
-        hub = self.hub
-        return IrcClient(renderer, hub, hub.own_view(conn), isupport, limits.history)
-
     # -- the whole server ----------------------------------------------------------------
 
     async def serve(
@@ -297,6 +240,8 @@ class Server(LineReader, Housekeeping):
         tls_port: int | None = None,
         irc_port: int | None = None,
         irc_tls_port: int | None = None,
+        web_port: int | None = None,
+        web_tls_port: int | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on ``host:port`` and serve until ``shutdown`` is set (or cancelled).
@@ -310,17 +255,23 @@ class Server(LineReader, Housekeeping):
         plain ones out. Connections from both share every limit, the hub and shutdown.
 
         ``irc_port`` and ``irc_tls_port`` (with ``tls``) add listeners for IRC clients
-        (:mod:`flackd.irc`), listed last and in :attr:`irc_listeners`, into the same hub.
+        (:mod:`flackd.irc`), listed after those and in :attr:`irc_listeners`, into the
+        same hub. ``web_port`` and ``web_tls_port`` add the web front end's (the page over
+        HTTP, the chat over a WebSocket: :mod:`flackd.web`), listed last and in
+        :attr:`web_listeners`.
         """
-        if (tls_port is not None or irc_tls_port is not None) and self.tls is None:
+        tls_ports = (tls_port, irc_tls_port, web_tls_port)
+        if any(p is not None for p in tls_ports) and self.tls is None:
             raise ValueError("TLS ports need a certificate: Server(..., tls=ServerTLS(...))")
-        if port is None and tls_port is None and irc_port is None and irc_tls_port is None:
+        if all(p is None for p in (port, irc_port, web_port, *tls_ports)):
             raise ValueError("nothing to listen on: give a port, a tls_port or both")
         hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
         listeners: list[trio.SocketListener] = []
         self.tls_listeners = tls_listeners = []
         self.irc_listeners = irc_listeners = []
         irc_tls_listeners: list[trio.SocketListener] = []
+        self.web_listeners = web_listeners = []
+        web_tls_listeners: list[trio.SocketListener] = []
         try:
             for h in hosts:
                 if port is not None:
@@ -331,8 +282,16 @@ class Server(LineReader, Housekeeping):
                     irc_listeners += await trio.open_tcp_listeners(irc_port, host=h)
                 if irc_tls_port is not None:
                     irc_tls_listeners += await trio.open_tcp_listeners(irc_tls_port, host=h)
+                if web_port is not None:
+                    web_listeners += await trio.open_tcp_listeners(web_port, host=h)
+                if web_tls_port is not None:
+                    web_tls_listeners += await trio.open_tcp_listeners(web_tls_port, host=h)
             self.irc_listeners = irc_listeners + irc_tls_listeners
-            self.tls_listeners = tls_listeners + irc_tls_listeners
+            self.web_listeners = web_listeners + web_tls_listeners
+            self.tls_listeners = tls_listeners + irc_tls_listeners + web_tls_listeners
+            everything = (
+                listeners + tls_listeners + irc_listeners + irc_tls_listeners + self.web_listeners
+            )
             async with trio.open_nursery() as store_side:
                 if self.committer is not None:
                     await store_side.start(self.committer.run)
@@ -340,25 +299,27 @@ class Server(LineReader, Housekeeping):
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)
                         groups = (
-                            (listeners, None, False),
-                            (tls_listeners, self.tls, False),
-                            (irc_listeners, None, True),
-                            (irc_tls_listeners, self.tls, True),
+                            (listeners, None, False, False),
+                            (tls_listeners, self.tls, False, False),
+                            (irc_listeners, None, True, False),
+                            (irc_tls_listeners, self.tls, True, False),
+                            (web_listeners, None, False, True),
+                            (web_tls_listeners, self.tls, False, True),
                         )
-                        for group, tls, irc in groups:
+                        for group, tls, irc, web in groups:
                             if group:
                                 accepting.start_soon(
                                     partial(trio.serve_listeners, handler_nursery=connections),
-                                    partial(self.handle_stream, tls=tls, irc=irc),
+                                    partial(self.handle_stream, tls=tls, irc=irc, web=web),
                                     group,
                                 )
-                        task_status.started(
-                            listeners + tls_listeners + irc_listeners + irc_tls_listeners
-                        )
+                        task_status.started(everything)
                         if shutdown is None:
                             await trio.sleep_forever()
                         await shutdown.wait()
                         accepting.cancel_scope.cancel()
+                    for scope in self._http_scopes:  # pages, not sessions: no BYE owed
+                        scope.cancel()
                     log.info("shutting down: %d connection(s) to close", len(self.connections))
                     if self.committer is None:
                         self.apply(self.hub.shutdown(self.clock()))
@@ -372,7 +333,8 @@ class Server(LineReader, Housekeeping):
                     log.info("committer: %s", self.committer.summary())
                 store_side.cancel_scope.cancel()
         finally:
-            for listener in listeners + tls_listeners + irc_listeners + irc_tls_listeners:
+            for listener in (*listeners, *tls_listeners, *irc_listeners, *irc_tls_listeners,
+                             *web_listeners, *web_tls_listeners):  # fmt: skip
                 await trio.aclose_forcefully(listener)
 
 

@@ -22,6 +22,8 @@ from tests.support import RunningServer, start_server
 
 os.environ["FLACKD_IRC_PORT"] = "0"
 os.environ["FLACKD_IRC_TLS_PORT"] = "0"
+os.environ["FLACKD_WEB_PORT"] = "0"
+os.environ["FLACKD_WEB_TLS_PORT"] = "0"
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Each use starts its own process on 127.0.0.1 and port 0, learns the port from the log line
 (and the TLS port from the ``(TLS)`` one, with ``--tls-cert``; the IRC port from the
-``(IRC)`` one, with ``--irc-port``), and ends the process by its
+``(IRC)`` one, with ``--irc-port``; the web port from the ``(web)`` one, with
+``--web-port``), and ends the process by its
 PID (SIGTERM in the test, SIGKILL as a last resort here).
 """
 
@@ -42,6 +43,8 @@ class FlackdProcess:
     tls_port: int = 0
     #: The IRC port, when the test gave ``--irc-port``.
     irc_port: int = 0
+    #: The web port, when the test gave ``--web-port``.
+    web_port: int = 0
     #: Woken whenever a log line arrives (see :meth:`wait_log`).
     log_grew: trio.lowlevel.ParkingLot = field(default_factory=trio.lowlevel.ParkingLot)
 
@@ -80,12 +83,13 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
     log: list[str] = []
     log_grew = trio.lowlevel.ParkingLot()
     listening = trio.Event()
-    port = tls_port = irc_port = 0
+    port = tls_port = irc_port = web_port = 0
     want_plain, want_tls = "--no-plain" not in flags, "--tls-cert" in flags
     want_irc = "--irc-port" in flags and flags[flags.index("--irc-port") + 1] != "0"
+    want_web = "--web-port" in flags and flags[flags.index("--web-port") + 1] != "0"
 
     async def read_log() -> None:
-        nonlocal port, tls_port, irc_port
+        nonlocal port, tls_port, irc_port, web_port
         assert process.stderr is not None
         buffer = b""
         async for chunk in process.stderr:
@@ -95,16 +99,18 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
                 line = raw.decode("utf-8", "replace")
                 log.append(line)
                 log_grew.unpark_all()
-                match = re.search(r"listening on 127\.0\.0\.1:(\d+)(?: \(([A-Z, ]+)\))?", line)
+                match = re.search(r"listening on 127\.0\.0\.1:(\d+)(?: \(([A-Za-z, ]+)\))?", line)
                 kinds = (match.group(2) or "") if match else ""
-                if match and "IRC" in kinds:
+                if match and "web" in kinds:
+                    web_port = web_port or int(match.group(1))
+                elif match and "IRC" in kinds:
                     irc_port = int(match.group(1))
                 elif match and "TLS" in kinds:
                     tls_port = int(match.group(1))
                 elif match:
                     port = int(match.group(1))
                 ready = (port or not want_plain) and (tls_port or not want_tls)
-                if ready and (irc_port or not want_irc):
+                if ready and (irc_port or not want_irc) and (web_port or not want_web):
                     listening.set()
 
     try:
@@ -112,7 +118,7 @@ async def flackd_process(*flags: str) -> AsyncIterator[FlackdProcess]:
             nursery.start_soon(read_log)
             with trio.fail_after(WAIT):
                 await listening.wait()
-            yield FlackdProcess(process, port, log, tls_port, irc_port, log_grew)
+            yield FlackdProcess(process, port, log, tls_port, irc_port, web_port, log_grew)
             nursery.cancel_scope.cancel()
     finally:
         if process.returncode is None:

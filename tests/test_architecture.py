@@ -50,6 +50,11 @@ RULES: dict[str, set[str]] = {
     # The plain types of the hub's views, shared by the hub and front ends.
     "flackd.views": {"flackd.codec"},
     "flackd.irc.wire": set(),
+    # The web front end: HTTP (h11), the WebSocket (wsproto) and the page; never the hub,
+    # the Flack codec or a store: a WebSocket is only a transport of Flack's lines. The
+    # site (which request gets which answer) is sans I/O: not even trio.
+    "flackd.web": {"flackd.web", "flackd.ratelimit", "trio", "h11", "wsproto"},
+    "flackd.web.site": {"h11"},
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
@@ -170,7 +175,7 @@ def test_sql_lives_only_in_the_sqlite_store() -> None:
 
 
 #: Modules that may import the IRC front end: the server's (I/O) and the command line.
-IRC_WIRING = {"flackd.server", "flackd.reader", "flackd.cli"}
+IRC_WIRING = {"flackd.server", "flackd.entry", "flackd.reader", "flackd.cli"}
 
 
 def test_irc_lives_only_in_flackd_irc() -> None:
@@ -179,6 +184,43 @@ def test_irc_lives_only_in_flackd_irc() -> None:
             continue
         irc = {n for n in _imports(path) if n.startswith("flackd.irc")}
         assert not irc, f"{module} imports {irc}"
+
+
+#: Modules that may import the web front end: the server's and the command line.
+WEB_WIRING = {"flackd.server", "flackd.entry", "flackd.cli"}
+
+
+def test_web_lives_only_in_flackd_web() -> None:
+    """HTTP, WebSocket and HTML stay in flackd/web: no other module imports h11, wsproto
+    or flackd.web (but the server's wiring), and no Python module outside it holds markup."""
+    for module, path in _modules():
+        if not module.startswith("flackd"):
+            continue
+        if not module.startswith("flackd.web"):
+            names = _imports(path)
+            web = {n for n in names if n.startswith(("flackd.web", "h11", "wsproto"))}
+            assert module in WEB_WIRING or not web, f"{module} imports {web}"
+            text = path.read_text(encoding="utf-8").lower()
+            assert "<html" not in text, f"{module} holds HTML"
+            assert "<script" not in text, f"{module} holds HTML"
+
+
+def test_the_page_never_writes_markup_from_strings() -> None:
+    """The page builds its DOM from text only (Trusted Types enforce it in the browser;
+    this keeps the sinks out of the source too)."""
+    static = ROOT / "flackd" / "web" / "static"
+    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+             "new Function", "setAttribute(\"on", "srcdoc")  # fmt: skip
+    scripts = sorted(static.rglob("*.js"))
+    assert scripts, "the page has no scripts"
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        found = [sink for sink in sinks if sink in text]
+        assert not found, f"{script.name} uses {found}"
+    html = (static / "index.html").read_text(encoding="utf-8")
+    for inline in ("<script>", " style=", "<style"):
+        assert inline not in html, f"index.html has inline {inline}"
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html), "index.html has an inline handler"
 
 
 def test_view_modules_are_layered_pure_and_small() -> None:

@@ -415,3 +415,29 @@ def test_mark_of_a_deleted_newest_message() -> None:
     say(hub, "b", f"DELETE {two.id}")
     assert say(hub, "a", f"MARK bob {two.id}").lines("a")[0].startswith(f"OK MARK bob {two.id}")
     assert unread(hub, "a") == []
+
+
+def test_unread_all_lists_every_place_even_with_nothing_unread() -> None:
+    """What a client that comes back needs to list all its conversations, not only those
+    with news: a channel without a message shows ``newest=*``."""
+    hub = make_hub()
+    register(hub, "a", "alice")
+    register(hub, "b", "bob")
+    say(hub, "a", "JOIN #quiet")
+    say(hub, "a", "JOIN #busy")
+    say(hub, "b", "JOIN #busy")
+    news = post(hub, "b", "#busy", "hello alice")
+    dm = post(hub, "a", "bob", "hi")
+    assert unread(hub, "a") == [f"COUNT #busy unread=1 mentions=1 newest={news.id}"]
+    block = say(hub, "a", "UNREAD all").lines("a")
+    assert block == [
+        "UNREAD 3",
+        f"COUNT #busy unread=1 mentions=1 newest={news.id}",
+        "COUNT #quiet unread=0 mentions=0 newest=*",
+        f"COUNT bob unread=0 mentions=0 newest={dm.id}",
+        "END UNREAD",
+    ]
+    with pytest.raises(ProtocolError) as bad:
+        parse_command("UNREAD everything")
+    assert isinstance(bad.value.reply, e.Error)
+    assert bad.value.reply.code == "INVALID_PARAMS"

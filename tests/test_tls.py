@@ -38,6 +38,7 @@ from flackd.server import Server
 from flackd.tls import ServerTLS, TLSConfigError, server_context
 from tests.process import flackd_process, free_port
 from tests.support import TEST_LIMITS, WAIT, LineClient
+from tests.websupport import Refused, http, ws_connect
 
 FLACKCLI = Path(sys.executable).with_name("flackcli")
 OPENSSL = shutil.which("openssl")
@@ -627,3 +628,40 @@ async def test_flackcli_send_over_tls_with_a_private_ca(
     assert "--ca is for TLS" in plain.stderr.decode()
     await watcher.send("PING quiet")
     assert await watcher.recv() == "PONG quiet"  # "not sent" never arrived
+
+
+async def test_web_over_tls_serves_https_and_wss(nursery: trio.Nursery, pki: Pki) -> None:
+    """--web-tls-port: the page over https and the chat over wss, into the same hub."""
+    server = Server(TEST_LIMITS, tls=ServerTLS(pki.cert, pki.key))
+    listeners = await nursery.start(
+        lambda task_status: server.serve(
+            "127.0.0.1", 0, web_port=0, web_tls_port=0, task_status=task_status
+        )
+    )
+    port = listeners[0].socket.getsockname()[1]
+    plain_web, tls_web = (listener.socket.getsockname()[1] for listener in server.web_listeners)
+    assert server.web_listeners[1] in server.tls_listeners
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{tls_web}\r\nConnection: close\r\n\r\n"
+    [page] = await http(tls_web, request.encode(), tls=pki.client_context())
+    assert page.status == 200
+    assert f"wss://127.0.0.1:{tls_web}" in page.headers["content-security-policy"]
+    # The page's own origin over TLS is https://; http:// of the same host is another one.
+    with pytest.raises(Refused):
+        await ws_connect(tls_web, tls=pki.client_context(), origin=f"http://127.0.0.1:{tls_web}")
+    ws = await ws_connect(tls_web, tls=pki.client_context())
+    alice = LineClient(ws, "alice")  # type: ignore[arg-type]
+    assert (await alice.recv()).startswith("HELLO flackd ")
+    await alice.register("alice")
+    await alice.join("#general")
+    bob = await LineClient.connect(port, "bob")
+    await bob.register("bob")
+    await bob.join("#general")
+    await alice.recv()  # bob's JOIN
+    await alice.send("MSG #general over wss")
+    echo = await alice.recv()
+    assert echo.endswith("alice :over wss")
+    assert await bob.recv() == echo
+    # The plain web port answers in clear beside it.
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{plain_web}\r\nConnection: close\r\n\r\n"
+    [page] = await http(plain_web, request.encode())
+    assert page.status == 200

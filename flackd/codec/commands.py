@@ -146,7 +146,10 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """``UNREAD``: every conversation with unread messages, with mention counts."""
+    """``UNREAD [ALL]``: every conversation with unread messages, with mention counts
+    (``ALL``: every channel one is in and every conversation one has, unread or not)."""
+
+    every: bool = False
 
 
 @dataclass(frozen=True, slots=True)

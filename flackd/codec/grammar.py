@@ -265,8 +265,12 @@ def _parse_mark(args: str) -> c.Command:
 
 
 def _parse_unread(args: str) -> c.Command:
-    _exactly("UNREAD", args, 0)
-    return c.Unread()
+    word = _optional_word("UNREAD", args)
+    if word is None:
+        return c.Unread()
+    if word.upper() != "ALL":
+        raise usage_error("UNREAD", "INVALID_PARAMS", "the only word UNREAD takes is ALL")
+    return c.Unread(every=True)
 
 
 def _optional_word(verb: str, args: str) -> str | None:
@@ -333,8 +337,9 @@ _TABLE: Final = (
     Verb("MARK", "MARK <#channel|nick> <message-id>", "MARK #general 1795507200000-42",
          "you have read up to that message (markers only move forward)", False, 1,
          _parse_mark),
-    Verb("UNREAD", "UNREAD", "UNREAD",
-         "every conversation with unread messages: counts, mentions, newest id", False, 3,
+    Verb("UNREAD", "UNREAD [ALL]", "UNREAD ALL",
+         "every conversation with unread messages: counts, mentions, newest id (ALL: "
+         "every channel you are in and conversation you have, even with none)", False, 3,
          _parse_unread),
     Verb("PING", "PING [token]", "PING 42", "the server answers PONG with the same token",
          True, 0, _parse_ping),
@@ -392,8 +397,8 @@ def format_command(command: c.Command) -> str:
             return f"EDIT {msgid} {text}"
         case c.Mark(target, msgid):
             return f"MARK {target} {msgid}"
-        case c.Unread():
-            return "UNREAD"
+        case c.Unread(every):
+            return "UNREAD ALL" if every else "UNREAD"
         case c.ListChannels(after):
             return f"LIST AFTER {after}" if after else "LIST"
         case c.Names(channel):

@@ -177,8 +177,10 @@ class ConversationRules(HubBase[C]):
         ok = e.Ok("MARK", (name, marker), f"read up to {marker} in {name}")
         return [Reply(session.conn, [ok])]
 
-    def _unread_block(self, session: Session[C]) -> list[e.Event]:
-        """``UNREAD <n>``, a ``COUNT`` line per conversation with unread messages, ``END``."""
+    def _unread_block(self, session: Session[C], every: bool = False) -> list[e.Event]:
+        """``UNREAD <n>``, a ``COUNT`` line per conversation with unread messages (with
+        ``every``: per channel and conversation of the session, even with none; ``newest``
+        is ``*`` for one that holds no message), ``END``."""
         mention = re.compile(
             rf"(?<![A-Za-z0-9_-]){re.escape(session.nick)}(?![A-Za-z0-9_-])", re.IGNORECASE
         )
@@ -197,6 +199,10 @@ class ConversationRules(HubBase[C]):
                 mentions = sum(1 for entry in unread if mention.search(entry.message.text))
                 newest = after[-1].message.id
                 counts.append(e.UnreadCount(name, len(unread), mentions, newest))
+            elif every:
+                seq = holder.history.newest_seq
+                newest = f"{self.ids.boot}-{seq}" if seq else "*"
+                counts.append(e.UnreadCount(name, 0, 0, newest))
         return [e.BlockStart("UNREAD", (str(len(counts)),)), *counts, e.BlockEnd("UNREAD", ())]
 
     # -- edits ----------------------------------------------------------------------------

@@ -280,8 +280,8 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
                 return self._edit(session, msgid, text, now)
             case c.Mark(target, msgid):
                 return self._mark(session, target, msgid)
-            case c.Unread():
-                return [Reply(conn, self._unread_block(session))]
+            case c.Unread(every):
+                return [Reply(conn, self._unread_block(session, every))]
             case _:
                 assert_never(command)
 

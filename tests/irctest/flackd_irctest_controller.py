@@ -18,7 +18,9 @@ goes to flackd.log in the test's temporary directory, and its end into ProcessSt
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,25 @@ from irctest.specifications import Capabilities, OptionalBehaviors
 
 #: The server name irctest's tests expect (004, the source of numerics).
 SERVER_NAME = "My.Little.Server"
+
+
+#: Every flackd this worker started. irctest stops a test's server in tearDown, which
+#: unittest skips when setUp raised (a test that skips after the server started, for a
+#: capability flackd does not offer): those are stopped here, by PID, when the worker exits.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session (irctest's execute)
+    for proc in _STARTED:
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 def flackd_command() -> str:
@@ -138,6 +159,8 @@ class FlackdController(BaseServerController, DirectoryBasedController):
                     str(port),
                     "--irc-name",
                     SERVER_NAME,
+                    "--web-port",  # no web client (its default port would be shared)
+                    "0",
                     "--flood-burst",
                     "1000",
                     "--flood-rate",
@@ -148,6 +171,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
                 cwd=self.directory,
                 **streams,
             )
+        _STARTED.append(self.proc)
 
     def check_is_alive(self):
         """As irctest's, with the end of flackd's log when flackd has exited."""

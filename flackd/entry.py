@@ -1,0 +1,218 @@
+"""Entry: how an accepted connection comes in, on each kind of listener.
+
+Owns: :meth:`Entry.handle_stream` (admission, with the refusal each wire understands: a
+``BYE``, an IRC ``ERROR`` or an HTTP status; socket tuning; which transport and which
+front end a connection gets), the web port's HTTP phase until a WebSocket is accepted
+(:mod:`flackd.web` answers the requests; the per-address rate of chat connections is
+counted at the upgrade), and the IRC front end of a connection. What happens to an
+admitted connection after that is :meth:`flackd.server.Server._live`, the same for every
+wire and transport. A mixin of :class:`flackd.server.Server`. Imports trio, the standard
+library and the flackd modules it drives; never flackcli.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from flackd import __version__
+from flackd.admission import Admission, peer_name
+from flackd.codec import events as e
+from flackd.codec.grammar import encode_event
+from flackd.connection import Connection, StreamConnection
+from flackd.hub import HubProtocol
+from flackd.irc import IrcClient, Renderer
+from flackd.irc.numerics import error_line, irc_isupport
+from flackd.limits import Limits
+from flackd.reader import FREE_FACTOR
+from flackd.sockets import REFUSAL_LINGER_SECONDS, linger, tune_socket
+from flackd.tls import ServerTLS
+from flackd.web import Answer, Site, WebSocketStream, refusal, serve_http
+
+__all__ = ["Entry"]
+
+log = logging.getLogger("flackd")
+
+
+class Entry:
+    """The door side of :class:`flackd.server.Server` (see the module docstring)."""
+
+    limits: Limits
+    hub: HubProtocol[Connection]
+    admission: Admission
+    connections: set[Connection]
+    _unregistered: set[Connection]
+    peak_users: int
+    irc_name: str
+    site: Site
+    #: The HTTP phases under way (shutdown ends them at once: they hold no session).
+    _http_scopes: set[trio.CancelScope]
+    _bye_sendq: bytes
+    _bye_sendq_event: e.Bye
+
+    if TYPE_CHECKING:
+
+        async def _live(
+            self, conn: Connection, handshake: trio.SSLStream[trio.SocketStream] | None = None
+        ) -> None: ...
+
+    async def handle_stream(
+        self,
+        stream: trio.SocketStream,
+        tls: ServerTLS | None = None,
+        irc: bool = False,
+        web: bool = False,
+    ) -> None:
+        """Serve one accepted connection until it closes. Never raises.
+
+        With ``tls`` (a TLS listener) the connection is admitted or refused first, by the
+        same per-address limits, before any handshake work; a refusal is then a close
+        without a word (there is no channel to say it on yet). ``irc``: the connection
+        speaks IRC. ``web``: it speaks HTTP, and may become a WebSocket carrying Flack's
+        lines.
+        """
+        ip, peer = peer_name(stream)
+        # Connections still fetching pages count against --max-connections too.
+        connections = len(self.connections) + len(self._http_scopes)
+        refused = self.admission.admit(ip, connections, len(self._unregistered), new_chat=not web)
+        if refused is not None:
+            log.debug("refused %s: %s", peer, refused.code)
+            if tls is None:
+                with (
+                    trio.move_on_after(1),
+                    contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+                ):
+                    await stream.send_all(self._refusal(refused, irc, web))
+                await linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat it
+            await trio.aclose_forcefully(stream)
+            return
+        tune_socket(stream, self.limits.socket_sndbuf)
+        limits = self.limits
+        settings = (
+            peer,
+            limits.sendq_bytes,
+            limits.shutdown_grace,
+            self._bye_sendq,
+            limits.reg_timeout,
+        )
+        self.admission.opened(ip)
+        try:
+            tls_stream = None if tls is None else tls.wrap(stream)
+            if web:
+                transport = await self._web(stream, tls_stream, ip)
+                if transport is not None:
+                    await self._live(StreamConnection(transport, stream, *settings))
+                return
+            conn = (
+                Connection(stream, *settings)
+                if tls_stream is None
+                else StreamConnection(tls_stream, stream, *settings)
+            )
+            if irc:
+                client = self._irc_client(conn)
+                conn.use_frontend(client)
+                conn.answers_pings = True  # IRC clients must: one that stops is closed
+                conn.bye_sendq = client.render_reply([self._bye_sendq_event])
+            await self._live(conn, tls_stream)
+        finally:
+            self.admission.closed(ip)
+            await trio.aclose_forcefully(stream)
+
+    @staticmethod
+    def _refusal(bye: e.Bye, irc: bool, web: bool) -> bytes:
+        if web:
+            return refusal(503 if bye.code == "BUSY" else 429, bye.text)
+        return error_line(bye.text) if irc else encode_event(bye)
+
+    # -- the web port ------------------------------------------------------------------
+
+    async def _web(
+        self,
+        stream: trio.SocketStream,
+        tls_stream: trio.SSLStream[trio.SocketStream] | None,
+        ip: str,
+    ) -> WebSocketStream | None:
+        """The HTTP phase of a web-port connection: pages until it asks for the
+        WebSocket. The WebSocket once accepted; None once the connection is done."""
+        limits = self.limits
+        scope = trio.CancelScope()
+        self._http_scopes.add(scope)
+        try:
+            with scope:
+                if tls_stream is not None:
+                    shaken = False
+                    with trio.move_on_after(limits.web_timeout):
+                        try:
+                            await tls_stream.do_handshake()
+                        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                            return None
+                        shaken = True
+                    if not shaken:
+                        return None  # it took longer than --web-timeout
+                try:
+                    return await serve_http(
+                        stream if tls_stream is None else tls_stream,
+                        self.site,
+                        tls=tls_stream is not None,
+                        head_bytes=limits.web_head_bytes,
+                        request_seconds=limits.web_timeout,
+                        admit=lambda: self._admit_websocket(ip),
+                        frames=(
+                            limits.flood_burst * FREE_FACTOR,
+                            limits.flood_rate * FREE_FACTOR,
+                        ),
+                    )
+                except Exception:
+                    log.exception("web connection from %s: internal error; closing it", ip)
+                    return None
+            return None  # shutdown began during the HTTP phase
+        finally:
+            self._http_scopes.discard(scope)
+
+    def _admit_websocket(self, ip: str) -> Answer | None:
+        """A WebSocket is a new chat connection: the server's size and ``--new-per-ip``."""
+        limits = self.limits
+        if (
+            len(self.connections) >= limits.max_connections
+            or len(self._unregistered) >= limits.max_unregistered
+        ):
+            return self.site.error(503, "the server is full; try again in a few seconds")
+        bye = self.admission.admit_chat(ip)
+        if bye is None:
+            return None
+        answer = self.site.error(429, bye.text)
+        retry = next((a.split("=", 1)[1] for a in bye.params if a.startswith("retry=")), None)
+        if retry is not None:
+            answer.headers.append((b"retry-after", retry.encode()))
+        return answer
+
+    # -- IRC ---------------------------------------------------------------------------
+
+    def _irc_stats(self) -> tuple[int, int, int]:
+        """LUSERS: registered connections (every wire) not closing, channels, the most
+        users at once. One pass over the connections: LUSERS and IRC registrations only."""
+        unregistered, registered = self._unregistered, self.hub.is_registered
+        users = sum(
+            1
+            for c in self.connections
+            if not c.closing and (c not in unregistered or registered(c))  # one registering
+        )
+        self.peak_users = max(self.peak_users, users)
+        return users, self.hub.channel_count(), self.peak_users
+
+    def _irc_client(self, conn: Connection) -> IrcClient:
+        """The IRC front end of one connection (see :mod:`flackd.irc`)."""
+        limits = self.limits
+        isupport = irc_isupport(limits, "Flack")
+        renderer = Renderer(
+            self.irc_name,
+            f"flackd-{__version__}",
+            min(limits.irc_history, limits.join_replay),
+            isupport,
+            self._irc_stats,
+        )
+        hub = self.hub
+        return IrcClient(renderer, hub, hub.own_view(conn), isupport, limits.history)

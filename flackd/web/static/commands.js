@@ -1,0 +1,183 @@
+// The composer's slash commands, pure: what one submitted input asks for. The same
+// commands as flackcli (flackcli/ui/input.py), minus those a web page cannot do (/connect,
+// /log), plus /create. The app carries out the returned action.
+
+import { cleanText, isChannel, isMessageId, isValidChannel, isValidNick } from './protocol.js';
+
+export const COMMANDS = [
+  ['join', ['j'], '/join <#channel>', 'join a channel (creating it if nobody has) and open it'],
+  ['create', [], '/create <#channel>', 'create a new channel; refused if the name is taken'],
+  ['part', ['leave', 'close'], '/part [#channel] [reason]', 'leave a channel; in a direct conversation, close it'],
+  ['msg', [], '/msg <nick|#channel> <text>', 'send a direct message and open the conversation'],
+  ['query', ['q', 'dm'], '/query <nick> [text]', 'open a direct conversation with nick'],
+  ['reply', [], '/reply <text>', 'answer whoever sent you the last direct message'],
+  ['me', [], '/me <text>', "an action: '/me waves' shows as '* alice waves'"],
+  ['nick', [], '/nick <new-nick>', 'change your name'],
+  ['list', [], '/list', 'browse the server\'s channels'],
+  ['names', ['who'], '/names [#channel]', 'show who is in a channel'],
+  ['topic', [], '/topic [#channel] [text]', 'show the topic, or set it'],
+  ['history', [], '/history [n]', 'load n older messages (default: one page)'],
+  ['delete', [], '/delete', 'delete your last message here'],
+  ['edit', [], '/edit [id]', 'edit your last message here (or message id): Enter saves, Esc cancels'],
+  ['read', [], '/read [-all]', 'mark this conversation read (-all: every one)'],
+  ['clear', [], '/clear', 'clear this conversation on screen (local only)'],
+  ['reconnect', [], '/reconnect', 'reconnect now'],
+  ['raw', [], '/raw <line>', 'send one protocol line as typed (debugging)'],
+  ['help', [], '/help [command]', 'list the commands, or explain one'],
+  ['quit', ['exit'], '/quit [message]', 'say goodbye: your session ends and your name is free'],
+].map(([name, aliases, syntax, summary]) => ({ name, aliases, syntax, summary }));
+
+const BY_NAME = new Map();
+for (const cmd of COMMANDS) for (const n of [cmd.name, ...cmd.aliases]) BY_NAME.set(n, cmd);
+
+export function lookup(name) {
+  return BY_NAME.get(name.replace(/^\//, '').toLowerCase()) ?? null;
+}
+
+export function helpLines(topic = null) {
+  if (!topic) {
+    return ['Commands (// at the start sends a literal /):',
+      ...COMMANDS.map((c) => `${c.syntax}${c.aliases.map((a) => `, /${a}`).join('')}: ${c.summary}`)];
+  }
+  const cmd = lookup(topic);
+  if (!cmd) return [`no command /${topic.replace(/^\//, '')}; /help lists them`];
+  const out = [`usage: ${cmd.syntax}`, cmd.summary];
+  if (cmd.aliases.length) out.push(`aliases: ${cmd.aliases.map((a) => `/${a}`).join(', ')}`);
+  return out;
+}
+
+const error = (text) => ({ type: 'error', text });
+const usage = (name, why = '') => {
+  const cmd = BY_NAME.get(name);
+  return error(`${why ? `${why}; ` : ''}usage: ${cmd.syntax} (${cmd.summary})`);
+};
+const badChannel = (name) => error(`${name} is not a channel name: # and then 1-32 ASCII letters, digits, _ or -`);
+const badNick = (name) => error(`${name} is not a name: 1-16 ASCII letters, digits, _ or -, starting with a letter`);
+const words = (args) => args.split(' ').filter((w) => w);
+const NOWHERE = 'this conversation has no one to talk to: /join #channel, or /msg nick text';
+
+function channelArg(word) {
+  const name = word.startsWith('#') ? word : `#${word}`;
+  return isValidChannel(name) ? name : null;
+}
+
+const HANDLERS = {
+  join(args) {
+    const w = words(args);
+    if (w.length !== 1) return usage('join', w.length ? 'too many parameters' : '');
+    const name = channelArg(w[0]);
+    return name ? { type: 'join', channel: name } : badChannel(w[0]);
+  },
+  create(args) {
+    const w = words(args);
+    if (w.length !== 1) return usage('create', w.length ? 'too many parameters' : '');
+    const name = channelArg(w[0]);
+    return name ? { type: 'create', channel: name } : badChannel(w[0]);
+  },
+  part(args, conv) {
+    const [first, ...rest] = args.split(' ');
+    if (first.startsWith('#')) {
+      if (!isValidChannel(first)) return badChannel(first);
+      return { type: 'part', channel: first, reason: rest.join(' ').trim() };
+    }
+    if (!conv) return usage('part', 'this is not a channel');
+    if (!isChannel(conv)) return { type: 'close', conv };
+    return { type: 'part', channel: conv, reason: args };
+  },
+  msg(args) {
+    const sp = args.indexOf(' ');
+    const target = sp < 0 ? args : args.slice(0, sp);
+    const text = sp < 0 ? '' : args.slice(sp + 1);
+    if (!target || !text.trim()) return usage('msg');
+    if (isChannel(target)) return isValidChannel(target) ? { type: 'say', target, text, action: false } : badChannel(target);
+    if (!isValidNick(target)) return badNick(target);
+    return { type: 'say', target, text, action: false, open: true };
+  },
+  query(args) {
+    const sp = args.indexOf(' ');
+    const nick = sp < 0 ? args : args.slice(0, sp);
+    const text = sp < 0 ? '' : args.slice(sp + 1);
+    if (!nick) return usage('query');
+    if (!isValidNick(nick)) return badNick(nick);
+    return text.trim() ? { type: 'say', target: nick, text, action: false, open: true } : { type: 'open', conv: nick };
+  },
+  reply: (args) => (args.trim() ? { type: 'reply', text: args } : usage('reply')),
+  me(args, conv) {
+    if (!args.trim()) return usage('me');
+    return conv ? { type: 'say', target: conv, text: args, action: true } : error(NOWHERE);
+  },
+  nick(args) {
+    const w = words(args);
+    if (w.length !== 1) return usage('nick', w.length ? 'too many parameters' : '');
+    return isValidNick(w[0]) ? { type: 'nick', nick: w[0] } : badNick(w[0]);
+  },
+  list: (args) => (args ? usage('list', '/list takes no parameters') : { type: 'list' }),
+  names(args, conv) {
+    const w = words(args);
+    if (w.length > 1) return usage('names', 'too many parameters');
+    const channel = w[0] ?? (conv && isChannel(conv) ? conv : null);
+    if (!channel) return usage('names', 'this is not a channel');
+    return isValidChannel(channel) ? { type: 'names', channel } : badChannel(channel);
+  },
+  topic(args, conv) {
+    const sp = args.indexOf(' ');
+    const first = sp < 0 ? args : args.slice(0, sp);
+    if (first && isValidChannel(first)) {
+      const text = sp < 0 ? '' : args.slice(sp + 1).trim();
+      return { type: 'topic', channel: first, text: text || null };
+    }
+    if (!conv || !isChannel(conv)) return usage('topic', 'this is not a channel');
+    return { type: 'topic', channel: conv, text: args.trim() || null };
+  },
+  history(args, conv) {
+    if (!conv) return usage('history', 'only channels and direct conversations keep history');
+    const w = words(args);
+    if (!w.length) return { type: 'history', count: null };
+    if (w.length > 1) return usage('history', 'too many parameters');
+    const n = /^[0-9]{1,4}$/.test(w[0]) ? Number(w[0]) : 0;
+    return n >= 1 && n <= 1000 ? { type: 'history', count: n } : usage('history', 'n must be a number from 1 to 1000');
+  },
+  delete: (args, conv) => {
+    if (args) return usage('delete', '/delete takes no parameters');
+    return conv ? { type: 'delete' } : usage('delete', 'this conversation has no messages of yours');
+  },
+  edit(args, conv) {
+    const w = words(args);
+    if (w.length > 1) return usage('edit', 'too many parameters');
+    if (w.length && !isMessageId(w[0])) return usage('edit', `${w[0]} is not a message id (like 1795507200000-42)`);
+    if (!conv && !w.length) return usage('edit', 'this conversation has no messages of yours');
+    return { type: 'edit', id: w[0] ?? null };
+  },
+  read(args) {
+    if (!args) return { type: 'read', all: false };
+    return args.toLowerCase() === '-all' ? { type: 'read', all: true } : usage('read');
+  },
+  clear: (args) => (args ? usage('clear', '/clear takes no parameters') : { type: 'clear' }),
+  reconnect: (args) => (args ? usage('reconnect', '/reconnect takes no parameters') : { type: 'reconnect' }),
+  raw: (args) => (args.trim() ? { type: 'raw', line: args } : usage('raw')),
+  help: (args) => ({ type: 'help', topic: words(args)[0] ?? null }),
+  quit: (args) => ({ type: 'quit', text: args.trim() }),
+};
+
+/** What to do with one submitted input while `conv` (a channel, a nick, or null) is open.
+ * Plain text is a message to `conv`; `//text` sends `/text`; `/command ...` is a command in
+ * any letter case, aliases included. */
+export function parseInput(input, conv) {
+  const text = input.replace(/\r\n?/g, '\n').replace(/^\n+|\n+$/g, '');
+  if (!text.trim()) return { type: 'nothing' };
+  const say = (body) => (conv ? { type: 'say', target: conv, text: body, action: false } : error(NOWHERE));
+  if (text.includes('\n') || !text.startsWith('/')) return say(text);
+  if (text.startsWith('//')) return say(text.slice(1));
+  const sp = text.indexOf(' ');
+  const head = sp < 0 ? text.slice(1) : text.slice(1, sp);
+  const args = cleanText(sp < 0 ? '' : text.slice(sp + 1).replace(/^ +| +$/g, ''));
+  const cmd = BY_NAME.get(head.toLowerCase());
+  if (!cmd) {
+    const shown = head.slice(0, 32);
+    if (shown.toLowerCase() === 'connect' || shown.toLowerCase() === 'log') {
+      return error(`/${shown} is a flackcli command the web page does not have; /help lists the ones it has`);
+    }
+    return error(`unknown command /${shown}; /help lists them (//${shown} sends it as text)`);
+  }
+  return HANDLERS[cmd.name](args, conv);
+}
