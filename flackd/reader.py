@@ -24,9 +24,9 @@ from flackd.codec.framing import OVERLONG, LineBuffer
 from flackd.codec.grammar import ProtocolError, Verb, encode_event, parse_command
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer
-from flackd.connection import Connection
+from flackd.connection import Connection, push_to_all
 from flackd.hub import Effect, HubProtocol
-from flackd.irc import Disconnect, IrcClient, IrcParseError, Run, labels
+from flackd.irc import Announce, Disconnect, IrcClient, IrcParseError, Run, labels
 from flackd.irc import parse as parse_irc
 from flackd.irc.wire import MAX_CLIENT_TAG_BYTES, MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
@@ -151,6 +151,11 @@ class LineReader:
                 if type(action) is Run:
                     if not self._run(conn, action.verb, action.command):
                         return 0, 0
+                elif type(action) is Announce:
+                    # A volatile change (AWAY, SETNAME): the others' front ends render it;
+                    # Flack's wire has no word for it, so only other wires' members hear.
+                    others = [c for c in self.hub.neighbours(conn) if c.frontend is not None]
+                    push_to_all(others, b"", action.event)
                 elif type(action) is Disconnect:
                     if labeled:  # what the command said goes out, labeled, before the close
                         labeled = False

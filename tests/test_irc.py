@@ -555,6 +555,90 @@ async def test_away_is_seen_by_others_and_notice_gets_no_errors(chat: IrcServer)
     assert (await other.expect("302")).params[1] == "dozer=+~dozer@flack"
 
 
+async def test_away_notify_tells_those_who_share_a_channel(chat: IrcServer) -> None:
+    dozer = await chat.irc("dozer", caps="away-notify")
+    watcher = await chat.irc("watcher", caps="away-notify")
+    plain = await chat.irc("plain")  # did not ask: no AWAY lines
+    stranger = await chat.irc("stranger", caps="away-notify")  # shares no channel
+    flacky = await chat.flack("flacky")  # Flack's wire has no AWAY
+    for client in (dozer, watcher, plain):
+        await client.send("JOIN #room")
+        await client.expect("366")
+    await flacky.send("JOIN #room")
+    await flacky.recv_until("END HISTORY")
+    await dozer.sync()
+    await watcher.sync()
+    await plain.sync()
+    await dozer.send("AWAY :lunch")
+    await dozer.expect("306")
+    away = await watcher.expect("AWAY")
+    assert away.source == "dozer!dozer@flack"
+    assert away.params == ("lunch",)
+    assert [m.command for m in await plain.sync()] == []
+    assert [m.command for m in await stranger.sync()] == []
+    assert await flacky.barrier() == []
+    # Someone who joins while away is shown away at once.
+    late = await chat.irc("late", caps="away-notify")
+    await late.send("JOIN #room")
+    await late.expect("366")
+    await dozer.send("PART #room", "JOIN #room")
+    join = await late.expect("JOIN")
+    assert join.source == "dozer!dozer@flack"
+    follow = await late.message()
+    assert (follow.command, follow.params) == ("AWAY", ("lunch",))
+    assert (await watcher.expect("AWAY")).params == ("lunch",)  # the same re-join
+    await dozer.send("AWAY")
+    await dozer.expect("305")
+    back = await watcher.expect("AWAY")
+    assert back.params == ()
+
+
+async def test_extended_join_shows_the_real_name(chat: IrcServer) -> None:
+    ext = await chat.irc("ext", caps="extended-join")
+    await ext.send("JOIN #x")
+    own = await ext.expect("JOIN")
+    assert own.params == ("#x", "*", "ext tester")  # its own, from USER
+    await ext.expect("366")
+    other = await chat.irc("other")
+    await other.send("JOIN #x")
+    join = await ext.expect("JOIN")
+    assert join.params == ("#x", "*", "other tester")
+    flacky = await chat.flack("flacky")  # a Flack user's real name is its nick
+    await flacky.send("JOIN #x")
+    join = await ext.expect("JOIN")
+    assert join.params == ("#x", "*", "flacky")
+    # A client that did not ask sees the plain JOIN.
+    await other.sync()
+    await flacky.send("PART #x", "JOIN #x")
+    assert (await other.expect("JOIN")).params == ("#x",)
+
+
+async def test_setname_changes_the_real_name_for_everyone(chat: IrcServer) -> None:
+    namer = await chat.irc("namer", caps="setname")
+    seer = await chat.irc("seer", caps="setname")
+    blind = await chat.irc("blind")
+    for client in (namer, seer, blind):
+        await client.send("JOIN #n")
+        await client.expect("366")
+    await seer.sync()
+    await blind.sync()
+    await namer.send("SETNAME :Namer McName")
+    echo = await namer.expect("SETNAME")
+    assert echo.source == "namer!namer@flack"
+    assert echo.params == ("Namer McName",)
+    told = await seer.expect("SETNAME")
+    assert told.params == ("Namer McName",)
+    assert [m.command for m in await blind.sync()] == []
+    await blind.send("WHOIS namer")
+    assert (await blind.expect("311")).params[-1] == "Namer McName"
+    await namer.send("SETNAME :" + "x" * 101, "SETNAME :")
+    for _ in range(2):
+        fail = await namer.expect("FAIL")
+        assert fail.params[:2] == ("SETNAME", "INVALID_REALNAME")
+    await blind.send("WHOIS namer")
+    assert (await blind.expect("311")).params[-1] == "Namer McName"
+
+
 async def test_who_with_a_mask_lists_only_neighbours(chat: IrcServer) -> None:
     me, _flacky = await both_in(chat, "#w")
     _flacker = await chat.flack("flacker")  # shares no channel with ircy: not in masks

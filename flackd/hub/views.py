@@ -79,6 +79,19 @@ class Views(HubBase[C]):
         if session is not None:
             session.away = text
 
+    def neighbours(self, conn: C) -> list[C]:
+        """The connections of the others who share a channel with ``conn``'s session, each
+        once: who hears of a volatile change (IRC's away-notify and setname)."""
+        session = self._conns.get(conn)
+        if session is None:
+            return []
+        seen: dict[C, None] = {}
+        for channel in session.channels.values():
+            for other in channel.conns():
+                if other is not conn:
+                    seen[other] = None
+        return list(seen)
+
     def channel_count(self) -> int:
         return len(self._channels)
 

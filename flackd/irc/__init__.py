@@ -9,6 +9,7 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 - :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,
   WHOIS, MODE, ISON, ...);
 - :mod:`flackd.irc.sasl`: SASL PLAIN with the nick and the resume token;
+- :mod:`flackd.irc.presence`: AWAY and SETNAME, told to others (away-notify, setname);
 - :mod:`flackd.irc.outbound`: the hub's events as IRC lines for one client;
 - :mod:`flackd.irc.numerics`: the welcome burst, ISUPPORT, numerics and error mapping.
 
@@ -16,12 +17,13 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 or the hub, and nothing outside this package knows an IRC numeric.
 """
 
-from flackd.irc.inbound import Directory, Disconnect, IrcClient, Run
+from flackd.irc.inbound import Announce, Directory, Disconnect, IrcClient, Run
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.wire import IrcMessage, IrcParseError, parse
 
 __all__ = [
     "CAPABILITIES",
+    "Announce",
     "Directory",
     "Disconnect",
     "IrcClient",

@@ -7,7 +7,8 @@ standard library, ``flackd.codec`` and ``flackd.irc``: never trio, never the hub
 
 :meth:`IrcClient.receive` is a generator of actions, carried out by the server in order
 (:class:`Run`: a Flack command through the hub, exactly as if a Flack client had sent it;
-``bytes``: lines for this client, in their turn; :class:`Disconnect`). The server carries
+``bytes``: lines for this client, in their turn; :class:`Announce`: a volatile change told
+to those who share a channel (:mod:`flackd.irc.presence`); :class:`Disconnect`). The server carries
 out each action before it asks for the next, so what follows a command sees its outcome
 (registration completes inside NICK or RESUME, as on Flack's port).
 """
@@ -24,12 +25,13 @@ from flackd.codec.text import is_valid_channel, is_valid_nick
 from flackd.irc.labels import LabelCapture
 from flackd.irc.numerics import word
 from flackd.irc.outbound import CAPABILITIES, Renderer
+from flackd.irc.presence import REALLEN, Announce, away, setname
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
 from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
 
-__all__ = ["Directory", "Disconnect", "IrcClient", "Own", "Run"]
+__all__ = ["Announce", "Directory", "Disconnect", "IrcClient", "Own", "Run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class Disconnect:
     reason: str
 
 
-Action = Run | Disconnect | bytes
+Action = Run | Disconnect | Announce | bytes
 
 
 class Own(Protocol):
@@ -85,7 +87,6 @@ class Directory(Protocol):
 #: Commands a client may send before it is registered (the rest get 451).
 #: The most characters of USER's username and realname kept (ISUPPORT USERLEN).
 USERLEN: Final = 10
-REALLEN: Final = 100
 _BEFORE_REGISTRATION: Final = frozenset(
     {"AUTHENTICATE", "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"}
 )
@@ -135,7 +136,7 @@ class IrcClient:
         self._cap_version = 0
         self.sasl = SaslPlain(renderer, directory.token_owner)
         self.labels = LabelCapture(renderer.server)
-        self.away: str | None = None
+        renderer.users = directory.user_info
 
     # -- the server's side ---------------------------------------------------------------
 
@@ -493,6 +494,8 @@ def _ref(text: str) -> Ref | None:
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
 _HANDLERS: Final[dict[str, _Handler]] = {
     **QUERIES,
+    "AWAY": away,
+    "SETNAME": setname,
     "AUTHENTICATE": IrcClient._authenticate,
     "CAP": IrcClient._cap,
     "CHATHISTORY": IrcClient._chathistory,

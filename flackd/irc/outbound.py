@@ -27,22 +27,27 @@ from typing import Final
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
 from flackd.irc.numerics import Numerics, error_line, prefix, unix_time
+from flackd.irc.presence import AwayChanged, RealnameChanged
 from flackd.irc.wire import ctcp, format_message, server_time
+from flackd.views import UserView
 
 __all__ = ["CAPABILITIES", "Renderer"]
 
 #: The capabilities flackd offers (CAP LS), each one honest: see docs/irc.md.
 CAPABILITIES: Final = (
+    "away-notify",
     "batch",
     "cap-notify",
     "draft/chathistory",
     "draft/message-redaction",
     "echo-message",
+    "extended-join",
     "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
     "server-time",
+    "setname",
     "userhost-in-names",
 )
 
@@ -50,7 +55,15 @@ CAPABILITIES: Final = (
 class Renderer(Numerics):
     """Events -> IRC lines for one client (see the module docstring)."""
 
-    __slots__ = ("_batch", "_batches", "_block", "_history_skip", "_names", "history_lines")
+    __slots__ = (
+        "_batch",
+        "_batches",
+        "_block",
+        "_history_skip",
+        "_names",
+        "history_lines",
+        "users",
+    )
 
     def __init__(
         self,
@@ -69,6 +82,8 @@ class Renderer(Numerics):
         #: The reference of the open ``chathistory`` batch (``batch`` capability), if any.
         self._batch: str | None = None
         self._batches = itertools.count(1)
+        #: Who a nick is now (extended-join's real name, away-notify's mark on JOIN).
+        self.users: Callable[[str], UserView | None] = lambda nick: None
 
     # -- building lines ----------------------------------------------------------------
 
@@ -129,7 +144,18 @@ class Renderer(Numerics):
             return self._message(event, live=True)
         if kind is e.Joined:
             assert isinstance(event, e.Joined)
-            return format_message("JOIN", (event.channel,), source=prefix(event.nick))
+            return self._join(event.channel, event.nick)
+        if kind is AwayChanged:
+            assert isinstance(event, AwayChanged)
+            if "away-notify" not in self.caps:
+                return b""
+            text = (event.text,) if event.text else ()
+            return format_message("AWAY", text, source=prefix(event.nick))
+        if kind is RealnameChanged:
+            assert isinstance(event, RealnameChanged)
+            if "setname" not in self.caps:
+                return b""
+            return format_message("SETNAME", (event.realname,), source=prefix(event.nick))
         if kind is e.Parted:
             assert isinstance(event, e.Parted)
             reason = neutralise(event.reason)
@@ -167,7 +193,7 @@ class Renderer(Numerics):
                 assert isinstance(event, e.Ok)
                 if event.command in ("JOIN", "CREATE"):
                     joined = event.params[0]
-                    out.append(format_message("JOIN", (joined,), source=prefix(self.nick)))
+                    out.append(self._join(joined, self.nick))
                 # MARK has no IRC form.
             elif kind is e.Topic:
                 assert isinstance(event, e.Topic)
@@ -194,10 +220,26 @@ class Renderer(Numerics):
                 )
             elif kind is e.Joined:  # RESUME: the channels one is back in
                 assert isinstance(event, e.Joined)
-                out.append(format_message("JOIN", (event.channel,), source=prefix(event.nick)))
+                out.append(self._join(event.channel, event.nick))
             else:
                 out.append(self._other(event))
         return b"".join(out)
+
+    def _join(self, channel: str, nick: str) -> bytes:
+        """``nick`` joined ``channel``: with ``extended-join`` also the account (``*``:
+        Flack has no accounts) and the real name; with ``away-notify`` then its away mark,
+        if it has one."""
+        caps = self.caps
+        if "extended-join" not in caps and "away-notify" not in caps:
+            return format_message("JOIN", (channel,), source=prefix(nick))
+        user = self.users(nick)
+        params: tuple[str, ...] = (channel,)
+        if "extended-join" in caps:
+            params = (channel, "*", user.realname if user is not None else nick)
+        line = format_message("JOIN", params, source=prefix(nick))
+        if "away-notify" in caps and user is not None and user.away:
+            line += format_message("AWAY", (user.away,), source=prefix(nick))
+        return line
 
     def _other(self, event: object) -> bytes:
         if isinstance(event, e.Error):

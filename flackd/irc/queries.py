@@ -1,4 +1,4 @@
-"""IRC queries flackd answers itself: WHO, WHOIS, MODE, ISON, USERHOST, AWAY and the
+"""IRC queries flackd answers itself: WHO, WHOIS, MODE, ISON, USERHOST and the
 server's own (LUSERS, MOTD, VERSION, TIME), and KICK and OPER, which Flack has no
 concept for.
 
@@ -17,15 +17,12 @@ from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
 from flackd.irc.numerics import USER_HOST
-from flackd.irc.wire import irc_casefold, strip_formatting
+from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
 
-__all__ = ["AWAYLEN", "QUERIES"]
-
-#: The most characters of an AWAY message kept (ISUPPORT AWAYLEN).
-AWAYLEN: Final = 200
+__all__ = ["QUERIES"]
 
 
 def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
@@ -163,17 +160,6 @@ def userhost(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield client.out.numeric("302", " ".join(replies))
 
 
-def away(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    """``AWAY :text`` marks you away for everyone (301 to those who write you, G in WHO,
-    - in USERHOST); ``AWAY`` alone (or empty) marks you back."""
-    text = strip_formatting(params[0])[:AWAYLEN] if params and params[0] else None
-    client.set_away(text)
-    if text is None:
-        yield client.out.numeric("305", "You are no longer marked as being away")
-    else:
-        yield client.out.numeric("306", "You have been marked as being away")
-
-
 def lusers(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield client.out.lusers()
 
@@ -214,7 +200,6 @@ def oper(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
 
 
 QUERIES: Final[dict[str, Callable[[IrcClient, Sequence[str]], Iterator[bytes]]]] = {
-    "AWAY": away,
     "ISON": ison,
     "KICK": kick,
     "LUSERS": lusers,
