@@ -70,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=200, help="channel members (200)")
     parser.add_argument("--senders", type=int, default=10, help="senders among them (10)")
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=1,
+        help="channels the members are spread over (1; e.g. --members 2000 --channels 200 "
+        "--senders 500 for many small rooms)",
+    )
     parser.add_argument("--rate", type=float, default=30000, help="messages/s in total (30000)")
     parser.add_argument("--seconds", type=int, default=8, help="seconds of load (8)")
     parser.add_argument("--top", type=int, default=25, help="rows per table (25)")
@@ -78,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "--server", default="flackd", choices=("flackd", *run.FLACKD_MODES), help="which mode"
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.channels <= args.members // 2:
+        raise SystemExit("--channels 1..members/2")
     if not 2 <= args.members <= 5000 or not 0 < args.rate <= 1_000_000 or args.seconds > 120:
         raise SystemExit("--members 2..5000, --rate up to 1e6, --seconds up to 120")
     spy = ensure_py_spy()
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 "flack",
                 args.members,
                 senders=min(args.senders, args.members),
+                channels=args.channels,
                 log=tmp / "loadgen.log",
             )
             try:

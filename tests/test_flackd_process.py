@@ -9,11 +9,13 @@ ends it by its PID.
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
 import trio
 
+from flackd.cli import GC_THRESHOLDS, _tune_gc
 from flackd.codec import events, parse_event
 from tests import transcript
 from tests.process import FLACKD, flackd_process
@@ -160,3 +162,19 @@ async def test_a_port_in_use_is_a_clear_error() -> None:
     assert result.returncode == 2
     assert b"cannot listen on 127.0.0.1" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def test_serving_keeps_the_garbage_collector_off_the_hot_path() -> None:
+    """flackd freezes what it made while starting and collects far less often than
+    CPython's defaults (docs/performance.md, "Garbage collection"); collection stays on."""
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    try:
+        _tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen  # this process's objects: never scanned again
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
