@@ -759,3 +759,23 @@ async def test_after_a_nick_change_commands_use_the_new_nick_at_once(
         assert (await irc.expect("221")).params[0] == "after"
     finally:
         store.close()
+
+
+async def test_whox_answers_the_fields_asked_for_in_their_order(chat: IrcServer) -> None:
+    asker = await chat.irc("asker")
+    target = await chat.irc("target")
+    for client in (asker, target):
+        await client.send("JOIN #w")
+        await client.expect("366")
+    isupport = [m for m in asker.seen if " 005 " in m]
+    assert any(" WHOX " in f" {line} " for line in isupport), isupport
+    await asker.send("WHO target %rnctf,42")  # asked in any order
+    reply = await asker.expect("354")
+    assert reply.params == ("asker", "42", "*", "target", "H", "target tester")
+    assert (await asker.expect("315")).params[1] == "target"
+    await asker.send("WHO #w %na")
+    first, second = await asker.expect("354"), await asker.expect("354")
+    assert {first.params[1:], second.params[1:]} == {("asker", "0"), ("target", "0")}
+    await asker.expect("315")
+    await asker.send("WHO target")  # without %: the classic 352
+    assert (await asker.expect("352")).params[5] == "target"

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_IRC_NAME",
     "NAMES_PER_LINE",
     "USER_HOST",
+    "WHOX_FIELDS",
     "Numerics",
     "error_line",
     "irc_isupport",
@@ -32,6 +33,9 @@ __all__ = [
     "unix_time",
     "word",
 ]
+
+#: The fields of a WHOX reply (354), in the order they are always sent.
+WHOX_FIELDS: Final = "tcuihsnfdlaor"
 
 #: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
 DEFAULT_IRC_NAME: Final = "flackd.local"
@@ -159,6 +163,30 @@ class Numerics:
             f"0 {user.realname}",
         )
 
+    def whox_line(self, channel: str, user: UserView, fields: str, token: str) -> bytes:
+        """One 354 line (IRCv3 WHOX): the fields asked for, always in the order
+        ``tcuihsnfdlaor``: the query's token, the channel, the username, an IP address
+        (hidden: Flack shows none), the host, the server, the nick, H or G, the hop count,
+        the idle seconds and the account (0: Flack has no IRC idle time or accounts), the
+        op level (n/a: no operators) and the real name."""
+        values = {
+            "t": token or "0",
+            "c": channel,
+            "u": user.username,
+            "i": "255.255.255.255",
+            "h": USER_HOST,
+            "s": self.server,
+            "n": user.nick,
+            "f": "G" if user.away else "H",
+            "d": "0",
+            "l": "0",
+            "a": "0",
+            "o": "n/a",
+            "r": user.realname,
+        }
+        params = [values[field] for field in WHOX_FIELDS if field in fields]
+        return self.numeric("354", *params) if params else b""
+
     def names(self, channel: str, nicks: Iterable[str]) -> bytes:
         full = "userhost-in-names" in self.caps
         nicks = [prefix(n) for n in nicks] if full else list(nicks)
@@ -229,6 +257,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "USERLEN=11",
         f"CHATHISTORY={limits.history}",
         "CLIENTTAGDENY=*",
+        "WHOX",
         "MSGREFTYPES=msgid,timestamp",
     ]
 

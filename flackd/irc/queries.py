@@ -21,6 +21,7 @@ from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
+    from flackd.views import UserView
 
 __all__ = ["QUERIES"]
 
@@ -28,10 +29,21 @@ __all__ = ["QUERIES"]
 def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     """``WHO #channel``: its members. ``WHO <mask>``: the connected users whose nick
     matches (``*`` and ``?``, ignoring case) among those who share a channel with you
-    (every Flack user is +i), and a nick given in full whoever has it."""
+    (every Flack user is +i), and a nick given in full whoever has it. With a second
+    parameter ``%<fields>[,<token>]`` (IRCv3 WHOX) each one is a 354 line of those
+    fields instead of a 352."""
     mask = params[0] if params else "*"
     out = client.out
     directory = client.directory
+    whox = params[1][1:] if len(params) > 1 and params[1].startswith("%") else None
+    fields, _, token = (whox or "").partition(",")
+    token = token if token.isdigit() and len(token) <= 3 else ""
+
+    def line(channel: str, user: UserView) -> bytes:
+        if whox is None:
+            return out.who_line(channel, user)
+        return out.whox_line(channel, user, fields, token)
+
     lines: list[bytes] = []
     found = directory.channel_info(mask)
     if found is not None:
@@ -39,17 +51,17 @@ def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         for nick in nicks:
             user = directory.user_info(nick)
             if user is not None:
-                lines.append(out.who_line(name, user))
+                lines.append(line(name, user))
     else:
         user = directory.user_info(mask)
         if user is not None and user.connected:
-            lines.append(out.who_line("*", user))
+            lines.append(line("*", user))
         elif any(ch in mask for ch in "*?"):
             pattern = irc_casefold(mask)
             for nick in sorted(_neighbours(client)):
                 match = directory.user_info(nick)
                 if match is not None and fnmatch.fnmatchcase(irc_casefold(nick), pattern):
-                    lines.append(out.who_line("*", match))
+                    lines.append(line("*", match))
     lines.append(out.numeric("315", mask, "End of /WHO list"))
     yield b"".join(lines)
 

@@ -74,13 +74,16 @@ class FlackdController(BaseServerController, DirectoryBasedController):
     # cap-notify, draft/chathistory, sasl and userhost-in-names have no member there.
     capabilities = frozenset(
         {
+            Capabilities.AWAY_NOTIFY,
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.EXTENDED_JOIN,
             Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_REDACTION,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
         }
     )
     # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap.
@@ -108,6 +111,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "TARGMAX": patma.ANYSTR,
         "TOPICLEN": patma.StrRe("[0-9]+"),
         "UTF8ONLY": None,
+        "WHOX": None,
     }
 
     def registerUser(self, case, username, password=None):
