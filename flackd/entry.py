@@ -24,7 +24,7 @@ from flackd.codec import events as e
 from flackd.codec.grammar import encode_event
 from flackd.connection import Connection, StreamConnection
 from flackd.hub import HubProtocol
-from flackd.irc import IrcClient, Renderer
+from flackd.irc import IrcClient, Monitors, Renderer
 from flackd.irc.numerics import error_line, irc_isupport
 from flackd.limits import Limits
 from flackd.reader import FREE_FACTOR
@@ -47,6 +47,7 @@ class Entry:
     _unregistered: set[Connection]
     peak_users: int
     irc_name: str
+    monitors: Monitors
     site: Site
     #: The HTTP phases under way (shutdown ends them at once: they hold no session).
     _http_scopes: set[trio.CancelScope]
@@ -215,4 +216,13 @@ class Entry:
             self._irc_stats,
         )
         hub = self.hub
-        return IrcClient(renderer, hub, hub.own_view(conn), isupport, limits.history)
+        return IrcClient(
+            renderer,
+            hub,
+            hub.own_view(conn),
+            isupport,
+            limits.history,
+            monitors=self.monitors,
+            handle=conn,
+            monitor_limit=limits.irc_monitor,
+        )

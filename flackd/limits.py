@@ -148,6 +148,11 @@ class Limits:
     max_detached: int = _limit(
         4096, "Dropped sessions kept for RESUME. Past it the oldest is forgotten (nick freed)."
     )
+    irc_monitor: int = _limit(
+        100,
+        "Nicks one IRC client may watch with MONITOR (ISUPPORT MONITOR); more get 734 "
+        "(list full) and are not added.",
+    )
     whowas: int = _limit(
         100,
         "Nicks no longer in use that WHOWAS (IRC) remembers; past it the oldest is "

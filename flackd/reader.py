@@ -26,7 +26,16 @@ from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer
 from flackd.connection import Connection, push_to_all
 from flackd.hub import Effect, HubProtocol
-from flackd.irc import Announce, Disconnect, IrcClient, IrcParseError, Run, labels
+from flackd.irc import (
+    Announce,
+    Disconnect,
+    IrcClient,
+    IrcParseError,
+    Monitors,
+    NickPresence,
+    Run,
+    labels,
+)
 from flackd.irc import parse as parse_irc
 from flackd.irc.wire import MAX_CLIENT_TAG_BYTES, MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
@@ -52,6 +61,10 @@ FREE_FACTOR: Final = 4
 FLOOD_QUIET_SECONDS: Final = 1.0
 
 
+#: The commands that can give a connection a nick, change it or end it (MONITOR's concern).
+_NAMING: Final = frozenset({commands.Nick, commands.Resume, commands.Quit})
+
+
 def line_error(code: str, text: str) -> bytes:
     """An ``ERR <code> * :text`` line: the server's answer to a line it could not read."""
     return encode_event(e.Error(code, "*", (), text))
@@ -70,6 +83,7 @@ class LineReader:
     _bad_utf8: bytes
     _too_long: bytes
     _too_long_error: e.Error
+    monitors: Monitors
 
     if TYPE_CHECKING:
 
@@ -121,11 +135,27 @@ class LineReader:
             conn.awaiting_pong = None
             conn.answers_pings = True
             return False
+        naming = type(command) in _NAMING and bool(self.monitors)  # one set lookup for MSG
+        before = self.hub.nick_of(conn) if naming else None
         if self.committer is None:
             self.apply(self.hub.handle(conn, verb, command, self.clock()))
         else:
             self.committer.handle(conn, verb, command, self.clock())
+        if naming:
+            after = self.hub.nick_of(conn)
+            if (before or "").lower() != (after or "").lower():
+                if before:
+                    self.tell_presence(before, online=False)
+                if after:
+                    self.tell_presence(after, online=True)
         return True
+
+    def tell_presence(self, nick: str, *, online: bool) -> None:
+        """Tell those who MONITOR ``nick`` (IRC clients) that it came online or went
+        offline, whatever wire its user is on."""
+        watchers = [w for w in self.monitors.watchers(nick) if isinstance(w, Connection)]
+        if watchers:
+            push_to_all(watchers, b"", NickPresence(nick, online))
 
     def _process_irc(self, conn: Connection, client: IrcClient, raw: bytes) -> tuple[int, int]:
         """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the

@@ -48,6 +48,7 @@ from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
+from flackd.irc import Monitors
 from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
@@ -124,6 +125,8 @@ class Server(Entry, LineReader, Housekeeping):
         #: What the web port answers (the page, its headers, the Host and Origin checks).
         self.site = Site(web_origins)
         self._http_scopes: set[trio.CancelScope] = set()
+        #: Who watches which nick with IRC's MONITOR (see :mod:`flackd.irc.presence`).
+        self.monitors = Monitors()
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         #: The most registered connections there were at once (LUSERS' "max").
@@ -202,10 +205,15 @@ class Server(Entry, LineReader, Housekeeping):
             self.connections.discard(conn)
             self._unregistered.discard(conn)
             self._byes.discard(conn)
+            gone = self.hub.nick_of(conn) if self.monitors else None
+            if conn.frontend is not None:
+                self.monitors.forget(conn)
             if self.committer is None:
                 self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
             else:
                 self.committer.disconnect(conn, conn.close_reason, self.clock())
+            if gone is not None:
+                self.tell_presence(gone, online=False)
             log.debug("%r closed: %s", conn, conn.close_reason)
 
     async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from flackd.irc.wire import IrcMessage
+from flackd.limits import Limits
 from flackd.store.sqlite import SqliteStore
 from tests.ircsupport import IrcClient, IrcServer, start_irc_server
 from tests.support import TEST_LIMITS, LineClient
@@ -779,3 +780,47 @@ async def test_whox_answers_the_fields_asked_for_in_their_order(chat: IrcServer)
     await asker.expect("315")
     await asker.send("WHO target")  # without %: the classic 352
     assert (await asker.expect("352")).params[5] == "target"
+
+
+async def test_monitor_tells_when_a_nick_comes_and_goes_on_any_wire(chat: IrcServer) -> None:
+    watcher = await chat.irc("watcher")
+    isupport = " ".join(m for m in watcher.seen if " 005 " in m)
+    assert " MONITOR=100" in f" {isupport} ", isupport
+    online = await chat.irc("online")
+    await watcher.send("MONITOR + online,flacky,*!x@y")
+    assert (await watcher.expect("730")).params[1] == "online!online@flack"
+    assert (await watcher.expect("731")).params[1] == "flacky,*!x@y"  # a mask is never online
+    flacky = await chat.flack("flacky")  # a Flack user counts like anyone
+    assert (await watcher.expect("730")).params[1] == "flacky!flacky@flack"
+    await flacky.send("NICK flacker")
+    assert (await watcher.expect("731")).params[1] == "flacky"  # that nick is free now
+    await watcher.send("MONITOR + flacker")
+    assert (await watcher.expect("730")).params[1] == "flacker!flacker@flack"
+    await online.send("QUIT :bye")
+    assert (await watcher.expect("731")).params[1] == "online"
+    await watcher.send("MONITOR L")
+    listed = await watcher.expect("732")
+    assert set(listed.params[1].split(",")) == {"online", "flacky", "flacker"}
+    await watcher.expect("733")
+    await watcher.send("MONITOR - flacker", "MONITOR S")
+    status = [await watcher.message() for _ in range(2)]
+    assert sorted((m.command, m.params[1]) for m in status) == [
+        ("731", "flacky"),
+        ("731", "online"),
+    ]
+    await flacky.send("QUIT")
+    await watcher.send("MONITOR C", "MONITOR L")
+    assert (await watcher.message()).command == "733"  # nothing watched, no 731 for flacker
+
+
+async def test_monitor_list_is_bounded(nursery: trio.Nursery) -> None:
+    chat = await start_irc_server(
+        nursery, Limits(flood_burst=10_000, flood_rate=10_000.0, irc_monitor=3)
+    )
+    watcher = await chat.irc("watcher")
+    await watcher.send("MONITOR + a1,a2,a3,a4,a5")
+    await watcher.expect("731")
+    full = await watcher.expect("734")
+    assert full.params[1:3] == ("3", "a4,a5")
+    await watcher.send("MONITOR L")
+    assert set((await watcher.expect("732")).params[1].split(",")) == {"a1", "a2", "a3"}

@@ -79,6 +79,12 @@ class Views(HubBase[C]):
         if session is not None:
             session.away = text
 
+    def nick_of(self, conn: C) -> str | None:
+        """The nick of ``conn``'s session now (None before registration, or once another
+        connection has resumed it)."""
+        session = self._conns.get(conn)
+        return session.nick if session is not None else None
+
     def neighbours(self, conn: C) -> list[C]:
         """The connections of the others who share a channel with ``conn``'s session, each
         once: who hears of a volatile change (IRC's away-notify and setname)."""

@@ -19,6 +19,7 @@ or the hub, and nothing outside this package knows an IRC numeric.
 
 from flackd.irc.inbound import Announce, Directory, Disconnect, IrcClient, Run
 from flackd.irc.outbound import CAPABILITIES, Renderer
+from flackd.irc.presence import Monitors, NickPresence
 from flackd.irc.wire import IrcMessage, IrcParseError, parse
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "IrcClient",
     "IrcMessage",
     "IrcParseError",
+    "Monitors",
+    "NickPresence",
     "Renderer",
     "Run",
     "parse",

@@ -25,7 +25,7 @@ from flackd.codec.text import is_valid_channel, is_valid_nick
 from flackd.irc.labels import LabelCapture
 from flackd.irc.numerics import word
 from flackd.irc.outbound import CAPABILITIES, Renderer
-from flackd.irc.presence import REALLEN, Announce, away, setname
+from flackd.irc.presence import REALLEN, Announce, Monitors, away, monitor, setname
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
@@ -116,8 +116,12 @@ class IrcClient:
         own: Own,
         isupport: Sequence[str],
         max_history: int = 100,
+        monitors: Monitors | None = None,
+        handle: object = None,
+        monitor_limit: int = 100,
     ) -> None:
-        """``directory`` reads anyone's state; ``own`` acts on this client's own session."""
+        """``directory`` reads anyone's state; ``own`` acts on this client's own session;
+        ``monitors`` is the server's MONITOR registry, where this client is ``handle``."""
         self.out = renderer
         self.directory = directory
         self.own = own
@@ -128,6 +132,9 @@ class IrcClient:
         self.targets = own.targets
         self.message_info = own.message_info
         self.max_history = max_history
+        self.monitors = monitors if monitors is not None else Monitors()
+        self.handle = handle if handle is not None else self
+        self.monitor_limit = monitor_limit
         self.isupport = tuple(isupport)
         self.user = UserInfo()
         self._nick: str | None = None
@@ -495,6 +502,7 @@ _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
 _HANDLERS: Final[dict[str, _Handler]] = {
     **QUERIES,
     "AWAY": away,
+    "MONITOR": monitor,
     "SETNAME": setname,
     "AUTHENTICATE": IrcClient._authenticate,
     "CAP": IrcClient._cap,

@@ -258,6 +258,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         f"CHATHISTORY={limits.history}",
         "CLIENTTAGDENY=*",
         "WHOX",
+        f"MONITOR={limits.irc_monitor}",
         "MSGREFTYPES=msgid,timestamp",
     ]
 

@@ -27,7 +27,7 @@ from typing import Final
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
 from flackd.irc.numerics import Numerics, error_line, prefix, unix_time
-from flackd.irc.presence import AwayChanged, RealnameChanged
+from flackd.irc.presence import AwayChanged, NickPresence, RealnameChanged
 from flackd.irc.wire import ctcp, format_message, server_time
 from flackd.views import UserView
 
@@ -151,6 +151,11 @@ class Renderer(Numerics):
                 return b""
             text = (event.text,) if event.text else ()
             return format_message("AWAY", text, source=prefix(event.nick))
+        if kind is NickPresence:
+            assert isinstance(event, NickPresence)
+            if event.online:
+                return self.numeric("730", prefix(event.nick))
+            return self.numeric("731", event.nick)
         if kind is RealnameChanged:
             assert isinstance(event, RealnameChanged)
             if "setname" not in self.caps:

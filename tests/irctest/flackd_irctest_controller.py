@@ -112,6 +112,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "TOPICLEN": patma.StrRe("[0-9]+"),
         "UTF8ONLY": None,
         "WHOX": None,
+        "MONITOR": patma.StrRe("[0-9]+"),
     }
 
     def registerUser(self, case, username, password=None):
