@@ -71,6 +71,7 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "JOIN": ("join #general", c.Join("#general")),
     "CREATE": ("create #release-planning", c.Create("#release-planning")),
     "PART": ("part #general see you", c.Part("#general", "see you")),
+    "INVITE": ("invite bob #general", c.Invite("bob", "#general")),
     "MSG": ("msg #general hello there", c.Msg("#general", "hello there")),
     "LIST": ("list", c.ListChannels()),
     "NAMES": ("names #general", c.Names("#general")),

@@ -824,3 +824,27 @@ async def test_monitor_list_is_bounded(nursery: trio.Nursery) -> None:
     assert full.params[1:3] == ("3", "a4,a5")
     await watcher.send("MONITOR L")
     assert set((await watcher.expect("732")).params[1].split(",")) == {"a1", "a2", "a3"}
+
+
+async def test_invite_reaches_the_invitee_on_either_wire(chat: IrcServer) -> None:
+    host = await chat.irc("host")
+    guest = await chat.irc("guest")
+    flacky = await chat.flack("flacky")
+    await host.send("JOIN #party")
+    await host.expect("366")
+    await host.send("INVITE guest #party")
+    assert (await host.expect("341")).params == ("host", "guest", "#party")
+    invite = await guest.expect("INVITE")
+    assert invite.source == "host!host@flack"
+    assert invite.params == ("guest", "#party")
+    await host.send("INVITE flacky #party")
+    await host.expect("341")
+    assert await flacky.recv() == (
+        "NOTE INVITED #party host :host invites you to #party (JOIN #party)"
+    )
+    await host.send("INVITE host #party", "INVITE nobody #party", "INVITE guest #elsewhere")
+    assert (await host.expect("443")).params[1:3] == ("host", "#party")
+    assert (await host.expect("401")).params[1] == "nobody"
+    assert (await host.expect("403")).params[1] == "#elsewhere"
+    await guest.send("INVITE host #party")  # guest is not in #party
+    assert (await guest.expect("442")).params[1] == "#party"

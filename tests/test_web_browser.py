@@ -397,6 +397,16 @@ async def test_keyboard_switcher_and_slash_commands(web: Web) -> None:
         await line(carol, r"^NICK alice alicia$")
         await alice.wait_text("#me-nick", "alicia")
         assert (await alice.storage())["flack"]["nick"] == "alicia"
+        # an invitation, both ways
+        await alice.say("/invite carol #random")
+        await line(carol, r"^NOTE INVITED #random alicia :alicia invites you to #random")
+        await carol.send("JOIN #lounge", "INVITE alicia #lounge")
+        await alice.until(
+            lambda: any(
+                "carol invites you to #lounge: /join #lounge" in n.text
+                for n in alice.browser.css("#log li.notice")
+            )
+        )
         await alice.say("/part #random")
         await alice.wait_gone('#channels li[data-conv="#random"]')
         await clean(alice)

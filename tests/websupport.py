@@ -76,33 +76,39 @@ class WsStream(trio.abc.Stream):
         await self.stream.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        # What wsproto holds already comes first: the handshake's answer may have
+        # arrived in the same packet as the first frames.
+        await self._take_events()
         while not self._out:
             if self.closed is not None:
                 return b""
             data = await self.stream.receive_some(65536)
             self.ws.receive_data(bytes(data) if data else None)
-            for event in self.ws.events():
-                if isinstance(event, TextMessage):
-                    self._text.append(event.data)
-                    if event.message_finished:
-                        self._out += "".join(self._text).encode() + b"\r\n"
-                        self._text.clear()
-                elif isinstance(event, BytesMessage):
-                    raise AssertionError("the server sent a binary message")
-                elif isinstance(event, Ping):
-                    await self.send_event(event.response())
-                elif isinstance(event, Pong):
-                    self.pongs.append(bytes(event.payload))
-                elif isinstance(event, CloseConnection):
-                    self.closed = (event.code, event.reason or "")
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                        await self.send_event(event.response())
+            await self._take_events()
             if not data and self.closed is None:
                 self.closed = (1006, "")  # TCP closed without a closing handshake
         size = len(self._out) if max_bytes is None else max_bytes
         out = bytes(self._out[:size])
         del self._out[:size]
         return out
+
+    async def _take_events(self) -> None:
+        for event in self.ws.events():
+            if isinstance(event, TextMessage):
+                self._text.append(event.data)
+                if event.message_finished:
+                    self._out += "".join(self._text).encode() + b"\r\n"
+                    self._text.clear()
+            elif isinstance(event, BytesMessage):
+                raise AssertionError("the server sent a binary message")
+            elif isinstance(event, Ping):
+                await self.send_event(event.response())
+            elif isinstance(event, Pong):
+                self.pongs.append(bytes(event.payload))
+            elif isinstance(event, CloseConnection):
+                self.closed = (event.code, event.reason or "")
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await self.send_event(event.response())
 
     async def aclose(self) -> None:
         await self.stream.aclose()

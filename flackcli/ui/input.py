@@ -273,6 +273,8 @@ SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
     SlashCommand("list", (), "/list", "list the server's channels"),
     SlashCommand("names", ("who",), "/names [#channel]", "show who is in a channel"),
     SlashCommand("topic", (), "/topic [#channel] [text]", "show the topic, or set it"),
+    SlashCommand("invite", (), "/invite <nick> [#channel]",
+                 "ask someone to join this channel (or #channel)"),
     SlashCommand("history", (), "/history [n]", "load n older messages (default: one page)"),
     SlashCommand("delete", (), "/delete", "delete your last message here"),
     SlashCommand("edit", (), "/edit [id]",
@@ -617,6 +619,18 @@ def _topic(args: str, buffer: str | None, max_line: int) -> Action:
     return _send(c.Topic(channel, text or None), max_line)
 
 
+def _invite(args: str, buffer: str | None, max_line: int) -> Action:
+    words = _words(args)
+    if not words or len(words) > 2:
+        return _usage("invite", "give a nick, and a channel if this is not one")
+    channel = words[1] if len(words) == 2 else _channel_of(buffer)
+    if channel is None:
+        return _usage("invite", "this is not a channel")
+    if not is_valid_channel(channel):
+        return _bad_channel(channel)
+    return _send(c.Invite(words[0], channel), max_line)
+
+
 def _history(args: str, buffer: str | None, max_line: int) -> Action:
     channel = _target(buffer)
     if channel is None:
@@ -726,6 +740,7 @@ _HANDLERS: Final = {
     "list": _list,
     "names": _names,
     "topic": _topic,
+    "invite": _invite,
     "history": _history,
     "delete": _delete,
     "edit": _edit,

@@ -16,6 +16,7 @@ __all__ = [
     "Edit",
     "Help",
     "History",
+    "Invite",
     "Join",
     "ListChannels",
     "Mark",
@@ -66,6 +67,14 @@ class Part:
 
     channel: str
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """``INVITE <nick> <#channel>``: ask someone to join a channel you are in."""
+
+    nick: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +195,7 @@ Command = (
     | Join
     | Create
     | Part
+    | Invite
     | Msg
     | Action
     | Edit

@@ -58,6 +58,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "NO_SUCH_CHANNEL": "no channel has that name",
     "NO_SUCH_NICK": "nobody connected or resumable has that nick",
     "NOT_IN_CHANNEL": "the command needs you to be a member of the channel",
+    "ALREADY_IN_CHANNEL": "INVITE named someone who is in the channel already",
     "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
     "NOT_AUTHOR": "only the author of a message may delete or edit it",
     "MESSAGE_DELETED": "the message was deleted; it cannot be edited",
@@ -164,6 +165,11 @@ def _parse_join(args: str) -> c.Command:
 
 def _parse_create(args: str) -> c.Command:
     return c.Create(_exactly("CREATE", args, 1)[0])
+
+
+def _parse_invite(args: str) -> c.Command:
+    nick, channel = _exactly("INVITE", args, 2)
+    return c.Invite(nick, channel)
 
 
 def _parse_part(args: str) -> c.Command:
@@ -312,6 +318,9 @@ _TABLE: Final = (
          _parse_create),
     Verb("PART", "PART <#channel> [reason]", "PART #general see you tomorrow",
          "leave a channel", False, 1, _parse_part),
+    Verb("INVITE", "INVITE <nick> <#channel>", "INVITE bob #release",
+         "ask someone connected to join a channel you are in; they get NOTE INVITED", False,
+         1, _parse_invite),
     Verb("MSG", "MSG <#channel|nick> <text>", "MSG #general hello everyone",
          "send a message to a channel you are in, or privately to a nick", False, 1,
          _parse_msg),
@@ -389,6 +398,8 @@ def format_command(command: c.Command) -> str:
             return f"CREATE {channel}"
         case c.Part(channel, reason):
             return f"PART {channel} {reason}" if reason else f"PART {channel}"
+        case c.Invite(nick, channel):
+            return f"INVITE {nick} {channel}"
         case c.Msg(target, text):
             return f"MSG {target} {text}"
         case c.Action(target, text):

@@ -14,7 +14,7 @@ import math
 from flackd.codec import events as e
 from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import format_timestamp
-from flackd.codec.text import fold
+from flackd.codec.text import fold, is_valid_nick
 from flackd.history import ChannelHistory
 from flackd.hub.base import HubBase
 from flackd.hub.blocks import history_block, names_block, topic_line
@@ -137,6 +137,32 @@ class ChannelRules(HubBase[C]):
         if self.journal is not None:
             self.journal.session(session)
         return [Broadcast(conns, e.Parted(channel.name, session.nick, reason))]
+
+    def _invite(self, session: Session[C], nick: str, name: str) -> list[Effect[C]]:
+        """``INVITE``: tell a connected user that ``session`` asks them into one of its
+        channels. Flack's channels are open, so it grants nothing and changes nothing:
+        the invitee gets ``NOTE INVITED`` and may JOIN, or not."""
+        channel = self._membership(session, "INVITE", name)
+        peer = self._sessions.get(fold(nick)) if is_valid_nick(nick) else None
+        if peer is None or peer.ended or peer.conn is None:
+            raise ProtocolError(
+                "NO_SUCH_NICK", "INVITE", f"nobody called {nick} is connected", (nick,)
+            )
+        if peer.key in channel.members:
+            raise ProtocolError(
+                "ALREADY_IN_CHANNEL",
+                "INVITE",
+                f"{peer.nick} is in {channel.name} already",
+                (peer.nick, channel.name),
+            )
+        assert session.conn is not None
+        note = e.Note(
+            "INVITED",
+            (channel.name, session.nick),
+            f"{session.nick} invites you to {channel.name} (JOIN {channel.name})",
+        )
+        ok = e.Ok("INVITE", (peer.nick, channel.name), f"{peer.nick} was invited")
+        return [Reply(session.conn, [ok]), Reply(peer.conn, [note])]
 
     def _list(self, after: str | None) -> list[e.Event]:
         """At most ``list_max`` channels in name order, after ``after`` if given."""

@@ -262,6 +262,8 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
                 return self._join(session, name, now, create_only=True)
             case c.Part(name, reason):
                 return self._part(session, name, reason, now)
+            case c.Invite(nick, name):
+                return self._invite(session, nick, name)
             case c.Msg(target, text):
                 return self._msg(session, target, text, now)
             case c.ListChannels(after):

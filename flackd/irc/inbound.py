@@ -321,6 +321,12 @@ class IrcClient:
             else:
                 yield _run("JOIN", c.Join(name))
 
+    def _invite(self, params: Sequence[str]) -> Iterator[Action]:
+        if len(params) < 2:
+            yield self.out.numeric("461", "INVITE", "Not enough parameters")
+            return
+        yield _run("INVITE", c.Invite(params[0], params[1]))
+
     def _part(self, params: Sequence[str]) -> Iterator[Action]:
         if not params:
             yield self.out.numeric("461", "PART", "Not enough parameters")
@@ -507,6 +513,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "AUTHENTICATE": IrcClient._authenticate,
     "CAP": IrcClient._cap,
     "CHATHISTORY": IrcClient._chathistory,
+    "INVITE": IrcClient._invite,
     "JOIN": IrcClient._join,
     "LIST": IrcClient._list,
     "NAMES": IrcClient._names,

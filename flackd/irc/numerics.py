@@ -55,6 +55,7 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("NOT_IN_CHANNEL", "MSG"): ("404", "Cannot send to channel"),
     ("NOT_IN_CHANNEL", "ACTION"): ("404", "Cannot send to channel"),
     ("NOT_IN_CHANNEL", "*"): ("442", "You're not on that channel"),
+    ("ALREADY_IN_CHANNEL", "*"): ("443", "is already on channel"),
     ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
@@ -230,6 +231,8 @@ class Numerics:
                 return format_message(code, ("*", text), source=self.server)
             if code in ("417", "464"):
                 return self.numeric(code, text)
+            if code == "443":  # <nick> <channel>
+                return self.numeric(code, *error.params[:2], text)
             target = error.params[0] if error.params else "*"
             return self.numeric(code, target, text)
         if error.code == "NEED_MORE_PARAMS":

@@ -199,6 +199,8 @@ class Renderer(Numerics):
                 if event.command in ("JOIN", "CREATE"):
                     joined = event.params[0]
                     out.append(self._join(joined, self.nick))
+                elif event.command == "INVITE":
+                    out.append(self.numeric("341", *event.params[:2]))
                 # MARK has no IRC form.
             elif kind is e.Topic:
                 assert isinstance(event, e.Topic)
@@ -260,6 +262,9 @@ class Renderer(Numerics):
         if isinstance(event, e.Info):
             return self.server_notice(event.text)
         if isinstance(event, e.Note):
+            if event.code == "INVITED" and len(event.params) == 2:
+                channel, inviter = event.params
+                return format_message("INVITE", (self.nick, channel), source=prefix(inviter))
             return self.server_notice(f"{event.code}: {event.text}")
         if isinstance(event, e.UnreadCount):
             return self.server_notice(

@@ -16,6 +16,7 @@ export const COMMANDS = [
   ['list', [], '/list', 'browse the server\'s channels'],
   ['names', ['who'], '/names [#channel]', 'show who is in a channel'],
   ['topic', [], '/topic [#channel] [text]', 'show the topic, or set it'],
+  ['invite', [], '/invite <nick> [#channel]', 'ask someone to join this channel (or #channel)'],
   ['history', [], '/history [n]', 'load n older messages (default: one page)'],
   ['delete', [], '/delete', 'delete your last message here'],
   ['edit', [], '/edit [id]', 'edit your last message here (or message id): Enter saves, Esc cancels'],
@@ -128,6 +129,14 @@ const HANDLERS = {
     }
     if (!conv || !isChannel(conv)) return usage('topic', 'this is not a channel');
     return { type: 'topic', channel: conv, text: args.trim() || null };
+  },
+  invite(args, conv) {
+    const w = words(args);
+    if (!w.length || w.length > 2) return usage('invite', 'give a nick, and a channel if this is not one');
+    const channel = w[1] ?? (conv && isChannel(conv) ? conv : null);
+    if (!channel) return usage('invite', 'this is not a channel');
+    if (!isValidChannel(channel)) return badChannel(channel);
+    return { type: 'invite', nick: w[0], channel };
   },
   history(args, conv) {
     if (!conv) return usage('history', 'only channels and direct conversations keep history');

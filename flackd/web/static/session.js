@@ -157,7 +157,8 @@ export class Session {
       case 'edited': return this.onEdited(msg);
       case 'ping': this.send('PONG', msg.token ? [msg.token] : []); return undefined;
       case 'bye': this.bye = msg; return undefined;
-      default: return undefined; // PONG, NOTE, lines of later versions
+      case 'note': return this.onNote(msg);
+      default: return undefined; // PONG, lines of later versions
     }
   }
 

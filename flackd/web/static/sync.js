@@ -11,8 +11,24 @@ import { storage } from './state.js';
 
 export class Sync extends Session {
   /** OK to one of our commands (registration aside). */
+  /** NOTE lines: an invitation (with how to accept it), flood pacing, what a later
+   * server adds: shown as a notice in the open conversation. */
+  onNote(msg) {
+    if (msg.code === 'INVITED' && msg.params.length >= 2) {
+      const [channel, inviter] = msg.params;
+      this.ui.notice(`${inviter} invites you to ${channel}: /join ${channel}`);
+      return;
+    }
+    if (msg.text) this.ui.notice(msg.text);
+  }
+
   onReply(msg) {
     const [first] = msg.params;
+    if (msg.command === 'INVITE') {
+      this.take('INVITE');
+      this.ui.notice(`${first} was invited to ${msg.params[1] ?? ''}.`);
+      return;
+    }
     if (msg.command === 'MARK') {
       // The read marker the server keeps now (the sidebar shows it as data-read).
       const conv = this.state.get(first);
