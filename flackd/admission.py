@@ -45,9 +45,10 @@ class Admission:
         leaves out ``--new-per-ip``: that one is counted by :meth:`admit_chat` when the
         connection becomes a WebSocket.
         """
+        busy = self.busy(connections, unregistered)
+        if busy is not None:
+            return busy
         limits = self.limits
-        if connections >= limits.max_connections or unregistered >= limits.max_unregistered:
-            return e.Bye("BUSY", ("retry=5",), "the server is full; try again in a few seconds")
         if limits.trusted_loopback and is_loopback(source):
             return None
         if self._per_ip.get(source, 0) >= limits.max_per_ip:
@@ -57,6 +58,13 @@ class Admission:
                 f"at most {limits.max_per_ip} connections from one address; close one first",
             )
         return self.admit_chat(source) if new_chat else None
+
+    def busy(self, connections: int, unregistered: int) -> e.Bye | None:
+        """``--max-connections`` and ``--max-unregistered``: is the server full?"""
+        limits = self.limits
+        if connections >= limits.max_connections or unregistered >= limits.max_unregistered:
+            return e.Bye("BUSY", ("retry=5",), "the server is full; try again in a few seconds")
+        return None
 
     def admit_chat(self, source: str) -> e.Bye | None:
         """``--new-per-ip``: may ``source`` open one more chat connection this minute?"""

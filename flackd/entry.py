@@ -122,11 +122,15 @@ class Entry:
             self.admission.closed(ip)
             await trio.aclose_forcefully(stream)
 
-    @staticmethod
-    def _refusal(bye: e.Bye, irc: bool, web: bool) -> bytes:
+    def _refusal(self, bye: e.Bye, irc: bool, web: bool) -> bytes:
         if web:
-            return refusal(503 if bye.code == "BUSY" else 429, bye.text)
+            return refusal(self._http_refusal(bye))
         return error_line(bye.text) if irc else encode_event(bye)
+
+    def _http_refusal(self, bye: e.Bye) -> Answer:
+        """A refusal of the connection limits as the web port says it."""
+        retry = next((p[6:] for p in bye.params if p.startswith("retry=")), None)
+        return self.site.refused(bye.code, bye.text, retry)
 
     # -- the web port ------------------------------------------------------------------
 
@@ -144,15 +148,12 @@ class Entry:
         try:
             with scope:
                 if tls_stream is not None:
-                    shaken = False
-                    with trio.move_on_after(limits.web_timeout):
-                        try:
+                    try:
+                        with trio.fail_after(limits.web_timeout):
                             await tls_stream.do_handshake()
-                        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-                            return None
-                        shaken = True
-                    if not shaken:
-                        return None  # it took longer than --web-timeout
+                    except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
+                            trio.TooSlowError):  # fmt: skip
+                        return None  # failed, or longer than --web-timeout
                 try:
                     return await serve_http(
                         stream if tls_stream is None else tls_stream,
@@ -175,20 +176,10 @@ class Entry:
 
     def _admit_websocket(self, ip: str) -> Answer | None:
         """A WebSocket is a new chat connection: the server's size and ``--new-per-ip``."""
-        limits = self.limits
-        if (
-            len(self.connections) >= limits.max_connections
-            or len(self._unregistered) >= limits.max_unregistered
-        ):
-            return self.site.error(503, "the server is full; try again in a few seconds")
-        bye = self.admission.admit_chat(ip)
-        if bye is None:
-            return None
-        answer = self.site.error(429, bye.text)
-        retry = next((a.split("=", 1)[1] for a in bye.params if a.startswith("retry=")), None)
-        if retry is not None:
-            answer.headers.append((b"retry-after", retry.encode()))
-        return answer
+        admission = self.admission
+        bye = admission.busy(len(self.connections), len(self._unregistered))
+        bye = bye or admission.admit_chat(ip)
+        return None if bye is None else self._http_refusal(bye)
 
     # -- IRC ---------------------------------------------------------------------------
 

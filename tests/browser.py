@@ -215,6 +215,11 @@ class Page:
         element = await self.one(selector)
         return await self.run(lambda: element.text)
 
+    async def wait_notice(self, text: str, *, error: bool = False) -> None:
+        """Wait until a notice line in the log (an error one, with ``error``) holds ``text``."""
+        selector = "#log li.notice.error" if error else "#log li.notice"
+        await self.until(lambda: any(text in n.text for n in self.browser.css(selector)))
+
     async def wait_text(
         self, selector: str, equals: str | None = None, *, contains: str | None = None
     ) -> str:

@@ -38,6 +38,13 @@ async def both_in(chat: IrcServer, channel: str) -> tuple[IrcClient, LineClient]
     return irc, flack
 
 
+async def join_all(channel: str, *clients: IrcClient) -> None:
+    """Each of ``clients`` joins ``channel``, one after the other, up to its 366."""
+    for client in clients:
+        await client.send(f"JOIN {channel}")
+        await client.expect("366")
+
+
 async def until(client: LineClient, prefix: str) -> str:
     """The first line from ``client`` that starts with ``prefix``."""
     return (await client.recv_until(prefix))[-1]
@@ -562,9 +569,7 @@ async def test_away_notify_tells_those_who_share_a_channel(chat: IrcServer) -> N
     plain = await chat.irc("plain")  # did not ask: no AWAY lines
     stranger = await chat.irc("stranger", caps="away-notify")  # shares no channel
     flacky = await chat.flack("flacky")  # Flack's wire has no AWAY
-    for client in (dozer, watcher, plain):
-        await client.send("JOIN #room")
-        await client.expect("366")
+    await join_all("#room", dozer, watcher, plain)
     await flacky.send("JOIN #room")
     await flacky.recv_until("END HISTORY")
     await dozer.sync()
@@ -618,9 +623,7 @@ async def test_setname_changes_the_real_name_for_everyone(chat: IrcServer) -> No
     namer = await chat.irc("namer", caps="setname")
     seer = await chat.irc("seer", caps="setname")
     blind = await chat.irc("blind")
-    for client in (namer, seer, blind):
-        await client.send("JOIN #n")
-        await client.expect("366")
+    await join_all("#n", namer, seer, blind)
     await seer.sync()
     await blind.sync()
     await namer.send("SETNAME :Namer McName")
@@ -765,9 +768,7 @@ async def test_after_a_nick_change_commands_use_the_new_nick_at_once(
 async def test_whox_answers_the_fields_asked_for_in_their_order(chat: IrcServer) -> None:
     asker = await chat.irc("asker")
     target = await chat.irc("target")
-    for client in (asker, target):
-        await client.send("JOIN #w")
-        await client.expect("366")
+    await join_all("#w", asker, target)
     isupport = [m for m in asker.seen if " 005 " in m]
     assert any(" WHOX " in f" {line} " for line in isupport), isupport
     await asker.send("WHO target %rnctf,42")  # asked in any order

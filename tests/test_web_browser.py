@@ -378,18 +378,9 @@ async def test_keyboard_switcher_and_slash_commands(web: Web) -> None:
         await line(carol, r"^TOPIC #general alice \S+ :release on Thursday$")
         await alice.wait_text("#topic", "release on Thursday")
         await alice.say("/names")
-        await alice.until(
-            lambda: any(
-                "#general (2): alice, carol" in n.text for n in alice.browser.css("#log li.notice")
-            )
-        )
+        await alice.wait_notice("#general (2): alice, carol")
         await alice.say("/dance")
-        await alice.until(
-            lambda: any(
-                "unknown command /dance" in n.text
-                for n in alice.browser.css("#log li.notice.error")
-            )
-        )
+        await alice.wait_notice("unknown command /dance", error=True)
         # the mistyped command stays in the box to be fixed
         assert await alice.attr("#composer", "value") == "/dance"
         await alice.run((await alice.one("#composer")).clear)
@@ -401,12 +392,7 @@ async def test_keyboard_switcher_and_slash_commands(web: Web) -> None:
         await alice.say("/invite carol #random")
         await line(carol, r"^NOTE INVITED #random alicia :alicia invites you to #random")
         await carol.send("JOIN #lounge", "INVITE alicia #lounge")
-        await alice.until(
-            lambda: any(
-                "carol invites you to #lounge: /join #lounge" in n.text
-                for n in alice.browser.css("#log li.notice")
-            )
-        )
+        await alice.wait_notice("carol invites you to #lounge: /join #lounge")
         await alice.say("/part #random")
         await alice.wait_gone('#channels li[data-conv="#random"]')
         await clean(alice)

@@ -235,8 +235,7 @@ class OwnView(Generic[C]):
 
     def nick(self) -> str | None:
         """The session's nick now (None before registration)."""
-        session = self._hub._conns.get(self._conn)
-        return session.nick if session is not None else None
+        return self._hub.nick_of(self._conn)
 
     def set_away(self, text: str | None) -> None:
         self._hub.set_away(self._conn, text)

@@ -405,6 +405,7 @@ class IrcClient:
 
     def _redact(self, params: Sequence[str]) -> Iterator[Action]:
         """``REDACT <target> <msgid> [:reason]`` (draft/message-redaction): Flack's DELETE."""
+        fail = self.out.fail
         if len(params) < 2:
             yield self.out.numeric("461", "REDACT", "Not enough parameters")
             return
@@ -412,12 +413,12 @@ class IrcClient:
         found = self.message_info(msgid)
         if found is None or found[0].lower() != target.lower():
             if target.startswith("#") and self.directory.channel_info(target) is None:
-                yield _fail("REDACT", "INVALID_TARGET", target, "no such channel")
+                yield fail("REDACT", "INVALID_TARGET", target, "no such channel")
             else:
-                yield _fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
+                yield fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
             return
         if found[1].lower() != self.nick.lower():
-            yield _fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "only your own messages")
+            yield fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "only your own messages")
             return
         yield _run("DELETE", c.Delete(msgid))
 
@@ -425,39 +426,40 @@ class IrcClient:
         """``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> <ref> [<ref>] <limit>``
         and ``CHATHISTORY TARGETS <ref> <ref> <limit>`` (draft/chathistory): windows of
         Flack's history by message id or time, answered from the hub's views as batches."""
+        fail = self.out.fail
         sub = params[0].upper() if params else ""
         two = sub in ("BETWEEN", "TARGETS")
         wanted = 4 + two - (sub == "TARGETS")
         if len(params) < wanted:
-            yield _fail("CHATHISTORY", "NEED_MORE_PARAMS", sub or "*", "Not enough parameters")
+            yield fail("CHATHISTORY", "NEED_MORE_PARAMS", sub or "*", "Not enough parameters")
             return
         if sub not in (*HISTORY_WINDOWS, "TARGETS"):
-            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "unknown subcommand")
+            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "unknown subcommand")
             return
         limit = params[wanted - 1]
         first = 2 if sub != "TARGETS" else 1
         refs = [_ref(p) for p in params[first : wanted - 1]]
         if not limit.isdecimal() or len(limit) > 9 or any(r is None for r in refs):
-            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
+            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
             return
         if int(limit) < 1:
-            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
+            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
             return
         count = min(int(limit), self.max_history)
         given = tuple(r for r in refs if r is not None and r != _ANY)
         if sub == "TARGETS":
             low, high = (r.time if r is not None else None for r in refs)
             if low is None or high is None:
-                yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "TARGETS takes timestamps")
+                yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "TARGETS takes timestamps")
                 return
             yield self.out.targets_batch(self.targets(min(low, high), max(low, high), count))
             return
         if sub != "LATEST" and len(given) != len(refs):
-            yield _fail("CHATHISTORY", "INVALID_PARAMS", sub, "* is only for LATEST")
+            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "* is only for LATEST")
             return
         window = self.history(sub, params[1], given, count)
         if window.error is not None:
-            yield _fail("CHATHISTORY", window.error, sub, params[1], "no such target here")
+            yield fail("CHATHISTORY", window.error, sub, params[1], "no such target here")
             return
         yield self.out.history_batch(params[1], window.messages)  # the name as it was asked
 
@@ -477,13 +479,6 @@ class IrcClient:
 
 def _cap_line(target: str, sub: str, text: str) -> bytes:
     return format_message("CAP", (word(target), word(sub), text))
-
-
-def _fail(command: str, code: str, *context_and_text: str) -> bytes:
-    """An IRCv3 standard reply: ``FAIL <command> <code> <context...> :text`` (the context,
-    quoted from the client, made one word each)."""
-    *context, text = context_and_text
-    return format_message("FAIL", (command, code, *map(word, context), text))
 
 
 #: CHATHISTORY's ``*`` reference (LATEST only: no bound).

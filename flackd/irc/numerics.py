@@ -106,6 +106,14 @@ class Numerics:
         words = [word(p) for p in middle] if middle else []
         return format_message(code, (self.nick, *words, neutralise(last)), source=self.server)
 
+    def fail(self, command: str, code: str, *context_and_text: str) -> bytes:
+        """An IRCv3 standard reply from the server: ``FAIL <command> <code> <context...>
+        :text`` (the context, quoted from the client, made one word each)."""
+        *context, text = context_and_text
+        return format_message(
+            "FAIL", (command, code, *map(word, context), neutralise(text)), source=self.server
+        )
+
     def server_notice(self, text: str) -> bytes:
         return format_message("NOTICE", (self.nick, neutralise(text)), source=self.server)
 
@@ -219,9 +227,7 @@ class Numerics:
         fail = _FAILS.get((error.code, error.command))
         if fail is not None:
             irc_command, code = fail
-            return format_message(
-                "FAIL", (irc_command, code, *error.params[:1], error.text), source=self.server
-            )
+            return self.fail(irc_command, code, *error.params[:1], error.text)
         known = _NUMERIC_ERRORS.get((error.code, error.command)) or _NUMERIC_ERRORS.get(
             (error.code, "*")
         )

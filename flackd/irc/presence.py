@@ -86,10 +86,8 @@ def setname(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | Announ
     client itself and those with ``setname`` who share a channel with it."""
     realname = strip_formatting(params[0]).strip() if params else ""
     if not realname or len(realname) > REALLEN:
-        yield format_message(
-            "FAIL",
-            ("SETNAME", "INVALID_REALNAME", f"Real names are 1 to {REALLEN} characters"),
-            source=client.out.server,
+        yield client.out.fail(
+            "SETNAME", "INVALID_REALNAME", f"Real names are 1 to {REALLEN} characters"
         )
         return
     client.user.realname = realname

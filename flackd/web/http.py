@@ -20,7 +20,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
-from flackd.web.site import Answer, Site, header, is_upgrade, upgrade_problem
+from flackd.web.site import Answer, Site, header, is_upgrade
 from flackd.web.websocket import RECEIVE_BYTES, WebSocketStream
 
 __all__ = ["refusal", "serve_http"]
@@ -28,14 +28,12 @@ __all__ = ["refusal", "serve_http"]
 _BROKEN: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
-def refusal(status: int, text: str) -> bytes:
-    """A whole HTTP answer for a connection refused at the door (no request read yet)."""
-    reason = {429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Refused")
-    body = f"{status} {reason}: {text}\n".encode()
-    return (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    ).encode() + body
+def refusal(answer: Answer) -> bytes:
+    """``answer`` as bytes for a connection refused at the door: no request has been read,
+    so there is no h11 exchange to send it through."""
+    lines = [b"HTTP/1.1 %d %s" % (answer.status, answer.reason)]
+    lines += [name + b": " + value for name, value in answer.headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + answer.body
 
 
 class _Reader:
@@ -88,7 +86,7 @@ async def serve_http(
     head_bytes: int,
     request_seconds: float,
     admit: Callable[[], Answer | None],
-    frames: tuple[int, float] = (40, 8.0),
+    frames: tuple[int, float],
 ) -> WebSocketStream | None:
     """Answer requests on ``stream`` until it closes or upgrades; the WebSocket, if any.
 
@@ -115,7 +113,7 @@ async def serve_http(
             if not isinstance(event, h11.Request):
                 return None  # ConnectionClosed, or the peer's EOF
             if reader.head_size() > head_bytes:
-                host = next((v for k, v in event.headers if k == b"host"), b"")
+                host = header(event.headers, b"host") or b""
                 await _send(conn, stream, site.error(431, "request head too large", host, True))
                 return None
             with trio.fail_after(request_seconds):
@@ -157,21 +155,15 @@ async def _upgrade(
     frames: tuple[int, float],
 ) -> WebSocketStream | None:
     refused = site.check_upgrade(request, tls)
-    if refused is not None:
-        await _send(conn, stream, refused)
-        return None
-    host = header(request.headers, b"host") or b""
-    problem = upgrade_problem(request)
     ws = WSConnection(ConnectionType.SERVER)
-    if problem is None:
+    if refused is None:
         try:
             ws.initiate_upgrade_connection(list(request.headers), request.target)
         except (WsProtocolError, UnicodeDecodeError, ValueError) as exc:
-            problem = f"bad WebSocket handshake: {exc}"
-    if problem is not None:
-        await _send(conn, stream, site.error(400, problem, host, close=True))
-        return None
-    refused = admit()  # counted only for a handshake that would succeed
+            host = header(request.headers, b"host") or b""
+            refused = site.error(400, f"bad WebSocket handshake: {exc}", host, close=True)
+    if refused is None:
+        refused = admit()  # counted only for a handshake that would succeed
     if refused is not None:
         await _send(conn, stream, refused)
         return None

@@ -211,20 +211,34 @@ class Site:
             headers.append((b"connection", b"close"))
         return Answer(status, headers, body, close)
 
+    def refused(self, why: str, text: str, retry: str | None) -> Answer:
+        """A connection or a WebSocket refused by the connection limits (``why``: the
+        BYE code a line port would send): 503 when the server is full, else 429; with
+        ``Retry-After`` when the limit says when to try again."""
+        answer = self.error(503 if why == "BUSY" else 429, text, close=True)
+        if retry is not None:
+            answer.headers.append((b"retry-after", retry.encode()))
+        return answer
+
+    def _misdirected(self, request: h11.Request) -> tuple[bytes, Answer | None]:
+        """The request's ``Host``, and the 421 owed if it is not a name of this server."""
+        host = header(request.headers, b"host") or b""
+        if self.host_ok(host):
+            return host, None
+        return host, self.error(421, "this server does not answer to that host name", close=True)
+
     def answer(self, request: h11.Request) -> Answer:
         """The answer to a request that is not a WebSocket upgrade (those are answered by
-        :meth:`check_upgrade` and the transport)."""
-        host = header(request.headers, b"host") or b""
-        if not self.host_ok(host):
-            return self.error(421, "this server does not answer to that host name", close=True)
+        :meth:`check_upgrade` and the transport). A HEAD request gets a GET's answer,
+        whose body the sender leaves out."""
+        host, misdirected = self._misdirected(request)
+        if misdirected is not None:
+            return misdirected
         if request.method not in (b"GET", b"HEAD"):
             answer = self.error(405, "only GET and HEAD", host)
             answer.headers.append((b"allow", b"GET, HEAD"))
             return answer
-        if (
-            header(request.headers, b"transfer-encoding")
-            or (header(request.headers, b"content-length") or b"0") != b"0"
-        ):
+        if _has_body(request):
             return self.error(413, "requests here carry no body", host, close=True)
         path = request.target.split(b"?", 1)[0].split(b"#", 1)[0]
         if path == WS_PATH:
@@ -249,31 +263,28 @@ class Site:
             body = file.gzipped
             headers.append((b"content-encoding", b"gzip"))
         headers.append((b"content-length", str(len(body)).encode()))
-        return Answer(200, headers, b"" if request.method == b"HEAD" else body)
+        return Answer(200, headers, body)
 
     def check_upgrade(self, request: h11.Request, tls: bool) -> Answer | None:
-        """None if this WebSocket upgrade may go ahead; else the refusal to send."""
-        host = header(request.headers, b"host") or b""
-        if not self.host_ok(host):
-            return self.error(421, "this server does not answer to that host name", close=True)
+        """None if this WebSocket upgrade may go ahead as far as flackd's rules go (wsproto
+        checks the handshake itself); else the refusal to send. An upgrade is a GET
+        without a body: a body's bytes would be read as frames."""
+        host, misdirected = self._misdirected(request)
+        if misdirected is not None:
+            return misdirected
         if request.target.split(b"?", 1)[0] != WS_PATH:
             return self.error(404, "the WebSocket is at /ws", host, close=True)
+        if request.method != b"GET" or _has_body(request):
+            return self.error(400, "a WebSocket opens with a GET without a body", host, True)
         if not self.origin_ok(header(request.headers, b"origin"), host, tls):
             return self.error(403, "pages from that origin may not open this chat", host, True)
         return None
 
 
-def upgrade_problem(request: h11.Request) -> str | None:
-    """What is wrong with a WebSocket upgrade request beyond wsproto's checks, if
-    anything: it must be a GET without a body (its bytes would be read as frames)."""
-    if request.method != b"GET":
-        return "a WebSocket opens with GET"
-    if (
-        header(request.headers, b"transfer-encoding")
-        or (header(request.headers, b"content-length") or b"0") != b"0"
-    ):
-        return "a WebSocket upgrade carries no body"
-    return None
+def _has_body(request: h11.Request) -> bool:
+    headers = request.headers
+    length = header(headers, b"content-length") or b"0"
+    return header(headers, b"transfer-encoding") is not None or length != b"0"
 
 
 def is_upgrade(request: h11.Request) -> bool:

@@ -90,8 +90,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self,
         stream: trio.abc.Stream,
         ws: WSConnection,
-        pending: bytes = b"",
-        frames: tuple[int, float] = (40, 8.0),
+        pending: bytes,
+        frames: tuple[int, float],
     ) -> None:
         """``frames``: the burst and rate (per second) of frames without line bytes."""
         self.stream = stream
@@ -100,11 +100,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         self._send_lock = trio.Lock()
         self._lines = bytearray()
         self._eof = False
-        self._in_message = False
         #: The last BYE sent (its close code follows it).
         self._bye: bytes | None = None
-        #: A close the reader decided on (binary message), sent by the next send.
-        self._closing_code: int | None = None
         if pending:
             ws.receive_data(pending)
 
@@ -138,10 +135,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
                 data = event.data.encode("utf-8")
                 if event.message_finished:  # a line end of its own is allowed, as on TCP
                     data = data.removesuffix(b"\n").removesuffix(b"\r")
-                if b"\n" in data or b"\r" in data:
-                    data = data.replace(b"\n", b"\r")
-                self._lines += data
-                self._in_message = not event.message_finished
+                self._lines += data.replace(b"\n", b"\r")  # one message is never two lines
                 if event.message_finished:
                     self._lines += b"\n"
             elif isinstance(event, BytesMessage):
