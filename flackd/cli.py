@@ -25,6 +25,8 @@ from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
 from flackd.store import Store, StoreUnavailable
+from flackd.store.log import SharedLog
+from flackd.store.redis import DEFAULT_PREFIX, RedisLog, valid_node_id
 from flackd.store.sqlite import SYNCHRONOUS, SqliteStore
 from flackd.tls import ServerTLS, TLSConfigError
 
@@ -101,15 +103,55 @@ async def _run(
     tls_port: int | None = None,
     irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
     web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
+    redis: tuple[str, str, str, str | None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
+    With ``redis`` (URL, node id, key prefix, password), this is one node of several
+    sharing the chat through that Redis (docs/cluster.md).
+
     With ``tls``, SIGHUP reloads the certificate (without TLS, SIGHUP keeps its default
     effect: it ends the process)."""
+    if redis is not None:
+        url, node_id, prefix, password = redis
+        async with RedisLog.open(
+            url,
+            node_id or None,
+            prefix=prefix,
+            password=password,
+            lease=limits.redis_lease,
+            log_max=limits.redis_log_max,
+            keep=limits.redis_snapshot_every,
+        ) as shared_log:
+            log.info("state shared through Redis at %s (node %s)", shared_log.where,
+                     shared_log.node_id)  # fmt: skip
+            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log)
+    else:
+        await _serve(host, port, limits, store, tls, tls_port, irc, web, None)
+
+
+async def _serve(
+    host: str,
+    port: int | None,
+    limits: Limits,
+    store: Store | None,
+    tls: ServerTLS | None,
+    tls_port: int | None,
+    irc: tuple[int | None, int | None, str],
+    web: tuple[int | None, int | None, tuple[str, ...]],
+    shared_log: SharedLog | None,
+) -> None:
     shutdown = trio.Event()
     irc_port, irc_tls_port, irc_name = irc
     web_port, web_tls_port, web_origins = web
-    server = Server(limits, store=store, tls=tls, irc_name=irc_name, web_origins=web_origins)
+    server = Server(
+        limits,
+        store=store,
+        tls=tls,
+        irc_name=irc_name,
+        web_origins=web_origins,
+        shared_log=shared_log,
+    )
     _tune_gc()  # after the state is loaded: it is frozen too
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
     with trio.open_signal_receiver(*watched) as signals:
@@ -210,6 +252,31 @@ def _command(**options: Any) -> None:
     else:
         tls_port = irc_tls_port = web_tls_port = None
     data_dir = options.pop("data_dir")
+    redis_url: str = options.pop("redis")
+    node_id: str = options.pop("node_id")
+    redis_prefix: str = options.pop("redis_prefix")
+    password_file: str = options.pop("redis_password_file")
+    redis: tuple[str, str, str, str | None] | None = None
+    if redis_url:
+        if data_dir:
+            raise typer.BadParameter(
+                "--redis and --data-dir exclude each other: with --redis the state lives "
+                "in Redis (make Redis durable with its own AOF settings; docs/cluster.md)"
+            )
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise typer.BadParameter(f"--redis {redis_url!r}: give redis://host:port/db")
+        if node_id and not valid_node_id(node_id):
+            raise typer.BadParameter(f"--node-id {node_id!r}: 1-40 letters, digits, _ or -")
+        if not valid_node_id(redis_prefix):
+            raise typer.BadParameter(f"--redis-prefix {redis_prefix!r}: letters, digits, _ or -")
+        password = None
+        if password_file:
+            try:
+                with open(password_file, encoding="utf-8") as f:
+                    password = f.read().strip()
+            except OSError as exc:
+                raise typer.BadParameter(f"--redis-password-file: {exc}") from None
+        redis = (redis_url, node_id, redis_prefix, password)
     synchronous = options.pop("synchronous").lower()
     data_max_mib = options.pop("data_max_mib")
     if synchronous not in SYNCHRONOUS:
@@ -222,7 +289,9 @@ def _command(**options: Any) -> None:
         raise typer.BadParameter(str(exc)) from None
     _raise_fd_limit(limits.max_connections * 2 + 64)
     store: SqliteStore | None = None
-    if data_dir:
+    if redis is not None:
+        pass  # logged once connected
+    elif data_dir:
         try:
             store = SqliteStore.open(
                 data_dir,
@@ -246,6 +315,7 @@ def _command(**options: Any) -> None:
             tls_port,
             (irc_port, irc_tls_port, irc_name),
             (web_port, web_tls_port, web_origins),
+            redis,
         )
     except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
         every = (port, tls_port, irc_port, irc_tls_port, web_port, web_tls_port)
@@ -327,6 +397,30 @@ def _build_signature() -> inspect.Signature:
             "",
             "Keep channels, history and sessions in an SQLite database in this directory "
             "(created if missing), so a restart loses nothing. Empty: in memory only.",
+        ),
+        option(
+            "redis",
+            "",
+            "Share the chat with every other flackd node given the same Redis "
+            "(redis://host:port/db, rediss:// for TLS): channels, history, sessions and nicks "
+            "live there, and RESUME works on any node. See docs/cluster.md.",
+        ),
+        option(
+            "node_id",
+            "",
+            "With --redis: this node's name in logs and in Redis (letters, digits, _ or -); "
+            "empty: a random one.",
+        ),
+        option(
+            "redis_prefix",
+            DEFAULT_PREFIX,
+            "With --redis: the prefix (and hash tag) of every key, so several deployments "
+            "can share one Redis.",
+        ),
+        option(
+            "redis_password_file",
+            "",
+            "With --redis: a file holding Redis's password (rather than putting it in the URL).",
         ),
         option(
             "synchronous",

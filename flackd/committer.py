@@ -205,8 +205,9 @@ class Committer(Generic[C]):
         """True while anything waits for a commit (then a close must wait its turn too)."""
         return self._busy or bool(self._open)
 
-    async def barrier(self) -> None:
-        """Wait until everything submitted so far has gone out (or been refused).
+    async def barrier(self, conn: C | None = None) -> None:
+        """Wait until everything submitted so far has gone out (or been refused). (All
+        of it, whoever it is for: ``conn`` is the one that asks.)
 
         Unlike :meth:`flush`, this waits only for what is held now, not for everything
         others submit meanwhile, so it ends even under constant load.

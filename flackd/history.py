@@ -51,6 +51,18 @@ class ChannelHistory:
         self.last_dropped_seq = 0
         self._newest = 0  # the newest sequence number ever appended
 
+    def load(self, entries: list[Entry], last_dropped_seq: int, newest_seq: int) -> None:
+        """Hold exactly ``entries`` (oldest first) with the given memory of what was
+        dropped and appended: a ring as another process described it (a replica's image)."""
+        self._entries = deque(entries)
+        self._seqs = deque(entry.seq for entry in entries)
+        self.last_dropped_seq = last_dropped_seq
+        self._newest = newest_seq
+
+    def entries(self) -> list[Entry]:
+        """Every entry held, oldest first."""
+        return list(self._entries)
+
     def __len__(self) -> int:
         return len(self._entries)
 

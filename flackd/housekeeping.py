@@ -22,6 +22,7 @@ from flackd.connection import Connection
 from flackd.hub import Close
 from flackd.limits import Limits
 from flackd.reader import render
+from flackd.replica import Replica
 
 __all__ = ["SWEEP_SECONDS", "Housekeeping"]
 
@@ -37,7 +38,7 @@ class Housekeeping:
     """The deadline side of :class:`flackd.server.Server` (see the module docstring)."""
 
     limits: Limits
-    committer: Committer[Connection] | None
+    committer: Committer[Connection] | Replica | None
     connections: set[Connection]
     _unregistered: set[Connection]
     _byes: set[Connection]

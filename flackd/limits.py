@@ -181,6 +181,29 @@ class Limits:
         "commands that change state get ERR STORAGE_FAILED at once; reads go on. Then the "
         "next change tries the store again.",
     )
+    redis_timeout: float = _limit(
+        5.0,
+        "With --redis: seconds a change may wait for Redis to answer (retried meanwhile, "
+        "never stored twice). Then the sender gets ERR STORAGE_UNKNOWN: it may or may not "
+        "have been stored.",
+    )
+    redis_lease: float = _limit(
+        10.0,
+        "With --redis: a node's lease, in seconds. A node that has not renewed it for this "
+        "long is declared dead by the others: its users are dropped (they RESUME on "
+        "another node) and it may no longer write. It renews it every third of this.",
+    )
+    redis_snapshot_every: int = _limit(
+        10_000,
+        "With --redis: log entries between two snapshots of the shared state (one node "
+        "saves it; the log behind it is trimmed; a new node starts from it).",
+    )
+    redis_log_max: int = _limit(
+        200_000,
+        "With --redis: the most log entries Redis keeps (about; older ones are trimmed). "
+        "Snapshots trim it long before; a node that falls behind past this starts again "
+        "(its clients get BYE SHUTDOWN and resume).",
+    )
     shutdown_grace: float = _limit(
         3.0,
         "Seconds a closing connection may spend flushing its last lines (at shutdown, after "

@@ -40,6 +40,7 @@ from flackd.irc import parse as parse_irc
 from flackd.irc.wire import MAX_CLIENT_TAG_BYTES, MAX_TAG_BYTES, split_tags
 from flackd.limits import Limits
 from flackd.ratelimit import TokenBucket
+from flackd.replica import Replica
 from flackd.sockets import RECEIVE_BYTES, looks_like_http
 
 __all__ = [
@@ -75,7 +76,7 @@ class LineReader:
 
     limits: Limits
     hub: HubProtocol[Connection]
-    committer: Committer[Connection] | None
+    committer: Committer[Connection] | Replica | None
     clock: Callable[[], float]
     connections: set[Connection]
     _unregistered: set[Connection]
@@ -84,6 +85,7 @@ class LineReader:
     _too_long: bytes
     _too_long_error: e.Error
     monitors: Monitors
+    replica: Replica | None
 
     if TYPE_CHECKING:
 
@@ -135,7 +137,8 @@ class LineReader:
             conn.awaiting_pong = None
             conn.answers_pings = True
             return False
-        naming = type(command) in _NAMING and bool(self.monitors)  # one set lookup for MSG
+        # One set lookup for MSG. A replica tells presence as it runs the log.
+        naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
         before = self.hub.nick_of(conn) if naming else None
         if self.committer is None:
             self.apply(self.hub.handle(conn, verb, command, self.clock()))
@@ -247,7 +250,7 @@ class LineReader:
                 if not data:
                     if self.committer is not None:
                         # What this client sent before its EOF is answered first.
-                        await self.committer.barrier()
+                        await self.committer.barrier(conn)
                     conn.finish("connection closed")
                     return
                 conn.last_input = now = clock()
@@ -274,10 +277,7 @@ class LineReader:
                         first_line = False
                         cost, free = self._process(conn, item)
                         if not registered and self.hub.is_registered(conn):
-                            conn.registration_deadline = math.inf
-                            self._unregistered.discard(conn)
-                            users = len(self.connections) - len(self._unregistered)
-                            self.peak_users = max(self.peak_users, users)
+                            self._now_registered(conn)
                     if conn.is_closing():
                         return
                     if self.committer is not None and self.committer.full():
@@ -301,6 +301,15 @@ class LineReader:
                     text = f"over {limits.max_junk_bytes} bytes without a newline"
                     self._bye(conn, "LINE_TOO_LONG", text)
                     return
+
+    def _now_registered(self, conn: Connection) -> None:
+        """``conn`` has registered: its registration deadline no longer applies."""
+        if conn.registration_deadline == math.inf:
+            return
+        conn.registration_deadline = math.inf
+        self._unregistered.discard(conn)
+        users = len(self.connections) - len(self._unregistered)
+        self.peak_users = max(self.peak_users, users)
 
     def _flood_note(self, wait: float) -> e.Note:
         limits = self.limits

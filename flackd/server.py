@@ -52,11 +52,13 @@ from flackd.irc import Monitors
 from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
+from flackd.replica import Replica
 from flackd.sockets import (
     LINGER_SECONDS,
     linger,
 )
 from flackd.store import Store
+from flackd.store.log import SharedLog
 from flackd.tls import ServerTLS, failure_reason
 from flackd.web import Site
 
@@ -84,8 +86,10 @@ class Server(Entry, LineReader, Housekeeping):
         tls: ServerTLS | None = None,
         irc_name: str = DEFAULT_IRC_NAME,
         web_origins: Sequence[str] = (),
+        shared_log: SharedLog | None = None,
     ) -> None:
-        """A server with no store (the state lives in memory only) or with one.
+        """A server with no store (the state lives in memory only) or with one, or one
+        node of several sharing ``shared_log`` (:mod:`flackd.replica`).
 
         With a ``store`` the hub starts from what it holds (unless a ``hub`` is given,
         already built from it) and every change is committed before it is acknowledged
@@ -98,8 +102,23 @@ class Server(Entry, LineReader, Housekeeping):
             hub = Hub(self.limits, snapshot=snapshot, now=clock())
         self.hub: HubProtocol[Connection] = hub
         self.store = store
-        self.committer: Committer[Connection] | None = None
-        if store is not None:
+        self.committer: Committer[Connection] | Replica | None = None
+        #: With a shared log: this node's side of the shared chat.
+        self.replica: Replica | None = None
+        if shared_log is not None:
+            assert isinstance(hub, Hub)
+            assert store is None
+            self.committer = self.replica = Replica(
+                hub,
+                shared_log,
+                self.apply,
+                limits=self.limits,
+                registered=self._now_registered,
+                presence=lambda nick, online: self.tell_presence(nick, online=online),
+                close_all=self._close_all,
+                clock=clock,
+            )
+        elif store is not None:
             self.committer = Committer(
                 hub,
                 store,
@@ -205,7 +224,7 @@ class Server(Entry, LineReader, Housekeeping):
             self.connections.discard(conn)
             self._unregistered.discard(conn)
             self._byes.discard(conn)
-            gone = self.hub.nick_of(conn) if self.monitors else None
+            gone = self.hub.nick_of(conn) if self.monitors and not self.replica else None
             if conn.frontend is not None:
                 self.monitors.forget(conn)
             if self.committer is None:
@@ -215,6 +234,13 @@ class Server(Entry, LineReader, Housekeeping):
             if gone is not None:
                 self.tell_presence(gone, online=False)
             log.debug("%r closed: %s", conn, conn.close_reason)
+
+    def _close_all(self, reason: str) -> None:
+        """Close every client connection with ``BYE SHUTDOWN`` (this node starts again)."""
+        bye = e.Bye("SHUTDOWN", ("retry=1",), f"this node is starting again ({reason}); "
+                    "reconnect and RESUME")  # fmt: skip
+        for conn in list(self.connections):
+            conn.close(render(conn, (bye,)), "node restarting")
 
     async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:
         """Complete the TLS handshake before the reader and the writer start; True if done.
@@ -336,7 +362,11 @@ class Server(Entry, LineReader, Housekeeping):
                     connections.cancel_scope.deadline = (
                         trio.current_time() + self.limits.shutdown_grace + LINGER_SECONDS + 0.5
                     )
-                if self.committer is not None:
+                if self.replica is not None:
+                    deadline = trio.current_time() + self.limits.redis_timeout
+                    await self.replica.stop(deadline)  # the last disconnects are stored
+                    log.info("cluster: %s", self.replica.summary())
+                elif self.committer is not None:
                     await self.committer.flush()  # the last disconnects are stored
                     log.info("committer: %s", self.committer.summary())
                 store_side.cancel_scope.cancel()

@@ -11,6 +11,7 @@ composed into :class:`flackd.hub.Hub`. Imports only the standard library,
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic
 
 from flackd.codec import events as e
@@ -34,6 +35,8 @@ class HubBase(Generic[C]):
     ids: IdGenerator
     journal: Journal[C] | None
     _conns: dict[C, Session[C] | None]  # every connection, with its session once registered
+    #: Where new resume tokens come from (token, hash); None: made here, at random.
+    mint: Callable[[], tuple[str, str]] | None = None
 
     def _reset(self) -> None:
         self._sessions: dict[str, Session[C]] = {}  # by folded nick, connected or detached

@@ -27,7 +27,7 @@ from flackd.hub.effects import Close, Effect, Reply
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
 from flackd.hub.sessions import SessionRules
-from flackd.hub.state import C, Channel, Conversation, Holder, Session
+from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_token
 from flackd.hub.views import Views
 from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
@@ -195,6 +195,16 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
         except ProtocolError as err:
             return [Reply(conn, [err.reply])]
 
+    def resume_hashed(self, conn: C, token_hash: str, now: float) -> list[Effect[C]]:
+        """``RESUME`` given the token's hash: how a replica of a shared hub carries out a
+        RESUME from its log, which holds hashes, never tokens (:mod:`flackd.replica`)."""
+        if conn not in self._conns:
+            return []
+        try:
+            return self._resume(conn, self._conns[conn], token_hash, now)
+        except ProtocolError as err:
+            return [Reply(conn, [err.reply])]
+
     def disconnect(self, conn: C, reason: str, now: float) -> list[Effect[C]]:
         """The connection is gone (for any reason). Idempotent."""
         if conn not in self._conns:
@@ -243,7 +253,7 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
                     return self._register(conn, nick, now)
                 return self._rename(session, nick, now)
             case c.Resume(token):
-                return self._resume(conn, session, token, now)
+                return self._resume(conn, session, hash_token(token), now)
             case c.Ping(token):
                 return [Reply(conn, [e.Pong(token)])]
             case c.Pong():

@@ -55,7 +55,10 @@ class SessionRules(HubBase[C]):
             raise ProtocolError("NICK_IN_USE", command, text, (holder.nick,))
 
     def _new_token(self) -> tuple[str, str]:
-        """A new resume token and its hash."""
+        """A new resume token and its hash (from :attr:`mint` when one is set: a replica
+        of a shared hub is handed the token its NICK or RESUME was logged with)."""
+        if self.mint is not None:
+            return self.mint()
         token = secrets.token_urlsafe(16)
         while hash_token(token) in self._tokens:  # pragma: no cover - 128 random bits
             token = secrets.token_urlsafe(16)
@@ -115,7 +118,7 @@ class SessionRules(HubBase[C]):
         return list(seen)
 
     def _resume(
-        self, conn: C, current: Session[C] | None, token: str, now: float
+        self, conn: C, current: Session[C] | None, token_hash: str, now: float
     ) -> list[Effect[C]]:
         if current is not None:
             raise ProtocolError(
@@ -125,7 +128,7 @@ class SessionRules(HubBase[C]):
                 "command on a new connection",
             )
         self._expire(now)
-        session = self._tokens.get(hash_token(token))
+        session = self._tokens.get(token_hash)
         if session is None:
             raise ProtocolError(
                 "UNKNOWN_TOKEN",

@@ -1,0 +1,716 @@
+"""Replica: this node's copy of a chat that several flackd nodes share through one log.
+
+Owns: what the server does instead of running a command through its hub at once when
+flackd runs as one node of several (``--redis``): turning each command that changes the
+shared state into a log entry, reading the log and running every entry, from every
+node, through the local hub in log order, keeping each local connection's replies in
+the order of its lines, the handles of other nodes' connections (:class:`Remote`),
+leases, snapshots, and what a failure of the shared store does. Imports trio, the
+standard library, ``flackd.codec``, ``flackd.connection``, ``flackd.hub``,
+``flackd.limits`` and the shared-log interface (``flackd.store.log``): never a concrete
+store (no Redis here), never a front end.
+
+How it works (docs/cluster.md, "How it works"):
+
+1. **One log, one order.** Every command that changes shared state (NICK, JOIN, MSG...,
+   and a connection going away) is appended to the shared log, with the time and number
+   the store gives it. Every node reads the whole log and runs each entry through its
+   own hub in that order, so every hub holds the same state, message ids included: the
+   rules live in the hub, once, and the store only orders and keeps entries.
+2. **Acknowledged means stored.** A command's effects (the sender's echo, the OK, every
+   member's copy, on every node) exist only once its entry came back from the log, so
+   nothing is acknowledged that the store does not hold.
+3. **Each connection's order.** A command that changes nothing (HISTORY, NAMES, PING...)
+   is answered at once from the local hub, unless a change of the same connection is
+   still on its way through the log: then it waits behind it, so replies keep the order
+   of the lines. Deliveries of others' changes go out as their entries are run.
+4. **Other nodes' connections** are :class:`Remote` handles: the hub treats them as it
+   treats local ones; nothing is ever sent to them from here (their node sends).
+5. **Failures.** A write the store refused is answered ``ERR STORAGE_FAILED`` (it did not
+   happen); one whose outcome is unknown past ``--redis-timeout`` gets
+   ``ERR STORAGE_UNKNOWN`` (it may have: HISTORY tells); for ``--store-retry`` seconds after
+   either, changes are refused at once while reads go on. A connection going away is
+   retried until it is stored. If this node was declared dead (it was paused or cut off
+   past its lease) or the store lost its data, the node closes every client connection
+   with ``BYE SHUTDOWN`` (they resume elsewhere, or here), forgets its copy and joins
+   again as a new incarnation.
+6. **Snapshots.** Now and then one node saves an image of its hub (:mod:`flackd.hub.image`)
+   with the log number it covers; a new node starts from the newest image, and the log
+   behind it is trimmed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import secrets
+import zlib
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import trio
+
+from flackd import __version__
+from flackd.codec import commands as c
+from flackd.codec import events as e
+from flackd.codec.grammar import VERBS, Verb
+from flackd.connection import Connection
+from flackd.hub import Broadcast, Effect, Hub, Reply, hash_token
+from flackd.hub import image as hub_image
+from flackd.limits import Limits
+from flackd.store.log import (
+    EpochChanged,
+    LogEntry,
+    LogError,
+    LogGap,
+    LogRefused,
+    LogUncertain,
+    NodeFenced,
+    SharedLog,
+)
+
+__all__ = ["Remote", "Replica", "shared"]
+
+log = logging.getLogger("flackd")
+
+#: Entries one append carries at most.
+BATCH: Final = 256
+#: Seconds between two attempts of an append whose outcome was unknown, and between reads
+#: while the store is unreachable (doubling up to the second one).
+RETRY_FIRST: Final = 0.05
+RETRY_MAX: Final = 1.0
+#: The limits every node of a cluster must share: they shape the state the rules build.
+SHARED_LIMITS: Final = (
+    "history", "dm_history", "max_conversations", "max_channels", "max_joins",
+    "channel_creates", "resume_ttl", "max_detached", "whowas",
+)  # fmt: skip
+
+#: Kinds of appended work.
+CMD: Final = "c"
+BYE: Final = "b"
+
+_SHARED: Final = (
+    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Action, c.Delete, c.Edit, c.Mark,
+    c.Invite, c.Quit,
+)  # fmt: skip
+_NAMING: Final = (c.Nick, c.Resume, c.Quit)
+_REGISTERING: Final = (c.Nick, c.Resume)
+_COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Command"}
+
+
+def shared(command: c.Command) -> bool:
+    """Whether ``command`` changes (or reaches beyond this node into) the shared state,
+    and so goes through the log."""
+    return isinstance(command, _SHARED) or (type(command) is c.Topic and command.text is not None)
+
+
+class Remote(Connection):
+    """The hub's handle for a connection of another node. It is always "closing", so
+    fan-out (:func:`flackd.connection.push_to_all`) skips it at the cost of one check."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:  # no socket: nothing of Connection's is used
+        self.key = key
+        self.id = -1
+        self.peer = key
+        self.closing = True
+        self.close_reason = "remote"
+        self.sendq_limit = -1
+        self.sendq_bytes = 0
+        self.queued = 0
+        self.frontend = None
+        self._queue = []
+        self._parked = None
+
+    def __repr__(self) -> str:
+        return f"<Remote {self.key}>"
+
+
+@dataclass(slots=True, eq=False)
+class _Append:
+    """One entry this node wants in the log."""
+
+    kind: str
+    conn: Connection
+    key: str  # the connection's key in the log: "<node>/<n>"
+    parts: list[Any]  # the body, without its number
+    verb: str = "*"
+    token: str = ""  # the new resume token of a NICK or RESUME (the log holds its hash)
+    num: int = 0  # set when sent
+    #: Set once it was answered (applied, or refused): its connection's queue moves on.
+    done: bool = False
+    since: float = 0.0
+
+
+@dataclass(slots=True, eq=False)
+class _Local:
+    """A local connection's side of the log."""
+
+    n: int
+    key: str = ""
+    appended: bool = False
+    #: What waits for an append of this connection: _Append markers, reads (verb and
+    #: command), lines of the server's own (bytes) and effects, in the order they came.
+    queue: deque[Any] = field(default_factory=deque)
+
+
+class Replica:
+    """This node's side of a shared chat (see the module docstring). It offers the
+    server the same calls as :class:`flackd.committer.Committer`."""
+
+    def __init__(
+        self,
+        hub: Hub[Connection],
+        shared_log: SharedLog,
+        apply: Callable[[Sequence[Effect[Connection]]], None],
+        *,
+        limits: Limits,
+        registered: Callable[[Connection], None],
+        presence: Callable[[str, bool], None],
+        close_all: Callable[[str], None],
+        clock: Callable[[], float],
+    ) -> None:
+        """``registered`` is told of each local connection that has just registered;
+        ``presence`` of each nick that came online (True) or went offline (False);
+        ``close_all`` is asked to close every client connection (with a reason) when this
+        node must start again."""
+        self.hub = hub
+        self.log = shared_log
+        self._apply_out = apply
+        self.limits = limits
+        self._registered = registered
+        self._presence = presence
+        self._close_all = close_all
+        self._clock = clock
+        self.config = json.dumps(
+            {"flackd": __version__, **{k: getattr(limits, k) for k in SHARED_LIMITS}},
+            sort_keys=True,
+        )
+        self._reset_state()
+        #: trio.current_time() until which changes are refused after a failed append.
+        self.refusing_until = -math.inf
+        self.restarts = 0
+        self.appends = 0
+        self.failures = 0
+        self._stopping = False
+
+    def _reset_state(self) -> None:
+        self._locals: dict[Connection, _Local] = {}
+        #: Every connection the log has spoken of, by key: local ones until their going
+        #: away is run, other nodes' (Remote) until theirs is, or their node's death.
+        self._by_key: dict[str, Connection] = {}
+        self._key_for: dict[Connection, str] = {}
+        self._outgoing: deque[_Append] = deque()
+        self._awaiting: dict[int, _Append] = {}
+        self._next_num = 1
+        self._next_conn = 0
+        self.applied = 0
+        self._work = trio.Event()
+        self._room = trio.Event()
+        self._idle = trio.Event()
+        self._idle.set()
+        self._restart = trio.Event()
+        self._restart_reason = ""
+        self._open = 0  # appends not yet answered
+
+    # -- called by the server, synchronously (the Committer's interface) ---------------
+
+    def handle(self, conn: Connection, verb: Verb, command: c.Command, now: float) -> None:
+        """Run ``command``: through the log if it changes shared state, else at once (or
+        behind this connection's own changes still on their way)."""
+        local = self._local(conn)
+        if shared(command) and (
+            local.queue or type(command) in _REGISTERING or self.hub.is_registered(conn)
+        ):
+            if self.refusing_until > trio.current_time():
+                self.submit(conn, "*", [Reply(conn, [_storage_error(verb.name, self)])])
+                return
+            token = ""
+            extra: Any = None
+            if type(command) is c.Nick:
+                token = secrets.token_urlsafe(16)
+                extra = hash_token(token)
+            elif type(command) is c.Resume:
+                token = secrets.token_urlsafe(16)
+                extra = [hash_token(command.token), hash_token(token)]
+                command = c.Resume("")  # the log holds hashes, never a token
+            body = [local.n, 0 if local.appended else 1, verb.name, _encode(command), extra]
+            local.appended = True
+            self._send(_Append(CMD, conn, local.key, body, verb.name, token))
+            return
+        if local.queue:
+            local.queue.append((verb, command))
+        else:
+            self._out(self.hub.handle(conn, verb, command, now))
+
+    def disconnect(self, conn: Connection, reason: str, now: float) -> None:
+        local = self._locals.pop(conn, None)
+        if local is None or not local.appended:
+            self._out(self.hub.disconnect(conn, reason, now))
+            return
+        local.queue.clear()  # nobody left to answer
+        self._send(_Append(BYE, conn, local.key, [local.n, reason]))
+
+    def submit(
+        self,
+        conn: Connection | None,
+        verb: str,
+        effects: Sequence[Effect[Connection]] | bytes,
+        kind: int = 0,
+        was_registered: bool = True,
+    ) -> None:
+        """Send ``effects`` (or a line of the server's own) now, or behind the changes of
+        ``conn`` still on their way."""
+        local = self._locals.get(conn) if conn is not None else None
+        if local is not None and local.queue:
+            local.queue.append(effects)
+            return
+        if isinstance(effects, bytes):
+            if conn is not None:
+                conn.push(effects)
+        else:
+            self._out(effects)
+
+    def holding(self) -> bool:
+        return self._open > 0
+
+    async def barrier(self, conn: Connection | None = None) -> None:
+        """Wait until what ``conn`` sent so far has been answered."""
+        if conn is None:
+            return
+        local = self._locals.get(conn)
+        while local is not None and local.queue and self._locals.get(conn) is local:
+            await self._answered()
+
+    def full(self) -> bool:
+        return self._open >= self.limits.commit_queue
+
+    async def wait_room(self) -> None:
+        while self.full():
+            await self._answered()
+
+    async def flush(self) -> None:
+        """Wait until every append so far has been answered (bounded at shutdown by the
+        caller's deadline)."""
+        while self._open:
+            await self._idle.wait()
+
+    def summary(self) -> str:
+        return (
+            f"node {self.log.node}: {self.applied} log entries run, {self.appends} appends "
+            f"({self.failures} failed), {self.restarts} restarts"
+        )
+
+    # -- the tasks -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Join the cluster, catch up, then read, write and keep the lease, forever; start
+        again as a new incarnation whenever this node must (see rule 5)."""
+        started = False
+        while True:
+            await self._join()
+            if not started:
+                started = True
+                task_status.started()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._keeper)
+                await self._restart.wait()
+                nursery.cancel_scope.cancel()
+            await self._start_over(self._restart_reason)
+
+    async def stop(self, deadline: float) -> None:
+        """Shutdown: wait (until ``deadline``) for what is on its way, then leave."""
+        self._stopping = True
+        with trio.move_on_at(deadline):
+            await self.flush()
+        with trio.move_on_at(deadline + 1.0):
+            try:
+                await self.log.retire()
+            except LogError as exc:
+                log.warning("cluster: could not retire node %s: %s", self.log.node, exc)
+
+    async def _join(self) -> None:
+        """Join as a new incarnation, load the newest snapshot and read the log to its end."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                epoch = await self.log.join(self.config)
+                found = await self.log.load_snapshot()
+                self._load(epoch, found)
+                while entries := await self.log.read(self.applied, 0):
+                    self._run_entries(entries)
+                break
+            except (LogRefused, LogUncertain, EpochChanged, LogGap) as exc:
+                log.warning("cluster: cannot join yet (%s); trying again", exc)
+                await trio.sleep(delay)
+                delay = min(RETRY_MAX * 5, delay * 2)
+        log.info(
+            "cluster: node %s joined %s at log entry %d (epoch %d)",
+            self.log.node, self.log.where, self.applied, epoch,
+        )  # fmt: skip
+
+    def _load(self, epoch: int, found: tuple[int, bytes] | None) -> None:
+        hub = self.hub
+        self.applied = 0
+        if found is None:
+            hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
+            return
+        seq, data = found
+        image = json.loads(zlib.decompress(data))
+        if image.get("boot") != epoch:
+            hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
+            return
+        hub_image.load(hub, image, self._conn_of)
+        self.applied = seq
+
+    async def _start_over(self, reason: str) -> None:
+        log.warning("cluster: node %s starts again: %s", self.log.node, reason)
+        self.restarts += 1
+        pending = [*self._awaiting.values(), *self._outgoing]
+        for item in pending:
+            if item.kind == CMD and not item.done:
+                self._answer_failed(item, "STORAGE_UNKNOWN")
+        self._close_all(reason)
+        self._room.set()  # whoever waits for room or an answer looks again
+        self._idle.set()
+        self._reset_state()
+
+    def _must_restart(self, reason: str) -> None:
+        if self._stopping:
+            return  # retiring: being declared dead is the point
+        if not self._restart.is_set():
+            self._restart_reason = reason
+            self._restart.set()
+
+    async def _reader(self) -> None:
+        delay = RETRY_FIRST
+        while True:
+            try:
+                entries = await self.log.read(self.applied, 1.0)
+            except LogRefused as exc:
+                log.warning("cluster: cannot read the log (%s); trying again", exc)
+                await trio.sleep(delay)
+                delay = min(RETRY_MAX, delay * 2)
+                continue
+            except (EpochChanged, LogGap, NodeFenced) as exc:
+                self._must_restart(str(exc))
+                return
+            delay = RETRY_FIRST
+            self._run_entries(entries)
+
+    async def _writer(self) -> None:
+        while True:
+            while not self._outgoing:
+                self._work = trio.Event()
+                await self._work.wait()
+            await trio.lowlevel.checkpoint()  # every reader already woken adds its lines
+            batch = [self._outgoing.popleft() for _ in range(min(BATCH, len(self._outgoing)))]
+            first = self._next_num
+            for i, item in enumerate(batch):
+                item.num = first + i
+            bodies = [_body(item) for item in batch]
+            for item in batch:
+                self._awaiting[item.num] = item
+            deadline = trio.current_time() + self.limits.redis_timeout
+            delay = RETRY_FIRST
+            while True:
+                try:
+                    await self.log.append(first, bodies)
+                except LogRefused as exc:
+                    self._next_num = first  # nothing was stored: the numbers are free again
+                    self._refused(batch, exc, "STORAGE_FAILED")
+                    break
+                except LogUncertain as exc:
+                    if trio.current_time() + delay < deadline:
+                        await trio.sleep(delay)
+                        delay = min(RETRY_MAX, delay * 2)
+                        continue  # the same numbers: stored at most once
+                    self._next_num = first + len(batch)
+                    self._refused(batch, exc, "STORAGE_UNKNOWN")
+                    break
+                except (NodeFenced, EpochChanged) as exc:
+                    self._must_restart(str(exc))
+                    return
+                else:
+                    self._next_num = first + len(batch)
+                    self.appends += 1
+                    break
+
+    async def _keeper(self) -> None:
+        """Renew the lease, declare dead nodes dead, and save a snapshot when one is due."""
+        every = self.limits.redis_lease / 3
+        while True:
+            await trio.sleep(every)
+            try:
+                await self.log.renew()
+                dead = await self.log.reap()
+                if dead:
+                    log.warning("cluster: node(s) %s declared dead (lease ran out)", dead)
+                if not self._stopping and await self.log.snapshot_due(
+                    self.applied, self.limits.redis_snapshot_every
+                ):
+                    await self._save_snapshot()
+            except (NodeFenced, EpochChanged) as exc:
+                self._must_restart(str(exc))
+                return
+            except LogError as exc:
+                log.warning("cluster: cannot keep the lease (%s); trying again", exc)
+
+    async def _save_snapshot(self) -> None:
+        seq = self.applied
+        image = hub_image.dump(self.hub, self._key_of)  # on the loop: one consistent state
+        data = await trio.to_thread.run_sync(_pack, image)
+        if await self.log.save_snapshot(seq, data):
+            log.info("cluster: snapshot at log entry %d saved (%d bytes)", seq, len(data))
+
+    # -- appends -----------------------------------------------------------------------------
+
+    def _local(self, conn: Connection) -> _Local:
+        local = self._locals.get(conn)
+        if local is None:
+            self._next_conn += 1
+            local = _Local(self._next_conn)
+            self._locals[conn] = local
+        if not local.key:
+            local.key = f"{self.log.node}/{local.n}"
+        return local
+
+    def _send(self, item: _Append) -> None:
+        item.since = trio.current_time()
+        if item.key not in self._by_key:
+            self._remember(item.key, item.conn)
+        local = self._locals.get(item.conn)
+        if local is not None and item.kind == CMD:
+            local.queue.append(item)
+        self._outgoing.append(item)
+        self._open += 1
+        if self._idle.is_set():
+            self._idle = trio.Event()
+        self._work.set()
+
+    def _refused(self, batch: list[_Append], exc: LogError, code: str) -> None:
+        self.failures += 1
+        self.refusing_until = trio.current_time() + self.limits.store_retry
+        log.error("cluster: could not store %d change(s): %s", len(batch), exc)
+        leaving: list[_Append] = []
+        for item in batch:
+            if item.kind == BYE:
+                leaving.append(item)  # a connection going away is stored, sooner or later
+                continue
+            if code == "STORAGE_FAILED":
+                self._awaiting.pop(item.num, None)
+            self._answer_failed(item, code)
+        for item in reversed(leaving):
+            self._awaiting.pop(item.num, None)
+            self._outgoing.appendleft(item)
+        self._answered_one()
+
+    def _answer_failed(self, item: _Append, code: str) -> None:
+        """``item`` will not be (or may not have been) carried out: tell its connection
+        in its turn, and let what waited behind it go on."""
+        if item.done:
+            return
+        item.done = True
+        self._open -= 1
+        local = self._locals.get(item.conn)
+        if local is not None:
+            error = _storage_error(item.verb, self, code)
+            _replace(local.queue, item, [Reply(item.conn, [error])])
+            self._drain(item.conn, local)
+        self._answered_one()
+
+    # -- running the log -------------------------------------------------------------------
+
+    def _run_entries(self, entries: list[LogEntry]) -> None:
+        for entry in entries:
+            try:
+                self._run(entry)
+            except Exception:  # a bug: every node hits it alike; the log goes on
+                log.exception("cluster: entry %d could not be run", entry.seq)
+            self.applied = entry.seq
+        self._answered_one()
+
+    def _run(self, entry: LogEntry) -> None:
+        body = json.loads(entry.body)
+        kind = body[0]
+        now = entry.time
+        mine = entry.origin == self.log.node
+        if kind == "dead":
+            self._node_died(body[1], now)
+            return
+        num, n = body[1], body[2]
+        key = f"{entry.origin}/{n}"
+        item = self._awaiting.pop(num, None) if mine else None
+        if item is not None:
+            self._open -= 0 if item.done else 1
+        conn = self._conn_of(key)
+        hub = self.hub
+        if kind == BYE:
+            before = hub.nick_of(conn)
+            self._out(hub.disconnect(conn, body[3], now))
+            self._forget(key)
+            if before is not None:
+                self._presence(before, False)
+            if item is not None:
+                item.done = True
+            return
+        new, verb_name, data, extra = body[3], body[4], body[5], body[6]
+        if new and not mine:
+            hub.connect(conn, now)
+        verb = VERBS[verb_name]
+        command = _decode(data)
+        naming = isinstance(command, _NAMING)
+        before = hub.nick_of(conn) if naming else None
+        token = item.token if item is not None else ""
+        if type(command) is c.Resume:
+            hub.mint = lambda: (token, extra[1])
+            effects = hub.resume_hashed(conn, extra[0], now)
+        else:
+            if type(command) is c.Nick:
+                hub.mint = lambda: (token, extra)
+            effects = hub.handle(conn, verb, command, now)
+        hub.mint = None
+        local = self._locals.get(conn) if mine else None
+        if local is not None and item is not None and not item.done:
+            item.done = True
+            _replace(local.queue, item, effects)
+            self._drain(conn, local)
+        else:
+            self._out(effects)
+        if naming:
+            after = hub.nick_of(conn)
+            if local is not None and before is None and after is not None:
+                self._registered(conn)
+            if (before or "").lower() != (after or "").lower():
+                if before:
+                    self._presence(before, False)
+                if after:
+                    self._presence(after, True)
+
+    def _node_died(self, node: str, now: float) -> None:
+        if node == self.log.node:
+            self._must_restart("this node was declared dead (its lease ran out)")
+            return
+        prefix = node + "/"
+        for key in [k for k in self._by_key if k.startswith(prefix)]:
+            conn = self._by_key[key]
+            self._forget(key)
+            before = self.hub.nick_of(conn)
+            self._out(self.hub.disconnect(conn, f"node {node} lost", now))
+            if before is not None:
+                self._presence(before, False)
+
+    def _drain(self, conn: Connection, local: _Local) -> None:
+        """Carry out what waited in ``conn``'s queue, up to its next change on its way."""
+        queue = local.queue
+        while queue:
+            head = queue[0]
+            if type(head) is _Append:
+                if not head.done:
+                    return
+                queue.popleft()
+                continue
+            queue.popleft()
+            if isinstance(head, tuple):
+                verb, command = head
+                self._out(self.hub.handle(conn, verb, command, self._clock()))
+            elif isinstance(head, bytes):
+                conn.push(head)
+            else:
+                self._out(head)
+
+    def _out(self, effects: Sequence[Effect[Connection]]) -> None:
+        """Apply ``effects``, leaving out what is addressed to other nodes' connections."""
+        if any(not isinstance(ef, Broadcast) and type(ef.conn) is Remote for ef in effects):
+            effects = [
+                ef for ef in effects if isinstance(ef, Broadcast) or type(ef.conn) is not Remote
+            ]
+        if effects:
+            self._apply_out(effects)
+
+    def _answered_one(self) -> None:
+        self._room.set()
+        self._room = trio.Event()
+        if self._open <= 0:
+            self._open = 0
+            self._idle.set()
+
+    async def _answered(self) -> None:
+        await self._room.wait()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _key_of(self, conn: Connection) -> str | None:
+        """The key of a connection the log has spoken of (None for one it has not)."""
+        return self._key_for.get(conn)
+
+    def _conn_of(self, key: str) -> Connection:
+        conn = self._by_key.get(key)
+        if conn is None:
+            conn = Remote(key)
+            self._remember(key, conn)
+        return conn
+
+    def _remember(self, key: str, conn: Connection) -> None:
+        self._by_key[key] = conn
+        self._key_for[conn] = key
+
+    def _forget(self, key: str) -> None:
+        conn = self._by_key.pop(key, None)
+        if conn is not None:
+            self._key_for.pop(conn, None)
+
+
+def _encode(command: c.Command) -> list[Any]:
+    return [type(command).__name__, *dataclasses.astuple(command)]
+
+
+def _decode(data: list[Any]) -> c.Command:
+    kind = _COMMANDS[data[0]]
+    command: c.Command = kind(*data[1:])
+    return command
+
+
+def _body(item: _Append) -> bytes:
+    return json.dumps([item.kind, item.num, *item.parts], separators=(",", ":")).encode()
+
+
+def _pack(image: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(image, separators=(",", ":")).encode(), 1)
+
+
+def _empty_image(hub: Hub[Connection], epoch: int) -> dict[str, Any]:
+    empty: Hub[Connection] = Hub(hub.limits)
+    image = hub_image.dump(empty, lambda _conn: None)
+    image["boot"] = epoch
+    return image
+
+
+def _replace(queue: deque[Any], item: _Append, effects: Any) -> None:
+    """Put ``effects`` where ``item`` waits in ``queue`` (so they go out in its turn)."""
+    for i, queued in enumerate(queue):
+        if queued is item:
+            queue[i] = effects
+            return
+
+
+def _storage_error(verb: str, replica: Replica, code: str = "STORAGE_FAILED") -> e.Error:
+    retry = max(1, math.ceil(replica.refusing_until - trio.current_time()))
+    if code == "STORAGE_UNKNOWN":
+        text = (
+            "the shared store did not answer, so this may or may not have been carried out; "
+            "check with HISTORY before sending it again"
+        )
+    else:
+        text = (
+            "the shared store could not be reached, so this was not carried out; try again "
+            f"in {retry} s"
+        )
+    return e.Error(code, verb, (f"retry={retry}",), text)

@@ -1,0 +1,480 @@
+"""RedisLog: the shared log of several flackd nodes, kept in Redis (through coredis).
+
+Owns: every Redis key, command and Lua script flackd uses, the two Redis clients of a
+node (one that writes, one that waits on the log), and how Redis's failures map onto the
+errors of :mod:`flackd.store.log`. Imports trio, coredis, the standard library and
+``flackd.store.log``: nothing else of flackd, and nothing outside this module talks to
+Redis.
+
+Keys (all in one hash slot, ``{<prefix>}:...``, so the same scripts run on Redis Cluster):
+
+- ``epoch``: the epoch, Redis's clock in milliseconds when the log began (``SET NX``). It
+  is also the prefix of every message id (``<epoch>-<seq>``) and of every log entry's
+  stream id, so a Redis that lost its data shows a new epoch, never a reused id.
+- ``config``: the limits every node must agree on (set while no node is alive).
+- ``log``: the stream of entries, ids ``<epoch>-<n>``, fields ``o`` (origin node), ``t``
+  (Redis's clock, microseconds, never going back) and ``b`` (the body). Trimmed behind
+  each snapshot, and capped (``MAXLEN ~``) as a last resort.
+- ``seq``, ``clock``: the last entry number, and the last time stamped.
+- ``nodes``: hash node -> the last append number stored for it (so a retried append never
+  stores twice); a node is alive while it is in this hash. ``lease:<node>``: its lease,
+  a key with a time to live that the node renews; when it has expired, any node's
+  ``reap`` removes the node from ``nodes`` and appends its death to the log, in one script.
+- ``snap``: hash with ``seq`` and ``data`` (the newest snapshot); ``snaplock``: who is
+  saving one (``SET NX PX``).
+
+Traps of the client, avoided here (../shared/design/redis-backplane.md): its default
+retry policy resends writes (we use ``NoRetryPolicy`` and retry with the same append
+numbers instead); a stream timeout also applies to blocking reads (the reader's client
+has none, and blocks for at most a second); cancelling a blocked read drops its
+connection (we never cancel it, except at shutdown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import coredis
+import coredis.exceptions as rx
+import trio
+from coredis.retry import NoRetryPolicy
+
+from flackd.store.log import (
+    EpochChanged,
+    LogEntry,
+    LogError,
+    LogGap,
+    LogRefused,
+    LogUncertain,
+    NodeFenced,
+)
+
+__all__ = ["DEFAULT_PREFIX", "RedisLog", "valid_node_id"]
+
+log = logging.getLogger("flackd")
+
+#: The key prefix (and hash tag) of a deployment unless ``--redis-prefix`` says otherwise.
+DEFAULT_PREFIX: Final = "flack"
+#: Entries one read returns at most.
+READ_COUNT: Final = 1000
+#: Seconds a write may take before its outcome counts as unknown.
+WRITE_TIMEOUT: Final = 2.0
+
+_NODE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+_JOIN: Final = """
+-- KEYS: epoch config nodes lease   ARGV: config node lease_ms
+local ep = redis.call('GET', KEYS[1])
+if not ep then
+  local t = redis.call('TIME')
+  ep = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+  redis.call('SET', KEYS[1], ep)
+end
+local cfg = redis.call('GET', KEYS[2])
+if cfg and cfg ~= ARGV[1] and redis.call('HLEN', KEYS[3]) > 0 then
+  return redis.error_reply('CONFIG ' .. cfg)
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], 0)
+redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
+return ep
+"""
+
+# Stamps Redis's clock (microseconds, never going back) and appends one entry.
+_STAMP: Final = """
+local function stamp(clock)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', clock) or '0')
+  if now <= last then now = last + 1 end
+  local text = string.format('%.0f', now)
+  redis.call('SET', clock, text)
+  return text
+end
+local function add(log, seqkey, epoch, maxlen, origin, ts, body)
+  local seq = redis.call('INCR', seqkey)
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, epoch .. '-' .. seq,
+             'o', origin, 't', ts, 'b', body)
+end
+"""
+
+_APPEND: Final = (
+    _STAMP
+    + """
+-- KEYS: epoch nodes lease seq log clock   ARGV: epoch node first lease_ms maxlen body...
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
+local last = redis.call('HGET', KEYS[2], ARGV[2])
+if not last then return redis.error_reply('FENCED') end
+if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('LEASE') end
+last = tonumber(last)
+local first = tonumber(ARGV[3])
+local ts = stamp(KEYS[6])
+local stored = 0
+for i = 6, #ARGV do
+  local num = first + i - 6
+  if num > last then
+    add(KEYS[5], KEYS[4], ARGV[1], ARGV[5], ARGV[2], ts, ARGV[i])
+    last = num
+    stored = stored + 1
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[2], last)
+return stored
+"""
+)
+
+_RENEW: Final = """
+-- KEYS: epoch nodes lease   ARGV: epoch node lease_ms
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then return redis.error_reply('FENCED') end
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+_REAP: Final = (
+    _STAMP
+    + """
+-- KEYS: epoch nodes seq log clock lease...   ARGV: epoch maxlen force node...
+-- A node is declared dead when its lease has expired (or, with force=1, at once: it
+-- retires). Its death is one entry in the log, appended in the same step.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
+local dead = {}
+for i = 4, #ARGV do
+  local node = ARGV[i]
+  local lease = KEYS[i + 2]
+  if redis.call('HEXISTS', KEYS[2], node) == 1
+     and (ARGV[3] == '1' or redis.call('EXISTS', lease) == 0) then
+    redis.call('HDEL', KEYS[2], node)
+    redis.call('DEL', lease)
+    add(KEYS[4], KEYS[3], ARGV[1], ARGV[2], '', stamp(KEYS[5]), '["dead","' .. node .. '"]')
+    table.insert(dead, node)
+  end
+end
+return dead
+"""
+)
+
+_SAVE: Final = """
+-- KEYS: epoch snap log   ARGV: epoch seq data keep
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
+local seq = tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+if current >= seq then return 0 end
+redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'data', ARGV[3])
+local keep = seq - tonumber(ARGV[4])
+if keep > 0 then
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[1] .. '-' .. keep)
+end
+return 1
+"""
+
+
+def valid_node_id(node_id: str) -> bool:
+    """1-40 ASCII letters, digits, ``_`` or ``-``."""
+    return _NODE_ID.fullmatch(node_id) is not None
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, user + host + port, parts.path, parts.query, ""))
+
+
+class RedisLog:
+    """A :class:`flackd.store.log.SharedLog` in Redis; make one with :meth:`open`."""
+
+    def __init__(
+        self,
+        writer: coredis.Redis[bytes],
+        reader: coredis.Redis[bytes],
+        where: str,
+        node_id: str,
+        *,
+        prefix: str,
+        lease: float,
+        log_max: int,
+        keep: int,
+    ) -> None:
+        self.where = where
+        self.node_id = node_id
+        self.node = node_id
+        self._w = writer
+        self._r = reader
+        self.lease = lease
+        self.log_max = log_max
+        self.keep = keep
+        self.epoch = 0
+        self._incarnation = 0
+        tag = "{" + prefix + "}:"
+        self._k = {
+            name: tag + name
+            for name in ("epoch", "config", "nodes", "seq", "log", "clock", "snap", "snaplock")
+        }
+        self._tag = tag
+        self._join = writer.register_script(_JOIN)
+        self._append = writer.register_script(_APPEND)
+        self._renew = writer.register_script(_RENEW)
+        self._reap = writer.register_script(_REAP)
+        self._save = writer.register_script(_SAVE)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        url: str,
+        node_id: str | None = None,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        password: str | None = None,
+        lease: float = 10.0,
+        log_max: int = 100_000,
+        keep: int = 10_000,
+    ) -> AsyncIterator[RedisLog]:
+        """Connect to the Redis at ``url`` (``redis://host:port/db`` or ``rediss://``)."""
+        node_id = node_id or secrets.token_hex(4)
+        if not valid_node_id(node_id):
+            raise ValueError(f"--node-id {node_id!r}: use 1-40 letters, digits, _ or -")
+        if not valid_node_id(prefix):
+            raise ValueError(f"--redis-prefix {prefix!r}: use 1-40 letters, digits, _ or -")
+        extra: dict[str, Any] = {"password": password} if password else {}
+        writer = coredis.Redis.from_url(
+            url,
+            retry_policy=NoRetryPolicy(),
+            stream_timeout=WRITE_TIMEOUT,
+            connect_timeout=WRITE_TIMEOUT,
+            **extra,
+        )
+        reader = coredis.Redis.from_url(
+            url, retry_policy=NoRetryPolicy(), connect_timeout=WRITE_TIMEOUT, **extra
+        )
+        async with writer, reader:
+            yield cls(
+                writer,
+                reader,
+                redact(url),
+                node_id,
+                prefix=prefix,
+                lease=lease,
+                log_max=log_max,
+                keep=keep,
+            )
+
+    # -- the SharedLog interface ---------------------------------------------------------
+
+    async def join(self, config: str) -> int:
+        self._incarnation += 1
+        self.node = f"{self.node_id}.{secrets.token_hex(3)}"
+        k = self._k
+        keys = [k["epoch"], k["config"], k["nodes"], self._lease_key(self.node)]
+        try:
+            epoch: object = await self._join(
+                keys=keys, args=[config, self.node, self._ms(self.lease)]
+            )
+        except rx.ResponseError as exc:
+            text = str(exc)
+            if text.startswith("CONFIG"):
+                raise LogError(
+                    "the live nodes run with other settings (all nodes must agree on the "
+                    f"limits that shape the chat): theirs are {text[7:]}, ours {config}"
+                ) from exc
+            raise LogError(text) from exc
+        except Exception as exc:
+            raise _mapped(exc) from exc
+        assert isinstance(epoch, bytes)
+        self.epoch = int(epoch)
+        return self.epoch
+
+    async def append(self, first: int, bodies: Sequence[bytes]) -> None:
+        k = self._k
+        keys = [k["epoch"], k["nodes"], self._lease_key(self.node), k["seq"], k["log"],
+                k["clock"]]  # fmt: skip
+        args: list[str | bytes | int] = [
+            str(self.epoch),
+            self.node,
+            first,
+            self._ms(self.lease),
+            self.log_max,
+            *bodies,
+        ]
+        try:
+            await self._append(keys=keys, args=args)
+        except rx.ResponseError as exc:
+            raise self._refusal(exc) from exc
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    async def read(self, after: int, wait: float) -> list[LogEntry]:
+        stream = self._k["log"]
+        start = f"{self.epoch}-{after}"
+        try:
+            if wait > 0:
+                found = await self._r.xread({stream: start}, count=READ_COUNT,
+                                            block=max(1, int(wait * 1000)))  # fmt: skip
+            else:
+                found = await self._r.xread({stream: start}, count=READ_COUNT)
+            if not found:
+                await self._check_epoch()
+                return []
+        except LogError:
+            raise
+        except Exception as exc:
+            raise LogRefused(f"reading the log: {_describe(exc)}") from exc
+        entries: list[LogEntry] = []
+        expected = after + 1
+        for item in found.get(stream.encode(), ()):
+            epoch, _, seq = _bytes(item.identifier).partition(b"-")
+            if int(epoch) != self.epoch:
+                raise EpochChanged(f"the log now has epoch {int(epoch)}, not {self.epoch}")
+            number = int(seq)
+            if number != expected:
+                raise LogGap(f"entries {expected}-{number - 1} are gone from the log")
+            expected += 1
+            fields = item.field_values
+            entries.append(
+                LogEntry(
+                    number,
+                    int(fields[b"t"]) / 1e6,
+                    _bytes(fields[b"o"]).decode(),
+                    _bytes(fields[b"b"]),
+                )
+            )
+        return entries
+
+    async def renew(self) -> None:
+        k = self._k
+        keys = [k["epoch"], k["nodes"], self._lease_key(self.node)]
+        try:
+            await self._renew(keys=keys, args=[str(self.epoch), self.node, self._ms(self.lease)])
+        except rx.ResponseError as exc:
+            raise self._refusal(exc) from exc
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    async def reap(self) -> list[str]:
+        try:
+            nodes = [n.decode() for n in await self._w.hkeys(self._k["nodes"])]
+        except Exception as exc:
+            raise _mapped(exc) from exc
+        return await self._declare_dead(nodes, force=False)
+
+    async def retire(self) -> None:
+        await self._declare_dead([self.node], force=True)
+
+    async def load_snapshot(self) -> tuple[int, bytes] | None:
+        try:
+            seq, data = await self._w.hmget(self._k["snap"], ["seq", "data"])
+        except Exception as exc:
+            raise _mapped(exc) from exc
+        if seq is None or data is None:
+            return None
+        return int(seq), data
+
+    async def save_snapshot(self, seq: int, data: bytes) -> bool:
+        k = self._k
+        try:
+            saved: object = await self._save(
+                keys=[k["epoch"], k["snap"], k["log"]],
+                args=[str(self.epoch), seq, data, self.keep],
+            )
+        except rx.ResponseError as exc:
+            raise self._refusal(exc) from exc
+        except Exception as exc:
+            raise _mapped(exc) from exc
+        finally:
+            with contextlib.suppress(Exception):  # the lock expires on its own
+                await self._w.delete([k["snaplock"]])
+        return saved == 1
+
+    async def snapshot_due(self, seq: int, every: int) -> bool:
+        k = self._k
+        try:
+            current = await self._w.hget(k["snap"], "seq")
+            if seq - int(current or 0) < every:
+                return False
+            taken: object = await self._w.set(
+                k["snaplock"],
+                self.node,
+                condition=coredis.PureToken.NX,
+                px=self._ms(max(30.0, self.lease * 3)),
+            )
+            return bool(taken)
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _declare_dead(self, nodes: list[str], *, force: bool) -> list[str]:
+        if not nodes:
+            return []
+        k = self._k
+        keys = [k["epoch"], k["nodes"], k["seq"], k["log"], k["clock"]]
+        keys += [self._lease_key(n) for n in nodes]
+        args: list[str | int] = [str(self.epoch), self.log_max, "1" if force else "0", *nodes]
+        try:
+            dead: object = await self._reap(keys=keys, args=args)
+        except rx.ResponseError as exc:
+            raise self._refusal(exc) from exc
+        except Exception as exc:
+            raise _mapped(exc) from exc
+        assert isinstance(dead, list)
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in dead]
+
+    async def _check_epoch(self) -> None:
+        """Raise :class:`EpochChanged` if Redis's epoch is no longer ours."""
+        current = await self._r.get(self._k["epoch"])
+        if current is None or int(current) != self.epoch:
+            raise EpochChanged("Redis no longer holds this log (its data was lost or reset)")
+
+    def _lease_key(self, node: str) -> str:
+        return f"{self._tag}lease:{node}"
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return max(1, int(seconds * 1000))
+
+    def _refusal(self, exc: rx.ResponseError) -> LogError:
+        text = str(exc)
+        if text.startswith("EPOCH"):
+            return EpochChanged("Redis no longer holds this log (its data was lost or reset)")
+        if text.startswith("FENCED"):
+            return NodeFenced(f"node {self.node} was declared dead (its lease ran out)")
+        if text.startswith("LEASE"):
+            return LogRefused(f"node {self.node}'s lease ran out; renewing it")
+        return _mapped(exc)
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _mapped(exc: BaseException) -> LogError:
+    """A coredis failure as a shared-log error: refused when the request surely did not
+    run, uncertain when it may have."""
+    if isinstance(exc, LogError):
+        return exc
+    text = _describe(exc)
+    if isinstance(exc, (rx.BusyLoadingError, rx.ReadOnlyError)):
+        return LogRefused(text)
+    if isinstance(exc, rx.ConnectionError) and "Unable to establish" in str(exc):
+        return LogRefused(text)
+    if isinstance(exc, (rx.ConnectionError, TimeoutError, trio.TooSlowError, OSError)):
+        return LogUncertain(text)
+    if isinstance(exc, rx.ResponseError) and str(exc).startswith(("LOADING", "READONLY")):
+        return LogRefused(text)
+    return LogUncertain(text)
