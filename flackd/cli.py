@@ -223,6 +223,8 @@ def _command(**options: Any) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # coredis logs each script it (re)loads at INFO: routine, not news.
+    logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.getLogger().level))
     tls_cert, tls_key = options.pop("tls_cert"), options.pop("tls_key")
     tls_port: int | None = options.pop("tls_port")
     irc_port: int | None = options.pop("irc_port") or None

@@ -192,14 +192,17 @@ class Replica:
             sort_keys=True,
         )
         self._reset_state()
-        #: trio.current_time() until which changes are refused after a failed append.
-        self.refusing_until = -math.inf
         self.restarts = 0
         self.appends = 0
         self.failures = 0
         self._stopping = False
 
     def _reset_state(self) -> None:
+        #: trio.current_time() until which changes are refused after a failed append.
+        self.refusing_until = -math.inf
+        #: False until this incarnation has joined and caught up: changes are refused.
+        self.ready = False
+        self._joined = trio.Event()
         self._locals: dict[Connection, _Local] = {}
         #: Every connection the log has spoken of, by key: local ones until their going
         #: away is run, other nodes' (Remote) until theirs is, or their node's death.
@@ -210,6 +213,9 @@ class Replica:
         self._next_num = 1
         self._next_conn = 0
         self.applied = 0
+        #: The log entry the snapshot this node started from covers (0: none).
+        self.started_from = 0
+        self._ran = trio.Event()  # set (and replaced) each time entries have been run
         self._work = trio.Event()
         self._room = trio.Event()
         self._idle = trio.Event()
@@ -227,9 +233,11 @@ class Replica:
         if shared(command) and (
             local.queue or type(command) in _REGISTERING or self.hub.is_registered(conn)
         ):
-            if self.refusing_until > trio.current_time():
+            if self.refusing_until > trio.current_time() or not self.ready:
                 self.submit(conn, "*", [Reply(conn, [_storage_error(verb.name, self)])])
                 return
+            if not local.appended:
+                local.key = f"{self.log.node}/{local.n}"
             token = ""
             extra: Any = None
             if type(command) is c.Nick:
@@ -300,6 +308,15 @@ class Replica:
         while self._open:
             await self._idle.wait()
 
+    async def wait_ready(self) -> None:
+        """Wait until this node (or its current incarnation) has joined and caught up."""
+        await self._joined.wait()
+
+    async def wait_applied(self, seq: int) -> None:
+        """Wait until this node has run the log up to entry ``seq``."""
+        while self.applied < seq:
+            await self._ran.wait()
+
     def summary(self) -> str:
         return (
             f"node {self.log.node}: {self.applied} log entries run, {self.appends} appends "
@@ -351,6 +368,8 @@ class Replica:
                 log.warning("cluster: cannot join yet (%s); trying again", exc)
                 await trio.sleep(delay)
                 delay = min(RETRY_MAX * 5, delay * 2)
+        self.ready = True
+        self._joined.set()
         log.info(
             "cluster: node %s joined %s at log entry %d (epoch %d)",
             self.log.node, self.log.where, self.applied, epoch,
@@ -358,12 +377,13 @@ class Replica:
 
     def _load(self, epoch: int, found: tuple[int, bytes] | None) -> None:
         hub = self.hub
-        self.applied = 0
+        self.applied = self.started_from = 0
         if found is None:
             hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
             return
         seq, data = found
         image = json.loads(zlib.decompress(data))
+        self.started_from = seq
         if image.get("boot") != epoch:
             hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
             return
@@ -420,14 +440,16 @@ class Replica:
                 self._awaiting[item.num] = item
             deadline = trio.current_time() + self.limits.redis_timeout
             delay = RETRY_FIRST
+            sent = False  # once an attempt may have run, a refusal proves nothing
             while True:
                 try:
                     await self.log.append(first, bodies)
-                except LogRefused as exc:
-                    self._next_num = first  # nothing was stored: the numbers are free again
-                    self._refused(batch, exc, "STORAGE_FAILED")
-                    break
-                except LogUncertain as exc:
+                except (LogRefused, LogUncertain) as exc:
+                    sent = sent or isinstance(exc, LogUncertain)
+                    if not sent:
+                        self._next_num = first  # nothing was stored: the numbers are free
+                        self._refused(batch, exc, "STORAGE_FAILED")
+                        break
                     if trio.current_time() + delay < deadline:
                         await trio.sleep(delay)
                         delay = min(RETRY_MAX, delay * 2)
@@ -441,6 +463,7 @@ class Replica:
                 else:
                     self._next_num = first + len(batch)
                     self.appends += 1
+                    self.refusing_until = -math.inf  # the store answers again
                     break
 
     async def _keeper(self) -> None:
@@ -456,14 +479,16 @@ class Replica:
                 if not self._stopping and await self.log.snapshot_due(
                     self.applied, self.limits.redis_snapshot_every
                 ):
-                    await self._save_snapshot()
+                    await self.snapshot()
             except (NodeFenced, EpochChanged) as exc:
                 self._must_restart(str(exc))
                 return
             except LogError as exc:
                 log.warning("cluster: cannot keep the lease (%s); trying again", exc)
 
-    async def _save_snapshot(self) -> None:
+    async def snapshot(self) -> None:
+        """Save an image of the hub as of the last entry run (one node does, now and then;
+        tests call it directly)."""
         seq = self.applied
         image = hub_image.dump(self.hub, self._key_of)  # on the loop: one consistent state
         data = await trio.to_thread.run_sync(_pack, image)
@@ -478,8 +503,6 @@ class Replica:
             self._next_conn += 1
             local = _Local(self._next_conn)
             self._locals[conn] = local
-        if not local.key:
-            local.key = f"{self.log.node}/{local.n}"
         return local
 
     def _send(self, item: _Append) -> None:
@@ -535,7 +558,11 @@ class Replica:
             except Exception:  # a bug: every node hits it alike; the log goes on
                 log.exception("cluster: entry %d could not be run", entry.seq)
             self.applied = entry.seq
+            if self._restart.is_set():
+                break  # this node is dead (or lost the store): nothing after counts here
         self._answered_one()
+        self._ran.set()
+        self._ran = trio.Event()
 
     def _run(self, entry: LogEntry) -> None:
         body = json.loads(entry.body)
@@ -702,7 +729,7 @@ def _replace(queue: deque[Any], item: _Append, effects: Any) -> None:
 
 
 def _storage_error(verb: str, replica: Replica, code: str = "STORAGE_FAILED") -> e.Error:
-    retry = max(1, math.ceil(replica.refusing_until - trio.current_time()))
+    retry = max(1, math.ceil(max(0.0, replica.refusing_until - trio.current_time())))
     if code == "STORAGE_UNKNOWN":
         text = (
             "the shared store did not answer, so this may or may not have been carried out; "

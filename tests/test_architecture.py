@@ -42,6 +42,20 @@ RULES: dict[str, set[str]] = {
     "flackd.store": set(),
     "flackd.store.memory": {"flackd.store"},
     "flackd.store.sqlite": {"flackd.store"},
+    # The shared log of several nodes: its interface is plain; only the Redis store names
+    # Redis (coredis), and it knows nothing else of flackd.
+    "flackd.store.log": set(),
+    "flackd.store.redis": {"flackd.store", "trio", "coredis"},
+    # This node's side of a shared chat: the hub and the log's interface, never Redis.
+    "flackd.replica": {
+        "trio",
+        "flackd",
+        "flackd.codec",
+        "flackd.connection",
+        "flackd.hub",
+        "flackd.limits",
+        "flackd.store.log",
+    },
     "flackd.committer": {"trio", "flackd.codec", "flackd.hub", "flackd.store"},
     "flackd.connection": {"trio"},
     # The IRC front end: a sans-IO codec and a translator; never trio, never the hub (it
@@ -159,7 +173,7 @@ def test_import_rules(module: str, path: Path) -> None:
 
 
 #: Modules that may name a concrete store; the rest know only the interface.
-STORE_WIRING = {"flackd.cli", "flackd.store.memory", "flackd.store.sqlite"}
+STORE_WIRING = {"flackd.cli", "flackd.store.memory", "flackd.store.sqlite", "flackd.store.redis"}
 
 
 def test_sql_lives_only_in_the_sqlite_store() -> None:
@@ -169,9 +183,19 @@ def test_sql_lives_only_in_the_sqlite_store() -> None:
             assert "sqlite3" not in names, f"{module} imports sqlite3"
         if module not in STORE_WIRING:
             concrete = {
-                n for n in names if n.startswith(("flackd.store.sqlite", "flackd.store.memory"))
+                n
+                for n in names
+                if n.startswith(
+                    ("flackd.store.sqlite", "flackd.store.memory", "flackd.store.redis")
+                )
             }
             assert not concrete, f"{module} names a concrete store: {concrete}"
+
+
+def test_redis_lives_only_in_the_redis_store() -> None:
+    for module, path in _modules():
+        if module != "flackd.store.redis":
+            assert not any(n.startswith("coredis") for n in _imports(path)), module
 
 
 #: Modules that may import the IRC front end: the server's (I/O) and the command line.

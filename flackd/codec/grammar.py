@@ -70,6 +70,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "TOO_MANY_CHANNELS": "a per-client or per-server channel limit was reached",
     "RATE_LIMITED": "temporary: a per-action quota is used up; retry after retry= seconds",
     "STORAGE_FAILED": "temporary: the server could not store the change, so it did not happen",
+    "STORAGE_UNKNOWN": "the shared store did not answer: the change may or may not have happened",
 }
 
 #: Codes that describe a temporary condition: the same command may succeed later.
