@@ -228,7 +228,7 @@ async def test_a_new_node_starts_from_a_snapshot_with_the_same_state(tmp_path: P
         a = await start_node(nursery, redis, "a", limits)
         b = await start_node(nursery, redis, "b", limits)
         alice = await a.client("alice", "#one", "#two")
-        await b.client("bob", "#two")
+        _bob = await b.client("bob", "#two")  # kept open: a member on b
         held = await LineClient.connect(b.port, "held")
         token = await held.register("ghost")
         await alice.send(
