@@ -25,7 +25,7 @@ from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
 from flackd.store import Store, StoreUnavailable
-from flackd.store.log import SharedLog
+from flackd.store.log import LogError, SharedLog
 from flackd.store.redis import DEFAULT_PREFIX, RedisLog, valid_node_id
 from flackd.store.sqlite import SYNCHRONOUS, SqliteStore
 from flackd.tls import ServerTLS, TLSConfigError
@@ -319,6 +319,12 @@ def _command(**options: Any) -> None:
             (web_port, web_tls_port, web_origins),
             redis,
         )
+    except* LogError as group:  # --redis: a node that may not join (other settings)
+        reason: BaseException = group
+        while isinstance(reason, BaseExceptionGroup):
+            reason = reason.exceptions[0]
+        log.error("cannot join the cluster: %s", reason)
+        raise typer.Exit(2) from None
     except* OSError as group:  # Trio's nurseries wrap it in an ExceptionGroup
         every = (port, tls_port, irc_port, irc_tls_port, web_port, web_tls_port)
         ports = "/".join(str(p) for p in every if p is not None)

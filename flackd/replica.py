@@ -364,7 +364,7 @@ class Replica:
                 while entries := await self.log.read(self.applied, 0):
                     self._run_entries(entries)
                 break
-            except (LogRefused, LogUncertain, EpochChanged, LogGap) as exc:
+            except (LogRefused, LogUncertain, EpochChanged, LogGap, NodeFenced) as exc:
                 log.warning("cluster: cannot join yet (%s); trying again", exc)
                 await trio.sleep(delay)
                 delay = min(RETRY_MAX * 5, delay * 2)

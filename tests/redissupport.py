@@ -15,8 +15,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import coredis
 import pytest
 import trio
 
@@ -92,6 +94,11 @@ class RedisProcess:
         with trio.fail_after(WAIT):
             await self.process.wait()
 
+    async def save(self) -> None:
+        """``SAVE``: write the RDB file now (what a later start loads)."""
+        async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
+            await client.save()
+
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
@@ -123,6 +130,9 @@ async def redis_server(tmp_path: Path, *flags: str) -> AsyncIterator[RedisProces
 @dataclass
 class Node(RunningServer):
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    #: The node's IRC and web (WebSocket) ports.
+    irc_port: int = 0
+    web_port: int = 0
 
     def kill(self) -> None:
         """Stop the node at once, without a goodbye to anyone (as ``kill -9`` would)."""
@@ -153,9 +163,13 @@ async def _run_node(
                 shared_log=shared,
             )
             async with trio.open_nursery() as nursery:
-                listeners = await nursery.start(server.serve, "127.0.0.1", 0, shutdown)
+                listeners = await nursery.start(
+                    partial(server.serve, irc_port=0, web_port=0), "127.0.0.1", 0, shutdown
+                )
                 port = listeners[0].socket.getsockname()[1]
-                task_status.started(Node(server, port, scope))
+                irc_port = server.irc_listeners[0].socket.getsockname()[1]
+                web_port = server.web_listeners[0].socket.getsockname()[1]
+                task_status.started(Node(server, port, scope, irc_port, web_port))
 
 
 async def start_node(

@@ -18,16 +18,16 @@ import trio
 
 from flackd.hub import image as hub_image
 from flackd.server import Server
+from tests.ircsupport import IrcClient
 from tests.redissupport import CLUSTER_LIMITS, Node, redis_server, start_node
 from tests.support import LineClient
+from tests.websupport import WebClient
 
 
 def _image(server: Server) -> dict[str, object]:
     replica = server.replica
     assert replica is not None
-    image = hub_image.dump(server.hub, replica._key_of)  # type: ignore[arg-type]
-    image.pop("whowas")  # WHOWAS also keeps the local USER fields; not shared state
-    return image
+    return hub_image.dump(server.hub, replica._key_of)  # type: ignore[arg-type]
 
 
 async def _settled(*nodes: Node) -> None:
@@ -393,4 +393,64 @@ async def test_a_killed_node_is_declared_dead_and_its_users_resume_elsewhere(
         await back.send(f"RESUME {token}")
         assert (await back.recv_until("OK RESUME"))[-1].startswith("OK RESUME alice ")
         assert await bob.recv() == "JOIN #general alice"
+        nursery.cancel_scope.cancel()
+
+
+async def test_irc_and_web_clients_on_different_nodes_share_the_chat(tmp_path: Path) -> None:
+    async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
+        a = await start_node(nursery, redis, "a")
+        b = await start_node(nursery, redis, "b")
+        irc = await IrcClient.connect(a.irc_port, "irc")
+        welcome = await irc.register("ircuser")
+        assert welcome[0].command == "001"
+        await irc.send("JOIN #mixed")
+        await irc.expect("366")
+        web = await WebClient.open(b.web_port, "web")
+        await web.register("webuser")
+        joined = await web.join("#mixed")
+        assert "MEMBER ircuser" in joined
+        assert str((await irc.expect("JOIN")).source).startswith("webuser!")
+        await irc.send("PRIVMSG #mixed :hello from irc")
+        msg = await web.recv()
+        assert msg.startswith("MSG #mixed ")
+        assert msg.endswith(" ircuser :hello from irc")
+        await web.send("MSG #mixed hello from the web")
+        assert (await web.recv()).endswith(" webuser :hello from the web")
+        heard = await irc.expect("PRIVMSG")
+        assert str(heard.source).startswith("webuser!")
+        assert list(heard.params) == ["#mixed", "hello from the web"]
+        # A nick an IRC user holds on a is taken on b too (433 for IRC, NICK_IN_USE here).
+        await web.send("NICK ircuser")
+        assert (await web.recv()).startswith("ERR NICK_IN_USE NICK")
+        nursery.cancel_scope.cancel()
+
+
+async def test_redis_back_from_an_older_copy_starts_the_log_again(tmp_path: Path) -> None:
+    async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
+        a = await start_node(nursery, redis, "a")
+        alice = await LineClient.connect(a.port, "alice")
+        token = await alice.register("alice")
+        await alice.join("#general")
+        await alice.send("MSG #general saved")
+        saved = (await alice.recv()).split()[2]
+        await redis.save()  # an RDB copy of the log as it is now ...
+        await alice.send("MSG #general after the copy")
+        after = (await alice.recv()).split()[2]
+        await redis.kill()
+        async with trio.open_nursery() as again:
+            await redis.start(again)  # ... which is what Redis comes back with
+            lines = await alice.expect_eof()
+            assert lines[-1].startswith("BYE SHUTDOWN retry=1 ")
+            assert a.server.replica is not None
+            await a.server.replica.wait_ready()
+            again.cancel_scope.cancel()
+        back = await LineClient.connect(a.port, "alice-again")
+        await back.send(f"RESUME {token}")
+        assert (await back.recv()).startswith("ERR UNKNOWN_TOKEN RESUME")
+        await back.register("alice")
+        await back.join("#general")
+        await back.send("MSG #general new")
+        new = (await back.recv()).split()[2]
+        # A new epoch: no id is used twice.
+        assert new.split("-")[0] != after.split("-")[0] == saved.split("-")[0]
         nursery.cancel_scope.cancel()

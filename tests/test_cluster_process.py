@@ -15,9 +15,9 @@ from pathlib import Path
 
 import trio
 
-from tests.process import FlackdProcess, flackd_process
+from tests.process import FLACKD, FlackdProcess, flackd_process
 from tests.redissupport import RedisProcess, redis_server
-from tests.support import LineClient
+from tests.support import WAIT, LineClient
 
 
 def _flags(redis: RedisProcess, node: str, *more: str) -> tuple[str, ...]:
@@ -131,3 +131,27 @@ async def _serves_again(node: FlackdProcess, bob: LineClient) -> None:
     await carol.register("carol")
     await carol.join("#c")
     assert await bob.recv() == "JOIN #c carol"
+
+
+async def test_a_node_with_other_chat_limits_is_refused(tmp_path: Path) -> None:
+    async with redis_server(tmp_path) as redis, flackd_process(*_flags(redis, "a")):
+        with trio.fail_after(WAIT):
+            done = await trio.run_process(
+                [
+                    str(FLACKD),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--irc-port",
+                    "0",
+                    *_flags(redis, "b", "--dm-history", "50"),
+                ],
+                capture_stderr=True,
+                check=False,
+                stdin=b"",
+            )
+        assert done.returncode == 2
+        error = done.stderr.decode()
+        assert "cannot join the cluster" in error
+        assert '"dm_history": 50' in error

@@ -4,7 +4,9 @@ Owns: :func:`dump` (the hub's state as JSON-ready lists and dicts) and :func:`lo
 made exactly that state again). Unlike a store's rows (:mod:`flackd.hub.journal`), an image
 holds *everything* a rule reads: which connection each session is on, the order of every
 dict the rules walk (members, a session's channels and conversations, the detached
-sessions), channel-creation times, when channels emptied, recent deletions and WHOWAS.
+sessions), channel-creation times, when channels emptied, recent deletions. What no rule
+reads and no store keeps is left out: an IRC user's away message and USER fields, and
+WHOWAS (so they stay with the node the user is connected to).
 Two hubs made from the same image and given the same commands at the same times stay
 identical; that is what lets several flackd nodes share one chat (:mod:`flackd.replica`).
 Imports only the standard library, ``flackd.codec``, ``flackd.history`` and the hub's own
@@ -79,8 +81,6 @@ def dump(hub: Hub[C], key_of: Callable[[C], str | None]) -> Image:
                 list(session.created),
                 list(session.conversations),
                 dict(session.markers),
-                session.away,
-                list(session.identity) if session.identity is not None else None,
             ]
         )
     channels = [
@@ -120,7 +120,6 @@ def dump(hub: Hub[C], key_of: Callable[[C], str | None]) -> Image:
         "conversations": convs,
         "conns": conns,
         "deleted": list(hub._deleted),
-        "whowas": [list(w) for w in hub._whowas],
     }
 
 
@@ -150,15 +149,13 @@ def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
     layout: dict[int, tuple[list[str], list[int]]] = {}
     for row in image["sessions"]:
         sid, nick, token_hash, conn_key, chans, last, detached_at, created = row[:8]
-        peers, markers, away, identity = row[8:]
+        peers, markers = row[8:]
         conn = None if conn_key is None else conn_of(conn_key)
         session: Session[C] = Session(sid, nick, token_hash, conn)
         session.last_channel = last
         session.detached_at = detached_at
         session.created = list(created)
         session.markers = dict(markers)
-        session.away = away
-        session.identity = (identity[0], identity[1]) if identity is not None else None
         by_sid[sid] = session
         hub._sessions[session.key] = session
         hub._tokens[token_hash] = session
@@ -192,8 +189,6 @@ def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
         conn = conn_of(key)
         hub._conns[conn] = None if sid is None else by_sid[sid]
     hub._deleted = dict.fromkeys(image["deleted"])
-    hub._whowas.clear()
-    hub._whowas.extend((w[0], w[1], w[2]) for w in image["whowas"])
 
 
 def _conversation_with(

@@ -161,6 +161,17 @@ return dead
 """
 )
 
+_ABANDON: Final = """
+-- KEYS: epoch log seq clock nodes snap   ARGV: epoch
+-- Redis holds less of the log than a node has read (it came back from an older copy): no
+-- copy can be trusted, so the log starts again under a new epoch (never a reused id).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+local t = redis.call('TIME')
+redis.call('SET', KEYS[1], t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+return 1
+"""
+
 _SAVE: Final = """
 -- KEYS: epoch snap log   ARGV: epoch seq data keep
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
@@ -228,6 +239,7 @@ class RedisLog:
         self._renew = writer.register_script(_RENEW)
         self._reap = writer.register_script(_REAP)
         self._save = writer.register_script(_SAVE)
+        self._abandon = writer.register_script(_ABANDON)
 
     @classmethod
     @asynccontextmanager
@@ -325,7 +337,7 @@ class RedisLog:
             else:
                 found = await self._r.xread({stream: start}, count=READ_COUNT)
             if not found:
-                await self._check_epoch()
+                await self._check_epoch(after)
                 return []
         except LogError:
             raise
@@ -431,11 +443,20 @@ class RedisLog:
         assert isinstance(dead, list)
         return [n.decode() if isinstance(n, bytes) else str(n) for n in dead]
 
-    async def _check_epoch(self) -> None:
-        """Raise :class:`EpochChanged` if Redis's epoch is no longer ours."""
-        current = await self._r.get(self._k["epoch"])
+    async def _check_epoch(self, after: int) -> None:
+        """Raise :class:`EpochChanged` if Redis's epoch is no longer ours, or if it holds
+        less of the log than this node has read (then the log starts again)."""
+        k = self._k
+        current, seq = await self._r.mget([k["epoch"], k["seq"]])
         if current is None or int(current) != self.epoch:
             raise EpochChanged("Redis no longer holds this log (its data was lost or reset)")
+        if int(seq or 0) < after:
+            keys = [k["epoch"], k["log"], k["seq"], k["clock"], k["nodes"], k["snap"]]
+            await self._abandon(keys=keys, args=[str(self.epoch)])
+            raise EpochChanged(
+                f"Redis holds the log up to entry {int(seq or 0)}, but this node read up to "
+                f"{after}: Redis came back from an older copy; the log starts again"
+            )
 
     def _lease_key(self, node: str) -> str:
         return f"{self._tag}lease:{node}"
