@@ -99,6 +99,16 @@ class RedisProcess:
         async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
             await client.save()
 
+    async def log_length(self, prefix: str = "flack") -> int:
+        """How many entries the log stream holds now."""
+        async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
+            return await client.xlen("{" + prefix + "}:log")
+
+    async def snapshot_seq(self, prefix: str = "flack") -> int:
+        """The log entry the stored snapshot covers (0: none)."""
+        async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
+            return int(await client.hget("{" + prefix + "}:snap", "seq") or 0)
+
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)

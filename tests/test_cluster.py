@@ -454,3 +454,22 @@ async def test_redis_back_from_an_older_copy_starts_the_log_again(tmp_path: Path
         # A new epoch: no id is used twice.
         assert new.split("-")[0] != after.split("-")[0] == saved.split("-")[0]
         nursery.cancel_scope.cancel()
+
+
+async def test_the_log_in_redis_is_trimmed_behind_each_snapshot(tmp_path: Path) -> None:
+    limits = dataclasses.replace(CLUSTER_LIMITS, redis_snapshot_every=50)
+    async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
+        a = await start_node(nursery, redis, "a", limits)
+        alice = await a.client("alice", "#general")
+        for start in range(0, 1000, 100):
+            await alice.send(*(f"MSG #general n{n}" for n in range(start, start + 100)))
+            for _ in range(100):
+                await alice.recv()
+        assert a.server.replica is not None
+        await a.server.replica.snapshot()
+        length, snap = await redis.log_length(), await redis.snapshot_seq()
+        # The snapshot covers everything; the log keeps about 50 entries behind it (Redis
+        # trims whole stream nodes of 100 entries, so up to ~150 more).
+        assert snap >= 1000
+        assert 50 <= length <= 250
+        nursery.cancel_scope.cancel()
