@@ -3,7 +3,10 @@
  *
  * It opens N client connections to 127.0.0.1:PORT, registers each one and joins it to a
  * channel, then waits for commands on stdin (one per line) and answers each with one JSON
- * object on stdout:
+ * object on stdout. With several ports (--port P1,P2: nodes of one cluster) the senders
+ * connect to the first and the other clients are spread evenly, each to the port with the
+ * fewest clients so far (the first on a tie), so every port ends up with about N/ports.
+ *
  *
  *   settle [max_s]          wait until no byte has arrived for 200 ms (at most max_s)
  *   run RATE SECONDS [DRAIN] S senders send RATE messages/s in total for SECONDS, then
@@ -65,6 +68,7 @@ struct client {
     int idx;
     int chan;
     int sender;        /* sender slot, or -1 */
+    int port;          /* the TCP port it connects to */
     uint8_t state;
     uint16_t inlen;    /* bytes of an incomplete line kept in `in` */
     uint32_t outlen;
@@ -74,7 +78,9 @@ struct client {
 };
 
 /* -- options ------------------------------------------------------------------------- */
-static int opt_port = 0;
+#define MAX_PORTS 16
+static int opt_ports[MAX_PORTS];
+static int opt_nports = 0;
 static int opt_proto = P_FLACK;
 static int opt_clients = 10;
 static int opt_senders = 1;
@@ -445,7 +451,7 @@ static void start_connect(struct client *c) {
         die("socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt_port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     c->fd = fd;
     c->state = S_CONNECTING;
@@ -787,7 +793,7 @@ static void on_alarm(int sig) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen --port P [--proto flack|irc] [--clients N] [--senders S]\n"
+            "usage: loadgen --port P[,P...] [--proto flack|irc] [--clients N] [--senders S]\n"
             "               [--channels C] [--connect-rate R] [--connect-window W]\n"
             "               [--setup-timeout S] [--max-seconds S] [--nick-prefix P] [--quickack]\n"
             "then commands on stdin: settle [max_s] | run RATE SECONDS [DRAIN] | status | quit\n");
@@ -807,7 +813,15 @@ int main(int argc, char **argv) {
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'p': opt_port = atoi(optarg); break;
+        case 'p': /* one port, or several separated by commas */
+            opt_nports = 0;
+            for (const char *p = optarg; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+                int port = atoi(p);
+                if (port <= 0 || port > 65535 || opt_nports == MAX_PORTS)
+                    usage();
+                opt_ports[opt_nports++] = port;
+            }
+            break;
         case 'P':
             if (strcmp(optarg, "flack") == 0)
                 opt_proto = P_FLACK;
@@ -828,7 +842,7 @@ int main(int argc, char **argv) {
         default: usage();
         }
     }
-    if (opt_port <= 0 || opt_port > 65535 || opt_clients < 1 || opt_channels < 1 ||
+    if (opt_nports < 1 || opt_clients < 1 || opt_channels < 1 ||
         opt_senders < 0 || opt_senders > opt_clients || opt_senders > 99999 ||
         opt_connect_window < 1 || strlen(opt_prefix) > 8)
         usage();
@@ -850,12 +864,19 @@ int main(int argc, char **argv) {
     sender_seq = calloc((size_t)(opt_senders ? opt_senders : 1), 8);
     if (!rbuf || !clients || !chan_members || !next_seq || !sender_seq)
         die("out of memory");
+    int per_port[MAX_PORTS] = {0};
     for (int i = 0; i < opt_clients; i++) {
         struct client *c = &clients[i];
         c->idx = i;
         c->fd = -1;
         c->chan = i % opt_channels;
         c->sender = i < opt_senders ? i : -1;
+        int slot = 0;
+        for (int k = 1; c->sender < 0 && k < opt_nports; k++)
+            if (per_port[k] < per_port[slot])
+                slot = k;
+        per_port[slot]++;
+        c->port = opt_ports[slot];
         c->outcap = c->sender >= 0 ? SENDER_OUT : OTHER_OUT;
         c->out = malloc(c->outcap);
         if (!c->out)

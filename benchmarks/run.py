@@ -16,6 +16,13 @@ core 1, and stops it by its PID (SIGTERM, then SIGKILL after a bounded wait). It
 table per workload with the ratio to the best C/C++ peer (ngIRCd, InspIRCd) and to the
 bare relay, and writes every figure to benchmarks/results/<time>.json (and latest.json).
 
+flackd's other modes run in the same pass and are shown as a ratio to flackd in memory:
+flackd-durable (``--data-dir``) and flackd-cluster, two flackd nodes sharing the chat
+through a redis-server of their own (``--redis``; skipped if redis-server is not on the
+PATH). The cluster's senders connect to its first node and the other clients are spread
+evenly over both; its processes share core 0, and the CPU time of each (read from
+/proc/<pid>/stat around every measured step) is reported per 1,000 messages sent.
+
 docs/performance.md describes the workloads and how to read the figures.
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -53,9 +61,19 @@ SERVER_CORE, LOADGEN_CORE = "0", "1"
 #: Loadgen CPU share (of its core) above which a failed step may be the loadgen's limit.
 LOADGEN_BUSY = 0.9
 C_PEERS = ("ngircd", "inspircd")
-ALL_SERVERS = ("flackd", "flackd-durable", "relay", "ngircd", "inspircd", "miniircd")
+ALL_SERVERS = (
+    "flackd",
+    "flackd-durable",
+    "flackd-cluster",
+    "relay",
+    "ngircd",
+    "inspircd",
+    "miniircd",
+)
 #: flackd's other modes, each measured against flackd in memory in the same run.
-FLACKD_MODES = ("flackd-durable",)
+FLACKD_MODES = ("flackd-durable", "flackd-cluster")
+#: flackd nodes of flackd-cluster, sharing one redis-server.
+CLUSTER_NODES = 2
 
 Json = dict[str, Any]
 
@@ -79,6 +97,8 @@ class Server:
     install: Callable[[], str] | None = None  # returns a log tail
     max_clients: int | None = None  # None: no known limit
     limit_reason: str = ""
+    nodes: int = 1  # more than 1: that many nodes of a cluster, sharing a redis-server
+    missing: str = ""  # why it cannot run when find() finds nothing and there is no install
     version: str = ""
     skipped: str = ""
 
@@ -141,6 +161,24 @@ def _flackd_durable_command(port: int, tmp: Path) -> list[str]:
     Logs at info level, for the committer's timings at the end (a few lines in all)."""
     argv = [*_flackd_command(port, tmp), "--data-dir", str(tmp / f"flackd-data-{port}")]
     return [arg if arg != "warning" else "info" for arg in argv]
+
+
+def _redis_command(port: int) -> list[str]:
+    """A throwaway redis-server for one flackd-cluster run: loopback only, nothing saved."""
+    exe = shutil.which("redis-server") or "redis-server"
+    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    return [*argv, "no", "--daemonize", "no"]
+
+
+def _cluster_flags(redis_port: int, node_id: str, prefix: str) -> list[str]:
+    """What makes flackd (in memory otherwise: same flags) one node of a cluster."""
+    url = f"redis://127.0.0.1:{redis_port}/0"
+    return ["--redis", url, "--node-id", node_id, "--redis-prefix", prefix]
+
+
+def _find_cluster() -> str | None:
+    flackd = _which(str(VENV_BIN / "flackd"), "flackd")
+    return flackd if shutil.which("redis-server") else None
 
 
 def _relay_command(port: int, _tmp: Path) -> list[str]:
@@ -233,6 +271,24 @@ def make_servers() -> dict[str, Server]:
             _flackd_durable_command,
             lambda: _which(str(VENV_BIN / "flackd"), "flackd"),
         ),
+        "flackd-cluster": Server(
+            "flackd-cluster",
+            "flack",
+            [
+                *flack_raised,
+                f"{CLUSTER_NODES} nodes, --redis redis://127.0.0.1:<new port>/0 --node-id "
+                "node<n> --redis-prefix <new for each run> (default: in memory, one process)",
+                "a redis-server started for each run: --save '' --appendonly no",
+                "senders on node1, the other clients spread evenly over the nodes; every "
+                "node and redis-server share the server core",
+            ],
+            _flackd_command,
+            _find_cluster,
+            nodes=CLUSTER_NODES,
+            missing="redis-server is not on the PATH (Debian: apt-get install redis-server)"
+            if _which(str(VENV_BIN / "flackd"), "flackd")
+            else "flackd not found",
+        ),
         "relay": Server(
             "relay",
             "flack",
@@ -288,21 +344,26 @@ def make_servers() -> dict[str, Server]:
     }
 
 
-def server_version(server: Server, exe: str) -> str:
+def _first_line(argv: list[str]) -> str:
     try:
-        if server.name == "flackd":
-            argv = [PYTHON, "-c", "import importlib.metadata as m; print(m.version('flack'))"]
-        elif server.name == "relay":
-            return "benchmarks/relay.py"
-        elif server.name == "miniircd":
-            argv = [exe, "--version"]
-        else:
-            argv = [exe, "--version"]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-        lines = (done.stdout + done.stderr).strip().splitlines()
-        return lines[0] if lines else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return lines[0] if lines else "?"
+
+
+def server_version(server: Server, exe: str) -> str:
+    if server.name == "relay":
+        return "benchmarks/relay.py"
+    if not server.name.startswith("flackd"):
+        return _first_line([exe, "--version"])
+    script = "import importlib.metadata as m; print(m.version('flack'))"
+    version = _first_line([PYTHON, "-c", script])
+    if server.nodes > 1:
+        redis = _first_line([shutil.which("redis-server") or "redis-server", "--version"])
+        version += f" x{server.nodes} nodes, {redis}"
+    return version
 
 
 def prepare_servers(names: list[str], install: bool) -> tuple[list[Server], dict[str, str]]:
@@ -319,6 +380,8 @@ def prepare_servers(names: list[str], install: bool) -> tuple[list[Server], dict
             exe = server.find()
             if exe is None:
                 server.skipped = f"could not be installed: {log.strip() or 'unknown error'}"
+        elif exe is None and server.missing:
+            server.skipped = server.missing
         elif exe is None:
             server.skipped = "not installed (run without --no-install to install it)"
         if exe is None:
@@ -367,23 +430,58 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads, from /proc/<pid>/stat."""
+    # The fields after the command name, which is in parentheses and may hold spaces:
+    # utime and stime are the 14th and 15th fields of the line, so 12th and 13th here.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 NOTABLE = re.compile(r"warn|error|exception|traceback|sendq|flood|excess|exhaust|kill", re.I)
+#: Log lines that match NOTABLE but say nothing about a run (redis-server's advice about
+#: overcommit is for background saves, which these runs switch off).
+BENIGN = re.compile(r"overcommit", re.I)
+REDIS_READY = "Ready to accept connections"
+
+
+@dataclass
+class Started:
+    """What :func:`start` started: the ports clients connect to (senders to the first),
+    and every process that is the server, by a label (their CPU time and memory are the
+    server's)."""
+
+    ports: list[int]
+    processes: dict[str, subprocess.Popen[bytes]]
+
+
+_cluster_runs = itertools.count(1)  # for flackd-cluster's key prefixes: new for every run
 
 
 @contextlib.contextmanager
-def running(
-    server: Server, tmp: Path, notable: list[str]
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A fresh server pinned to SERVER_CORE on a free port, stopped by its PID afterwards.
+def child(
+    label: str,
+    argv: list[str],
+    tmp: Path,
+    notable: list[str],
+    port: int,
+    *,
+    ready: str = "",
+    tagged: bool = False,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """One process pinned to SERVER_CORE, stopped by its PID afterwards.
 
-    Log lines that look like trouble (warnings, errors, send queue, flood) are appended to
-    ``notable`` once the server has stopped.
+    It is ready once ``port`` accepts a connection, or with ``ready`` once its output has
+    that text. Log lines that look like trouble (warnings, errors, send queue, flood) are
+    appended to ``notable`` once it has stopped (``tagged``: each after the label).
     """
-    port = free_port()
-    log_path = tmp / f"{server.name}-{port}.log"
+    log_path = tmp / f"{label.replace(' ', '-')}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            pinned(SERVER_CORE, server.command(port, tmp)),
+            pinned(SERVER_CORE, argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -394,33 +492,87 @@ def running(
         while True:
             if process.poll() is not None:
                 tail = log_path.read_text(errors="replace")[-600:]
-                raise RuntimeError(f"{server.name} exited with {process.returncode}: {tail}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                raise RuntimeError(f"{label} exited with {process.returncode}: {tail}")
+            if ready:
+                if ready in log_path.read_text(errors="replace"):
                     break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{server.name} did not listen within 20 s") from None
-                time.sleep(0.05)
+            else:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label} was not ready within 20 s")
+            time.sleep(0.05)
         time.sleep(0.1)  # let it finish with the probe connection
-        yield process, port
+        yield process
     finally:
         stop(process)
         with contextlib.suppress(OSError):
             lines = log_path.read_text(errors="replace").splitlines()
             found = [line[:200] for line in lines if NOTABLE.search(line)]
+            found = [line for line in found if not BENIGN.search(line)]
+            if tagged:
+                found = [f"{label}: {line}" for line in found]
             notable += found[:5] + ([f"... {len(found) - 5} more"] if len(found) > 5 else [])
 
 
+@contextlib.contextmanager
+def running(
+    server: Server, tmp: Path, notable: list[str]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """:func:`start` for one process and one port (a cluster's first node), as
+    benchmarks/profile_flackd.py uses it."""
+    with start(server, tmp, notable) as started:
+        yield next(iter(started.processes.values())), started.ports[0]
+
+
+@contextlib.contextmanager
+def start(server: Server, tmp: Path, notable: list[str]) -> Iterator[Started]:
+    """A fresh server on a free port, pinned to SERVER_CORE, stopped by its PID afterwards.
+
+    A cluster (``server.nodes`` > 1) is a redis-server of its own, then that many flackd
+    nodes on ports of their own with a key prefix new to this run; they are stopped
+    (each by its PID) in the reverse order.
+    """
+    with contextlib.ExitStack() as stack:
+        if server.nodes == 1:
+            port = free_port()
+            argv = server.command(port, tmp)
+            process = stack.enter_context(child(server.name, argv, tmp, notable, port))
+            started = Started([port], {server.name: process})
+        else:
+            redis_port = free_port()
+            argv = _redis_command(redis_port)
+            redis = child(
+                "redis-server", argv, tmp, notable, redis_port, ready=REDIS_READY, tagged=True
+            )
+            redis_process = stack.enter_context(redis)
+            prefix = f"bench{os.getpid()}-{next(_cluster_runs)}"
+            started = Started([], {})
+            for n in range(1, server.nodes + 1):
+                port = free_port()
+                argv = server.command(port, tmp) + _cluster_flags(redis_port, f"node{n}", prefix)
+                node = child(f"node{n}", argv, tmp, notable, port, tagged=True)
+                started.processes[f"node{n}"] = stack.enter_context(node)
+                started.ports.append(port)
+            started.processes["redis-server"] = redis_process
+        yield started
+
+
 class Loadgen:
-    """The C load generator as a child process pinned to LOADGEN_CORE, driven over stdin."""
+    """The C load generator as a child process pinned to LOADGEN_CORE, driven over stdin.
+
+    With several ports (a cluster's nodes) its senders connect to the first and the other
+    clients are spread evenly over all of them."""
 
     serial = 0
 
     def __init__(
         self,
         binary: Path,
-        port: int,
+        ports: int | list[int],  # several: senders connect to the first
         protocol: str,
         clients: int,
         *,
@@ -438,7 +590,7 @@ class Loadgen:
         argv = [
             str(binary),
             "--port",
-            str(port),
+            ",".join(str(port) for port in ([ports] if isinstance(ports, int) else ports)),
             "--proto",
             protocol,
             "--clients",
@@ -588,12 +740,26 @@ def fmt_rate(per_second: float) -> str:
     return f"{per_second / 1e3:.1f} k/s"
 
 
+def fmt_cpu(step: Json) -> str:
+    """The server's CPU seconds per 1,000 messages sent in this step, per process (and
+    their total) for a cluster; "" for a step that has no CPU times (older results)."""
+    cpu: dict[str, float] = step.get("cpu_s") or {}
+    if not cpu or not step["sent"]:
+        return ""
+    per = {label: 1000 * seconds / step["sent"] for label, seconds in cpu.items()}
+    if len(per) == 1:
+        return f"{next(iter(per.values())):.3f}"
+    parts = " + ".join(f"{label} {value:.3f}" for label, value in per.items())
+    return f"{parts} = {sum(per.values()):.3f}"
+
+
 def describe_step(step: Json, ok: bool) -> str:
     return (
         f"offered {fmt_rate(step['offered_deliveries_per_s']):>10} -> delivered "
         f"{fmt_rate(step['deliveries_per_s']):>10}, p50 {step['p50_ms']:7.2f} ms, "
         f"p99 {step['p99_ms']:8.2f} ms, lost {step['lost']}, loadgen cpu "
-        f"{step['loadgen_cpu']:.0%}  {'pass' if ok else 'FAIL'}"
+        f"{step['loadgen_cpu']:.0%}, server cpu s/1k msgs {fmt_cpu(step) or '-'}  "
+        f"{'pass' if ok else 'FAIL'}"
     )
 
 
@@ -604,9 +770,16 @@ class Bench:
         self.tmp = tmp
         self.notable: list[str] = []
 
-    def spawn(self, server: Server, port: int, clients: int, **kw: Any) -> tuple[Loadgen, Json]:
+    def spawn(
+        self, server: Server, started: Started, clients: int, **kw: Any
+    ) -> tuple[Loadgen, Json]:
         gen = Loadgen(
-            self.loadgen, port, server.protocol, clients, log=self.tmp / "loadgen.log", **kw
+            self.loadgen,
+            started.ports,
+            server.protocol,
+            clients,
+            log=self.tmp / "loadgen.log",
+            **kw,
         )
         try:
             ready = gen.ready()
@@ -615,10 +788,15 @@ class Bench:
             raise
         return gen, ready
 
-    def step(self, gen: Loadgen, rate: float, seconds: float) -> Json:
+    def step(self, gen: Loadgen, started: Started, rate: float, seconds: float) -> Json:
+        """One measured step; with the CPU time each server process spent in it."""
         gen.command("settle 10", 30)
         timeout = seconds + self.s.drain_seconds + 60
-        return gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
+        before = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
+        result = gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
+        after = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
+        result["cpu_s"] = {label: round(after[label] - before[label], 3) for label in before}
+        return result
 
     def fanout(self, server: Server, members: int) -> Json:
         """Ramp the offered rate (doubling, then bisecting) until p99 or loss fails."""
@@ -627,7 +805,7 @@ class Bench:
         steps: list[Json] = []
         best: Json | None = None
         first_fail: Json | None = None
-        with running(server, self.tmp, self.notable) as (_process, port):
+        with start(server, self.tmp, self.notable) as started:
             gen: Loadgen | None = None
             rate = max(1.0, s.start_deliveries / (members - 1))
             lo, hi = 0.0, 0.0  # highest passing and lowest failing rate so far
@@ -635,10 +813,10 @@ class Bench:
             try:
                 for n in range(s.max_steps):
                     if gen is None:
-                        gen, ready = self.spawn(server, port, members, senders=senders)
+                        gen, ready = self.spawn(server, started, members, senders=senders)
                         if ready["failed"]:
                             return {"error": f"setup failed: {ready}", "steps": steps}
-                    result = self.step(gen, rate, s.step_seconds)
+                    result = self.step(gen, started, rate, s.step_seconds)
                     ok = passing(result, s.p99_limit_ms)
                     result["pass"] = ok
                     steps.append(result)
@@ -674,16 +852,16 @@ class Bench:
         return {"steps": steps, "best": best, "limit": limit}
 
     def fixed(self, server: Server, clients: int, channels: int, senders: int, rate: float) -> Json:
-        with running(server, self.tmp, self.notable) as (_process, port):
+        with start(server, self.tmp, self.notable) as started:
             # Receivers acknowledge at once, as the issue's figures were taken: otherwise a
             # server that leaves Nagle on waits up to 40 ms for a delayed ACK.
             gen, ready = self.spawn(
-                server, port, clients, senders=senders, channels=channels, quickack=True
+                server, started, clients, senders=senders, channels=channels, quickack=True
             )
             try:
                 if ready["failed"]:
                     return {"error": f"setup failed: {ready}"}
-                result = self.step(gen, rate, self.s.fixed_seconds)
+                result = self.step(gen, started, rate, self.s.fixed_seconds)
             finally:
                 gen.close()
         result["pass"] = passing(result, self.s.p99_limit_ms)
@@ -692,18 +870,20 @@ class Bench:
 
     def idle(self, server: Server) -> Json:
         clients = self.s.idle_clients
-        with running(server, self.tmp, self.notable) as (process, port):
+        with start(server, self.tmp, self.notable) as started:
+            # A cluster's memory is that of all its processes (every node holds the state).
+            pids = [process.pid for process in started.processes.values()]
             time.sleep(0.2)
-            base = rss_bytes(process.pid)
+            base = sum(rss_bytes(pid) for pid in pids)
             # Connecting gently (500 a second): this workload is about memory, not about
             # how fast a server accepts (ngIRCd listens with a backlog of 10).
             gen, ready = self.spawn(
-                server, port, clients, senders=0, channels=100, connect_rate=500, window=1000
+                server, started, clients, senders=0, channels=100, connect_rate=500, window=1000
             )
             try:
                 gen.command("settle 10", 30)
                 time.sleep(0.2)
-                loaded = rss_bytes(process.pid)
+                loaded = sum(rss_bytes(pid) for pid in pids)
             finally:
                 gen.close()
         joined = ready["joined"]
@@ -724,10 +904,10 @@ class Bench:
 
     def storm(self, server: Server) -> Json:
         clients = self.s.storm_clients
-        with running(server, self.tmp, self.notable) as (_process, port):
+        with start(server, self.tmp, self.notable) as started:
             gen, ready = self.spawn(
                 server,
-                port,
+                started,
                 clients,
                 senders=0,
                 channels=100,
@@ -888,6 +1068,14 @@ def table(workload: str, summary: dict[str, Json]) -> list[str]:
         elif workload.startswith("fanout-") and isinstance(run, dict):
             line += f"   next step: {run.get('limit', '')}"[:160]
         lines.append(line)
+    cpu = {
+        name: text
+        for name, entry in summary.items()
+        if isinstance(best := (entry["run"] or {}).get("best"), dict) and (text := fmt_cpu(best))
+    }
+    if cpu:
+        lines.append("  server CPU seconds per 1,000 messages sent, in the step shown:")
+        lines += [f"    {name:<14} {text}" for name, text in cpu.items()]
     return lines
 
 

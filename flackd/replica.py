@@ -247,7 +247,7 @@ class Replica:
                 token = secrets.token_urlsafe(16)
                 extra = [hash_token(command.token), hash_token(token)]
                 command = c.Resume("")  # the log holds hashes, never a token
-            body = [local.n, 0 if local.appended else 1, verb.name, _encode(command), extra]
+            body = [local.n, verb.name, _encode(command), extra]
             local.appended = True
             self._send(_Append(CMD, conn, local.key, body, verb.name, token))
             return
@@ -388,6 +388,8 @@ class Replica:
             hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
             return
         hub_image.load(hub, image, self._conn_of)
+        for key in image.get("let_go", ()):
+            self._conn_of(key)
         self.applied = seq
 
     async def _start_over(self, reason: str) -> None:
@@ -468,14 +470,21 @@ class Replica:
 
     async def _keeper(self) -> None:
         """Renew the lease, declare dead nodes dead, and save a snapshot when one is due."""
-        every = self.limits.redis_lease / 3
+        lease = self.limits.redis_lease
+        # Reap only after a whole lease in touch with Redis: after an outage (or Redis's
+        # restart) every lease has run out, and the other nodes need that long to renew
+        # theirs before anyone may call them dead.
+        in_touch_since = trio.current_time()
         while True:
-            await trio.sleep(every)
+            await trio.sleep(lease / 3)
             try:
                 await self.log.renew()
-                dead = await self.log.reap()
-                if dead:
-                    log.warning("cluster: node(s) %s declared dead (lease ran out)", dead)
+                self.refusing_until = -math.inf  # the store answers again
+                in_touch_since = min(in_touch_since, trio.current_time())
+                if trio.current_time() - in_touch_since >= lease:
+                    dead = await self.log.reap()
+                    if dead:
+                        log.warning("cluster: node(s) %s declared dead (lease ran out)", dead)
                 if not self._stopping and await self.log.snapshot_due(
                     self.applied, self.limits.redis_snapshot_every
                 ):
@@ -484,6 +493,7 @@ class Replica:
                 self._must_restart(str(exc))
                 return
             except LogError as exc:
+                in_touch_since = math.inf
                 log.warning("cluster: cannot keep the lease (%s); trying again", exc)
 
     async def snapshot(self) -> None:
@@ -491,6 +501,10 @@ class Replica:
         tests call it directly)."""
         seq = self.applied
         image = hub_image.dump(self.hub, self._key_of)  # on the loop: one consistent state
+        # Connections the hub let go of (QUIT, a RESUME elsewhere) whose BYE is still to
+        # come: their entries until then must find them known, and do nothing.
+        held = {key for key, _sid in image["conns"]}
+        image["let_go"] = [key for key in self._by_key if key not in held]
         data = await trio.to_thread.run_sync(_pack, image)
         if await self.log.save_snapshot(seq, data):
             log.info("cluster: snapshot at log entry %d saved (%d bytes)", seq, len(data))
@@ -574,11 +588,16 @@ class Replica:
             return
         num, n = body[1], body[2]
         key = f"{entry.origin}/{n}"
-        item = self._awaiting.pop(num, None) if mine else None
-        if item is not None:
-            self._open -= 0 if item.done else 1
-        conn = self._conn_of(key)
+        item = self._take(num) if mine else None
         hub = self.hub
+        conn = self._by_key.get(key)
+        if conn is None:
+            # A connection the log has not spoken of: a new one (of another node; this
+            # node's own are known from their first append). Its BYE is its last entry, so
+            # a key forgotten is never seen again.
+            conn = self._conn_of(key)
+            if not mine:
+                hub.connect(conn, now)
         if kind == BYE:
             before = hub.nick_of(conn)
             self._out(hub.disconnect(conn, body[3], now))
@@ -588,9 +607,7 @@ class Replica:
             if item is not None:
                 item.done = True
             return
-        new, verb_name, data, extra = body[3], body[4], body[5], body[6]
-        if new and not mine:
-            hub.connect(conn, now)
+        verb_name, data, extra = body[3], body[4], body[5]
         verb = VERBS[verb_name]
         command = _decode(data)
         naming = isinstance(command, _NAMING)
@@ -620,6 +637,22 @@ class Replica:
                     self._presence(before, False)
                 if after:
                     self._presence(after, True)
+
+    def _take(self, num: int) -> _Append | None:
+        """This node's append ``num``, now run; earlier ones not run by now never will be
+        (one node's entries are in the log in the order of their numbers): forget them."""
+        awaiting = self._awaiting
+        while awaiting:
+            first = next(iter(awaiting))
+            if first >= num:
+                break
+            lost = awaiting.pop(first)
+            if not lost.done:  # pragma: no cover - refusals are answered when they happen
+                self._answer_failed(lost, "STORAGE_FAILED")
+        item = awaiting.pop(num, None)
+        if item is not None and not item.done:
+            self._open -= 1
+        return item
 
     def _node_died(self, node: str, now: float) -> None:
         if node == self.log.node:

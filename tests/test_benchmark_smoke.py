@@ -3,9 +3,10 @@
 A seconds-long run against flackd (in memory and with --data-dir) and the bare relay with
 tiny client counts: it builds the
 C load generator, starts each server as a child process on a free loopback port, drives
-every workload, stops the servers by their PIDs and writes the results JSON. This test
-asserts only that messages were delivered and none was lost, never a speed (conftest rule
-4); the figures themselves live in docs/performance.md.
+every workload, stops the servers by their PIDs and writes the results JSON. A second,
+shorter run drives flackd-cluster (two nodes and a redis-server of its own) through the
+fan-out workload only. These tests assert only that messages were delivered and none was
+lost, never a speed (conftest rule 4); the figures themselves live in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("flackd", "flackd-durable", "relay")
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def smoke(tmp_path_factory: pytest.TempPathFactory, *more: str) -> dict[str, Any]:
+    """The results of ``benchmarks/run.py --smoke`` with ``more`` arguments."""
     if not (shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no C compiler (cc or gcc): the benchmark's load generator is built from C")
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     argv = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-install"]
     done = subprocess.run(
-        [*argv, "--out", str(out)],
+        [*argv, *more, "--out", str(out)],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -40,6 +41,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return smoke(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def cluster_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not on the PATH: flackd-cluster starts one of its own")
+    return smoke(tmp_path_factory, "--servers", "flackd-cluster", "--workloads", "fanout")
 
 
 @pytest.mark.subprocess
@@ -75,6 +88,22 @@ def test_every_client_registers_and_joins(report: dict[str, Any], server: str) -
             assert run["joined"] == run["clients"] > 0, (workload, run)
     idle = report["runs"]["idle"][server][0]
     assert idle["rss_after"] > 0
+
+
+@pytest.mark.subprocess
+def test_cluster_delivers_on_both_nodes_and_reports_each_process_cpu(
+    cluster_report: dict[str, Any],
+) -> None:
+    """Half the members are on the second node: every delivery expected arrived there too."""
+    assert set(cluster_report["servers"]) == {"flackd-cluster"}
+    for run in cluster_report["runs"]["fanout-10"]["flackd-cluster"]:
+        assert "error" not in run, run
+        assert run["steps"]
+        for step in run["steps"]:
+            assert step["delivered"] == step["expected"] > 0, step
+            assert step["lost"] == step["reordered"] == step["disconnects"] == 0, step
+            assert set(step["cpu_s"]) == {"node1", "node2", "redis-server"}, step
+            assert all(seconds >= 0 for seconds in step["cpu_s"].values()), step
 
 
 @pytest.mark.subprocess

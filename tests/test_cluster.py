@@ -339,10 +339,15 @@ async def test_redis_crash_with_its_data_kept_loses_nothing_acknowledged(
         await alice.send(*(f"MSG #general before {n}" for n in range(20)))
         acked = [await alice.recv() for _ in range(20)]
         await redis.kill()
+        # A newcomer whose first command the store refuses: once it is back, the other
+        # node must still learn of this connection from its next command.
+        dan = await LineClient.connect(a.port, "dan")
+        await dan.send("NICK dan")
+        assert (await dan.recv()).startswith("ERR STORAGE_")
         async with trio.open_nursery() as again:
             await redis.start(again)
             # The same epoch: the nodes go on where they were; their clients stay.
-            for attempt in range(50):
+            for attempt in range(100):
                 await alice.send(f"MSG #general after {attempt}")
                 line = await alice.recv()
                 if line.startswith("MSG "):
@@ -357,6 +362,15 @@ async def test_redis_crash_with_its_data_kept_loses_nothing_acknowledged(
             history = _block(await bob.recv_until("END HISTORY"), "HISTORY #general")
             for acknowledged in [*acked, line]:
                 assert history.count(acknowledged) == 1, (acknowledged, history)
+            for _attempt in range(100):
+                await dan.send("NICK dan")
+                answer = await dan.recv()
+                if answer.startswith("OK NICK dan"):
+                    break
+                assert answer.startswith("ERR STORAGE_"), answer
+                await trio.sleep(0.1)  # the retry= delay a client would wait
+            await dan.join("#general")
+            assert (await bob.recv_until("JOIN #general dan"))[-1] == "JOIN #general dan"
             again.cancel_scope.cancel()
         nursery.cancel_scope.cancel()
 

@@ -181,7 +181,8 @@ if current >= seq then return 0 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'data', ARGV[3])
 local keep = seq - tonumber(ARGV[4])
 if keep > 0 then
-  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[1] .. '-' .. keep)
+  -- LIMIT 0: all of it (by default '~' trims at most 10,000 entries a call)
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[1] .. '-' .. keep, 'LIMIT', 0)
 end
 return 1
 """
