@@ -98,10 +98,6 @@ class LineReader:
         PING and PONG cost nothing from the flood bucket but 1 from the (larger) liveness
         bucket; the PONG that answers our own PING costs nothing at all.
         """
-        frontend = conn.frontend
-        if frontend is not None:
-            assert isinstance(frontend, IrcClient)
-            return self._process_irc(conn, frontend, raw)
         try:
             text = decode_line(raw)
         except InvalidUtf8:
@@ -160,9 +156,17 @@ class LineReader:
         if watchers:
             push_to_all(watchers, b"", NickPresence(nick, online))
 
-    def _process_irc(self, conn: Connection, client: IrcClient, raw: bytes) -> tuple[int, int]:
+    async def _process_irc(
+        self, conn: Connection, client: IrcClient, raw: bytes
+    ) -> tuple[int, int]:
         """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the
-        same flood and liveness costs as a Flack line (PING and PONG are free)."""
+        same flood and liveness costs as a Flack line (PING and PONG are free).
+
+        The translator reads the hub right after each command it hands over (did the NICK
+        register? is the client in that channel now?). As one node of several (``--redis``)
+        a command is carried out only when it comes back from the shared log, so there the
+        translator waits for it before it goes on, and so does the connection's next line.
+        """
         tags, rest = split_tags(raw)
         # A client's tags: at most 4094 bytes, with the '@' and the space (IRCv3).
         if rest + 2 > self.limits.max_line_bytes or tags > MAX_CLIENT_TAG_BYTES + 2:
@@ -184,6 +188,8 @@ class LineReader:
                 if type(action) is Run:
                     if not self._run(conn, action.verb, action.command):
                         return 0, 0
+                    if self.replica is not None:
+                        await self.replica.barrier(conn)
                 elif type(action) is Announce:
                     # A volatile change (AWAY, SETNAME): the others' front ends render it;
                     # Flack's wire has no word for it, so only other wires' members hear.
@@ -275,7 +281,12 @@ class LineReader:
                             conn.close(b"", "HTTP request on the chat port")
                             return
                         first_line = False
-                        cost, free = self._process(conn, item)
+                        frontend = conn.frontend
+                        if frontend is not None:
+                            assert isinstance(frontend, IrcClient)
+                            cost, free = await self._process_irc(conn, frontend, item)
+                        else:
+                            cost, free = self._process(conn, item)
                         if not registered and self.hub.is_registered(conn):
                             self._now_registered(conn)
                     if conn.is_closing():

@@ -48,7 +48,7 @@ import math
 import secrets
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -174,6 +174,7 @@ class Replica:
         presence: Callable[[str, bool], None],
         close_all: Callable[[str], None],
         clock: Callable[[], float],
+        local_conns: Callable[[], Iterable[Connection]] = tuple,
     ) -> None:
         """``registered`` is told of each local connection that has just registered;
         ``presence`` of each nick that came online (True) or went offline (False);
@@ -187,6 +188,7 @@ class Replica:
         self._presence = presence
         self._close_all = close_all
         self._clock = clock
+        self._local_conns = local_conns
         self.config = json.dumps(
             {"flackd": __version__, **{k: getattr(limits, k) for k in SHARED_LIMITS}},
             sort_keys=True,
@@ -216,12 +218,14 @@ class Replica:
         #: The log entry the snapshot this node started from covers (0: none).
         self.started_from = 0
         self._ran = trio.Event()  # set (and replaced) each time entries have been run
+        self._running: _Append | None = None  # this node's own entry being run
         self._work = trio.Event()
         self._room = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
         self._restart = trio.Event()
         self._restart_reason = ""
+        self._retire_first = False
         self._open = 0  # appends not yet answered
 
     # -- called by the server, synchronously (the Committer's interface) ---------------
@@ -361,6 +365,9 @@ class Replica:
                 epoch = await self.log.join(self.config)
                 found = await self.log.load_snapshot()
                 self._load(epoch, found)
+                for conn in self._local_conns():  # accepted meanwhile: the hub knows it
+                    if not conn.is_closing():
+                        self.hub.connect(conn, self._clock())
                 while entries := await self.log.read(self.applied, 0):
                     self._run_entries(entries)
                 break
@@ -395,19 +402,32 @@ class Replica:
     async def _start_over(self, reason: str) -> None:
         log.warning("cluster: node %s starts again: %s", self.log.node, reason)
         self.restarts += 1
-        pending = [*self._awaiting.values(), *self._outgoing]
-        for item in pending:
+        for item in list(self._awaiting.values()):  # sent: it may be in the log
             if item.kind == CMD and not item.done:
                 self._answer_failed(item, "STORAGE_UNKNOWN")
+        for item in list(self._outgoing):  # never sent
+            if item.kind == CMD and not item.done:
+                self._answer_failed(item, "STORAGE_FAILED")
         self._close_all(reason)
+        if self._retire_first:
+            # Still alive in Redis (it fell behind, say): let the old incarnation go now,
+            # so its users are not left looking present until its lease runs out.
+            with trio.move_on_after(self.limits.redis_timeout):
+                try:
+                    await self.log.retire()
+                except LogError as exc:
+                    log.warning("cluster: could not retire %s: %s", self.log.node, exc)
         self._room.set()  # whoever waits for room or an answer looks again
         self._idle.set()
         self._reset_state()
 
-    def _must_restart(self, reason: str) -> None:
+    def _must_restart(self, reason: str, *, alive: bool = False) -> None:
+        """Start again as a new incarnation; ``alive``: this one is still alive in the
+        store (not fenced, same epoch), so it retires first."""
         if self._stopping:
             return  # retiring: being declared dead is the point
         if not self._restart.is_set():
+            self._retire_first = alive
             self._restart_reason = reason
             self._restart.set()
 
@@ -421,13 +441,17 @@ class Replica:
                 await trio.sleep(delay)
                 delay = min(RETRY_MAX, delay * 2)
                 continue
-            except (EpochChanged, LogGap, NodeFenced) as exc:
+            except LogGap as exc:
+                self._must_restart(str(exc), alive=True)
+                return
+            except (EpochChanged, NodeFenced) as exc:
                 self._must_restart(str(exc))
                 return
             delay = RETRY_FIRST
             self._run_entries(entries)
 
     async def _writer(self) -> None:
+        bye_delay = RETRY_FIRST
         while True:
             while not self._outgoing:
                 self._work = trio.Event()
@@ -443,6 +467,7 @@ class Replica:
             deadline = trio.current_time() + self.limits.redis_timeout
             delay = RETRY_FIRST
             sent = False  # once an attempt may have run, a refusal proves nothing
+            leaving = any(item.kind == BYE for item in batch)
             while True:
                 try:
                     await self.log.append(first, bodies)
@@ -451,14 +476,21 @@ class Replica:
                     if not sent:
                         self._next_num = first  # nothing was stored: the numbers are free
                         self._refused(batch, exc, "STORAGE_FAILED")
+                        if leaving:  # sent again, but not in a tight loop
+                            await trio.sleep(bye_delay)
+                            bye_delay = min(RETRY_MAX, bye_delay * 2)
                         break
-                    if trio.current_time() + delay < deadline:
-                        await trio.sleep(delay)
-                        delay = min(RETRY_MAX, delay * 2)
-                        continue  # the same numbers: stored at most once
-                    self._next_num = first + len(batch)
-                    self._refused(batch, exc, "STORAGE_UNKNOWN")
-                    break
+                    if trio.current_time() + delay >= deadline and not self._gave_up(batch):
+                        # Past --redis-timeout: the senders are told the outcome is
+                        # unknown. A batch with a connection's going away in it is tried
+                        # on with the same numbers until Redis answers: stored once.
+                        self._refused(batch, exc, "STORAGE_UNKNOWN")
+                        if not leaving:
+                            self._next_num = first + len(batch)
+                            break
+                    await trio.sleep(delay)
+                    delay = min(RETRY_MAX, delay * 2)
+                    continue  # the same numbers: stored at most once
                 except (NodeFenced, EpochChanged) as exc:
                     self._must_restart(str(exc))
                     return
@@ -466,7 +498,13 @@ class Replica:
                     self._next_num = first + len(batch)
                     self.appends += 1
                     self.refusing_until = -math.inf  # the store answers again
+                    bye_delay = RETRY_FIRST
                     break
+
+    @staticmethod
+    def _gave_up(batch: list[_Append]) -> bool:
+        """Whether the senders of ``batch`` were already told its outcome is unknown."""
+        return all(item.done for item in batch if item.kind == CMD)
 
     async def _keeper(self) -> None:
         """Renew the lease, declare dead nodes dead, and save a snapshot when one is due."""
@@ -539,7 +577,8 @@ class Replica:
         leaving: list[_Append] = []
         for item in batch:
             if item.kind == BYE:
-                leaving.append(item)  # a connection going away is stored, sooner or later
+                if code == "STORAGE_FAILED":  # not stored: sent again, sooner or later
+                    leaving.append(item)
                 continue
             if code == "STORAGE_FAILED":
                 self._awaiting.pop(item.num, None)
@@ -571,6 +610,15 @@ class Replica:
                 self._run(entry)
             except Exception:  # a bug: every node hits it alike; the log goes on
                 log.exception("cluster: entry %d could not be run", entry.seq)
+                item, self._running = self._running, None
+                if item is not None and not item.done:  # its connection must not hang
+                    item.done = True
+                    local = self._locals.get(item.conn)
+                    if local is not None:
+                        error = _storage_error(item.verb, self, "STORAGE_UNKNOWN")
+                        _replace(local.queue, item, [Reply(item.conn, [error])])
+                        self._drain(item.conn, local)
+            self._running = None
             self.applied = entry.seq
             if self._restart.is_set():
                 break  # this node is dead (or lost the store): nothing after counts here
@@ -588,7 +636,7 @@ class Replica:
             return
         num, n = body[1], body[2]
         key = f"{entry.origin}/{n}"
-        item = self._take(num) if mine else None
+        item = self._running = self._take(num) if mine else None
         hub = self.hub
         conn = self._by_key.get(key)
         if conn is None:
@@ -659,7 +707,11 @@ class Replica:
             self._must_restart("this node was declared dead (its lease ran out)")
             return
         prefix = node + "/"
-        for key in [k for k in self._by_key if k.startswith(prefix)]:
+        # In an order every node shares (the connections' numbers), whether it ran the
+        # whole log or started from a snapshot: it decides which dropped sessions a full
+        # --max-detached forgets.
+        keys = [k for k in self._by_key if k.startswith(prefix)]
+        for key in sorted(keys, key=lambda k: int(k.rsplit("/", 1)[1])):
             conn = self._by_key[key]
             self._forget(key)
             before = self.hub.nick_of(conn)

@@ -117,6 +117,7 @@ class Server(Entry, LineReader, Housekeeping):
                 presence=lambda nick, online: self.tell_presence(nick, online=online),
                 close_all=self._close_all,
                 clock=clock,
+                local_conns=lambda: self.connections,
             )
         elif store is not None:
             self.committer = Committer(

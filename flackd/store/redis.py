@@ -70,7 +70,7 @@ WRITE_TIMEOUT: Final = 2.0
 _NODE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 _JOIN: Final = """
--- KEYS: epoch config nodes lease   ARGV: config node lease_ms
+-- KEYS: epoch config nodes lease   ARGV: config node lease_ms tag
 local ep = redis.call('GET', KEYS[1])
 if not ep then
   local t = redis.call('TIME')
@@ -78,8 +78,13 @@ if not ep then
   redis.call('SET', KEYS[1], ep)
 end
 local cfg = redis.call('GET', KEYS[2])
-if cfg and cfg ~= ARGV[1] and redis.call('HLEN', KEYS[3]) > 0 then
-  return redis.error_reply('CONFIG ' .. cfg)
+if cfg and cfg ~= ARGV[1] then
+  -- Only nodes still holding a lease count: crashed ones must not keep a new config out.
+  for _, node in ipairs(redis.call('HKEYS', KEYS[3])) do
+    if redis.call('EXISTS', ARGV[4] .. 'lease:' .. node) == 1 then
+      return redis.error_reply('CONFIG ' .. cfg)
+    end
+  end
 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[2], 0)
@@ -115,6 +120,7 @@ if not last then return redis.error_reply('FENCED') end
 if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('LEASE') end
 last = tonumber(last)
 local first = tonumber(ARGV[3])
+local before = tonumber(redis.call('GET', KEYS[4]) or '0')
 local ts = stamp(KEYS[6])
 local stored = 0
 for i = 6, #ARGV do
@@ -126,16 +132,16 @@ for i = 6, #ARGV do
   end
 end
 redis.call('HSET', KEYS[2], ARGV[2], last)
-return stored
+return before  -- the entry number before this append: never below what anyone read
 """
 )
 
 _RENEW: Final = """
--- KEYS: epoch nodes lease   ARGV: epoch node lease_ms
+-- KEYS: epoch nodes lease seq   ARGV: epoch node lease_ms
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('EPOCH') end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then return redis.error_reply('FENCED') end
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
-return 1
+return tonumber(redis.call('GET', KEYS[4]) or '0')
 """
 
 _REAP: Final = (
@@ -228,7 +234,12 @@ class RedisLog:
         self.log_max = log_max
         self.keep = keep
         self.epoch = 0
-        self._incarnation = 0
+        #: The last entry number this node has read: Redis must never hold fewer.
+        self._read_upto = 0
+        #: The time stamp of that entry, and whether to check it is still there (after
+        #: the reader lost its connection: Redis may have come back from an older copy).
+        self._last_stamp = b""
+        self._suspect = False
         tag = "{" + prefix + "}:"
         self._k = {
             name: tag + name
@@ -287,13 +298,15 @@ class RedisLog:
     # -- the SharedLog interface ---------------------------------------------------------
 
     async def join(self, config: str) -> int:
-        self._incarnation += 1
         self.node = f"{self.node_id}.{secrets.token_hex(3)}"
+        self._read_upto = 0
+        self._last_stamp = b""
+        self._suspect = False
         k = self._k
         keys = [k["epoch"], k["config"], k["nodes"], self._lease_key(self.node)]
         try:
             epoch: object = await self._join(
-                keys=keys, args=[config, self.node, self._ms(self.lease)]
+                keys=keys, args=[config, self.node, self._ms(self.lease), self._tag]
             )
         except rx.ResponseError as exc:
             text = str(exc)
@@ -321,29 +334,38 @@ class RedisLog:
             self.log_max,
             *bodies,
         ]
+        read = self._read_upto  # as it was when the append was sent
         try:
-            await self._append(keys=keys, args=args)
+            seq: object = await self._append(keys=keys, args=args)
         except rx.ResponseError as exc:
             raise self._refusal(exc) from exc
         except Exception as exc:
-            raise _mapped(exc) from exc
+            raise self._write_failed(exc) from exc
+        await self._went_back(seq, read)
 
     async def read(self, after: int, wait: float) -> list[LogEntry]:
         stream = self._k["log"]
         start = f"{self.epoch}-{after}"
         try:
-            if wait > 0:
-                found = await self._r.xread({stream: start}, count=READ_COUNT,
-                                            block=max(1, int(wait * 1000)))  # fmt: skip
-            else:
-                found = await self._r.xread({stream: start}, count=READ_COUNT)
-            if not found:
-                await self._check_epoch(after)
-                return []
+            # Bounded: a connection Redis no longer answers on (a failover, a firewall
+            # that forgot it) must not hold the reader forever. Cancelling drops it.
+            with trio.fail_after(wait + WRITE_TIMEOUT):
+                if wait > 0:
+                    found = await self._r.xread({stream: start}, count=READ_COUNT,
+                                                block=max(1, int(wait * 1000)))  # fmt: skip
+                else:
+                    found = await self._r.xread({stream: start}, count=READ_COUNT)
+                if not found:
+                    await self._check_epoch(after)
+                    return []
         except LogError:
             raise
         except Exception as exc:
+            self._suspect = True
             raise LogRefused(f"reading the log: {_describe(exc)}") from exc
+        if self._suspect:
+            self._suspect = False
+            await self._verify()
         entries: list[LogEntry] = []
         expected = after + 1
         for item in found.get(stream.encode(), ()):
@@ -354,7 +376,9 @@ class RedisLog:
             if number != expected:
                 raise LogGap(f"entries {expected}-{number - 1} are gone from the log")
             expected += 1
+            self._read_upto = number
             fields = item.field_values
+            self._last_stamp = _bytes(fields[b"t"])
             entries.append(
                 LogEntry(
                     number,
@@ -367,13 +391,17 @@ class RedisLog:
 
     async def renew(self) -> None:
         k = self._k
-        keys = [k["epoch"], k["nodes"], self._lease_key(self.node)]
+        keys = [k["epoch"], k["nodes"], self._lease_key(self.node), k["seq"]]
+        read = self._read_upto  # as it was when the renewal was sent
         try:
-            await self._renew(keys=keys, args=[str(self.epoch), self.node, self._ms(self.lease)])
+            seq: object = await self._renew(
+                keys=keys, args=[str(self.epoch), self.node, self._ms(self.lease)]
+            )
         except rx.ResponseError as exc:
             raise self._refusal(exc) from exc
         except Exception as exc:
-            raise _mapped(exc) from exc
+            raise self._write_failed(exc) from exc
+        await self._went_back(seq, read)
 
     async def reap(self) -> list[str]:
         try:
@@ -392,6 +420,7 @@ class RedisLog:
             raise _mapped(exc) from exc
         if seq is None or data is None:
             return None
+        self._read_upto = max(self._read_upto, int(seq))
         return int(seq), data
 
     async def save_snapshot(self, seq: int, data: bytes) -> bool:
@@ -444,6 +473,51 @@ class RedisLog:
         assert isinstance(dead, list)
         return [n.decode() if isinstance(n, bytes) else str(n) for n in dead]
 
+    def _write_failed(self, exc: BaseException) -> LogError:
+        """A write's failure as a log error; after a lost answer, the writer's connections
+        are dropped (a connection Redis no longer answers on would hold every later write)."""
+        error = _mapped(exc)
+        if isinstance(error, LogUncertain):
+            self._w.connection_pool.disconnect()
+        return error
+
+    async def _verify(self) -> None:
+        """The last entry this node read must still be in the log, the same one (unless
+        trimmed behind a snapshot); otherwise Redis came back from an older copy."""
+        if not self._last_stamp:
+            return
+        k = self._k
+        ident = f"{self.epoch}-{self._read_upto}"
+        try:
+            with trio.fail_after(WRITE_TIMEOUT):
+                found = await self._r.xrange(k["log"], ident, ident)
+                snap = int(await self._r.hget(k["snap"], "seq") or 0)
+        except Exception as exc:
+            self._suspect = True
+            raise LogRefused(f"checking the log: {_describe(exc)}") from exc
+        if found:
+            if _bytes(found[0].field_values[b"t"]) == self._last_stamp:
+                return
+        elif self._read_upto <= snap:
+            return  # trimmed behind a snapshot: nothing to compare
+        await self._start_again(self._read_upto - 1)
+
+    async def _went_back(self, seq: object, read: int) -> None:
+        """Raise :class:`EpochChanged` (after starting the log again) if Redis's entry
+        counter is below ``read``, what this node had read when it asked: Redis came
+        back from an older copy."""
+        if isinstance(seq, int) and seq < read:
+            await self._start_again(seq)
+
+    async def _start_again(self, seq: int) -> None:
+        k = self._k
+        keys = [k["epoch"], k["log"], k["seq"], k["clock"], k["nodes"], k["snap"]]
+        await self._abandon(keys=keys, args=[str(self.epoch)])
+        raise EpochChanged(
+            f"Redis holds the log up to entry {seq}, but this node read up to "
+            f"{self._read_upto}: Redis came back from an older copy; the log starts again"
+        )
+
     async def _check_epoch(self, after: int) -> None:
         """Raise :class:`EpochChanged` if Redis's epoch is no longer ours, or if it holds
         less of the log than this node has read (then the log starts again)."""
@@ -451,13 +525,9 @@ class RedisLog:
         current, seq = await self._r.mget([k["epoch"], k["seq"]])
         if current is None or int(current) != self.epoch:
             raise EpochChanged("Redis no longer holds this log (its data was lost or reset)")
-        if int(seq or 0) < after:
-            keys = [k["epoch"], k["log"], k["seq"], k["clock"], k["nodes"], k["snap"]]
-            await self._abandon(keys=keys, args=[str(self.epoch)])
-            raise EpochChanged(
-                f"Redis holds the log up to entry {int(seq or 0)}, but this node read up to "
-                f"{after}: Redis came back from an older copy; the log starts again"
-            )
+        if int(seq or 0) < max(after, self._read_upto):
+            self._read_upto = max(after, self._read_upto)
+            await self._start_again(int(seq or 0))
 
     def _lease_key(self, node: str) -> str:
         return f"{self._tag}lease:{node}"
