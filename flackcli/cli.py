@@ -160,9 +160,11 @@ def _root(
         str | None,
         typer.Option(
             "--server",
-            metavar="[tls://]HOST:PORT",
+            metavar="[tls://]HOST:PORT[,HOST:PORT...]",
             envvar=files.ENV_SERVER,
-            help="The flackd to use; tls:// for TLS (default port 7778).",
+            help="The flackd to use; tls:// for TLS (default port 7778). Several addresses "
+            "(the nodes of one cluster, comma-separated): the client moves on to the next "
+            "when one cannot be reached, and resumes there.",
         ),
     ] = None,
     nick: Annotated[
@@ -206,7 +208,15 @@ def _root(
     tls = _tls(settings)
     state.server = settings.server
     state.nick = settings.nick
-    status = run_tui(settings.host, settings.port, settings.nick, config, state, tls=tls)
+    status = run_tui(
+        settings.host,
+        settings.port,
+        settings.nick,
+        config,
+        state,
+        tls=tls,
+        fallbacks=[(a.host, a.port) for a in settings.fallbacks],
+    )
     raise typer.Exit(status if isinstance(status, int) else 0)
 
 

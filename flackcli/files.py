@@ -154,7 +154,7 @@ def load_config(path: Path | None = None) -> Config:
     server = string("server")
     if server is not None:
         try:
-            parse_address(server)
+            parse_servers(server)
         except ValueError as exc:
             raise ConfigError(f"{path}: server: {exc}") from None
     ca = string("ca")
@@ -345,6 +345,9 @@ class Settings:
     server_from: str
     nick_from: str
     ca: str | None = None
+    #: More addresses of the same chat (nodes of one cluster, docs/cluster.md): tried in
+    #: turn when the one in use cannot be reached.
+    fallbacks: tuple[Address, ...] = ()
 
     @property
     def host(self) -> str:
@@ -356,8 +359,9 @@ class Settings:
 
     @property
     def server(self) -> str:
-        """The address as written in state.json (``tls://`` in front for TLS)."""
-        return str(self.address)
+        """The address as written in state.json (``tls://`` in front for TLS), with the
+        fallbacks after commas."""
+        return ",".join(str(a) for a in (self.address, *self.fallbacks))
 
 
 def resolve(
@@ -385,7 +389,7 @@ def resolve(
         ("default", str(Address(DEFAULT_HOST, DEFAULT_PORT))),
     )
     try:
-        address = parse_address(server)
+        address, *fallbacks = parse_servers(server)
     except ValueError as exc:
         raise ValueError(f"{server_from}: {exc}") from None
     nick_choices = [
@@ -404,14 +408,25 @@ def resolve(
             "starting with a letter)"
         )
     ca = ca_flag or env.get(ENV_CA) or config.ca or None
-    return Settings(address, nick, server_from, nick_from, ca)
+    return Settings(address, nick, server_from, nick_from, ca, tuple(fallbacks))
+
+
+def parse_servers(text: str) -> list[Address]:
+    """One address, or several of the same chat separated by commas (the nodes of a
+    cluster: ``127.0.0.1:7001,127.0.0.1:7002``), all plain or all TLS. Raises ValueError."""
+    addresses = [parse_address(part) for part in text.split(",") if part.strip()]
+    if not addresses:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if len({a.tls for a in addresses}) > 1:
+        raise ValueError(f"{text!r}: the addresses of one chat are all tls:// or all plain")
+    return addresses
 
 
 def _parses(server: str | None) -> bool:
     if not server:
         return False
     try:
-        parse_address(server)
+        parse_servers(server)
     except ValueError:
         return False
     return True

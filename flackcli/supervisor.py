@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
@@ -133,9 +133,15 @@ class Supervisor:
         reconnect: bool = True,
         context: int = 0,
         tls: ssl.SSLContext | None = None,
+        fallbacks: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.host = host
         self.port = port
+        #: Every address of the chat, in the order to try them (``fallbacks``: more nodes
+        #: of one cluster); a connection that cannot be made moves on to the next.
+        self._addresses = [(host, port), *fallbacks]
+        self._which = 0
+        self._failed_in_a_row = 0  # connections that could not be made since one could
         self._tls = tls  # see flackcli.address.tls_context; None: plain TCP
         self.memory = memory
         self._on_change = on_change
@@ -286,8 +292,12 @@ class Supervisor:
                     reason, bye = closed.reason, closed.bye
             except OSError as exc:
                 reason = f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}"
+                if self._next_address():
+                    continue  # another node of the chat, at once
             except trio.TooSlowError:
                 reason = f"cannot connect to {self.host}:{self.port}: timed out"
+                if self._next_address():
+                    continue
             except ConnectionClosed as exc:
                 reason, bye = exc.reason, exc.bye
             except _Refused as exc:
@@ -312,6 +322,20 @@ class Supervisor:
                 await self._retry_now.wait()
         await self._state(ConnectionState("stopped", "stopped by the user"))
 
+    def _next_address(self) -> bool:
+        """Move on to the next address of the chat; True if it has not been tried since
+        a connection last worked (try it at once), False once every one has failed (wait
+        as the backoff says, then go round again)."""
+        if len(self._addresses) < 2:
+            return False
+        self._which = (self._which + 1) % len(self._addresses)
+        self.host, self.port = self._addresses[self._which]
+        self._failed_in_a_row += 1
+        if self._failed_in_a_row < len(self._addresses):
+            return True
+        self._failed_in_a_row = 0
+        return False
+
     async def _session(self, client: Client) -> None:
         events = client.events()
         self.protocol = client.hello.protocol if client.hello is not None else "1"
@@ -327,6 +351,7 @@ class Supervisor:
                     self._held.setdefault(fold(name), [])
                 resumed = await self._register(client)
                 self._client = client
+                self._failed_in_a_row = 0  # this address works: a new round from here
                 for channel in list(self.memory.channels):
                     try:
                         await self._join_and_catch_up(client, channel, resumed=channel in resumed)

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import trio
 
+from flackcli.notices import Gap, Registered
+from flackcli.supervisor import Memory
+from flackd.codec import events as e
 from flackd.hub import image as hub_image
 from flackd.server import Server
 from tests.ircsupport import IrcClient
 from tests.redissupport import CLUSTER_LIMITS, Node, redis_server, start_node
 from tests.support import LineClient
+from tests.test_supervisor import is_live, supervised
 from tests.websupport import WebClient
 
 
@@ -486,4 +490,30 @@ async def test_the_log_in_redis_is_trimmed_behind_each_snapshot(tmp_path: Path) 
         # trims whole stream nodes of 100 entries, so up to ~150 more).
         assert snap >= 1000
         assert 50 <= length <= 250
+        nursery.cancel_scope.cancel()
+
+
+async def test_flackcli_comes_back_on_another_node_with_nothing_missing(tmp_path: Path) -> None:
+    """The issue's "done when": a flackcli user's node is killed; flackcli (given both
+    nodes' addresses) resumes on the other and catches up, with no gap and no duplicate."""
+    async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
+        a = await start_node(nursery, redis, "a")
+        b = await start_node(nursery, redis, "b")
+        bob = await b.client("bob", "#c")
+        memory = Memory("alice", channels=["#c"])
+        h = await supervised(nursery, a.port, memory, fallbacks=[("127.0.0.1", b.port)])
+        await h.wait_for(is_live)
+        assert await bob.recv() == "JOIN #c alice"
+        await bob.send("MSG #c one")
+        await h.wait_for(lambda i: isinstance(i, e.Message) and i.text == "one")
+        a.kill()
+        await bob.send("MSG #c while alice is away", "MSG #c two")
+        await h.wait_for(is_live, count=2)
+        await bob.send("MSG #c three")
+        await h.wait_for(lambda i: isinstance(i, e.Message) and i.text == "three")
+        assert h.texts() == ["one", "while alice is away", "two", "three"]
+        assert not [i for i in h.items if isinstance(i, Gap)]
+        assert [r.resumed for r in h.items if isinstance(r, Registered)] == [False, True]
+        assert (h.supervisor.host, h.supervisor.port) == ("127.0.0.1", b.port)
+        h.supervisor.stop()
         nursery.cancel_scope.cancel()

@@ -293,3 +293,16 @@ def test_bad_values_are_refused_with_their_source() -> None:
 def test_unusable_remembered_values_fall_through_to_defaults() -> None:
     got = files.resolve(None, None, Config(), State(server="bad:port", nick="9x"), {"USER": "al"})
     assert (got.server, got.nick) == ("127.0.0.1:7777", "al")
+
+
+def test_several_addresses_of_one_chat() -> None:
+    """``--server a,b``: the nodes of one cluster; the first is used, the rest are tried in
+    turn when it cannot be reached; state.json keeps them all."""
+    got = files.resolve("127.0.0.1:7001, 127.0.0.1:7002", None, Config(), State(), env={})
+    assert (got.host, got.port) == ("127.0.0.1", 7001)
+    assert [(a.host, a.port) for a in got.fallbacks] == [("127.0.0.1", 7002)]
+    assert got.server == "127.0.0.1:7001,127.0.0.1:7002"
+    again = files.resolve(None, None, Config(), State(server=got.server), env={})
+    assert again.server == got.server
+    with pytest.raises(ValueError, match="all tls:// or all plain"):
+        files.resolve("tls://a.example:7778,b.example:7777", None, Config(), State(), env={})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -146,12 +146,19 @@ async def _main(
     config: files.Config,
     state: files.State,
     tls: ssl.SSLContext | None = None,
+    fallbacks: Sequence[tuple[str, int]] = (),
 ) -> int:
-    server = str(Address(host, port, tls is not None))  # the key in state.json
+    server = _key(host, port, tls, fallbacks)  # the key in state.json
     memory = files.memory_for(state, server, nick)
     dirty = _Dirty()
     supervisor = Supervisor(
-        host, port, memory, on_change=dirty.mark, context=CONTEXT_LINES, tls=tls
+        host,
+        port,
+        memory,
+        on_change=dirty.mark,
+        context=CONTEXT_LINES,
+        tls=tls,
+        fallbacks=fallbacks,
     )
     view = View(memory.nick, highlight_words=tuple(config.highlight_words))
     if memory.last_channel:  # come back to the channel you were in
@@ -201,6 +208,14 @@ async def _main(
     return 0
 
 
+def _key(
+    host: str, port: int, tls: ssl.SSLContext | None, fallbacks: Sequence[tuple[str, int]]
+) -> str:
+    """The server's key in state.json: its address, and its fallbacks after commas."""
+    every = [(host, port), *fallbacks]
+    return ",".join(str(Address(h, p, tls is not None)) for h, p in every)
+
+
 def run_tui(
     host: str,
     port: int,
@@ -209,9 +224,11 @@ def run_tui(
     state: files.State,
     *,
     tls: ssl.SSLContext | None = None,
+    fallbacks: Sequence[tuple[str, int]] = (),
 ) -> int:
     """Run the full-screen client until the user quits; return the exit status.
-    ``tls``: the context for a ``tls://`` server (None: plain TCP)."""
-    server = str(Address(host, port, tls is not None))
+    ``tls``: the context for a ``tls://`` server (None: plain TCP); ``fallbacks``: more
+    addresses of the same chat, tried in turn when one cannot be reached."""
+    server = _key(host, port, tls, fallbacks)
     with files.session_lock(server, nick):  # held even if another process holds it too
-        return asyncio.run(_main(host, port, nick, config, state, tls))
+        return asyncio.run(_main(host, port, nick, config, state, tls, fallbacks))
