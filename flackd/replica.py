@@ -224,6 +224,8 @@ class Replica:
         self._idle = trio.Event()
         self._idle.set()
         self._restart = trio.Event()
+        self._snapshot_wanted = trio.Event()
+        self._snapshotting = False
         self._restart_reason = ""
         self._retire_first = False
         self._open = 0  # appends not yet answered
@@ -342,6 +344,7 @@ class Replica:
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._writer)
                 nursery.start_soon(self._keeper)
+                nursery.start_soon(self._snapshots)
                 await self._restart.wait()
                 nursery.cancel_scope.cancel()
             await self._start_over(self._restart_reason)
@@ -389,12 +392,20 @@ class Replica:
             hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
             return
         seq, data = found
-        image = json.loads(zlib.decompress(data))
+        try:
+            image = json.loads(zlib.decompress(data))
+        except (zlib.error, ValueError) as exc:
+            raise LogError(f"the snapshot in {self.log.where} cannot be read: {exc}") from exc
         self.started_from = seq
         if image.get("boot") != epoch:
             hub_image.load(hub, _empty_image(hub, epoch), self._conn_of)
             return
-        hub_image.load(hub, image, self._conn_of)
+        try:
+            hub_image.load(hub, image, self._conn_of)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise LogError(
+                f"the snapshot in {self.log.where} is not one this flackd can load: {exc}"
+            ) from exc
         for key in image.get("let_go", ()):
             self._conn_of(key)
         self.applied = seq
@@ -523,16 +534,31 @@ class Replica:
                     dead = await self.log.reap()
                     if dead:
                         log.warning("cluster: node(s) %s declared dead (lease ran out)", dead)
-                if not self._stopping and await self.log.snapshot_due(
-                    self.applied, self.limits.redis_snapshot_every
-                ):
-                    await self.snapshot()
+                if not self._snapshotting and not self._stopping:
+                    self._snapshot_wanted.set()  # its own task: renewals never wait for it
             except (NodeFenced, EpochChanged) as exc:
                 self._must_restart(str(exc))
                 return
             except LogError as exc:
                 in_touch_since = math.inf
                 log.warning("cluster: cannot keep the lease (%s); trying again", exc)
+
+    async def _snapshots(self) -> None:
+        """Save a snapshot when one is due (asked by the keeper, checked in Redis)."""
+        while True:
+            await self._snapshot_wanted.wait()
+            self._snapshot_wanted = trio.Event()
+            self._snapshotting = True
+            try:
+                if await self.log.snapshot_due(self.applied, self.limits.redis_snapshot_every):
+                    await self.snapshot()
+            except (NodeFenced, EpochChanged) as exc:
+                self._must_restart(str(exc))
+                return
+            except LogError as exc:
+                log.warning("cluster: could not save a snapshot (%s)", exc)
+            finally:
+                self._snapshotting = False
 
     async def snapshot(self) -> None:
         """Save an image of the hub as of the last entry run (one node does, now and then;

@@ -67,6 +67,9 @@ READ_COUNT: Final = 1000
 #: Seconds a write may take before its outcome counts as unknown.
 WRITE_TIMEOUT: Final = 2.0
 
+#: Error replies of a command Redis refused before running it.
+_NOT_RUN: Final = ("LOADING", "READONLY", "OOM", "NOPERM", "NOSCRIPT", "BUSY", "MASTERDOWN")
+
 _NODE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 _JOIN: Final = """
@@ -567,6 +570,6 @@ def _mapped(exc: BaseException) -> LogError:
         return LogRefused(text)
     if isinstance(exc, (rx.ConnectionError, TimeoutError, trio.TooSlowError, OSError)):
         return LogUncertain(text)
-    if isinstance(exc, rx.ResponseError) and str(exc).startswith(("LOADING", "READONLY")):
-        return LogRefused(text)
+    if isinstance(exc, rx.ResponseError) and str(exc).startswith(_NOT_RUN):
+        return LogRefused(text)  # Redis refused the command before running any of it
     return LogUncertain(text)
