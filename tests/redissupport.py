@@ -47,9 +47,11 @@ class RedisProcess:
     process: trio.Process | None = None
     log: list[str] = field(default_factory=list)
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+    #: What nodes are given as --redis (a test may point it at a TLS port).
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self.url = self.url or f"redis://127.0.0.1:{self.port}/0"
 
     async def start(self, nursery: trio.Nursery) -> None:
         """Start (or start again) redis-server on the same port; return once it is ready."""

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import trio
+import trustme
 
 from flackcli.notices import Gap, Registered
 from flackcli.supervisor import Memory
@@ -22,6 +23,7 @@ from flackd.codec import events as e
 from flackd.hub import image as hub_image
 from flackd.server import Server
 from tests.ircsupport import IrcClient
+from tests.process import free_port
 from tests.redissupport import CLUSTER_LIMITS, Node, redis_server, start_node
 from tests.support import LineClient
 from tests.test_supervisor import is_live, supervised
@@ -516,4 +518,27 @@ async def test_flackcli_comes_back_on_another_node_with_nothing_missing(tmp_path
         assert [r.resumed for r in h.items if isinstance(r, Registered)] == [False, True]
         assert (h.supervisor.host, h.supervisor.port) == ("127.0.0.1", b.port)
         h.supervisor.stop()
+        nursery.cancel_scope.cancel()
+
+
+async def test_nodes_talk_to_redis_over_tls(tmp_path: Path) -> None:
+    """``rediss://``: nothing between the nodes and Redis travels in clear."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "redis.pem"))
+    port = free_port()
+    flags = ("--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tmp_path / "redis.pem"),
+             "--tls-key-file", str(tmp_path / "redis.pem"), "--tls-auth-clients", "no",
+             "--save", "", "--appendonly", "no")  # fmt: skip
+    async with redis_server(tmp_path, *flags) as redis, trio.open_nursery() as nursery:
+        redis.url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={tmp_path / 'ca.pem'}"
+        a = await start_node(nursery, redis, "a")
+        b = await start_node(nursery, redis, "b")
+        alice = await a.client("alice", "#secure")
+        bob = await b.client("bob", "#secure")
+        assert await alice.recv() == "JOIN #secure bob"
+        await alice.send("MSG #secure over tls")
+        echo = await alice.recv()
+        assert await bob.recv() == echo
         nursery.cancel_scope.cancel()
