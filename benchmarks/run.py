@@ -702,7 +702,15 @@ class Settings:
     idle_clients: int
     storm_clients: int
     storm_rate: float
+    rooms_clients: int = 2000
+    rooms_size: int = 10  # members per room: rooms_clients / rooms_size rooms
+    rooms_senders: int = 500
+    rooms_start_rate: float = 1000  # first offered rate of the rooms ramp, messages per second
     workloads: list[str] = field(default_factory=list)
+
+    @property
+    def rooms_count(self) -> int:
+        return self.rooms_clients // self.rooms_size
 
 
 def passing(step: Json, limit_ms: float) -> bool:
@@ -754,9 +762,12 @@ def fmt_cpu(step: Json) -> str:
 
 
 def describe_step(step: Json, ok: bool) -> str:
+    messages = step.get("messages_per_s")
     return (
         f"offered {fmt_rate(step['offered_deliveries_per_s']):>10} -> delivered "
-        f"{fmt_rate(step['deliveries_per_s']):>10}, p50 {step['p50_ms']:7.2f} ms, "
+        f"{fmt_rate(step['deliveries_per_s']):>10}"
+        + (f" ({fmt_rate(messages)} msgs)" if messages else "")
+        + f", p50 {step['p50_ms']:7.2f} ms, "
         f"p99 {step['p99_ms']:8.2f} ms, lost {step['lost']}, loadgen cpu "
         f"{step['loadgen_cpu']:.0%}, server cpu s/1k msgs {fmt_cpu(step) or '-'}  "
         f"{'pass' if ok else 'FAIL'}"
@@ -789,31 +800,73 @@ class Bench:
         return gen, ready
 
     def step(self, gen: Loadgen, started: Started, rate: float, seconds: float) -> Json:
-        """One measured step; with the CPU time each server process spent in it."""
+        """One measured step; with the CPU time each server process spent in it, and the
+        messages delivered per second (deliveries/s over the deliveries each message owed)."""
         gen.command("settle 10", 30)
         timeout = seconds + self.s.drain_seconds + 60
         before = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
         result = gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
         after = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
         result["cpu_s"] = {label: round(after[label] - before[label], 3) for label in before}
+        per_message = result["expected"] / result["sent"] if result["sent"] else 0
+        result["messages_per_s"] = (
+            round(result["deliveries_per_s"] / per_message, 1) if per_message else 0.0
+        )
         return result
 
     def fanout(self, server: Server, members: int) -> Json:
-        """Ramp the offered rate (doubling, then bisecting) until p99 or loss fails."""
+        """One channel of ``members``: ramp until p99 or loss fails."""
         s = self.s
-        senders = min(s.senders, members)
+        start_rate = max(1.0, s.start_deliveries / (members - 1))
+        return self.ramp(server, members, 1, min(s.senders, members), start_rate)
+
+    def rooms(self, server: Server) -> Json:
+        """Many small rooms (rooms_clients in rooms of rooms_size, rooms_senders of them
+        sending, spread round-robin over the rooms): ramp until p99 or loss fails. The
+        receivers acknowledge every read at once, as in the fixed-load workloads."""
+        s = self.s
+        return self.ramp(
+            server,
+            s.rooms_clients,
+            s.rooms_count,
+            s.rooms_senders,
+            s.rooms_start_rate,
+            quickack=True,
+        )
+
+    def ramp(
+        self,
+        server: Server,
+        clients: int,
+        channels: int,
+        senders: int,
+        start_rate: float,
+        *,
+        quickack: bool = False,
+    ) -> Json:
+        """Ramp the offered rate (messages/s; doubling, then bisecting) until p99 or loss
+        fails: at most ``max_steps`` steps, each bounded by the loadgen's command timeout."""
+        s = self.s
+        fan = max(1, clients // channels - 1)  # deliveries per message
         steps: list[Json] = []
         best: Json | None = None
         first_fail: Json | None = None
         with start(server, self.tmp, self.notable) as started:
             gen: Loadgen | None = None
-            rate = max(1.0, s.start_deliveries / (members - 1))
+            rate = start_rate
             lo, hi = 0.0, 0.0  # highest passing and lowest failing rate so far
             doubling, bisected = True, 0
             try:
                 for n in range(s.max_steps):
                     if gen is None:
-                        gen, ready = self.spawn(server, started, members, senders=senders)
+                        gen, ready = self.spawn(
+                            server,
+                            started,
+                            clients,
+                            senders=senders,
+                            channels=channels,
+                            quickack=quickack,
+                        )
                         if ready["failed"]:
                             return {"error": f"setup failed: {ready}", "steps": steps}
                     result = self.step(gen, started, rate, s.step_seconds)
@@ -832,7 +885,7 @@ class Bench:
                         gen.close()  # a failed step leaves backlog behind: start afresh
                         gen = None
                     if doubling:
-                        if ok and rate * 2 * (members - 1) <= s.max_deliveries:
+                        if ok and rate * 2 * fan <= s.max_deliveries:
                             rate *= 2
                             continue
                         if ok:
@@ -938,6 +991,8 @@ class Bench:
         s = self.s
         if workload.startswith("fanout-"):
             return self.fanout(server, int(workload.split("-")[1]))
+        if workload == "rooms":
+            return self.rooms(server)
         if workload == "latency":
             senders = min(s.senders, s.latency_members)
             return self.fixed(server, s.latency_members, 1, senders, s.latency_rate)
@@ -960,6 +1015,7 @@ def clients_needed(workload: str, s: Settings) -> int:
         "channels": s.channel_clients,
         "idle": s.idle_clients,
         "storm": s.storm_clients,
+        "rooms": s.rooms_clients,
     }[workload]
 
 
@@ -968,11 +1024,16 @@ def clients_needed(workload: str, s: Settings) -> int:
 #: workload -> (metric key, label, higher is better)
 METRICS = {
     "fanout": ("deliveries_per_s", "deliveries/s", True),
+    "rooms": ("messages_per_s", "messages/s", True),
     "latency": ("p99_ms", "p99 ms", False),
     "channels": ("p99_ms", "p99 ms", False),
     "idle": ("rss_per_connection", "RSS/conn", False),
     "storm": ("seconds", "seconds", False),
 }
+
+
+#: every workload, in the order they run (fanout is one per --members size)
+WORKLOADS = ("fanout", "rooms", "latency", "channels", "idle", "storm")
 
 
 def metric_of(workload: str) -> tuple[str, str, bool]:
@@ -983,7 +1044,7 @@ def value_of(workload: str, run: Json) -> float | None:
     key, _label, _higher = metric_of(workload)
     if "error" in run or "skipped" in run:
         return None
-    if workload.startswith("fanout-"):
+    if workload.startswith("fanout-") or workload == "rooms":
         best = run.get("best")
         return float(best[key]) if best else 0.0
     if workload in ("latency", "channels"):
@@ -1023,7 +1084,7 @@ def fmt_value(workload: str, value: float | None) -> str:
     if value is None:
         return "-"
     kind = workload.split("-")[0]
-    if kind == "fanout":
+    if kind in ("fanout", "rooms"):
         return fmt_rate(value)
     if kind == "idle":
         return f"{value / 1024:.1f} KiB"
@@ -1065,6 +1126,9 @@ def table(workload: str, summary: dict[str, Json]) -> list[str]:
         )
         if value is None:
             line += f"   ({entry.get('why', 'failed')})"[:160]
+        elif workload == "rooms" and isinstance(run, dict) and best:
+            line += f"   ({fmt_rate(best['deliveries_per_s'])} deliveries)"
+            line += f"   next step: {run.get('limit', '')}"[:160]
         elif workload.startswith("fanout-") and isinstance(run, dict):
             line += f"   next step: {run.get('limit', '')}"[:160]
         lines.append(line)
@@ -1086,6 +1150,7 @@ def headline(workloads: list[str], summaries: dict[str, dict[str, Json]]) -> lis
         "channels": "channels p99",
         "idle": "idle RSS/conn",
         "storm": "storm time",
+        "rooms": "rooms msgs/s",
     }
     names = list(dict.fromkeys(n for w in workloads for n in summaries[w]))
     width = 14
@@ -1119,6 +1184,8 @@ def headline(workloads: list[str], summaries: dict[str, dict[str, Json]]) -> lis
 def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str, Json]]) -> str:
     """The headline as a Markdown table (for docs/performance.md): one row per workload."""
     names = list(dict.fromkeys(n for w in workloads for n in summaries[w]))
+    # (older results have no rooms settings)
+    rooms_clients, rooms_size = settings.get("rooms_clients", 0), settings.get("rooms_size", 1)
     rows = {
         "latency": f"{settings['latency_members']} members, {settings['latency_rate']:g} msg/s: "
         "p50 / p99",
@@ -1127,6 +1194,8 @@ def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str
         "idle": f"{settings['idle_clients']} idle joined clients: server memory per connection",
         "storm": f"{settings['storm_clients']} clients connecting at {settings['storm_rate']:g}/s:"
         " time until all registered and joined",
+        "rooms": f"{rooms_clients} clients in {rooms_clients // rooms_size} rooms of {rooms_size}, "
+        f"{settings.get('rooms_senders')} sending: messages/s (deliveries/s)",
     }
     modes = [m for m in FLACKD_MODES if m in names]
     head = ["workload", *names, "flackd / best C/C++", "flackd / relay"]
@@ -1150,6 +1219,9 @@ def markdown(settings: Json, workloads: list[str], summaries: dict[str, dict[str
             elif kind == "latency":
                 best = run["best"]
                 cells.append(f"{best['p50_ms']:.2f} / {best['p99_ms']:.2f} ms")
+            elif kind == "rooms" and run.get("best"):
+                deliveries = fmt_rate(run["best"]["deliveries_per_s"])
+                cells.append(f"{fmt_value(w, value)} ({deliveries})")
             else:
                 cells.append(fmt_value(w, value))
         for refs in (C_PEERS, ("relay",)):
@@ -1184,8 +1256,8 @@ def print_report(report: Json, command: str) -> None:
         for line in table(workload, summaries[workload]):
             say(line)
     say(
-        "== Headline (median of repeats; fan-out in deliveries/s, higher is better; the rest "
-        "lower is better)"
+        "== Headline (median of repeats; fan-out in deliveries/s and rooms in messages/s, "
+        "higher is better; the rest lower is better)"
     )
     for line in headline(workloads, summaries):
         say(line)
@@ -1225,9 +1297,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", help=f"comma-separated, from {','.join(ALL_SERVERS)}")
     parser.add_argument("--members", help="fan-out channel sizes, comma-separated (200,50)")
     parser.add_argument("--repeat", type=int, help="runs of each workload; the median is shown (3)")
-    parser.add_argument("--workloads", help="fanout,latency,channels,idle,storm (all)")
+    parser.add_argument("--workloads", help=f"{','.join(WORKLOADS)} (all)")
     parser.add_argument("--step-seconds", type=float, help="seconds per ramp step (3)")
     parser.add_argument("--senders", type=int, default=10, help="senders per fan-out channel (10)")
+    parser.add_argument("--rooms-clients", type=int, help="clients in the rooms workload (2000)")
+    parser.add_argument("--rooms-size", type=int, help="members per room (10)")
+    parser.add_argument("--rooms-senders", type=int, help="senders in the rooms workload (500)")
+    parser.add_argument(
+        "--rooms-start", type=float, help="first offered rate of the rooms ramp, messages/s (1000)"
+    )
     parser.add_argument("--out", type=Path, help="results JSON (benchmarks/results/<time>.json)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get or pip install")
     parser.add_argument(
@@ -1241,7 +1319,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     members = [int(m) for m in (args.members or ("10" if smoke else "200,50")).split(",")]
     if any(m < 2 for m in members):
         raise SystemExit("--members: a fan-out channel needs at least 2 members")
-    kinds = (args.workloads or "fanout,latency,channels,idle,storm").split(",")
+    kinds = (args.workloads or ",".join(WORKLOADS)).split(",")
     workloads: list[str] = []
     for kind in kinds:
         if kind == "fanout":
@@ -1250,6 +1328,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
             workloads.append(kind)
         else:
             raise SystemExit(f"unknown workload {kind!r}")
+    rooms_clients = args.rooms_clients or (40 if smoke else 2000)
+    rooms_size = args.rooms_size or (5 if smoke else 10)
+    rooms_senders = args.rooms_senders or (10 if smoke else 500)
+    if rooms_size < 2 or rooms_clients % rooms_size:
+        raise SystemExit("--rooms-size: at least 2, and --rooms-clients a multiple of it")
+    if not 0 < rooms_senders <= min(rooms_clients, 99999):
+        raise SystemExit("--rooms-senders: from 1 to --rooms-clients")
     return Settings(
         members=members,
         repeat=args.repeat or (1 if smoke else 3),
@@ -1270,6 +1355,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         idle_clients=30 if smoke else 10_000,
         storm_clients=30 if smoke else 5000,
         storm_rate=300 if smoke else 2000,
+        rooms_clients=rooms_clients,
+        rooms_size=rooms_size,
+        rooms_senders=rooms_senders,
+        rooms_start_rate=args.rooms_start or (40 if smoke else 1000),
         workloads=workloads,
     )
 

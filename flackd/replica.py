@@ -42,6 +42,7 @@ How it works (docs/cluster.md, "How it works"):
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -564,7 +565,13 @@ class Replica:
         """Save an image of the hub as of the last entry run (one node does, now and then;
         tests call it directly)."""
         seq = self.applied
-        image = hub_image.dump(self.hub, self._key_of)  # on the loop: one consistent state
+        collecting = gc.isenabled()
+        gc.disable()  # the dump makes many objects and no cycles: no collection halfway
+        try:
+            image = hub_image.dump(self.hub, self._key_of)  # on the loop: one state
+        finally:
+            if collecting:
+                gc.enable()
         # Connections the hub let go of (QUIT, a RESUME elsewhere) whose BYE is still to
         # come: their entries until then must find them known, and do nothing.
         held = {key for key, _sid in image["conns"]}
@@ -821,7 +828,18 @@ def _body(item: _Append) -> bytes:
 
 
 def _pack(image: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(image, separators=(",", ":")).encode(), 1)
+    """The image as compressed JSON. Run in a worker thread: its long lists are encoded an
+    item at a time, so the thread lets the event loop have the GIL between items rather
+    than holding it for one long encoding (zlib lets it go by itself)."""
+    compact = (",", ":")
+    parts = []
+    for key, value in image.items():
+        if isinstance(value, list):
+            items = ",".join([json.dumps(item, separators=compact) for item in value])
+            parts.append(f"{json.dumps(key)}:[{items}]")
+        else:
+            parts.append(f"{json.dumps(key)}:{json.dumps(value, separators=compact)}")
+    return zlib.compress(("{" + ",".join(parts) + "}").encode(), 1)
 
 
 def _empty_image(hub: Hub[Connection], epoch: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A seconds-long run against flackd (in memory and with --data-dir) and the bare relay with
 tiny client counts: it builds the
 C load generator, starts each server as a child process on a free loopback port, drives
-every workload, stops the servers by their PIDs and writes the results JSON. A second,
+every workload (among them many small rooms: 40 clients in 8 rooms of 5, 10 of them
+sending), stops the servers by their PIDs and writes the results JSON. A second,
 shorter run drives flackd-cluster (two nodes and a redis-server of its own) through the
 fan-out workload only. These tests assert only that messages were delivered and none was
 lost, never a speed (conftest rule 4); the figures themselves live in docs/performance.md.
@@ -59,7 +60,7 @@ def cluster_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_smoke_run_covers_both_servers_and_every_workload(report: dict[str, Any]) -> None:
     assert report["smoke"] is True
     assert set(report["servers"]) == set(SERVERS)
-    assert set(report["runs"]) == {"fanout-10", "latency", "channels", "idle", "storm"}
+    assert set(report["runs"]) == {"fanout-10", "rooms", "latency", "channels", "idle", "storm"}
     for workload, runs in report["runs"].items():
         assert set(runs) == set(SERVERS), workload
 
@@ -67,7 +68,7 @@ def test_smoke_run_covers_both_servers_and_every_workload(report: dict[str, Any]
 @pytest.mark.subprocess
 @pytest.mark.parametrize("server", SERVERS)
 def test_messages_are_delivered_and_none_is_lost(report: dict[str, Any], server: str) -> None:
-    for workload in ("fanout-10", "latency", "channels"):
+    for workload in ("fanout-10", "rooms", "latency", "channels"):
         for run in report["runs"][workload][server]:
             assert "error" not in run, run
             assert run["steps"], workload
@@ -78,6 +79,26 @@ def test_messages_are_delivered_and_none_is_lost(report: dict[str, Any], server:
                 assert step["lost"] == 0, (workload, step)
                 assert step["reordered"] == 0, (workload, step)
                 assert step["disconnects"] == 0, (workload, step)
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("server", SERVERS)
+def test_small_rooms_deliver_to_every_room_and_report_messages_per_second(
+    report: dict[str, Any], server: str
+) -> None:
+    """Every client joined its room, every sender sent, and each message reached the four
+    other members of its room (not the 39 other clients): messages/s is deliveries/s / 4."""
+    settings = report["settings"]
+    assert (settings["rooms_clients"], settings["rooms_size"]) == (40, 5)
+    assert settings["rooms_senders"] == 10
+    for run in report["runs"]["rooms"][server]:
+        assert "error" not in run, run
+        assert run["best"] is not None, run
+        for step in run["steps"]:
+            assert step["members"] == 40, step
+            assert step["senders"] == 10, step
+            assert step["expected"] == 4 * step["sent"] > 0, step
+            assert step["messages_per_s"] == pytest.approx(step["deliveries_per_s"] / 4, 0.01)
 
 
 @pytest.mark.subprocess
