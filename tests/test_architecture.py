@@ -50,6 +50,7 @@ RULES: dict[str, set[str]] = {
     "flackd.replica": {
         "trio",
         "flackd",
+        "flackd.replica",
         "flackd.codec",
         "flackd.connection",
         "flackd.hub",
