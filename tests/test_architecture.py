@@ -46,6 +46,7 @@ RULES: dict[str, set[str]] = {
     # Redis (coredis), and it knows nothing else of flackd.
     "flackd.store.log": set(),
     "flackd.store.redis": {"flackd.store", "trio", "coredis"},
+    "flackd.store.redis_scripts": set(),
     # This node's side of a shared chat: the hub and the log's interface, never Redis.
     "flackd.replica": {
         "trio",
@@ -174,7 +175,12 @@ def test_import_rules(module: str, path: Path) -> None:
 
 
 #: Modules that may name a concrete store; the rest know only the interface.
-STORE_WIRING = {"flackd.cli", "flackd.store.memory", "flackd.store.sqlite", "flackd.store.redis"}
+STORE_WIRING = {
+    "flackd.cli",
+    "flackd.store.memory",
+    "flackd.store.sqlite",
+    "flackd.store.redis",
+}
 
 
 def test_sql_lives_only_in_the_sqlite_store() -> None:
