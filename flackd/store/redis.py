@@ -1,10 +1,11 @@
 """RedisLog: the shared log of several flackd nodes, kept in Redis (through coredis).
 
-Owns: every Redis key, command and Lua script flackd uses, the two Redis clients of a
-node (one that writes, one that waits on the log), and how Redis's failures map onto the
-errors of :mod:`flackd.store.log`. Imports trio, coredis, the standard library and
-``flackd.store.log``: nothing else of flackd, and nothing outside this module talks to
-Redis.
+Owns: every Redis key and command flackd uses (the Lua scripts' text is in
+:mod:`flackd.store.redis_scripts`), the two Redis clients of a node (one that writes, one
+that waits on the log), and how Redis's failures map onto the errors of
+:mod:`flackd.store.log`. Imports trio, coredis, the standard library,
+``flackd.store.log`` and the scripts: nothing else of flackd, and nothing outside this
+module talks to Redis.
 
 Keys (all in one hash slot, ``{<prefix>}:...``, so the same scripts run on Redis Cluster):
 
