@@ -66,7 +66,8 @@ log = logging.getLogger("flackd")
 DEFAULT_PREFIX: Final = "flack"
 #: Entries one read returns at most.
 READ_COUNT: Final = 1000
-#: Seconds a write may take before its outcome counts as unknown.
+#: Seconds one request may take before its outcome counts as unknown (at most; less when
+#: --redis-timeout, the whole budget of a write with its retries, is shorter).
 WRITE_TIMEOUT: Final = 2.0
 
 #: Error replies of a command Redis refused before running it.
@@ -146,6 +147,7 @@ class RedisLog:
         lease: float = 10.0,
         log_max: int = 100_000,
         keep: int = 10_000,
+        timeout: float = WRITE_TIMEOUT,
     ) -> AsyncIterator[RedisLog]:
         """Connect to the Redis at ``url`` (``redis://host:port/db`` or ``rediss://``)."""
         node_id = node_id or secrets.token_hex(4)
@@ -157,8 +159,8 @@ class RedisLog:
         writer = coredis.Redis.from_url(
             url,
             retry_policy=NoRetryPolicy(),
-            stream_timeout=WRITE_TIMEOUT,
-            connect_timeout=WRITE_TIMEOUT,
+            stream_timeout=min(timeout, WRITE_TIMEOUT),
+            connect_timeout=min(timeout, WRITE_TIMEOUT),
             **extra,
         )
         reader = coredis.Redis.from_url(
