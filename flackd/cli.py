@@ -122,7 +122,7 @@ async def _run(
             lease=limits.redis_lease,
             log_max=limits.redis_log_max,
             keep=limits.redis_snapshot_every,
-            timeout=limits.redis_timeout,
+            request_timeout=limits.redis_timeout,
         ) as shared_log:
             log.info("state shared through Redis at %s (node %s)", shared_log.where,
                      shared_log.node_id)  # fmt: skip

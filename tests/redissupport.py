@@ -168,7 +168,7 @@ async def _run_node(
             lease=limits.redis_lease,
             log_max=limits.redis_log_max,
             keep=limits.redis_snapshot_every,
-            timeout=limits.redis_timeout,
+            request_timeout=limits.redis_timeout,
         ) as shared:
             server = Server(
                 limits,

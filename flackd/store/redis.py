@@ -147,7 +147,7 @@ class RedisLog:
         lease: float = 10.0,
         log_max: int = 100_000,
         keep: int = 10_000,
-        timeout: float = WRITE_TIMEOUT,
+        request_timeout: float = WRITE_TIMEOUT,
     ) -> AsyncIterator[RedisLog]:
         """Connect to the Redis at ``url`` (``redis://host:port/db`` or ``rediss://``)."""
         node_id = node_id or secrets.token_hex(4)
@@ -159,8 +159,8 @@ class RedisLog:
         writer = coredis.Redis.from_url(
             url,
             retry_policy=NoRetryPolicy(),
-            stream_timeout=min(timeout, WRITE_TIMEOUT),
-            connect_timeout=min(timeout, WRITE_TIMEOUT),
+            stream_timeout=min(request_timeout, WRITE_TIMEOUT),
+            connect_timeout=min(request_timeout, WRITE_TIMEOUT),
             **extra,
         )
         reader = coredis.Redis.from_url(
