@@ -52,6 +52,7 @@ RULES: dict[str, set[str]] = {
         "trio",
         "flackd",
         "flackd.replica",
+        "flackd.committer",
         "flackd.codec",
         "flackd.connection",
         "flackd.hub",

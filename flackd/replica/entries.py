@@ -21,6 +21,7 @@ import trio
 
 from flackd.codec import commands as c
 from flackd.codec import events as e
+from flackd.committer import writes
 from flackd.connection import Connection
 from flackd.hub import Hub
 from flackd.hub import image as hub_image
@@ -47,10 +48,10 @@ SHARED_LIMITS: Final = (
 CMD: Final = "c"
 BYE: Final = "b"
 
-SHARED_COMMANDS: Final = (
-    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Action, c.Delete, c.Edit, c.Mark,
-    c.Invite, c.Quit,
-)  # fmt: skip
+#: Beyond what changes stored state (:func:`flackd.committer.writes`): what changes the
+#: shared state a store does not keep (QUIT ends a session) or reaches a user on another
+#: node (INVITE's note).
+BEYOND_WRITES: Final = (c.Invite, c.Quit)
 NAMING: Final = (c.Nick, c.Resume, c.Quit)
 REGISTERING: Final = (c.Nick, c.Resume)
 COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Command"}
@@ -59,9 +60,7 @@ COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Comm
 def shared(command: c.Command) -> bool:
     """Whether ``command`` changes (or reaches beyond this node into) the shared state,
     and so goes through the log."""
-    return isinstance(command, SHARED_COMMANDS) or (
-        type(command) is c.Topic and command.text is not None
-    )
+    return writes(command) or isinstance(command, BEYOND_WRITES)
 
 
 class Remote(Connection):
