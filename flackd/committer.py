@@ -84,13 +84,18 @@ SWITCH_INTERVAL: Final = 0.0002
 
 _REGISTERING: Final = (c.Nick, c.Resume)
 _WRITING: Final = (
-    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Msg, c.Action, c.Delete, c.Edit, c.Mark
+    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Invite, c.Kick, c.Msg, c.Action, c.Delete,
+    c.Edit, c.Mark,
 )  # fmt: skip
 
 
 def writes(command: c.Command) -> bool:
     """Whether ``command`` may change stored state (refused while the store is failing)."""
-    return isinstance(command, _WRITING) or (type(command) is c.Topic and command.text is not None)
+    if isinstance(command, c.Topic):
+        return command.text is not None  # a query reads
+    if isinstance(command, c.Mode):
+        return bool(command.words)  # a query reads (a ban list, too, but goes in order)
+    return isinstance(command, _WRITING)
 
 
 @dataclass(slots=True)

@@ -153,6 +153,12 @@ class Limits:
         "Nicks one IRC client may watch with MONITOR (ISUPPORT MONITOR); more get 734 "
         "(list full) and are not added.",
     )
+    channel_list_max: int = _limit(
+        100,
+        "Bans (MODE +b) one channel keeps, and invitations it remembers for people who have "
+        "not joined yet. A ban past it gets ERR LIST_FULL (IRC 478) and is not added; an "
+        "invitation past it forgets the oldest one.",
+    )
     whowas: int = _limit(
         100,
         "Nicks no longer in use that WHOWAS (IRC) remembers; past it the oldest is "

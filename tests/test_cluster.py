@@ -52,6 +52,37 @@ def _block(lines: list[str], header: str) -> list[str]:
     return lines[start:]
 
 
+async def test_operators_and_modes_across_two_nodes(tmp_path: Path) -> None:
+    async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
+        a = await start_node(nursery, redis, "a")
+        b = await start_node(nursery, redis, "b")
+        alice = await a.client("alice", "#ops")
+        bob = await b.client("bob")
+        await bob.join("#ops")
+        assert await alice.recv() == "JOIN #ops bob"
+        # set on A, in force on B: invite only, and bob (on B) voiced
+        await alice.send("MODE #ops +iv bob")
+        change = await alice.recv()
+        assert change == "MODE #ops alice +iv bob"
+        assert await bob.recv() == change
+        carol = await b.client("carol")
+        await carol.send("JOIN #ops")
+        assert (await carol.recv()).startswith("ERR INVITE_ONLY JOIN #ops ")
+        await alice.send("INVITE carol #ops")
+        assert (await alice.recv()).startswith("OK INVITE carol #ops")
+        assert (await carol.recv()).startswith("NOTE INVITED #ops alice")
+        joined = await carol.join("#ops")
+        assert joined[3:6] == ["MEMBER alice role=op", "MEMBER bob role=voice", "MEMBER carol"]
+        # a kick from A takes carol (on B) out on every node
+        await alice.send("KICK #ops carol enough")
+        kick = "KICK #ops carol alice :enough"
+        assert [await alice.recv(), await alice.recv()] == ["JOIN #ops carol", kick]
+        assert await carol.recv() == kick
+        await _settled(a, b)
+        assert _image(a.server) == _image(b.server)
+        nursery.cancel_scope.cancel()
+
+
 async def test_every_command_across_two_nodes(tmp_path: Path) -> None:
     async with redis_server(tmp_path) as redis, trio.open_nursery() as nursery:
         a = await start_node(nursery, redis, "a")
@@ -59,7 +90,7 @@ async def test_every_command_across_two_nodes(tmp_path: Path) -> None:
         alice = await a.client("alice", "#general")
         bob = await b.client("bob")
         joined = await bob.join("#general")
-        assert "MEMBER alice" in joined
+        assert "MEMBER alice role=op" in joined
         assert "MEMBER bob" in joined
         assert await alice.recv() == "JOIN #general bob"
 
@@ -100,7 +131,7 @@ async def test_every_command_across_two_nodes(tmp_path: Path) -> None:
         here = await alice.recv_until("END LIST")
         there = await bob.recv_until("END LIST")
         assert here == there
-        assert "MEMBER alice" in here
+        assert "MEMBER alice role=op" in here
         assert any(line.startswith("CHANNEL #general 2 ") for line in here)
 
         # Direct messages, with their history on both sides and the read markers.
@@ -253,7 +284,7 @@ async def test_a_new_node_starts_from_a_snapshot_with_the_same_state(tmp_path: P
         await carol.send("HISTORY #two 3", "NAMES #two", "TOPIC #one")
         lines = await carol.recv_until("TOPIC #one")
         assert lines[3].split()[2] == last
-        assert "MEMBER alice" in lines
+        assert "MEMBER alice role=op" in lines
         assert "MEMBER bob" in lines
         assert lines[-1].startswith("TOPIC #one alice ")
         assert lines[-1].endswith(":t")
@@ -428,7 +459,7 @@ async def test_irc_and_web_clients_on_different_nodes_share_the_chat(tmp_path: P
         web = await WebClient.open(b.web_port, "web")
         await web.register("webuser")
         joined = await web.join("#mixed")
-        assert "MEMBER ircuser" in joined
+        assert "MEMBER ircuser role=op" in joined
         assert str((await irc.expect("JOIN")).source).startswith("webuser!")
         await irc.send("PRIVMSG #mixed :hello from irc")
         msg = await web.recv()

@@ -51,7 +51,7 @@ async def test_a_read_behind_a_failed_commit_does_not_show_the_lost_change(
     assert (await alice.recv()).startswith("ERR STORAGE_FAILED MSG ")
     history = await bob.recv_until("END HISTORY")
     assert history == ["HISTORY #c 0", "END HISTORY #c more=no gap=no"]
-    assert (await bob.recv_until("END NAMES"))[1:3] == ["MEMBER alice", "MEMBER bob"]
+    assert (await bob.recv_until("END NAMES"))[1:3] == ["MEMBER alice role=op", "MEMBER bob"]
     assert store.inner.messages == {}
 
 

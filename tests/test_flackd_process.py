@@ -57,7 +57,7 @@ async def test_a_conversation_like_the_readme(nursery: trio.Nursery) -> None:
         assert isinstance(bob_ok, events.Ok)
         bob_token = bob_ok.param("token")
         block = await bob.join("#general")
-        assert "MEMBER alice" in block
+        assert "MEMBER alice role=op" in block
         assert "MEMBER bob" in block
         assert await alice.recv() == "JOIN #general bob"
 

@@ -87,6 +87,8 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "PING": ("ping 42", c.Ping("42")),
     "PONG": ("pong 42", c.Pong("42")),
     "QUIT": ("quit lunch", c.Quit("lunch")),
+    "MODE": ("mode #ops +ov bob eve", c.Mode("#ops", ("+ov", "bob", "eve"))),
+    "KICK": ("kick #ops bob stop that", c.Kick("#ops", "bob", "stop that")),
     "HELP": ("help history", c.Help("HISTORY")),
 }
 
@@ -191,7 +193,7 @@ def test_parameters(line: str, expected: c.Command) -> None:
         ("RESUME a b", "INVALID_PARAMS", "RESUME"),
         ("JOIN", "NEED_MORE_PARAMS", "JOIN"),
         ("JOIN   ", "NEED_MORE_PARAMS", "JOIN"),
-        ("JOIN #a #b", "INVALID_PARAMS", "JOIN"),
+        ("JOIN #a key extra", "INVALID_PARAMS", "JOIN"),
         ("CREATE", "NEED_MORE_PARAMS", "CREATE"),
         ("CREATE #a #b", "INVALID_PARAMS", "CREATE"),
         ("PART", "NEED_MORE_PARAMS", "PART"),
@@ -206,7 +208,7 @@ def test_parameters(line: str, expected: c.Command) -> None:
         ("HISTORY", "NEED_MORE_PARAMS", "HISTORY"),
         ("HISTORY #c 1 2", "INVALID_PARAMS", "HISTORY"),
         ("DELETE", "NEED_MORE_PARAMS", "DELETE"),
-        ("DELETE 1-2 3-4", "INVALID_PARAMS", "DELETE"),
+        ("DELETE nope", "INVALID_PARAMS", "DELETE"),
         ("DELETE nonsense", "INVALID_PARAMS", "DELETE"),
         ("PING a b", "INVALID_PARAMS", "PING"),
         ("PONG a b", "INVALID_PARAMS", "PONG"),
@@ -419,7 +421,7 @@ def test_format_command_covers_every_command_class() -> None:
 EVENT_LINES: list[tuple[e.Event, str]] = [
     (
         e.Hello("flackd", "0.1.0", 512, 100, "welcome to Flack; type NICK <name> to start"),
-        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.1 :welcome to Flack; type NICK "
+        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.2 :welcome to Flack; type NICK "
         "<name> to start",
     ),
     (
@@ -467,6 +469,10 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
     ),
     (e.Deleted("#general", "1795507200000-42", "alice"), "DELETED #general 1795507200000-42 alice"),
     (
+        e.Deleted("#general", "1795507200000-42", "alice", "spam"),
+        "DELETED #general 1795507200000-42 alice :spam",
+    ),
+    (
         e.Message("#c", "1-4", "2026-11-24T09:20:03.123Z", "alice", "waves", action=True),
         "MSG #c 1-4 2026-11-24T09:20:03.123Z alice kind=action :waves",
     ),
@@ -505,6 +511,15 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
     (e.ChannelEntry("#general", 3, "the topic"), "CHANNEL #general 3 :the topic"),
     (e.ChannelEntry("#empty", 0, ""), "CHANNEL #empty 0 :"),
     (e.Member("alice"), "MEMBER alice"),
+    (e.Member("alice", "op"), "MEMBER alice role=op"),
+    (e.ModeChanged("#ops", "alice", ("+kl", "sesame", "5")), "MODE #ops alice +kl sesame 5"),
+    (e.ModeChanged("#ops", "*", ("+nt",)), "MODE #ops * +nt"),
+    (e.Kicked("#ops", "bob", "alice", "stop that"), "KICK #ops bob alice :stop that"),
+    (
+        e.BanEntry("spam*!*@*", "alice", "2026-12-03T12:00:00.000Z"),
+        "BAN spam*!*@* alice 2026-12-03T12:00:00.000Z",
+    ),
+    (e.BlockStart("BANS", ("#ops", "1")), "BANS #ops 1"),
     (e.Info("usage: MSG <#channel|nick> <text>"), "INFO :usage: MSG <#channel|nick> <text>"),
     (e.Info(""), "INFO :"),
     (

@@ -209,7 +209,7 @@ def test_connect_greets_with_the_limits() -> None:
 def test_default_greeting_line() -> None:
     d = connect(make_hub(), "c1")
     assert d.lines("c1")[0].startswith(
-        f"HELLO flackd {__version__} maxline=512 history=100 protocol=1.1 :"
+        f"HELLO flackd {__version__} maxline=512 history=100 protocol=1.2 :"
     )
 
 
@@ -406,7 +406,7 @@ def test_rename_updates_names_and_frees_the_old_nick() -> None:
     assert say(hub, "b", "NAMES #c").lines("b") == [
         "NAMES #c 2",
         "MEMBER bob",
-        "MEMBER zed",
+        "MEMBER zed role=op",
         "END NAMES #c",
     ]
     assert hub.session("alice") is None
@@ -432,7 +432,7 @@ def test_rename_to_a_case_variant_of_your_own_nick() -> None:
     assert session is not None
     assert session.nick == "ALICE"
     assert post(hub, "a", "#c", "hi").author == "ALICE"
-    assert say(hub, "b", "NAMES #c").lines("b")[1] == "MEMBER ALICE"
+    assert say(hub, "b", "NAMES #c").lines("b")[1] == "MEMBER ALICE role=op"
 
 
 def test_rename_to_a_taken_nick_is_refused_to_the_sender_only() -> None:
@@ -463,7 +463,7 @@ def test_join_creates_the_channel() -> None:
     register(hub, "a", "alice")
     d = say(hub, "a", "JOIN #general")
     assert d.receivers == {"a"}
-    assert d.lines("a") == join_block("#general", ["alice"])
+    assert d.lines("a") == join_block("#general", ["alice role=op"])
     assert hub.channel("#GENERAL") is not None
 
 
@@ -478,7 +478,7 @@ def test_join_of_an_existing_channel_tells_the_others() -> None:
     assert d.lines("a") == ["JOIN #general bob"]
     assert d.lines("c") == ["JOIN #general bob"]
     # the joiner gets the block and not its own JOIN line
-    assert d.lines("b") == join_block("#general", ["alice", "bob", "carol"])
+    assert d.lines("b") == join_block("#general", ["alice role=op", "bob", "carol"])
 
 
 def test_names_in_the_join_block_are_sorted_ignoring_case() -> None:
@@ -488,7 +488,7 @@ def test_names_in_the_join_block_are_sorted_ignoring_case() -> None:
     user(hub, "3", "dave", "#c")
     register(hub, "4", "Alice")
     assert say(hub, "4", "JOIN #c").lines("4") == join_block(
-        "#c", ["Alice", "Bob", "carol", "dave"]
+        "#c", ["Alice", "Bob", "carol role=op", "dave"]
     )
 
 
@@ -502,7 +502,7 @@ def test_join_replays_the_last_messages() -> None:
         "OK JOIN #c 2 :joined #c (2 members)",
         "TOPIC #c * * :",
         "NAMES #c 2",
-        "MEMBER alice",
+        "MEMBER alice role=op",
         "MEMBER bob",
     ]
     assert lines(events[5:6]) == ["END NAMES #c"]
@@ -527,7 +527,7 @@ def test_join_of_a_case_variant_joins_the_existing_channel(typed: str) -> None:
     user(hub, "a", "alice", "#general")
     register(hub, "b", "bob")
     d = say(hub, "b", f"JOIN {typed}")
-    assert d.lines("b") == join_block("#general", ["alice", "bob"])
+    assert d.lines("b") == join_block("#general", ["alice role=op", "bob"])
     assert d.lines("a") == ["JOIN #general bob"]
     assert say(hub, "b", "LIST").lines("b") == [
         "LIST 1",
@@ -542,7 +542,7 @@ def test_rejoin_resends_the_block_and_tells_no_one() -> None:
     user(hub, "b", "bob", "#c")
     d = say(hub, "b", "JOIN #C")
     assert d.receivers == {"b"}
-    assert d.lines("b") == join_block("#c", ["alice", "bob"])
+    assert d.lines("b") == join_block("#c", ["alice role=op", "bob"])
     channel = hub.channel("#c")
     assert channel is not None
     assert len(channel.members) == 2
@@ -655,7 +655,7 @@ def test_create_of_a_new_channel_is_like_join() -> None:
     register(hub, "a", "alice")
     d = say(hub, "a", "CREATE #Planning")
     assert d.receivers == {"a"}
-    assert d.lines("a") == join_block("#Planning", ["alice"], verb="CREATE")
+    assert d.lines("a") == join_block("#Planning", ["alice role=op"], verb="CREATE")
     register(hub, "b", "bob")
     d = say(hub, "b", "JOIN #planning")
     assert d.lines("a") == ["JOIN #Planning bob"]
@@ -827,7 +827,11 @@ def test_after_part_you_are_out() -> None:
     refused(say(hub, "b", "MSG #c hi"), "b", "NOT_IN_CHANNEL", "MSG")
     d = say(hub, "a", "MSG #c only me")
     assert d.receivers == {"a"}
-    assert say(hub, "a", "NAMES #c").lines("a") == ["NAMES #c 1", "MEMBER alice", "END NAMES #c"]
+    assert say(hub, "a", "NAMES #c").lines("a") == [
+        "NAMES #c 1",
+        "MEMBER alice role=op",
+        "END NAMES #c",
+    ]
     error = refused(say(hub, "b", "PART #c"), "b", "NOT_IN_CHANNEL", "PART")
     assert error.params == ("#c",)
 
@@ -944,7 +948,7 @@ def test_names_for_a_non_member_and_the_who_alias() -> None:
     user(hub, "a", "alice", "#c")
     user(hub, "b", "Bob", "#c")
     register(hub, "s", "stranger")
-    expected = ["NAMES #c 2", "MEMBER alice", "MEMBER Bob", "END NAMES #c"]
+    expected = ["NAMES #c 2", "MEMBER alice role=op", "MEMBER Bob", "END NAMES #c"]
     for line in ("NAMES #c", "WHO #C"):
         d = say(hub, "s", line)
         assert d.receivers == {"s"}
@@ -1404,7 +1408,11 @@ def test_quit_ends_the_session() -> None:
     token = user(hub, "b", "bob", "#c")
     say(hub, "b", "QUIT")
     assert hub.session("bob") is None
-    assert say(hub, "a", "NAMES #c").lines("a") == ["NAMES #c 1", "MEMBER alice", "END NAMES #c"]
+    assert say(hub, "a", "NAMES #c").lines("a") == [
+        "NAMES #c 1",
+        "MEMBER alice role=op",
+        "END NAMES #c",
+    ]
     assert say(hub, "a", "MSG #c hi").receivers == {"a"}
     # the token no longer works
     connect(hub, "b2")
@@ -1431,7 +1439,7 @@ def test_disconnect_tells_co_members_once_and_keeps_the_nick() -> None:
     assert not hub.is_registered("b")
     assert say(hub, "a", "NAMES #one").lines("a") == [
         "NAMES #one 1",
-        "MEMBER alice",
+        "MEMBER alice role=op",
         "END NAMES #one",
     ]
     # the nick is held for the dropped session
@@ -1562,7 +1570,7 @@ def test_resume_after_a_disconnect() -> None:
     assert hub.is_registered("a2")
     # back in the channels: messages reach the new connection
     assert say(hub, "b", "MSG #a welcome back").receivers == {"a2", "b"}
-    assert say(hub, "b", "NAMES #a").lines("b")[1:3] == ["MEMBER alice", "MEMBER bob"]
+    assert say(hub, "b", "NAMES #a").lines("b")[1:3] == ["MEMBER alice role=op", "MEMBER bob"]
 
 
 def test_resume_rotates_the_token() -> None:
@@ -1670,7 +1678,7 @@ def test_resume_takes_over_a_ghost_connection_silently() -> None:
     assert d.receivers == {"b", "new"}
     assert say(hub, "b", "NAMES #c").lines("b") == [
         "NAMES #c 2",
-        "MEMBER alice",
+        "MEMBER alice role=op",
         "MEMBER bob",
         "END NAMES #c",
     ]

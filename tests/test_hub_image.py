@@ -87,6 +87,8 @@ def _busy_hub() -> Hub[str]:
         ("b", "MSG #one from bob"), ("b", "ACTION #one waves"), ("a", "TOPIC #one t1"),
         ("a", "MSG bob psst"), ("b", "MSG alice hi"), ("c", "MSG dave to dave"),
         ("a", "MSG alice note to self"),
+        ("a", "MODE #one +imtv-n bob"), ("a", "MODE #one +kl sesame 9"), ("a", "MODE #one +b x*"),
+        ("a", "INVITE dave #one"), ("a", "MODE #two +o carol"),
     ]  # fmt: skip
     now = T0
     for conn in "abcd":
@@ -113,7 +115,8 @@ def test_a_copy_is_the_same_hub_and_stays_the_same() -> None:
         ("b", "HISTORY #one"), ("b", "UNREAD ALL"), ("a", "NAMES #one"), ("b", "LIST"),
         ("a", "HISTORY bob"), ("e", "NICK carol"), ("e", "NICK erin"), ("a", "JOIN #four"),
         ("a", "JOIN #five"), ("a", "CREATE #six"), ("b", "MSG carol are you there"),
-        ("a", "MSG #one again"), ("b", "NICK bobby"), ("a", "PART #one"),
+        ("a", "MSG #one again"), ("b", "NICK bobby"), ("a", "PART #one"), ("e", "JOIN #one"),
+        ("b", "MODE #one"), ("b", "MODE #one +b"), ("a", "JOIN #two"), ("a", "KICK #two carol"),
     ]  # fmt: skip
     now = T0 + 100
     for hub_ in (hub, twin):
@@ -152,7 +155,9 @@ LINES = st.sampled_from(
     [
         "NICK alice", "NICK bob", "NICK carol", "JOIN #a", "JOIN #b", "CREATE #c",
         "PART #a", "MSG #a hi", "MSG #b yo", "MSG alice hey", "MSG bob hey", "TOPIC #a x",
-        "ACTION #a waves", "QUIT", "UNREAD ALL", "HISTORY #a", "NICK dave",
+        "ACTION #a waves", "QUIT", "UNREAD ALL", "HISTORY #a", "NICK dave", "MODE #a +i",
+        "MODE #a +o bob", "MODE #a -o alice", "KICK #a carol", "INVITE carol #a",
+        "MODE #a +b c*", "MODE #a -b c*", "MODE #a +m", "MODE #a +v carol",
     ]
 )  # fmt: skip
 STEPS = st.lists(

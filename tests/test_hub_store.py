@@ -218,7 +218,7 @@ def test_restore_after_a_failed_commit_forgets_the_failed_changes() -> None:
     d.hub.restore(d.store.load(), NOW, unregister={"n"})
     assert [ln.split()[2] for ln in d.say("a", "HISTORY #c").lines("a")[1:-1]] == [kept]
     assert d.say("a", "TOPIC #c").lines("a") == ["TOPIC #c * * :"]
-    assert d.say("a", "NAMES #c").lines("a")[1:3] == ["MEMBER alice", "MEMBER bob"]
+    assert d.say("a", "NAMES #c").lines("a")[1:3] == ["MEMBER alice role=op", "MEMBER bob"]
     assert not d.hub.is_registered("n")
     assert d.hub.session("newcomer") is None
     # Live connections keep their sessions and go on as before.

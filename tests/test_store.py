@@ -11,6 +11,7 @@ does not grow without bound.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -341,6 +342,50 @@ def test_conversations_and_markers_round_trip(store: Store) -> None:
     assert [m.seq for m in snap.messages] == [2]
 
 
+def test_channel_modes_round_trip(store: Store) -> None:
+    plain = channel("#plain")
+    ruled = dataclasses.replace(
+        channel("#ruled"),
+        created=1795507200.5,
+        ops=(1, 3),
+        voiced=(2,),
+        flags="imst",
+        passkey="sesame",
+        limit=20,
+        bans=(("spam*!*@*", "alice", "2026-12-03T12:00:00.000Z"),),
+        invited=(7, 5),
+    )
+    store.commit(Changes(channels=[plain, ruled], last_seq=0, last_sid=7))
+    assert store.load().channels == [plain, ruled]
+
+
+def test_a_version_2_database_gets_channels_with_no_operator(tmp_path: Path) -> None:
+    from flackd.store.sqlite import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("PRAGMA application_id=1181508459")
+    for script in MIGRATIONS[:2]:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("INSERT INTO meta VALUES ('boot', 42), ('last_seq', 0), ('last_sid', 0)")
+    db.execute("INSERT INTO channels VALUES ('#old', '#Old', 'a topic', 'bob', '*', 0)")
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    store = SqliteStore.open(tmp_path)
+    (row,) = store.load().channels
+    assert (row.name, row.topic, row.flags, row.ops, row.bans, row.created) == (
+        "#Old",
+        "a topic",
+        "n",
+        (),
+        (),
+        0.0,
+    )
+    store.close()
+
+
 def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     from flackd.store.sqlite import MIGRATIONS
 
@@ -374,7 +419,7 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     assert snap.conversations == []
     store.close()
     check = sqlite3.connect(tmp_path / DB_NAME)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     check.close()
 
 

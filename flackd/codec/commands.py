@@ -18,8 +18,10 @@ __all__ = [
     "History",
     "Invite",
     "Join",
+    "Kick",
     "ListChannels",
     "Mark",
+    "Mode",
     "Msg",
     "Names",
     "Nick",
@@ -49,9 +51,11 @@ class Resume:
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """``JOIN <#channel>``: join, creating the channel if it does not exist."""
+    """``JOIN <#channel> [key]``: join, creating the channel if it does not exist (the key
+    of a channel that has one, ``+k``)."""
 
     channel: str
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,25 @@ class Invite:
 
     nick: str
     channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """``MODE <#channel> [changes [param...]]``: show a channel's modes, list its bans
+    (``MODE #c +b``), or change them (``MODE #c +o bob``, operators only). The words are
+    read by ``flackd.codec.modes.parse_changes``."""
+
+    channel: str
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """``KICK <#channel> <nick> [reason]``: an operator puts a member out of a channel."""
+
+    channel: str
+    nick: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +155,11 @@ class History:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """``DELETE <message-id>``: delete one of your own messages (channel or direct)."""
+    """``DELETE <message-id> [reason]``: delete one of your own messages (channel or
+    direct), or as a channel's operator any message in it."""
 
     id: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +221,8 @@ Command = (
     | Create
     | Part
     | Invite
+    | Mode
+    | Kick
     | Msg
     | Action
     | Edit

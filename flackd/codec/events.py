@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
+    "BanEntry",
     "BlockEnd",
     "BlockStart",
     "Bye",
@@ -25,8 +26,10 @@ __all__ = [
     "Hello",
     "Info",
     "Joined",
+    "Kicked",
     "Member",
     "Message",
+    "ModeChanged",
     "NickChanged",
     "Note",
     "Ok",
@@ -39,8 +42,8 @@ __all__ = [
 ]
 
 #: The protocol version flackd speaks (HELLO's ``protocol=``). Version 1 lines stay valid:
-#: 1.1 only adds verbs, and ``key=value`` flags that version-1 parsers skip.
-PROTOCOL_VERSION = "1.1"
+#: 1.1 and 1.2 only add verbs, and ``key=value`` flags that older parsers skip.
+PROTOCOL_VERSION = "1.2"
 
 Wire = tuple[tuple[str, ...], str | None]
 
@@ -216,15 +219,17 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class Deleted:
-    """``DELETED <#channel> <id> <nick>``: a message was deleted by its author."""
+    """``DELETED <#channel> <id> <nick> [:reason]``: ``nick`` (its author, or an operator
+    of its channel) deleted a message, saying why if they did."""
 
     VERB: ClassVar[str] = "DELETED"
     channel: str
     id: str
     nick: str
+    reason: str = ""
 
     def wire(self) -> Wire:
-        return (self.channel, self.id, self.nick), None
+        return (self.channel, self.id, self.nick), self.reason or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,13 +300,57 @@ class ChannelEntry:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """``MEMBER <nick>``: one body line of a NAMES block."""
+    """``MEMBER <nick> [role=op|voice]``: one body line of a NAMES block; ``role`` is the
+    member's channel role (``op``: operator, ``voice``: voiced), "" for none."""
 
     VERB: ClassVar[str] = "MEMBER"
     nick: str
+    role: str = ""
 
     def wire(self) -> Wire:
-        return (self.nick,), None
+        return ((self.nick, f"role={self.role}") if self.role else (self.nick,)), None
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """``MODE <#channel> <nick> <changes> [param...]``: ``nick`` changed the channel's
+    modes (``MODE #c alice +o bob``); with ``nick`` ``*``, the answer to a query: the
+    modes the channel has (``MODE #c * +ntk key``)."""
+
+    VERB: ClassVar[str] = "MODE"
+    channel: str
+    nick: str
+    changes: tuple[str, ...]
+
+    def wire(self) -> Wire:
+        return (self.channel, self.nick, *self.changes), None
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """``KICK <#channel> <nick> <by> :reason``: an operator put someone out of a channel."""
+
+    VERB: ClassVar[str] = "KICK"
+    channel: str
+    nick: str
+    by: str
+    reason: str = ""
+
+    def wire(self) -> Wire:
+        return (self.channel, self.nick, self.by), self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class BanEntry:
+    """``BAN <mask> <setter> <time>``: one body line of a BANS block."""
+
+    VERB: ClassVar[str] = "BAN"
+    mask: str
+    setter: str
+    time: str
+
+    def wire(self) -> Wire:
+        return (self.mask, self.setter, self.time), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +420,9 @@ Event = (
     | BlockStart
     | ChannelEntry
     | Member
+    | ModeChanged
+    | Kicked
+    | BanEntry
     | Info
     | BlockEnd
     | Ping

@@ -59,8 +59,18 @@ ERROR_CODES: Final[dict[str, str]] = {
     "NO_SUCH_NICK": "nobody connected or resumable has that nick",
     "NOT_IN_CHANNEL": "the command needs you to be a member of the channel",
     "ALREADY_IN_CHANNEL": "INVITE named someone who is in the channel already",
+    "NOT_OPERATOR": "the command needs you to be an operator of the channel (MODE +o)",
+    "NOT_A_MEMBER": "KICK or MODE named someone who is not in the channel",
+    "UNKNOWN_MODE": "MODE named a letter that is not a channel mode; the letter follows",
+    "INVITE_ONLY": "the channel is invite only (+i): an operator must INVITE you first",
+    "BAD_KEY": "the channel has a key (+k) and JOIN did not give it",
+    "CHANNEL_FULL": "the channel has as many members as its limit (+l) allows",
+    "BANNED": "a ban (+b) of the channel matches you",
+    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write",
+    "LIST_FULL": "the channel has as many bans as it keeps (--channel-list-max)",
     "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
-    "NOT_AUTHOR": "only the author of a message may delete or edit it",
+    "NOT_AUTHOR": "only the author of a message may edit it, or delete it (a channel's "
+    "operators may delete any message in it)",
     "MESSAGE_DELETED": "the message was deleted; it cannot be edited",
     "TOO_MANY_CONVERSATIONS": "you or the other side has as many conversations as allowed",
     "UNKNOWN_TOKEN": "the resume token is unknown, expired, or from before a restart",
@@ -82,8 +92,9 @@ MAX_COUNT: Final = 10_000
 #: Longest line flackd sends with the default 512-byte client lines, CRLF included.
 MAX_SERVER_LINE_BYTES: Final = 1024
 
-#: Bytes of one NAMES body line at most (``MEMBER`` and a 16-character nick, CRLF included).
-MAX_MEMBER_LINE_BYTES: Final = 27
+#: Bytes of one NAMES body line at most (``MEMBER``, a 16-character nick and
+#: ``role=voice``, CRLF included).
+MAX_MEMBER_LINE_BYTES: Final = 38
 
 
 def server_line_limit(max_line_bytes: int) -> int:
@@ -161,7 +172,26 @@ def _parse_resume(args: str) -> c.Command:
 
 
 def _parse_join(args: str) -> c.Command:
-    return c.Join(_exactly("JOIN", args, 1)[0])
+    words = _words(args)
+    if not words:
+        raise usage_error("JOIN")
+    if len(words) > 2:
+        raise usage_error("JOIN", "INVALID_PARAMS", "too many parameters")
+    return c.Join(words[0], words[1] if len(words) == 2 else None)
+
+
+def _parse_mode(args: str) -> c.Command:
+    words = _words(args)
+    if not words:
+        raise usage_error("MODE")
+    return c.Mode(words[0], tuple(words[1:]))
+
+
+def _parse_kick(args: str) -> c.Command:
+    words, reason = _rest_after(args, 2)
+    if len(words) < 2:
+        raise usage_error("KICK")
+    return c.Kick(words[0], words[1], reason)
 
 
 def _parse_create(args: str) -> c.Command:
@@ -242,10 +272,12 @@ def _parse_history(args: str) -> c.Command:
 
 
 def _parse_delete(args: str) -> c.Command:
-    word = _exactly("DELETE", args, 1)[0]
-    if parse_id(word) is None:
+    words, reason = _rest_after(args, 1)
+    if not words:
+        raise usage_error("DELETE")
+    if parse_id(words[0]) is None:
         raise usage_error("DELETE", "INVALID_PARAMS", "that is not a message id")
-    return c.Delete(word)
+    return c.Delete(words[0], reason)
 
 
 def _parse_edit(args: str) -> c.Command:
@@ -311,8 +343,9 @@ _TABLE: Final = (
     Verb("RESUME", "RESUME <token>", "RESUME 3q2m0fQ1bW8yZ4nKx7Lr5A",
          "come back as yourself: your nick and channels, and the channel you were last in",
          True, 1, _parse_resume),
-    Verb("JOIN", "JOIN <#channel>", "JOIN #general",
-         "join a channel (creating it if needed): shows its topic, members and recent messages",
+    Verb("JOIN", "JOIN <#channel> [key]", "JOIN #general",
+         "join a channel (creating it if needed; you are then its operator): shows its "
+         "topic, members and recent messages; the key if it has one (+k)",
          False, 1, _parse_join),
     Verb("CREATE", "CREATE <#channel>", "CREATE #release-planning",
          "create a new channel and join it; refused if the name is taken", False, 1,
@@ -322,6 +355,14 @@ _TABLE: Final = (
     Verb("INVITE", "INVITE <nick> <#channel>", "INVITE bob #release",
          "ask someone connected to join a channel you are in; they get NOTE INVITED", False,
          1, _parse_invite),
+    Verb("MODE", "MODE <#channel> [+|-modes [params...]]", "MODE #release +o bob",
+         "show a channel's modes, list its bans (MODE #c +b), or change them (operators): "
+         "o/v op and voice a member, i invite only, k key, l limit, m moderated, "
+         "s secret, t topic by operators, b ban a nick!user@host mask", False, 1,
+         _parse_mode),
+    Verb("KICK", "KICK <#channel> <nick> [reason]", "KICK #general spammer stop that",
+         "put a member out of a channel (operators); they may JOIN again unless banned",
+         False, 1, _parse_kick),
     Verb("MSG", "MSG <#channel|nick> <text>", "MSG #general hello everyone",
          "send a message to a channel you are in, or privately to a nick", False, 1,
          _parse_msg),
@@ -331,7 +372,7 @@ _TABLE: Final = (
     Verb("NAMES", "NAMES <#channel>", "NAMES #general", "list who is in a channel",
          False, 3, _parse_names, aliases=("WHO",)),
     Verb("TOPIC", "TOPIC <#channel> [text]", "TOPIC #general release planning",
-         "show a channel's topic, or set it (members only)", False, 1, _parse_topic),
+         "show a channel's topic, or set it (members; operators when +t)", False, 1, _parse_topic),
     Verb("ACTION", "ACTION <#channel|nick> <text>", "ACTION #general waves",
          "an action, shown as '* alice waves' (like /me); an action is a message", False, 1,
          _parse_action, aliases=("ME",)),
@@ -339,8 +380,9 @@ _TABLE: Final = (
          "HISTORY #general AFTER 1795507200000-41 50",
          "recent messages of a channel, or of your conversation with a nick, oldest first; "
          "BEFORE/AFTER page from a message id", False, 3, _parse_history),
-    Verb("DELETE", "DELETE <message-id>", "DELETE 1795507200000-42",
-         "delete one of your own messages", False, 1, _parse_delete),
+    Verb("DELETE", "DELETE <message-id> [reason]", "DELETE 1795507200000-42",
+         "delete one of your own messages (operators: any in their channel)", False, 1,
+         _parse_delete),
     Verb("EDIT", "EDIT <message-id> <text>", "EDIT 1795507200000-42 fixed the typo",
          "change the text of one of your own messages; everyone in it sees EDITED", False, 1,
          _parse_edit),
@@ -393,8 +435,12 @@ def format_command(command: c.Command) -> str:
             return f"NICK {nick}"
         case c.Resume(token):
             return f"RESUME {token}"
-        case c.Join(channel):
-            return f"JOIN {channel}"
+        case c.Join(channel, key):
+            return f"JOIN {channel} {key}" if key else f"JOIN {channel}"
+        case c.Mode(channel, words):
+            return " ".join(("MODE", channel, *words))
+        case c.Kick(channel, nick, reason):
+            return f"KICK {channel} {nick} {reason}" if reason else f"KICK {channel} {nick}"
         case c.Create(channel):
             return f"CREATE {channel}"
         case c.Part(channel, reason):
@@ -426,8 +472,8 @@ def format_command(command: c.Command) -> str:
             if count is not None:
                 parts.append(str(count))
             return " ".join(parts)
-        case c.Delete(msgid):
-            return f"DELETE {msgid}"
+        case c.Delete(msgid, reason):
+            return f"DELETE {msgid} {reason}" if reason else f"DELETE {msgid}"
         case c.Ping(token):
             return f"PING {token}" if token else "PING"
         case c.Pong(token):
@@ -459,7 +505,7 @@ def _int(word: str) -> int:
     return int(word)
 
 
-_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP", "UNREAD"})
+_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP", "UNREAD", "BANS"})
 
 
 def _flags(words: list[str]) -> dict[str, str]:
@@ -527,13 +573,22 @@ def parse_event(line: str) -> e.Event:
         return e.Topic(p[0], p[1], p[2], t)
     if verb == "DELETED":
         need(3)
-        return e.Deleted(p[0], p[1], p[2])
+        return e.Deleted(p[0], p[1], p[2], t)
     if verb == "CHANNEL":
         need(2)
         return e.ChannelEntry(p[0], _int(p[1]), t)
     if verb == "MEMBER":
         need(1)
-        return e.Member(p[0])
+        return e.Member(p[0], _flags(p[1:]).get("role", ""))
+    if verb == "MODE":
+        need(3)
+        return e.ModeChanged(p[0], p[1], tuple(p[2:]))
+    if verb == "KICK":
+        need(3)
+        return e.Kicked(p[0], p[1], p[2], t)
+    if verb == "BAN":
+        need(3)
+        return e.BanEntry(p[0], p[1], p[2])
     if verb == "INFO":
         return e.Info(t)
     if verb == "END":

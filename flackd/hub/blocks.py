@@ -21,7 +21,11 @@ def topic_line(channel: Channel[C]) -> e.Topic:
 def names_block(channel: Channel[C]) -> list[e.Event]:
     members = sorted(channel.members.items())
     lines: list[e.Event] = [e.BlockStart("NAMES", (channel.name, str(len(members))))]
-    lines += [e.Member(s.nick) for _, s in members]
+    ops, voiced = channel.ops, channel.voiced
+    lines += [
+        e.Member(s.nick, "op" if s.sid in ops else "voice" if s.sid in voiced else "")
+        for _, s in members
+    ]
     lines.append(e.BlockEnd("NAMES", (channel.name,)))
     return lines
 

@@ -1,9 +1,11 @@
-"""The channel rules: JOIN and CREATE, PART, TOPIC, LIST, and making room for channels.
+"""The channel rules: JOIN and CREATE, PART, INVITE, TOPIC, LIST, and room for channels.
 
-Owns: :class:`ChannelRules`: membership (a session's channels, at most ``max_joins``), a
-channel's creation (the per-client quota, ``max_channels``, reclaiming the channel empty
-the longest), topics and the LIST page. Imports only the standard library,
-``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never a store.
+Owns: :class:`ChannelRules`: membership (a session's channels, at most ``max_joins``;
+leaving, for PART and KICK), a channel's creation (the per-client quota,
+``max_channels``, reclaiming the channel empty the longest; the creator is its operator),
+invitations, topics and the LIST page, each past the gates of :mod:`flackd.hub.gates`.
+Imports only the standard library, ``flackd.codec``, ``flackd.history`` and the hub's own
+modules: never trio, never a store.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flackd.history import ChannelHistory
 from flackd.hub.base import HubBase
 from flackd.hub.blocks import history_block, names_block, topic_line
 from flackd.hub.effects import Broadcast, Effect, Reply
+from flackd.hub.gates import admit, check_invite, check_topic, visible
 from flackd.hub.state import C, Channel, Session, touch
 
 #: Seconds over which ``Limits.channel_creates`` counts.
@@ -29,12 +32,17 @@ class ChannelRules(HubBase[C]):
     """Channels: joining, creating, leaving, topics and the list of them."""
 
     def _join(
-        self, session: Session[C], name: str, now: float, *, create_only: bool
+        self,
+        session: Session[C],
+        name: str,
+        now: float,
+        *,
+        create_only: bool,
+        passkey: str | None = None,
     ) -> list[Effect[C]]:
         verb = "CREATE" if create_only else "JOIN"
         self._check_channel_name(verb, name)
-        key = fold(name)
-        channel = self._channels.get(key)
+        channel = self._channels.get(fold(name))
         if channel is not None and create_only:
             raise ProtocolError(
                 "CHANNEL_EXISTS",
@@ -44,7 +52,7 @@ class ChannelRules(HubBase[C]):
                 (channel.name,),
             )
         effects: list[Effect[C]] = []
-        if channel is None or key not in session.channels:
+        if channel is None or channel.key not in session.channels:
             if len(session.channels) >= self.limits.max_joins:
                 raise ProtocolError(
                     "TOO_MANY_CHANNELS",
@@ -61,20 +69,30 @@ class ChannelRules(HubBase[C]):
                         "the server has as many channels as it allows; JOIN an existing one",
                     )
                 channel = Channel(name, ChannelHistory(self.limits.history))
-                self._channels[key] = channel
+                self._channels[fold(name)] = channel
                 session.created.append(now)
-                if self.journal is not None:
-                    self.journal.channel(key, channel)
+                channel.created = now
+                channel.ops.add(session.sid)  # whoever creates a channel is its operator
+                changed = True
+            elif not channel.members and not channel.ops:
+                # Nobody in it and no operator left: open again (rule 3 of hub/modes.py).
+                channel.reset_modes()
+                channel.ops.add(session.sid)
+                changed = True
+            else:
+                changed = admit(channel, session, passkey, verb)
+            if changed and self.journal is not None:
+                self.journal.channel(channel.key, channel)
             others = channel.conns()
             if others:
                 effects.append(Broadcast(others, e.Joined(channel.name, session.nick)))
             channel.add(session)
-            session.channels[key] = channel
+            session.channels[channel.key] = channel
             # What was said before you came is not unread (rule 2 of conversations.py).
-            session.markers[key] = channel.history.newest_seq
+            session.markers[channel.key] = channel.history.newest_seq
             if self.journal is not None:
                 self.journal.session(session)
-        if touch(session, key) and self.journal is not None:
+        if touch(session, channel.key) and self.journal is not None:
             self.journal.session(session)
         count = len(channel.members)
         members = "member" if count == 1 else "members"
@@ -129,25 +147,35 @@ class ChannelRules(HubBase[C]):
     def _part(self, session: Session[C], name: str, reason: str, now: float) -> list[Effect[C]]:
         channel = self._membership(session, "PART", name)
         conns = channel.conns()
+        self._leave_channel(session, channel, now)
+        return [Broadcast(conns, e.Parted(channel.name, session.nick, reason))]
+
+    def _leave_channel(self, session: Session[C], channel: Channel[C], now: float) -> None:
+        """Take ``session`` (connected or dropped) out of ``channel``: PART and KICK."""
         channel.remove(session, now)
-        del session.channels[fold(channel.name)]
+        del session.channels[channel.key]
         session.markers.pop(channel.key, None)
-        if session.last_channel == fold(channel.name):
+        if session.last_channel == channel.key:
             session.last_channel = next(reversed(session.channels), None)
+        roles = session.sid in channel.ops or session.sid in channel.voiced
+        channel.ops.discard(session.sid)
+        channel.voiced.discard(session.sid)
         if self.journal is not None:
             self.journal.session(session)
-        return [Broadcast(conns, e.Parted(channel.name, session.nick, reason))]
+            if roles:
+                self.journal.channel(channel.key, channel)
 
     def _invite(self, session: Session[C], nick: str, name: str) -> list[Effect[C]]:
         """``INVITE``: tell a connected user that ``session`` asks them into one of its
-        channels. Flack's channels are open, so it grants nothing and changes nothing:
-        the invitee gets ``NOTE INVITED`` and may JOIN, or not."""
-        channel = self._membership(session, "INVITE", name)
+        channels (an operator's, when it is invite only). The invitee gets ``NOTE
+        INVITED`` and may JOIN once past ``+i``, ``+k`` and ``+l`` (rule 1 of
+        :mod:`flackd.hub.gates`), or not."""
         peer = self._sessions.get(fold(nick)) if is_valid_nick(nick) else None
         if peer is None or peer.ended or peer.conn is None:
             raise ProtocolError(
                 "NO_SUCH_NICK", "INVITE", f"nobody called {nick} is connected", (nick,)
             )
+        channel = self._membership(session, "INVITE", name)
         if peer.key in channel.members:
             raise ProtocolError(
                 "ALREADY_IN_CHANNEL",
@@ -155,7 +183,15 @@ class ChannelRules(HubBase[C]):
                 f"{peer.nick} is in {channel.name} already",
                 (peer.nick, channel.name),
             )
+        check_invite(channel, session)
         assert session.conn is not None
+        invited = channel.invited
+        invited.pop(peer.sid, None)
+        invited[peer.sid] = None  # the newest last
+        while len(invited) > self.limits.channel_list_max:
+            del invited[next(iter(invited))]
+        if self.journal is not None:
+            self.journal.channel(channel.key, channel)
         note = e.Note(
             "INVITED",
             (channel.name, session.nick),
@@ -164,11 +200,12 @@ class ChannelRules(HubBase[C]):
         ok = e.Ok("INVITE", (peer.nick, channel.name), f"{peer.nick} was invited")
         return [Reply(session.conn, [ok]), Reply(peer.conn, [note])]
 
-    def _list(self, after: str | None) -> list[e.Event]:
-        """At most ``list_max`` channels in name order, after ``after`` if given."""
+    def _list(self, session: Session[C], after: str | None) -> list[e.Event]:
+        """At most ``list_max`` channels in name order, after ``after`` if given; secret
+        channels only to their members."""
         if after is not None:
             self._check_channel_name("LIST", after)
-        names = sorted(self._channels)
+        names = sorted(k for k, ch in self._channels.items() if visible(ch, session))
         start = bisect.bisect_right(names, fold(after)) if after is not None else 0
         page = names[start : start + self.limits.list_max]
         more = "yes" if start + len(page) < len(names) else "no"
@@ -184,8 +221,12 @@ class ChannelRules(HubBase[C]):
     ) -> list[Effect[C]]:
         if text is None:
             assert session.conn is not None
-            return [Reply(session.conn, [topic_line(self._existing("TOPIC", name))])]
+            channel = self._existing("TOPIC", name)
+            if not visible(channel, session):
+                channel = self._membership(session, "TOPIC", name)  # raises NOT_IN_CHANNEL
+            return [Reply(session.conn, [topic_line(channel)])]
         channel = self._membership(session, "TOPIC", name)
+        check_topic(channel, session)
         channel.topic = text
         channel.topic_setter = session.nick
         channel.topic_time = format_timestamp(now)

@@ -3,7 +3,8 @@
 Owns: :class:`Hub`: creating it (empty, or from a store's snapshot), the interface the
 server uses (connect, handle and its dispatch, disconnect, shutdown), the store's side
 (take_changes, restore) and views for tests and operators. The rules themselves live in
-:mod:`flackd.hub.sessions`, :mod:`flackd.hub.channels` and :mod:`flackd.hub.messages`.
+:mod:`flackd.hub.sessions`, :mod:`flackd.hub.channels` (with :mod:`flackd.hub.modes`
+and :mod:`flackd.hub.gates`) and :mod:`flackd.hub.messages`.
 Imports only the standard library, the package's version (``flackd``), ``flackd.codec``,
 ``flackd.history``, ``flackd.limits``, the store's interface (``flackd.store``) and the
 hub's own modules: never trio, never a concrete store.
@@ -22,10 +23,11 @@ from flackd.codec.ids import IdGenerator
 from flackd.codec.text import fold
 from flackd.history import ChannelHistory, Entry
 from flackd.hub.blocks import help_block, names_block
-from flackd.hub.channels import ChannelRules
 from flackd.hub.effects import Close, Effect, Reply
+from flackd.hub.gates import visible
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
+from flackd.hub.modes import ModeRules
 from flackd.hub.sessions import SessionRules
 from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_token
 from flackd.hub.views import Views
@@ -33,7 +35,7 @@ from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
 
 
-class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
+class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
     """The in-memory chat state of one server. See :mod:`flackd.hub` for the rules."""
 
     def __init__(
@@ -96,6 +98,15 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
             channel.topic_time = crow.topic_time
             channel.history.last_dropped_seq = crow.last_dropped_seq
             channel.vacated_at = now
+            channel.created = crow.created or now
+            channel.ops = set(crow.ops)
+            channel.voiced = set(crow.voiced)
+            channel.flags = crow.flags
+            channel.passkey = crow.passkey
+            channel.limit = crow.limit
+            channel.bans = list(crow.bans)
+            channel.invited = dict.fromkeys(crow.invited)
+            channel.regate()
             self._channels[crow.key] = channel
         for conn in list(self._conns):
             self._conns[conn] = None
@@ -266,26 +277,33 @@ class Hub(SessionRules[C], ChannelRules[C], MessageRules[C], Views[C]):
                 pass
         assert session is not None  # guaranteed by handle(): other verbs need registration
         match command:
-            case c.Join(name):
-                return self._join(session, name, now, create_only=False)
+            case c.Join(name, key):
+                return self._join(session, name, now, create_only=False, passkey=key)
             case c.Create(name):
                 return self._join(session, name, now, create_only=True)
             case c.Part(name, reason):
                 return self._part(session, name, reason, now)
             case c.Invite(nick, name):
                 return self._invite(session, nick, name)
+            case c.Mode(name, words):
+                return self._mode(session, name, words, now)
+            case c.Kick(name, nick, reason):
+                return self._kick(session, name, nick, reason, now)
             case c.Msg(target, text):
                 return self._msg(session, target, text, now)
             case c.ListChannels(after):
-                return [Reply(conn, self._list(after))]
+                return [Reply(conn, self._list(session, after))]
             case c.Names(name):
-                return [Reply(conn, names_block(self._existing("NAMES", name)))]
+                channel = self._existing("NAMES", name)
+                if not visible(channel, session):
+                    channel = self._membership(session, "NAMES", name)  # NOT_IN_CHANNEL
+                return [Reply(conn, names_block(channel))]
             case c.Topic(name, text):
                 return self._topic(session, name, text, now)
             case c.History():
                 return [Reply(conn, self._history(session, command))]
-            case c.Delete(msgid):
-                return self._delete(session, msgid)
+            case c.Delete(msgid, reason):
+                return self._delete(session, msgid, reason)
             case c.Action(target, text):
                 return self._msg(session, target, text, now, action=True)
             case c.Edit(msgid, text):

@@ -30,7 +30,7 @@ from flackd.hub.state import C, Channel, Conversation, Holder, Session, conversa
 __all__ = ["VERSION", "dump", "load"]
 
 #: The layout's version; :func:`load` refuses any other.
-VERSION: Final = 1
+VERSION: Final = 2
 
 Image = dict[str, Any]
 
@@ -93,6 +93,7 @@ def dump(hub: Hub[C], key_of: Callable[[C], str | None]) -> Image:
             ch.vacated_at,
             [s.sid for s in ch.members.values()],
             _history(ch.history),
+            _modes(ch),
         ]
         for key, ch in hub._channels.items()
     ]
@@ -123,6 +124,20 @@ def dump(hub: Hub[C], key_of: Callable[[C], str | None]) -> Image:
     }
 
 
+def _modes(ch: Channel[C]) -> list[object]:
+    bans = [list(ban) for ban in ch.bans]
+    return [
+        ch.created,
+        sorted(ch.ops),
+        sorted(ch.voiced),
+        ch.flags,
+        ch.passkey,
+        ch.limit,
+        bans,
+        list(ch.invited),
+    ]
+
+
 def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
     """Make ``hub``'s state exactly ``image`` (made by :func:`dump`). Raises ValueError
     for an image of another layout version."""
@@ -136,10 +151,16 @@ def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
     history = hub.limits.history
     holders: dict[str, Holder[C]] = {}
     members: dict[str, list[int]] = {}
-    for key, name, topic, setter, when, vacated, sids, hist in image["channels"]:
+    for key, name, topic, setter, when, vacated, sids, hist, modes in image["channels"]:
         channel: Channel[C] = Channel(name, ChannelHistory(history))
         channel.topic, channel.topic_setter, channel.topic_time = topic, setter, when
         channel.vacated_at = vacated
+        channel.created, ops, voiced, channel.flags, channel.passkey, channel.limit = modes[:6]
+        bans, invited = modes[6:]
+        channel.ops, channel.voiced = set(ops), set(voiced)
+        channel.bans = [(mask, setter, time) for mask, setter, time in bans]
+        channel.invited = dict.fromkeys(invited)
+        channel.regate()
         for entry in _load_history(channel.history, hist):
             hub._where[entry.seq] = channel
         hub._channels[key] = channel

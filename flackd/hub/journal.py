@@ -159,6 +159,14 @@ def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
         channel.topic_setter,
         channel.topic_time,
         channel.history.last_dropped_seq,
+        channel.created,
+        tuple(sorted(channel.ops)),
+        tuple(sorted(channel.voiced)),
+        channel.flags,
+        channel.passkey,
+        channel.limit,
+        tuple(channel.bans),
+        tuple(channel.invited),
     )
 
 

@@ -19,6 +19,7 @@ from flackd.history import Entry, Page
 from flackd.hub.blocks import history_block
 from flackd.hub.conversations import ConversationRules
 from flackd.hub.effects import Broadcast, Effect
+from flackd.hub.gates import check_write, visible
 from flackd.hub.state import C, Channel, Holder, Session, touch
 
 #: How many deleted message ids the hub remembers, so that EDIT of one of them answers
@@ -41,7 +42,10 @@ class MessageRules(ConversationRules[C]):
     ) -> list[Effect[C]]:
         assert session.conn is not None
         if is_channel(target):
-            channel = self._membership(session, "ACTION" if action else "MSG", target)
+            channel = self._existing("ACTION" if action else "MSG", target)
+            outside = session.key not in channel.members
+            if outside or channel.gated:
+                check_write(channel, session, "ACTION" if action else "MSG")
             msgid = self.ids.next()
             if action:
                 message = e.Message(channel.name, str(msgid), format_timestamp(now),
@@ -57,8 +61,10 @@ class MessageRules(ConversationRules[C]):
             key = channel.key
             # What you write you have read. Not journaled: a restore puts each marker at
             # least at the session's own newest message (see Hub.restore).
-            session.markers[key] = msgid.seq
-            touched = touch(session, key)
+            touched = False
+            if not outside:
+                session.markers[key] = msgid.seq
+                touched = touch(session, key)
             journal = self.journal
             if journal is not None:
                 journal.message(key, entry)
@@ -68,6 +74,8 @@ class MessageRules(ConversationRules[C]):
                         journal.channel(key, channel)  # trim the store now and then
                 if touched:
                     journal.session(session)
+            if outside:  # a channel without +n: the writer still gets the echo
+                return [Broadcast((*channel.conns(), session.conn), message)]
             return [Broadcast(channel.conns(), message)]
         return self._direct(session, target, text, now, action)
 
@@ -147,13 +155,16 @@ class MessageRules(ConversationRules[C]):
         return history_block(name, page)
 
     def _holder_or_channel(self, session: Session[C], target: str) -> tuple[str, Holder[C] | None]:
-        """HISTORY's target: any channel (members or not may read it), or a conversation."""
+        """HISTORY's target: any channel (members or not may read it, but only members a
+        secret one), or a conversation."""
         if is_channel(target):
             channel = self._existing("HISTORY", target)
+            if not visible(channel, session):
+                channel = self._membership(session, "HISTORY", target)  # NOT_IN_CHANNEL
             return channel.name, channel
         return self._find_conversation(session, "HISTORY", target)
 
-    def _delete(self, session: Session[C], text_id: str) -> list[Effect[C]]:
+    def _delete(self, session: Session[C], text_id: str, reason: str = "") -> list[Effect[C]]:
         assert session.conn is not None
         msgid = parse_id(text_id)
         assert msgid is not None  # checked by the grammar
@@ -167,11 +178,14 @@ class MessageRules(ConversationRules[C]):
                 "deleted, or from before a restart)",
                 (text_id,),
             )
-        if entry.author_sid != session.sid:
+        if entry.author_sid != session.sid and not (
+            isinstance(holder, Channel) and session.sid in holder.ops
+        ):
             raise ProtocolError(
                 "NOT_AUTHOR",
                 "DELETE",
-                f"message {text_id} is by {entry.message.author}; you can delete only your own",
+                f"message {text_id} is by {entry.message.author}; you can delete only your "
+                "own (and, as a channel's operator, any in it)",
                 (text_id,),
             )
         holder.history.delete(msgid.seq)
@@ -193,4 +207,4 @@ class MessageRules(ConversationRules[C]):
         conns = list(holder.conns())
         if session.conn not in conns:
             conns.append(session.conn)
-        return [Broadcast(conns, e.Deleted(entry.message.target, text_id, session.nick))]
+        return [Broadcast(conns, e.Deleted(entry.message.target, text_id, session.nick, reason))]

@@ -203,6 +203,12 @@ class SessionRules(HubBase[C]):
         self._sessions.pop(session.key, None)
         self._tokens.pop(session.token_hash, None)
         self._detached.pop(session, None)
+        for channel in session.channels.values():  # its roles end with it
+            if session.sid in channel.ops or session.sid in channel.voiced:
+                channel.ops.discard(session.sid)
+                channel.voiced.discard(session.sid)
+                if self.journal is not None:
+                    self.journal.channel(channel.key, channel)
         session.channels.clear()
         session.markers.clear()
         session.ended = True

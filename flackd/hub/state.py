@@ -77,10 +77,42 @@ class Channel(Generic[C]):
     _conns: tuple[C, ...] | None = None  # cache of conns(); None when stale
     #: Messages the ring dropped since a store last trimmed it (see MessageRules).
     untrimmed: int = 0
+    # -- modes (flackd.hub.modes; the letters are flackd.codec.modes's) --
+    #: Session ids of its operators (``+o``) and voiced members (``+v``), connected or not.
+    ops: set[int] = field(default_factory=set)
+    voiced: set[int] = field(default_factory=set)
+    #: The on/off modes set, of ``imnst``, in that order (a new channel has ``n``).
+    flags: str = "n"
+    passkey: str | None = None  # +k (``key`` is the folded name)
+    limit: int | None = None  # +l
+    #: Bans (+b): (mask, who set it, when), oldest first, at most ``channel_list_max``.
+    bans: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Session ids invited (and not yet joined), oldest first, at most ``channel_list_max``.
+    invited: dict[int, None] = field(default_factory=dict)
+    #: Unix time the channel was made (IRC's 329), or when this flackd first knew it.
+    created: float = 0.0
+    #: True when MSG must ask flackd.hub.modes first (moderated, or someone is banned):
+    #: the hot path reads this one attribute.
+    gated: bool = False
     key: str = field(init=False)  # fold(name): the channel's key in markers and a store
 
     def __post_init__(self) -> None:
         self.key = fold(self.name)
+
+    def regate(self) -> None:
+        """Recompute :attr:`gated` after a change of ``flags`` or ``bans``."""
+        self.gated = "m" in self.flags or bool(self.bans)
+
+    def reset_modes(self) -> None:
+        """Back to a new channel's modes: nobody is operator, nothing is restricted."""
+        self.ops.clear()
+        self.voiced.clear()
+        self.flags = "n"
+        self.passkey = None
+        self.limit = None
+        self.bans.clear()
+        self.invited.clear()
+        self.gated = False
 
     def conns(self) -> tuple[C, ...]:
         """The connections of the members that are connected, in joining order."""

@@ -41,7 +41,7 @@ RETRY_MAX: Final = 1.0
 #: The limits every node of a cluster must share: they shape the state the rules build.
 SHARED_LIMITS: Final = (
     "history", "dm_history", "max_conversations", "max_channels", "max_joins",
-    "channel_creates", "resume_ttl", "max_detached", "whowas",
+    "channel_creates", "resume_ttl", "max_detached", "whowas", "channel_list_max",
 )  # fmt: skip
 
 #: Kinds of appended work.
@@ -49,9 +49,8 @@ CMD: Final = "c"
 BYE: Final = "b"
 
 #: Beyond what changes stored state (:func:`flackd.committer.writes`): what changes the
-#: shared state a store does not keep (QUIT ends a session) or reaches a user on another
-#: node (INVITE's note).
-BEYOND_WRITES: Final = (c.Invite, c.Quit)
+#: shared state a store does not keep (QUIT ends a session).
+BEYOND_WRITES: Final = (c.Quit,)
 NAMING: Final = (c.Nick, c.Resume, c.Quit)
 REGISTERING: Final = (c.Nick, c.Resume)
 COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Command"}

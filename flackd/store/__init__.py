@@ -100,6 +100,17 @@ class ChannelRow:
     #: The history ring's memory of what it dropped (see ``flackd.history``): messages
     #: with a sequence number up to this one are gone, and the store deletes them.
     last_dropped_seq: int
+    #: Its modes (``flackd.codec.modes``): the session ids of its operators and voiced
+    #: members, the on/off modes set (of ``imst``), key, limit, bans (mask, setter, time)
+    #: and the session ids invited, oldest first; when it was made (Unix time; 0: unknown).
+    created: float = 0.0
+    ops: tuple[int, ...] = ()
+    voiced: tuple[int, ...] = ()
+    flags: str = "n"
+    passkey: str | None = None
+    limit: int | None = None
+    bans: tuple[tuple[str, str, str], ...] = ()
+    invited: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ import time
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from flackd.store import (
     Changes,
@@ -107,6 +108,12 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         nick_b           TEXT NOT NULL,
         last_dropped_seq INTEGER NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # 3: channel operators and modes (protocol 1.2), one JSON object per channel ('' for
+    # a channel with none: rows from version 2 have no operator, which rule 3 of
+    # flackd/hub/modes.py handles).
+    """
+    ALTER TABLE channels ADD COLUMN modes TEXT NOT NULL DEFAULT '';
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -197,9 +204,9 @@ class SqliteStore:
         db = self._db
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         channels = [
-            ChannelRow(*row)
+            _channel_row(row)
             for row in db.execute(
-                "SELECT key, name, topic, topic_setter, topic_time, last_dropped_seq "
+                "SELECT key, name, topic, topic_setter, topic_time, last_dropped_seq, modes "
                 "FROM channels ORDER BY key"
             )
         ]
@@ -453,6 +460,39 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _modes_text(row: ChannelRow) -> str:
+    """A channel's modes as the ``modes`` column holds them: JSON, or '' for none."""
+    modes: dict[str, object] = {}
+    for name in ("created", "ops", "voiced", "passkey", "limit", "bans", "invited"):
+        value = getattr(row, name)
+        if value:
+            modes[name] = value
+    if row.flags != "n":
+        modes["flags"] = row.flags
+    return json.dumps(modes, separators=(",", ":")) if modes else ""
+
+
+def _channel_row(row: tuple[Any, ...]) -> ChannelRow:
+    key, name, topic, setter, when, last_dropped_seq, text = row
+    modes = json.loads(text) if text else {}
+    return ChannelRow(
+        key,
+        name,
+        topic,
+        setter,
+        when,
+        last_dropped_seq,
+        created=modes.get("created", 0.0),
+        ops=tuple(modes.get("ops", ())),
+        voiced=tuple(modes.get("voiced", ())),
+        flags=modes.get("flags", "n"),
+        passkey=modes.get("passkey"),
+        limit=modes.get("limit"),
+        bans=tuple((mask, setter, when) for mask, setter, when in modes.get("bans", ())),
+        invited=tuple(modes.get("invited", ())),
+    )
+
+
 def _write(db: sqlite3.Connection, ch: Changes) -> None:
     """The statements of one commit, in the order :class:`Changes` documents."""
     if ch.dropped_sessions:
@@ -468,10 +508,18 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
     if ch.channels:
         db.executemany(
             "INSERT OR REPLACE INTO channels "
-            "(key, name, topic, topic_setter, topic_time, last_dropped_seq) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "(key, name, topic, topic_setter, topic_time, last_dropped_seq, modes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (r.key, r.name, r.topic, r.topic_setter, r.topic_time, r.last_dropped_seq)
+                (
+                    r.key,
+                    r.name,
+                    r.topic,
+                    r.topic_setter,
+                    r.topic_time,
+                    r.last_dropped_seq,
+                    _modes_text(r),
+                )
                 for r in ch.channels
             ],
         )
