@@ -84,8 +84,8 @@ SWITCH_INTERVAL: Final = 0.0002
 
 _REGISTERING: Final = (c.Nick, c.Resume)
 _WRITING: Final = (
-    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Invite, c.Kick, c.Msg, c.Action, c.Delete,
-    c.Edit, c.Mark,
+    c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Invite, c.Kick, c.Msg, c.Action, c.Notice,
+    c.Delete, c.Edit, c.Mark,
 )  # fmt: skip
 
 

@@ -89,6 +89,7 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "QUIT": ("quit lunch", c.Quit("lunch")),
     "MODE": ("mode #ops +ov bob eve", c.Mode("#ops", ("+ov", "bob", "eve"))),
     "KICK": ("kick #ops bob stop that", c.Kick("#ops", "bob", "stop that")),
+    "NOTICE": ("notice #builds build 7 passed", c.Notice("#builds", "build 7 passed")),
     "HELP": ("help history", c.Help("HISTORY")),
 }
 
@@ -512,6 +513,10 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
     (e.ChannelEntry("#empty", 0, ""), "CHANNEL #empty 0 :"),
     (e.Member("alice"), "MEMBER alice"),
     (e.Member("alice", "op"), "MEMBER alice role=op"),
+    (
+        e.Message("#b", "1-2", "2026-12-03T12:00:00.000Z", "ci", "passed", notice=True),
+        "MSG #b 1-2 2026-12-03T12:00:00.000Z ci kind=notice :passed",
+    ),
     (e.ModeChanged("#ops", "alice", ("+kl", "sesame", "5")), "MODE #ops alice +kl sesame 5"),
     (e.ModeChanged("#ops", "*", ("+nt",)), "MODE #ops * +nt"),
     (e.Kicked("#ops", "bob", "alice", "stop that"), "KICK #ops bob alice :stop that"),

@@ -1913,3 +1913,19 @@ def test_a_full_server_reclaims_the_channel_empty_the_longest() -> None:
     assert run("JOIN #c", 62.0)[0].startswith("OK JOIN #c 1")  # #a was empty since 2.0
     listing = run("LIST", 62.0)
     assert [line.split(" ")[1] for line in listing if line.startswith("CHANNEL")] == ["#b", "#c"]
+
+
+def test_a_notice_is_a_message_of_the_notice_kind() -> None:
+    hub = make_hub()
+    user(hub, "a", "alice", "#c")
+    user(hub, "b", "bob", "#c")
+    d = say(hub, "a", "NOTICE #c build 7 passed")
+    assert d.receivers == {"a", "b"}
+    (line,) = d.lines("b")
+    assert line.startswith("MSG #c ")
+    assert line.endswith(" alice kind=notice :build 7 passed")
+    d = say(hub, "b", "NOTICE alice deploy done")
+    assert d.lines("a")[0].endswith(" bob kind=notice :deploy done")
+    messages, _ = history(hub, "b", "#c")
+    assert [m.notice for m in messages] == [True]
+    refused(say(hub, "b", "NOTICE #nowhere hi"), "b", "NO_SUCH_CHANNEL", "NOTICE")

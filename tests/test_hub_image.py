@@ -157,7 +157,7 @@ LINES = st.sampled_from(
         "PART #a", "MSG #a hi", "MSG #b yo", "MSG alice hey", "MSG bob hey", "TOPIC #a x",
         "ACTION #a waves", "QUIT", "UNREAD ALL", "HISTORY #a", "NICK dave", "MODE #a +i",
         "MODE #a +o bob", "MODE #a -o alice", "KICK #a carol", "INVITE carol #a",
-        "MODE #a +b c*", "MODE #a -b c*", "MODE #a +m", "MODE #a +v carol",
+        "MODE #a +b c*", "MODE #a -b c*", "MODE #a +m", "MODE #a +v carol", "NOTICE #a ok",
     ]
 )  # fmt: skip
 STEPS = st.lists(

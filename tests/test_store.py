@@ -317,6 +317,7 @@ def test_conversations_and_markers_round_trip(store: Store) -> None:
     conv = ConversationRow("@1.2", 1, "alice", 2, "bob", 0)
     dm = message(1, "@1.2", "psst")._replace(target="bob")
     act = message(2, "#general", "waves")._replace(action=True, edited="2026-11-24T09:21:00.000Z")
+    note = message(3, "#general", "build passed")._replace(notice=True)
     markers = (("#general", 2), ("@1.2", 1))
     alice = SessionRow(1, "alice", "hash-1", ("#general",), "#general", None, markers)
     store.commit(
@@ -324,14 +325,14 @@ def test_conversations_and_markers_round_trip(store: Store) -> None:
             sessions=[alice],
             channels=[channel("#general")],
             conversations=[conv],
-            messages=[dm, act],
-            last_seq=2,
+            messages=[dm, act, note],
+            last_seq=3,
             last_sid=2,
         )
     )
     snap = store.load()
     assert snap.conversations == [conv]
-    assert sorted(snap.messages) == [dm, act]
+    assert sorted(snap.messages) == [dm, act, note]
     assert snap.sessions == [alice]
     # An edit writes the row again; a dropped conversation goes with its messages.
     store.commit(Changes(messages=[dm._replace(text="psst!", edited="2026-11-24T09:22:00.000Z")]))
@@ -339,7 +340,7 @@ def test_conversations_and_markers_round_trip(store: Store) -> None:
     store.commit(Changes(dropped_conversations=["@1.2"]))
     snap = store.load()
     assert snap.conversations == []
-    assert [m.seq for m in snap.messages] == [2]
+    assert [m.seq for m in snap.messages] == [2, 3]
 
 
 def test_channel_modes_round_trip(store: Store) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "Msg",
     "Names",
     "Nick",
+    "Notice",
     "Part",
     "Ping",
     "Pong",
@@ -140,6 +141,15 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """``NOTICE <#channel|nick> <text>``: a message of the notice kind, which programs
+    (bots) must not answer automatically."""
+
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """``HISTORY <#channel|nick> [BEFORE <id>|AFTER <id>] [count]``: a channel's history,
     or that of your conversation with a nick.
@@ -225,6 +235,7 @@ Command = (
     | Kick
     | Msg
     | Action
+    | Notice
     | Edit
     | Mark
     | Unread

@@ -144,11 +144,15 @@ class Message:
     action: bool = False
     #: When the text was last edited (``EDIT``), or None: on the wire ``edited=<time>``.
     edited: str | None = None
+    #: A notice (``NOTICE``), which programs must not answer: on the wire ``kind=notice``.
+    notice: bool = False
 
     def wire(self) -> Wire:
         params: tuple[str, ...] = (self.target, self.id, self.time, self.author)
         if self.action:
             params += ("kind=action",)
+        elif self.notice:
+            params += ("kind=notice",)
         if self.edited is not None:
             params += (f"edited={self.edited}",)
         return params, self.text

@@ -296,6 +296,13 @@ def _parse_action(args: str) -> c.Command:
     return c.Action(words[0], text)
 
 
+def _parse_notice(args: str) -> c.Command:
+    words, text = _rest_after(args, 1)
+    if not words or not text:
+        raise usage_error("NOTICE")
+    return c.Notice(words[0], text)
+
+
 def _parse_mark(args: str) -> c.Command:
     target, word = _exactly("MARK", args, 2)
     if parse_id(word) is None:
@@ -376,6 +383,9 @@ _TABLE: Final = (
     Verb("ACTION", "ACTION <#channel|nick> <text>", "ACTION #general waves",
          "an action, shown as '* alice waves' (like /me); an action is a message", False, 1,
          _parse_action, aliases=("ME",)),
+    Verb("NOTICE", "NOTICE <#channel|nick> <text>", "NOTICE #builds nightly build passed",
+         "a notice: a message that programs must not answer automatically (bots, alerts)",
+         False, 1, _parse_notice),
     Verb("HISTORY", "HISTORY <#channel|nick> [BEFORE <id>|AFTER <id>] [count]",
          "HISTORY #general AFTER 1795507200000-41 50",
          "recent messages of a channel, or of your conversation with a nick, oldest first; "
@@ -451,6 +461,8 @@ def format_command(command: c.Command) -> str:
             return f"MSG {target} {text}"
         case c.Action(target, text):
             return f"ACTION {target} {text}"
+        case c.Notice(target, text):
+            return f"NOTICE {target} {text}"
         case c.Edit(msgid, text):
             return f"EDIT {msgid} {text}"
         case c.Mark(target, msgid):
@@ -529,8 +541,9 @@ def parse_event(line: str) -> e.Event:
         if len(p) == 4:
             return e.Message(p[0], p[1], p[2], p[3], t)
         flags = _flags(p[4:])
-        return e.Message(p[0], p[1], p[2], p[3], t, flags.get("kind") == "action",
-                         flags.get("edited"))  # fmt: skip
+        kind = flags.get("kind")
+        return e.Message(p[0], p[1], p[2], p[3], t, kind == "action", flags.get("edited"),
+                         kind == "notice")  # fmt: skip
     if verb == "EDITED":
         need(4)
         return e.Edited(p[0], p[1], p[2], p[3], t)

@@ -153,7 +153,7 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
                 continue
             own[mrow.author_sid, mrow.holder] = mrow.seq
             message = e.Message(mrow.target, mrow.msgid, mrow.time, mrow.author, mrow.text,
-                                mrow.action, mrow.edited)  # fmt: skip
+                                mrow.action, mrow.edited, mrow.notice)  # fmt: skip
             dropped = holder.history.append(Entry(mrow.seq, message, mrow.author_sid))
             if dropped is not None:  # a history limit was lowered since the rows were stored
                 self._where.pop(dropped.seq, None)
@@ -306,6 +306,8 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
                 return self._delete(session, msgid, reason)
             case c.Action(target, text):
                 return self._msg(session, target, text, now, action=True)
+            case c.Notice(target, text):
+                return self._msg(session, target, text, now, notice=True)
             case c.Edit(msgid, text):
                 return self._edit(session, msgid, text, now)
             case c.Mark(target, msgid):

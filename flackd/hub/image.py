@@ -47,6 +47,7 @@ def _history(history: ChannelHistory) -> list[Any]:
             m.text,
             m.action,
             m.edited,
+            m.notice,
         ]
         for entry in history.entries()
         for m in (entry.message,)
@@ -56,10 +57,7 @@ def _history(history: ChannelHistory) -> list[Any]:
 
 def _load_history(history: ChannelHistory, data: list[Any]) -> list[Entry]:
     last_dropped, newest, rows = data
-    entries = [
-        Entry(row[0], e.Message(row[2], row[3], row[4], row[5], row[6], row[7], row[8]), row[1])
-        for row in rows
-    ]
+    entries = [Entry(row[0], e.Message(*row[2:10]), row[1]) for row in rows]
     history.load(entries, last_dropped, newest)
     return entries
 

@@ -96,6 +96,7 @@ class Journal(Generic[C]):
                 message.target,
                 message.action,
                 message.edited,
+                message.notice,
             )
         )
         self.count += 1

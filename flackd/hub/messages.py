@@ -38,18 +38,25 @@ class MessageRules(ConversationRules[C]):
     """
 
     def _msg(
-        self, session: Session[C], target: str, text: str, now: float, action: bool = False
+        self,
+        session: Session[C],
+        target: str,
+        text: str,
+        now: float,
+        action: bool = False,
+        notice: bool = False,
     ) -> list[Effect[C]]:
         assert session.conn is not None
         if is_channel(target):
-            channel = self._existing("ACTION" if action else "MSG", target)
+            verb = "ACTION" if action else "NOTICE" if notice else "MSG"
+            channel = self._existing(verb, target)
             outside = session.key not in channel.members
             if outside or channel.gated:
-                check_write(channel, session, "ACTION" if action else "MSG")
+                check_write(channel, session, verb)
             msgid = self.ids.next()
-            if action:
+            if action or notice:
                 message = e.Message(channel.name, str(msgid), format_timestamp(now),
-                                    session.nick, text, True)  # fmt: skip
+                                    session.nick, text, action, None, notice)  # fmt: skip
             else:
                 message = e.Message(channel.name, str(msgid), format_timestamp(now),
                                     session.nick, text)  # fmt: skip
@@ -77,14 +84,14 @@ class MessageRules(ConversationRules[C]):
             if outside:  # a channel without +n: the writer still gets the echo
                 return [Broadcast((*channel.conns(), session.conn), message)]
             return [Broadcast(channel.conns(), message)]
-        return self._direct(session, target, text, now, action)
+        return self._direct(session, target, text, now, action, notice)
 
     def _direct(
-        self, session: Session[C], target: str, text: str, now: float, action: bool
+        self, session: Session[C], target: str, text: str, now: float, action: bool, notice: bool
     ) -> list[Effect[C]]:
         """A direct message: kept in the conversation of the two sessions."""
         assert session.conn is not None
-        verb = "ACTION" if action else "MSG"
+        verb = "ACTION" if action else "NOTICE" if notice else "MSG"
         if not is_valid_nick(target):
             raise ProtocolError(
                 "NO_SUCH_NICK",
@@ -104,7 +111,7 @@ class MessageRules(ConversationRules[C]):
         conversation = self._conversation_with(session, peer, verb)
         msgid = self.ids.next()
         message = e.Message(peer.nick, str(msgid), format_timestamp(now), session.nick, text,
-                            action)  # fmt: skip
+                            action, None, notice)  # fmt: skip
         entry = Entry(msgid.seq, message, session.sid)
         dropped = conversation.history.append(entry)
         if dropped is not None:

@@ -141,6 +141,7 @@ class MessageRow(NamedTuple):
     target: str  # as on the MSG line: the channel's name, or the nick it was sent to
     action: bool = False  # a /me action
     edited: str | None = None  # when it was last edited
+    notice: bool = False  # a NOTICE
 
 
 @dataclass(slots=True)

@@ -111,9 +111,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """,
     # 3: channel operators and modes (protocol 1.2), one JSON object per channel ('' for
     # a channel with none: rows from version 2 have no operator, which rule 3 of
-    # flackd/hub/modes.py handles).
+    # flackd/hub/modes.py handles), and NOTICE messages (notice = 1).
     """
     ALTER TABLE channels ADD COLUMN modes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN notice INTEGER NOT NULL DEFAULT 0;
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -218,26 +219,15 @@ class SqliteStore:
             )
         ]
         names = {row.key: row.name for row in channels}
+        rows = db.execute(
+            "SELECT seq, holder, msgid, time, author, author_sid, text, target, action, "
+            "edited, notice FROM messages ORDER BY holder, seq"
+        )
         messages = [
-            MessageRow(
-                seq,
-                holder,
-                msgid,
-                time,
-                author,
-                author_sid,
-                text,
-                target or names.get(holder, holder),
-                bool(action),
-                edited,
-            )
-            for seq, holder, msgid, time, author, author_sid, text, target, action, edited in (
-                db.execute(
-                    "SELECT seq, holder, msgid, time, author, author_sid, text, target, action, "
-                    "edited FROM messages ORDER BY holder, seq"
-                )
-            )
-        ]
+            MessageRow(seq, holder, msgid, time, author, sid, text,
+                       target or names.get(holder, holder), bool(action), edited, bool(notice))
+            for seq, holder, msgid, time, author, sid, text, target, action, edited, notice in rows
+        ]  # fmt: skip
         sessions = [
             SessionRow(
                 sid,
@@ -594,13 +584,13 @@ def _insert(db: sqlite3.Connection, rows: list[MessageRow]) -> None:
         db.execute(_INSERT[size], list(chain.from_iterable(chunk)))
 
 
-#: Rows per multi-row INSERT statement, largest first (10 parameters a row stays under
+#: Rows per multi-row INSERT statement, largest first (11 parameters a row stays under
 #: SQLite's limit of 32,766 parameters a statement).
 INSERT_SIZES: Final = (256, 16, 1)
 _INSERT: Final = {
     size: "INSERT OR REPLACE INTO messages "
-    "(seq, holder, msgid, time, author, author_sid, text, target, action, edited) VALUES "
-    + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * size)
+    "(seq, holder, msgid, time, author, author_sid, text, target, action, edited, notice) "
+    "VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * size)
     for size in INSERT_SIZES
 }
 
