@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 import trio
 
-from flackd.codec.grammar import encode_event, parse_command
+from flackd.codec.grammar import parse_command
+from flackd.codec.lines import encode_event
 from flackd.codec.text import decode_line
 from flackd.connection import Connection, push_to_all
 from flackd.hub import Broadcast, Hub

@@ -21,7 +21,7 @@ import trio
 from flackd import __version__
 from flackd.admission import Admission, peer_name
 from flackd.codec import events as e
-from flackd.codec.grammar import encode_event
+from flackd.codec.lines import encode_event
 from flackd.connection import Connection, StreamConnection
 from flackd.hub import HubProtocol
 from flackd.irc import IrcClient, Monitors, Renderer

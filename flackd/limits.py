@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from flackd.codec.grammar import MAX_MEMBER_LINE_BYTES, server_line_limit
+from flackd.codec.lines import MAX_MEMBER_LINE_BYTES, server_line_limit
 
 __all__ = ["ENV_PREFIX", "Limits", "limit_fields"]
 

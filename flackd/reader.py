@@ -21,7 +21,8 @@ import trio
 from flackd.codec import commands
 from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
-from flackd.codec.grammar import ProtocolError, Verb, encode_event, parse_command
+from flackd.codec.grammar import ProtocolError, Verb, parse_command
+from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer
 from flackd.connection import Connection, push_to_all

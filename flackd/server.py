@@ -42,7 +42,7 @@ import trio
 
 from flackd.admission import Admission
 from flackd.codec import events as e
-from flackd.codec.grammar import encode_event
+from flackd.codec.lines import encode_event
 from flackd.committer import Committer
 from flackd.connection import Connection, StreamConnection, push_to_all
 from flackd.entry import Entry

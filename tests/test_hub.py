@@ -30,8 +30,9 @@ from hypothesis import strategies as st
 
 from flackd import __version__
 from flackd.codec import events as e
-from flackd.codec.grammar import VERBS, format_event, parse_command
+from flackd.codec.grammar import VERBS, parse_command
 from flackd.codec.ids import IdGenerator, format_timestamp
+from flackd.codec.lines import format_event
 from flackd.hub import Broadcast, Close, Effect, Hub, Reply, hash_token
 from flackd.limits import Limits
 

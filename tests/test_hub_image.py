@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flackd.codec.grammar import format_event, parse_command
+from flackd.codec.grammar import parse_command
+from flackd.codec.lines import format_event
 from flackd.hub import Broadcast, Effect, Hub, Reply, hash_token
 from flackd.hub import image as hub_image
 from flackd.limits import Limits

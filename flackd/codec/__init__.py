@@ -13,14 +13,12 @@ from flackd.codec.grammar import (
     VERBS,
     ProtocolError,
     Verb,
-    encode_event,
     format_command,
-    format_event,
     parse_command,
-    parse_event,
     usage_error,
 )
 from flackd.codec.ids import IdGenerator, MessageId, format_timestamp, parse_id, parse_timestamp
+from flackd.codec.lines import encode_event, format_event, parse_event
 from flackd.codec.text import (
     BadCharacter,
     InvalidUtf8,
