@@ -66,10 +66,13 @@ class SessionLost:
 
 @dataclass(frozen=True, slots=True)
 class Members:
-    """The full member list of a channel (from a JOIN or NAMES reply)."""
+    """The full member list of a channel (from a JOIN or NAMES reply). ``roles``, when
+    given, runs alongside ``nicks``: each member's channel role from NAMES (``op``,
+    ``voice``, or "" for none; protocol 1.2)."""
 
     channel: str
     nicks: tuple[str, ...]
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

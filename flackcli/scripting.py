@@ -208,6 +208,24 @@ def event_json(event: e.Event, channel: str, ts: str) -> dict[str, object] | Non
             "ts": ts,
             "id": event.id,
             "nick": event.nick,
+            "reason": event.reason,
+        }
+    if isinstance(event, e.ModeChanged):
+        return {
+            "type": "mode",
+            "channel": event.channel,
+            "ts": ts,
+            "nick": None if event.nick == "*" else event.nick,
+            "changes": list(event.changes),
+        }
+    if isinstance(event, e.Kicked):
+        return {
+            "type": "kick",
+            "channel": event.channel,
+            "ts": ts,
+            "nick": event.nick,
+            "by": event.by,
+            "reason": event.reason,
         }
     return None
 
@@ -230,7 +248,16 @@ def event_text(event: e.Event, ts: str) -> str | None:
             return f"{when} -- the topic of {event.channel} is not set"
         return f"{when} -- {event.setter} set the topic of {event.channel}: {event.text}"
     if isinstance(event, e.Deleted):
-        return f"{clock} -- {event.nick} deleted message {event.id}"
+        why = f" ({event.reason})" if event.reason else ""
+        return f"{clock} -- {event.nick} deleted message {event.id}{why}"
+    if isinstance(event, e.ModeChanged):
+        changes = " ".join(event.changes)
+        if event.nick == "*":
+            return f"{clock} -- modes of {event.channel}: {changes}"
+        return f"{clock} -- {event.nick} sets mode {changes} on {event.channel}"
+    if isinstance(event, e.Kicked):
+        why = f" ({event.reason})" if event.reason else ""
+        return f"{clock} -- {event.by} kicked {event.nick} from {event.channel}{why}"
     return None
 
 
@@ -711,7 +738,8 @@ def run_who(target: Target, channel: str, *, out: Output) -> int:
         name = start.params[0] if start is not None and start.params else channel
         for member in body:
             if isinstance(member, e.Member):
-                out.line({"type": "member", "channel": name, "nick": member.nick}, member.nick)
+                record = {"type": "member", "channel": name, "nick": member.nick}
+                out.line({**record, "role": member.role or None}, member.nick)
         return EXIT_OK
 
     return _run(out, main)
@@ -746,7 +774,7 @@ def run_tail(
     return _run(out, main)
 
 
-_CHANNEL_EVENTS: Final = (e.Joined, e.Parted, e.Topic, e.Deleted)
+_CHANNEL_EVENTS: Final = (e.Joined, e.Parted, e.Topic, e.Deleted, e.ModeChanged, e.Kicked)
 
 
 class _Tail:
@@ -933,6 +961,9 @@ class _Tail:
         text = event_text(event, ts)
         if obj is not None and text is not None:
             self.out.line(obj, text)
+        if isinstance(event, e.Kicked) and fold(event.nick) == me:
+            why = f": {event.reason}" if event.reason else ""
+            self._refused(f"{event.by} kicked you out{why}")
 
     async def _first_sync(self) -> None:
         """The channel is in sync for the first time: show the newest ``history`` messages."""

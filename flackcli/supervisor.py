@@ -157,6 +157,9 @@ class Supervisor:
         self._syncing: set[str] = set()
         self._held: dict[str, list[_Held]] = {}
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
+        #: Keys of channels joined with one (``+k``), folded name -> key, for re-joins in
+        #: this process only: never written to the memory (its file is not a secret store).
+        self._keys: dict[str, str] = {}
         self._retry_now = trio.Event()
         self._stop = trio.Event()
         self.nick = memory.nick
@@ -191,7 +194,7 @@ class Supervisor:
     async def send(self, command: c.Command) -> None:
         """Send now if live, else queue it to be sent once after the next catch-up."""
         if isinstance(command, c.Join):
-            await self.join(command.channel)
+            await self.join(command.channel, command.key)
             return
         if isinstance(command, c.Part):
             self._forget_channel(command.channel)
@@ -227,8 +230,11 @@ class Supervisor:
             raise ConnectionClosed("not connected")
         return await client.call(command)
 
-    async def join(self, channel: str) -> None:
-        """Join (remembered from now on) and catch up; while offline, join on reconnect."""
+    async def join(self, channel: str, key: str | None = None) -> None:
+        """Join (remembered from now on) and catch up; while offline, join on reconnect.
+        ``key``: the channel's key (``+k``), also used when re-joining it later."""
+        if key:
+            self._keys[fold(channel)] = key
         if fold(channel) not in {fold(name) for name in self.memory.channels}:
             self.memory.channels.append(channel)
         self.memory.last_channel = channel
@@ -455,7 +461,7 @@ class Supervisor:
                     lines = await client.call(c.History(channel, count=count))
                     replay = _block_messages(lines, "HISTORY")[0]
             else:
-                lines = await client.call(c.Join(channel))
+                lines = await client.call(c.Join(channel, self._keys.get(key)))
                 ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "JOIN")
                 channel = ok.params[0]  # the server's spelling (its TOPIC line reached the pump)
                 await self._notice(_members(channel, lines))
@@ -579,8 +585,8 @@ class Supervisor:
                 else:
                     await self._emit(event)
                 continue
-            if isinstance(event, e.Parted) and event.nick == self.nick:
-                self._forget_channel(event.channel)
+            if isinstance(event, e.Parted | e.Kicked) and event.nick == self.nick:
+                self._forget_channel(event.channel)  # a kick leaves the channel as a part does
             elif isinstance(event, e.NickChanged) and event.old == self.nick:
                 self.nick = event.new
                 self.memory.nick = event.new
@@ -644,6 +650,7 @@ class Supervisor:
 
     def _forget_channel(self, channel: str) -> None:
         key = fold(channel)
+        self._keys.pop(key, None)
         before = len(self.memory.channels)
         self.memory.channels = [name for name in self.memory.channels if fold(name) != key]
         self.memory.last_seen.pop(key, None)
@@ -675,7 +682,8 @@ def _block_messages(lines: list[e.Event], kind: str) -> tuple[list[e.Message], e
 
 def _members(channel: str, lines: list[e.Event]) -> Members:
     body, _ = block(lines, "NAMES")
-    return Members(channel, tuple(line.nick for line in body if isinstance(line, e.Member)))
+    members = [line for line in body if isinstance(line, e.Member)]
+    return Members(channel, tuple(m.nick for m in members), tuple(m.role for m in members))
 
 
 def _parties(event: e.Event) -> tuple[str, str] | None:

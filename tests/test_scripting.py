@@ -308,8 +308,8 @@ async def test_channels_and_who(flackd: RunningServer, env: dict[str, str]) -> N
 
     result = await flackcli(env, server_flag(flackd.port), "who", "#ops", "--json")
     assert records(result.stdout) == [
-        {"type": "member", "channel": "#ops", "nick": "bob"},
-        {"type": "member", "channel": "#ops", "nick": "carol"},
+        {"type": "member", "channel": "#ops", "nick": "bob", "role": "op"},  # it made #ops
+        {"type": "member", "channel": "#ops", "nick": "carol", "role": None},
     ]
     result = await flackcli(env, server_flag(flackd.port), "--text", "who", "#OPS")
     assert result.stdout == b"bob\ncarol\n"
@@ -417,6 +417,37 @@ async def test_tail_json_prints_valid_json_lines(
         }
         assert await t.terminate() == 143
     assert await bob.recv() == "PART #ops bob :lunch"
+
+
+async def test_tail_shows_modes_and_kicks_and_exits_3_when_kicked(
+    flackd: RunningServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    bob = await flackd.client("bob", "#ops")  # bob made #ops: its operator
+    async with tail(env, tmp_path, flackd.port, "#ops", "--json", "--history", "0") as t:
+        assert (await t.record())["state"] == "live"
+        assert await bob.recv() == "JOIN #ops alice-cli"
+        await bob.send("MODE #ops +v alice-cli")
+        assert await bob.recv() == "MODE #ops bob +v alice-cli"
+        record = await t.record()
+        assert {k: v for k, v in record.items() if k != "ts"} == {
+            "type": "mode",
+            "channel": "#ops",
+            "nick": "bob",
+            "changes": ["+v", "alice-cli"],
+        }
+        await bob.send("KICK #ops alice-cli enough")
+        assert await bob.recv() == "KICK #ops alice-cli bob :enough"
+        record = await t.record()
+        assert {k: v for k, v in record.items() if k != "ts"} == {
+            "type": "kick",
+            "channel": "#ops",
+            "nick": "alice-cli",
+            "by": "bob",
+            "reason": "enough",
+        }
+        with trio.fail_after(WAIT):
+            assert await t.process.wait() == 3
+    assert "bob kicked you out: enough" in t.stderr.read_text()
 
 
 async def test_tail_since_id_prints_exactly_what_came_after(
@@ -660,6 +691,22 @@ def test_json_records_have_stable_keys() -> None:
         "ts": ts,
         "id": "1-2",
         "nick": "erin",
+        "reason": "",
+    }
+    assert event_json(e.ModeChanged("#ops", "alice", ("+o-v", "erin", "dave")), "#ops", ts) == {
+        "type": "mode",
+        "channel": "#ops",
+        "ts": ts,
+        "nick": "alice",
+        "changes": ["+o-v", "erin", "dave"],
+    }
+    assert event_json(e.Kicked("#ops", "mallory", "alice", "spam"), "#ops", ts) == {
+        "type": "kick",
+        "channel": "#ops",
+        "ts": ts,
+        "nick": "mallory",
+        "by": "alice",
+        "reason": "spam",
     }
     assert event_json(e.NickChanged("erin", "erin2"), "#ops", ts) == {
         "type": "nick",

@@ -359,3 +359,29 @@ async def test_a_new_process_shows_recent_context_only_when_asked(
     expected = ["old one", "old two", "new one"] if context else ["new one"]
     assert second.texts() == expected
     second.supervisor.stop()
+
+
+async def test_a_key_joins_a_keyed_channel_and_a_kick_forgets_the_channel(
+    nursery: trio.Nursery, flackd: RunningServer
+) -> None:
+    bob = await flackd.client("bob", "#c")  # bob made #c: its operator
+    await bob.send("MODE #c +k sesame")
+    assert await bob.recv() == "MODE #c bob +k sesame"
+    memory = Memory("alice")
+    h = await supervised(nursery, flackd.port, memory)
+    await h.wait_for(is_live)
+    await h.supervisor.send(c.Join("#c", "sesame"))
+    assert await bob.recv() == "JOIN #c alice"
+    members = (await h.wait_for(Members))[0]
+    assert members == Members("#c", ("alice", "bob"), ("", "op"))
+    assert memory.channels == ["#c"]
+    await bob.send("KICK #c alice enough")
+    assert await bob.recv() == "KICK #c alice bob :enough"
+    kicked = (await h.wait_for(lambda i: isinstance(i, e.Kicked) and i.nick == "alice"))[0]
+    assert memory.channels == []  # treated as a part of hers: not re-joined on reconnect
+    cut(flackd.server, "alice")
+    await h.wait_for(is_live, count=2)
+    await bob.send("MSG #c still here?")
+    assert (await bob.recv()).endswith("bob :still here?")  # no JOIN of alice came first
+    assert CaughtUp("#c") not in h.items[h.items.index(kicked) :]
+    h.supervisor.stop()

@@ -231,6 +231,28 @@ async def test_first_run_asks_for_a_nick_once(tmp_path: Path, flackd: RunningSer
         assert "Nick:" not in screen
 
 
+async def test_operators_modes_and_kicks_in_words(tmp_path: Path, flackd: RunningServer) -> None:
+    async with tmux(tmp_path) as tm:
+        alice = await tm.open("alice", flackd.port, nick="alice")
+        await alice.wait_for(" live ")
+        await alice.say("/join #ops")  # alice makes #ops: its operator
+        await alice.wait_for("@alice")  # the member pane marks operators
+        bob = await netcat_user(flackd.port, "bob", "#ops")
+        await alice.wait_for("bob joined #ops")
+        await alice.say("/mode")
+        await alice.wait_for("modes of #ops: +n")
+        await alice.say("/op bob")
+        await alice.wait_for("alice sets mode +o bob")
+        await alice.wait_for("@bob")
+        assert (await bob.recv_until("MODE #ops"))[-1] == "MODE #ops alice +o bob"
+        await alice.say("/ban spam*")
+        await alice.say("/ban")
+        await alice.wait_for("spam*!*@* (set by alice")
+        await bob.send("KICK #ops alice enough for today")
+        screen = await alice.wait_for("you were kicked from #ops by bob (enough for")
+        assert "[#ops]" not in screen  # the channel is left, as after /part
+
+
 #: What the screen says when the server forgot the session (the first row of the line: it
 #: wraps in the message pane), and what it must not show instead: the raw refusal.
 SESSION_LOST_SHOWN = SESSION_LOST_TEXT.split(";")[0]

@@ -112,6 +112,7 @@ COMMAND_TABLE: list[tuple[str, str | None, Action]] = [
     ("/j #dev", "#general", SendCommand(c.Join("#dev"), focus="#dev")),
     ("/join dev", None, SendCommand(c.Join("#dev"), focus="#dev")),
     ("/JOIN #Dev", "#general", SendCommand(c.Join("#Dev"), focus="#Dev")),
+    ("/join #vault sesame", None, SendCommand(c.Join("#vault", "sesame"), focus="#vault")),
     ("/part", "#dev", SendCommand(c.Part("#dev"))),
     ("/part see you", "#dev", SendCommand(c.Part("#dev", "see you"))),
     ("/part #ops", "#dev", SendCommand(c.Part("#ops"))),
@@ -147,6 +148,28 @@ COMMAND_TABLE: list[tuple[str, str | None, Action]] = [
     ("/history", "bob", LoadOlder("bob")),
     ("/delete", "#dev", DeleteLast("#dev")),
     ("/delete", "bob", DeleteLast("bob")),
+    ("/delete oops, wrong window", "#dev", DeleteLast("#dev", "oops, wrong window")),
+    ("/delete 1795507200000-42", "#dev", SendCommand(c.Delete("1795507200000-42"))),
+    ("/delete 1795507200000-42 spam", None, SendCommand(c.Delete("1795507200000-42", "spam"))),
+    ("/mode", "#dev", SendCommand(c.Mode("#dev"))),
+    ("/mode #ops", "bob", SendCommand(c.Mode("#ops"))),
+    ("/mode +mt", "#dev", SendCommand(c.Mode("#dev", ("+mt",)))),
+    ("/mode +o-v bob carol", "#dev", SendCommand(c.Mode("#dev", ("+o-v", "bob", "carol")))),
+    ("/mode #ops +kl sesame 20", "#dev", SendCommand(c.Mode("#ops", ("+kl", "sesame", "20")))),
+    ("/mode -k", "#dev", SendCommand(c.Mode("#dev", ("-k",)))),
+    ("/mode +b", "#dev", SendCommand(c.Mode("#dev", ("+b",)))),
+    ("/kick bob", "#dev", SendCommand(c.Kick("#dev", "bob"))),
+    ("/kick bob take a break", "#dev", SendCommand(c.Kick("#dev", "bob", "take a break"))),
+    ("/kick #ops bob spam", "carol", SendCommand(c.Kick("#ops", "bob", "spam"))),
+    ("/op bob", "#dev", SendCommand(c.Mode("#dev", ("+o", "bob")))),
+    ("/op bob carol", "#dev", SendCommand(c.Mode("#dev", ("+oo", "bob", "carol")))),
+    ("/deop bob", "#dev", SendCommand(c.Mode("#dev", ("-o", "bob")))),
+    ("/voice bob", "#dev", SendCommand(c.Mode("#dev", ("+v", "bob")))),
+    ("/devoice bob", "#dev", SendCommand(c.Mode("#dev", ("-v", "bob")))),
+    ("/ban spam*", "#dev", SendCommand(c.Mode("#dev", ("+b", "spam*")))),
+    ("/ban *!*@flack", "#dev", SendCommand(c.Mode("#dev", ("+b", "*!*@flack")))),
+    ("/ban", "#dev", SendCommand(c.Mode("#dev", ("+b",)))),
+    ("/unban spam*", "#dev", SendCommand(c.Mode("#dev", ("-b", "spam*")))),
     ("/edit", "#dev", StartEdit("#dev")),
     ("/edit", "bob", StartEdit("bob")),
     ("/edit 1795507200000-42", "#dev", StartEdit("#dev", "1795507200000-42")),
@@ -203,7 +226,27 @@ def test_aliases_resolve(alias: str) -> None:
     ("text", "buffer", "expected"),
     [
         ("/join", "#dev", "usage: /join <#channel>"),
-        ("/join #a #b", "#dev", "usage: /join <#channel>"),
+        ("/join #a #b", "#dev", "one channel at a time"),
+        ("/join #a key more", "#dev", "usage: /join <#channel> [key]"),
+        ("/join #a no,comma", "#dev", "a key is 1-32 printable ASCII characters"),
+        ("/join #a " + "k" * 33, "#dev", "a key is 1-32 printable ASCII characters"),
+        ("/mode", "bob", "usage: /mode [#channel]"),
+        ("/mode +x", "#dev", "x is not a channel mode"),
+        ("/mode +o", "#dev", "+o needs a parameter"),
+        ("/mode +m bob", "#dev", "more parameters than the modes take"),
+        ("/mode +ooooooo a b c d e f g", "#dev", "at most 6 changes"),
+        ("/mode #bad! +m", "#dev", "#bad! is not a channel name"),
+        ("/kick", "#dev", "usage: /kick [#channel] <nick> [reason]"),
+        ("/kick bob", None, "usage: /kick"),
+        ("/kick 9lives", "#dev", "9lives is not a nick"),
+        ("/op", "#dev", "usage: /op <nick>..."),
+        ("/op bob", "bob", "this is not a channel"),
+        ("/op a b c d e f g", "#dev", "give 1 to 6 nicks"),
+        ("/voice bob!", "#dev", "bob! is not a nick"),
+        ("/ban a b", "#dev", "one mask at a time"),
+        ("/ban bad\u00e9", "#dev", "is not a mask"),
+        ("/unban", "#dev", "usage: /unban <mask>"),
+        ("/ban spam", None, "this is not a channel"),
         ("/part", None, "usage: /part [#channel] [reason]"),
         ("/msg", "#dev", "usage: /msg <nick|#channel> <text>"),
         ("/msg bob", "#dev", "usage: /msg <nick|#channel> <text>"),
@@ -232,7 +275,6 @@ def test_aliases_resolve(alias: str) -> None:
         ("/edit", None, "usage: /edit [id]"),
         ("/edit 42", "#dev", "42 is not a message id"),
         ("/edit 1-2 3-4", "#dev", "usage: /edit [id]"),
-        ("/delete 1-2", "#dev", "usage: /delete"),
         ("/read everything", "#dev", "usage: /read [-all]"),
         ("/clear now", "#dev", "usage: /clear"),
         ("/reconnect now", "#dev", "usage: /reconnect"),
@@ -255,7 +297,7 @@ def test_usage_errors_give_the_syntax(text: str, buffer: str | None, expected: s
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("/join #no spaces", "usage: /join"),
+        ("/join #no spaces here", "usage: /join"),
         ("/join #bad!", "#bad! is not a channel name"),
         ("/join #" + "x" * 33, "is not a channel name"),
         ("/part #bad!", "#bad! is not a channel name"),
@@ -292,6 +334,26 @@ def test_names_are_validated_with_the_codec_rules(text: str, expected: str) -> N
 def test_a_version_1_server_refuses_clearly(text: str, buffer: str, refusal: str) -> None:
     assert parse(text, buffer, protocol="1") == LocalError(refusal)
     assert "protocol 1" in refusal
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/mode", "/mode +m", "/kick bob", "/op bob", "/ban spam", "/join #vault sesame",
+     "/delete wrong window", "/delete 1795507200000-42 spam"],
+)  # fmt: skip
+@pytest.mark.parametrize("protocol", ["1", "1.1"])
+def test_a_server_before_1_2_has_no_operators(text: str, protocol: str) -> None:
+    refusal = parse(text, "#dev", protocol=protocol)
+    assert isinstance(refusal, LocalError)
+    assert f"protocol {protocol}" in refusal.text
+    assert "MODE and KICK came with 1.2" in refusal.text
+
+
+@pytest.mark.parametrize(
+    "text", ["/join #vault", "/delete", "/delete 1795507200000-42", "/names", "/invite bob"]
+)
+def test_a_1_1_server_still_gets_what_it_knows(text: str) -> None:
+    assert isinstance(parse(text, "#dev", protocol="1.1"), SendCommand | DeleteLast)
 
 
 @pytest.mark.parametrize(
@@ -361,8 +423,8 @@ def test_help_lists_every_command_and_explains_one() -> None:
     for cmd in SLASH_COMMANDS:
         assert any(cmd.syntax in line for line in lines), cmd.name
     assert help_lines("J") == [
-        "usage: /join <#channel>",
-        "join a channel, open its buffer and catch up",
+        "usage: /join <#channel> [key]",
+        "join a channel (with its key, if it has one), open its buffer and catch up",
         "aliases: /j",
     ]
     assert help_lines("nope") == ["no command /nope; /help lists them"]
@@ -396,6 +458,9 @@ CHANNELS = ["#general", "#dev", "#devops"]
         ("hi /jo", []),
         ("/msg b", ["bob ", "Bobby "]),
         ("/query d", ["dave "]),
+        ("/kick b", ["bob ", "Bobby "]),
+        ("/op c", ["carol "]),
+        ("/devoice d", ["dave "]),
         ("/join #de", ["#dev ", "#devops "]),
         ("/help to", ["topic "]),
         ("/help /re", ["read ", "reconnect ", "reply "]),

@@ -3,7 +3,9 @@
 Covers the unit-level acceptance checks of client-ux.md section 14 (unread and mention
 counts, the read marker, local time in Asia/Kolkata), dedupe by id, the gap line's position
 for either order of notices, neutralised rendering, the row layout, member lists, topics,
-the connection countdown, a session the server forgot, switching and scrolling. The pure
+the connection countdown, a session the server forgot, switching and scrolling, and the
+channel operators' lines (protocol 1.2): members' roles from NAMES and MODE, mode changes
+and kicks in words, being kicked, and messages an operator deleted. The pure
 helpers of ``ui.cells`` (colours, cells, wrapping, pane folding) are in test_ui_cells.py.
 """
 
@@ -558,6 +560,111 @@ def test_member_list_follows_joins_parts_quits_and_nick_changes() -> None:
         "dave quit (connection closed)",
     ]
     assert view.status().members == 2
+
+
+# --- operators and modes (protocol 1.2) ----------------------------------------------------
+
+
+def system_lines(view: View, name: str) -> list[str]:
+    buf = view.buffer(name)
+    assert buf is not None
+    return [line.text for line in buf.lines if line.kind == "system"]
+
+
+def test_member_roles_from_names_put_operators_then_voiced_first() -> None:
+    view = make_view()
+    view.apply(Members("#ops", ("alice", "bob", "Carol", "dave"), ("", "voice", "op", "")))
+    assert view.members("#ops") == ["@Carol", "+bob", "alice", "dave"]
+    view.apply(Members("#ops", ("alice", "bob")))  # a NAMES with no roles forgets them
+    assert view.members("#ops") == ["alice", "bob"]
+
+
+def test_mode_lines_are_said_in_words_and_roles_follow_o_and_v() -> None:
+    view = make_view()
+    view.apply(Members("#ops", ("alice", "bob", "carol"), ("op", "", "")))
+    view.apply(ev.ModeChanged("#ops", "alice", ("+o-v+m", "bob", "carol")))
+    view.apply(ev.ModeChanged("#ops", "alice", ("+v", "carol")))
+    assert view.members("#ops") == ["@alice", "@bob", "+carol"]
+    view.apply(ev.ModeChanged("#ops", "bob", ("+v-o", "bob", "alice")))
+    assert view.members("#ops") == ["@bob", "+carol", "alice"]
+    view.apply(ev.ModeChanged("#ops", "bob", ("-o", "bob")))  # still voiced
+    assert view.members("#ops") == ["+bob", "+carol", "alice"]
+    view.apply(ev.NickChanged("carol", "Caro"))  # the role follows a nick change
+    view.apply(ev.ModeChanged("#ops", "alice", ("+b", "spam*!*@*")))
+    assert view.members("#ops") == ["+bob", "+Caro", "alice"]
+    assert system_lines(view, "#ops") == [
+        "alice sets mode +o-v+m bob carol",
+        "alice sets mode +v carol",
+        "bob sets mode +v-o bob alice",
+        "bob sets mode -o bob",
+        "carol is now known as Caro",
+        "alice sets mode +b spam*!*@*",
+    ]
+
+
+def test_a_mode_line_flackcli_cannot_read_is_still_shown() -> None:
+    view = make_view()
+    view.apply(Members("#ops", ("alice", "bob"), ("", "op")))
+    view.apply(ev.ModeChanged("#ops", "bob", ("+Z", "alice")))
+    assert view.members("#ops") == ["@bob", "alice"]
+    assert system_lines(view, "#ops") == ["bob sets mode +Z alice"]
+
+
+def test_the_answer_to_a_mode_query_shows_where_it_was_asked() -> None:
+    view = make_view()
+    join(view, "#general", "bob")
+    join(view, "#ops", "bob")
+    view.select_name("#general")
+    view.apply(ev.ModeChanged("#ops", "*", ("+ntk", "sesame")))
+    view.apply(ev.ModeChanged("#elsewhere", "*", ("+n",)))
+    assert system_lines(view, "#general") == [
+        "modes of #ops: +ntk sesame",
+        "modes of #elsewhere: +n",
+    ]
+    assert system_lines(view, "#ops") == []
+
+
+def test_a_kick_of_someone_else_is_a_line_and_leaves_the_member_list() -> None:
+    view = make_view()
+    view.apply(ev.Topic("#ops", "*", "*", ""))
+    view.apply(Members("#ops", ("alice", "bob", "carol"), ("op", "voice", "")))
+    view.apply(ev.Kicked("#ops", "bob", "alice", "spam"))
+    view.apply(ev.Kicked("#ops", "carol", "alice", ""))
+    assert view.members("#ops") == ["@alice"]
+    assert system_lines(view, "#ops") == ["alice kicked bob (spam)", "alice kicked carol"]
+    view.apply(ev.Joined("#ops", "bob"))  # back: no role kept from before the kick
+    assert view.members("#ops") == ["@alice", "bob"]
+
+
+def test_being_kicked_leaves_the_channel_and_says_so_loudly() -> None:
+    view = make_view()
+    join(view, "#general", "bob")
+    join(view, "#ops", "bob")
+    view.select_name("#ops")
+    view.apply(ev.Kicked("#ops", "Alice", "bob", "take a break"))
+    assert view.buffer("#ops") is None
+    assert view.channel_names() == ["#general"]
+    said = "you were kicked from #ops by bob (take a break)"
+    for name in ("#general", SERVER):  # where I look now, and the server buffer
+        buf = view.buffer(name)
+        assert buf is not None
+        assert [(ln.kind, ln.text) for ln in buf.lines][-1] == ("error", said)
+
+
+def test_a_message_deleted_by_an_operator_says_by_whom_and_why() -> None:
+    view = make_view()
+    join(view, "#ops", "bob", "carol")
+    view.apply(msg("#ops", "1-1", "carol", "buy pills"))
+    view.apply(msg("#ops", "1-2", "carol", "oops"))
+    view.apply(msg("#ops", "1-3", "carol", "typo"))
+    view.apply(ev.Deleted("#ops", "1-1", "bob", "spam"))
+    view.apply(ev.Deleted("#ops", "1-2", "bob"))
+    view.apply(ev.Deleted("#ops", "1-3", "carol"))
+    assert message_texts(view, "#ops") == [
+        "(message deleted by bob: spam)",
+        "(message deleted by bob)",
+        "(message deleted)",
+    ]
 
 
 def test_my_part_closes_the_channel_buffer() -> None:

@@ -108,8 +108,9 @@ async def test_two_browser_users_and_a_netcat_user_chat_in_one_channel(web: Web)
                 ("bob", "hi alice, bob here"),
                 ("carol", "and carol from netcat"),
             ]
-            # the live member list (NAMES, then JOIN events)
-            await page.wait_members("alice", "bob", "carol")
+            # the live member list (NAMES, then JOIN events): carol made #general, so she
+            # is its operator, listed first
+            await page.wait_members("carol", "alice", "bob")
 
         # author and time: <time datetime=ISO UTC> shown in local time, full UTC on hover
         echo = await line(carol, r"carol :and carol from netcat$")
@@ -378,7 +379,7 @@ async def test_keyboard_switcher_and_slash_commands(web: Web) -> None:
         await line(carol, r"^TOPIC #general alice \S+ :release on Thursday$")
         await alice.wait_text("#topic", "release on Thursday")
         await alice.say("/names")
-        await alice.wait_notice("#general (2): alice, carol")
+        await alice.wait_notice("#general (2): alice, @carol")
         await alice.say("/dance")
         await alice.wait_notice("unknown command /dance", error=True)
         # the mistyped command stays in the box to be fixed
@@ -395,6 +396,48 @@ async def test_keyboard_switcher_and_slash_commands(web: Web) -> None:
         await alice.wait_notice("carol invites you to #lounge: /join #lounge")
         await alice.say("/part #random")
         await alice.wait_gone('#channels li[data-conv="#random"]')
+        await clean(alice)
+
+
+async def test_operators_modes_and_kicks(web: Web) -> None:
+    bob = await web.netcat("bob", "#general")  # bob made #general: its operator
+    async with open_page(web.url) as alice:
+        await alice.register("alice")
+        await alice.say("/join #random")
+        await alice.open("#general")
+        await alice.wait_members("bob", "alice")
+        assert await alice.attr('#members li[data-nick="bob"]', "data-role") == "op"
+        assert await alice.text('#members li[data-nick="bob"] .role') == "@"
+        # a refusal shows its text; a query its answer
+        await alice.say("/op bob")
+        await alice.wait_notice("only operators of #general change its modes", error=True)
+        await alice.say("/mode")
+        await alice.wait_notice("Modes of #general: +n")
+        # mode changes are lines, and the member list follows them
+        await bob.send("MODE #general +v alice")
+        await alice.wait_text("#log li.event:last-child .text", "bob sets mode +v alice")
+        await alice.wait_css('#members li[data-nick="alice"][data-role="voice"]')
+        await bob.send("MODE #general +o alice")
+        await alice.wait_css('#members li[data-nick="alice"][data-role="op"]')
+        # an operator's commands
+        await alice.say("/ban spam*")
+        await line(bob, r"^MODE #general alice \+b spam\*!\*@\*$")
+        await alice.say("/ban")
+        await alice.wait_notice("spam*!*@* (set by alice, ")
+        await alice.say("/kick bob take a break")
+        await line(bob, r"^KICK #general bob alice :take a break$")
+        await alice.wait_text("#log li.event:last-child .text", "alice kicked bob (take a break)")
+        await alice.wait_members("alice")
+        await bob.send("JOIN #general")
+        await alice.wait_members("alice", "bob")
+        await alice.say("/op bob")
+        await line(bob, r"^MODE #general alice \+o bob$")
+        await alice.wait_members("alice", "bob")  # both operators: alphabetical
+        # being kicked leaves the channel, and says so
+        await bob.send("KICK #general alice enough")
+        await alice.wait_gone('#channels li[data-conv="#general"]')
+        await alice.wait_css('ol#log[data-conv="#random"]')
+        await alice.wait_notice("You were kicked from #general by bob (enough).", error=True)
         await clean(alice)
 
 

@@ -2,8 +2,9 @@
 
 Owns: :func:`perform`, which runs on the Trio side (called by ``ui.runner``) and turns one
 ``ui.input`` action into supervisor calls and view updates, including showing the replies
-of LIST, NAMES, TOPIC, HISTORY and /raw, and turning refusals into error lines. Imports
-``flackd.codec`` and flackcli modules; never prompt_toolkit, never asyncio.
+of LIST, NAMES, TOPIC, HISTORY, the ban list (``MODE #c +b``) and /raw, and turning
+refusals into error lines. Imports ``flackd.codec`` and flackcli modules; never
+prompt_toolkit, never asyncio.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from flackd.codec import events as e
 from flackd.codec import format_event
 
 __all__ = ["perform"]
+
+#: How a NAMES role is shown before a nick (as IRC clients show them).
+_ROLE_PREFIX = {"op": "@", "voice": "+"}
 
 
 async def perform(action: ui.Action, supervisor: Supervisor, view: View) -> bool:
@@ -80,12 +84,12 @@ async def _perform(action: ui.Action, supervisor: Supervisor, view: View) -> boo
             messages = [line for line in lines if isinstance(line, e.Message)]
             if view.insert_older(channel, messages) == 0:
                 view.note(f"nothing older in {channel}")
-        case ui.DeleteLast(channel):
+        case ui.DeleteLast(channel, reason):
             msgid = view.last_own_id(channel)
             if msgid is None:
                 view.note(f"you have no message in {channel} to delete", error=True)
             else:
-                await supervisor.send(c.Delete(msgid))
+                await supervisor.send(c.Delete(msgid, reason))
         case ui.Raw(line):
             for reply in await supervisor.call(line):
                 view.note(format_event(reply))
@@ -111,9 +115,20 @@ async def _send(command: c.Command, supervisor: Supervisor, view: View) -> None:
                 view.note(f"  {entry.channel} ({entry.members}){topic}")
         case c.Names(channel):
             lines = await supervisor.call(command)
-            nicks = tuple(x.nick for x in lines if isinstance(x, e.Member))
-            view.apply(Members(channel, nicks))
-            view.note(f"{channel}: {len(nicks)} member(s): {', '.join(nicks)}")
+            members = [x for x in lines if isinstance(x, e.Member)]
+            view.apply(
+                Members(channel, tuple(m.nick for m in members), tuple(m.role for m in members))
+            )
+            shown = ", ".join(_ROLE_PREFIX.get(m.role, "") + m.nick for m in members)
+            view.note(f"{channel}: {len(members)} member(s): {shown}")
+        case c.Mode(channel, words) if [w.lstrip("+") for w in words] == ["b"]:
+            lines = await supervisor.call(command)  # the BANS block: the pump skips blocks
+            bans = [x for x in lines if isinstance(x, e.BanEntry)]
+            view.note(
+                f"{channel}: {len(bans)} ban(s)" + ("; /unban <mask> lifts one" if bans else "")
+            )
+            for ban in bans:
+                view.note(f"  {ban.mask} (set by {ban.setter}, {ban.time})")
         case c.Topic(channel, None):
             for line in await supervisor.call(command):
                 if isinstance(line, e.Topic):

@@ -2,11 +2,15 @@
 
 Owns: :class:`Line` (one logical line: a message, a system or error line, the gap line),
 :class:`Buffer` (a channel, a private conversation or the server buffer, with its lines,
-members, topic, counts, read position, scroll offset and sync state), the plain records the
-bars are drawn from (:class:`ChannelRow`, :class:`Status`), the fixed texts the view shows
-(:data:`GAP_TEXT`, :data:`SESSION_LOST_TEXT`), and the bounded memory of ids a buffer has
-shown (:func:`remember_id`). Data only: what changes these objects and when lives in
-``ui.reading``, ``ui.render``, ``ui.model`` and ``ui.view``.
+members and their roles, topic, counts, read position, scroll offset and sync state), the
+plain records the bars are drawn from (:class:`ChannelRow`, :class:`Status`), the fixed
+texts the view shows (:data:`GAP_TEXT`, :data:`SESSION_LOST_TEXT`), and the small
+operations that keep a buffer's fields consistent: the bounded memory of ids it has shown
+(:func:`remember_id`), where a gap line goes (:func:`gap_position`), and its members with
+their roles (operator ``@``, voiced ``+``; protocol 1.2), kept together by
+:func:`set_members`, :func:`set_role`, :func:`drop_member` and :func:`rename_member` and
+listed as the member pane shows them by :func:`member_labels`. What changes these objects
+and when lives in ``ui.reading``, ``ui.render``, ``ui.model`` and ``ui.view``.
 
 Must not import anything but the standard library and ``flackcli.ui.cells``: never trio,
 never prompt_toolkit, never the network side of flackcli.
@@ -14,6 +18,7 @@ never prompt_toolkit, never the network side of flackcli.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal, NamedTuple
@@ -32,8 +37,14 @@ __all__ = [
     "Line",
     "LineKind",
     "Status",
+    "drop_member",
+    "gap_position",
     "id_after",
+    "member_labels",
     "remember_id",
+    "rename_member",
+    "set_members",
+    "set_role",
 ]
 
 #: Key and shown name of the server buffer. ``server`` is a reserved nick, so no private
@@ -92,6 +103,7 @@ class Buffer:
     topic_setter: str = ""
     topic_known: bool = False  # a TOPIC line arrived since the buffer opened
     members: dict[str, str] = field(default_factory=dict)  # folded -> as shown
+    roles: dict[str, str] = field(default_factory=dict)  # folded -> mode letters: "o", "v", "ov"
     unread: int = 0
     mentions: int = 0
     scroll: int = 0  # rows between the bottom of the view and the newest row
@@ -143,6 +155,29 @@ def remember_id(buf: Buffer, msg_id: str, max_ids: int) -> None:
         del buf.ids[next(iter(buf.ids))]
 
 
+def gap_position(buf: Buffer, after_id: str | None) -> int | None:
+    """Where the gap line goes for messages missed after ``after_id``: right after that
+    message when shown, else (while syncing) after the line the sync began at, else at the
+    end; None when a gap line is there already."""
+    at = len(buf.lines)
+    found = None
+    if after_id is not None:
+        found = next((i for i in range(len(buf.lines) - 1, -1, -1)
+                      if buf.lines[i].id == after_id), None)  # fmt: skip
+    if found is not None:
+        at = found + 1
+    elif buf.syncing:
+        anchor = buf.sync_anchor
+        at = 0
+        if anchor is not None:
+            at = next((i + 1 for i, ln in enumerate(buf.lines) if ln is anchor), 0)
+    if at < len(buf.lines) and buf.lines[at].kind == "gap":
+        return None
+    if at > 0 and buf.lines[at - 1].kind == "gap":
+        return None
+    return at
+
+
 def _id_key(msg_id: str) -> tuple[int, int] | None:
     boot, dash, seq = msg_id.partition("-")
     if not (dash and boot.isascii() and boot.isdigit() and seq.isascii() and seq.isdigit()):
@@ -157,3 +192,65 @@ def id_after(msg_id: str, other: str | None) -> bool:
         return True
     a, b = _id_key(msg_id), _id_key(other)
     return a is None or b is None or a > b
+
+
+# -- members and their roles (protocol 1.2) -------------------------------------------------
+
+#: The mode letter of each role NAMES gives (``MEMBER alice role=op``).
+_ROLE_LETTER: Final = {"op": "o", "voice": "v"}
+
+
+def set_members(
+    buf: Buffer, keys: Sequence[str], names: Sequence[str], roles: Sequence[str] = ()
+) -> None:
+    """The whole member list, replacing what ``buf`` knew: folded nicks, the nicks as
+    shown, and alongside them the roles NAMES gave (``op``, ``voice`` or ""; fewer roles
+    than nicks, or none, when the caller knows none)."""
+    buf.members = dict(zip(keys, names, strict=True))
+    buf.roles = {k: _ROLE_LETTER[r] for k, r in zip(keys, roles, strict=False) if r in _ROLE_LETTER}
+
+
+def set_role(buf: Buffer, key: str, letter: str, on: bool) -> None:
+    """Member ``key`` (folded) got (``on``) or lost mode ``letter`` (``o`` or ``v``)."""
+    if key not in buf.members or letter not in "ov":
+        return
+    have = buf.roles.get(key, "").replace(letter, "")
+    have = "".join(sorted(have + letter)) if on else have
+    if have:
+        buf.roles[key] = have
+    else:
+        buf.roles.pop(key, None)
+
+
+def drop_member(buf: Buffer, key: str) -> bool:
+    """Member ``key`` (folded) left; False if it was not a member."""
+    buf.roles.pop(key, None)
+    return buf.members.pop(key, None) is not None
+
+
+def rename_member(buf: Buffer, old_key: str, new_key: str, new: str) -> bool:
+    """Member ``old_key`` is now ``new`` (folded ``new_key``), keeping its roles; False if
+    it was not a member."""
+    if old_key not in buf.members:
+        return False
+    del buf.members[old_key]
+    buf.members[new_key] = new
+    role = buf.roles.pop(old_key, None)
+    if role:
+        buf.roles[new_key] = role
+    return True
+
+
+def member_labels(buf: Buffer) -> list[str]:
+    """The members as the member pane lists them, as IRC clients do: operators
+    (``@alice``), then voiced members (``+bob``), then the others, each alphabetically."""
+
+    def rank(key: str) -> tuple[int, str]:
+        role = buf.roles.get(key, "")
+        return (0 if "o" in role else 1 if "v" in role else 2), key
+
+    return [_prefix(buf.roles.get(k, "")) + buf.members[k] for k in sorted(buf.members, key=rank)]
+
+
+def _prefix(role: str) -> str:
+    return "@" if "o" in role else "+" if "v" in role else ""

@@ -4,7 +4,11 @@ Owns: turning one submitted input into a typed, frozen :data:`Action` (:func:`pa
 slash-command table with aliases, syntax and help (:data:`SLASH_COMMANDS`); completion
 candidates for nicks, ``#channels`` and ``/commands`` (:func:`complete`); splitting pasted
 or over-long text into messages that fit the protocol's line limit (:func:`split_paste`,
-:func:`max_text_bytes`) and the paste-guard rule (:func:`needs_confirmation`).
+:func:`max_text_bytes`) and the paste-guard rule (:func:`needs_confirmation`). The channel
+operators' commands (protocol 1.2: ``/mode``, ``/kick``, ``/op``, ``/deop``, ``/voice``,
+``/devoice``, ``/ban``, ``/unban``, and ``/join`` with a key) are checked here with
+``flackd.codec.modes`` before they become ``MODE`` and ``KICK`` commands, so a typo is a
+local error, not a round trip.
 
 Must not import anything but the standard library, ``flackd.codec`` and
 ``flackcli.notices``: never trio, never prompt_toolkit, nothing else from flackd. Nothing
@@ -18,13 +22,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from flackd.codec import commands as c
 from flackd.codec.grammar import MAX_COUNT, format_command
 from flackd.codec.ids import parse_id
+from flackd.codec.modes import MAX_CHANGES, ModeError, is_valid_key, normalise_mask, parse_changes
 from flackd.codec.text import fold, is_channel, is_valid_channel, is_valid_nick
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "DM_HISTORY_UNSUPPORTED",
     "EDIT_UNSUPPORTED",
     "ME_UNSUPPORTED",
+    "OPERATORS_UNSUPPORTED",
     "SLASH_COMMANDS",
     "Action",
     "ClearBuffer",
@@ -80,6 +86,10 @@ EDIT_UNSUPPORTED: Final = (
 )
 DM_HISTORY_UNSUPPORTED: Final = (
     "this server keeps no private messages (protocol 1): only channels have history"
+)
+OPERATORS_UNSUPPORTED: Final = (
+    "this server has no channel operators or modes (it speaks protocol {protocol}; "
+    "MODE and KICK came with 1.2)"
 )
 
 # ---------------------------------------------------------------------------------------
@@ -173,10 +183,12 @@ class LoadOlder:
 
 @dataclass(frozen=True, slots=True)
 class DeleteLast:
-    """``/delete``: ``DELETE <id>`` of my newest message in ``channel`` (a channel, or a
-    nick for a private conversation)."""
+    """``/delete [reason]``: ``DELETE <id> [reason]`` of my newest message in ``channel``
+    (a channel, or a nick for a private conversation). ``/delete <id> [reason]`` is a
+    :class:`SendCommand` instead (an operator deletes anyone's message in a channel)."""
 
     channel: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +270,8 @@ class SlashCommand:
 
 
 SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
-    SlashCommand("join", ("j",), "/join <#channel>",
-                 "join a channel, open its buffer and catch up"),
+    SlashCommand("join", ("j",), "/join <#channel> [key]",
+                 "join a channel (with its key, if it has one), open its buffer and catch up"),
     SlashCommand("part", ("leave", "close"), "/part [#channel] [reason]",
                  "leave a channel; in a private conversation, close it"),
     SlashCommand("msg", (), "/msg <nick|#channel> <text>",
@@ -275,8 +287,24 @@ SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
     SlashCommand("topic", (), "/topic [#channel] [text]", "show the topic, or set it"),
     SlashCommand("invite", (), "/invite <nick> [#channel]",
                  "ask someone to join this channel (or #channel)"),
+    SlashCommand("mode", (), "/mode [#channel] [+|-modes [params]]",
+                 "show the channel's modes, or change them (operators): /mode +m, "
+                 "/mode +o bob, /mode +b lists bans"),
+    SlashCommand("kick", (), "/kick [#channel] <nick> [reason]",
+                 "put someone out of this channel (operators)"),
+    SlashCommand("op", (), "/op <nick>...", "make members channel operators (@)"),
+    SlashCommand("deop", (), "/deop <nick>...", "take channel operator away"),
+    SlashCommand("voice", (), "/voice <nick>...",
+                 "let members write in a moderated (+m) channel (+)"),
+    SlashCommand("devoice", (), "/devoice <nick>...", "take voice away"),
+    SlashCommand("ban", (), "/ban [mask]",
+                 "ban nick or nick!user@host (* and ? match) from this channel; "
+                 "no mask: list the bans"),
+    SlashCommand("unban", (), "/unban <mask>", "lift a ban of this channel"),
     SlashCommand("history", (), "/history [n]", "load n older messages (default: one page)"),
-    SlashCommand("delete", (), "/delete", "delete your last message here"),
+    SlashCommand("delete", (), "/delete [id] [reason]",
+                 "delete your last message here (or message id: an operator may delete "
+                 "anyone's), saying why if you like"),
     SlashCommand("edit", (), "/edit [id]",
                  "edit your last message here (or message id): Enter saves, Esc cancels"),
     SlashCommand("read", (), "/read [-all]", "mark this buffer read (-all: every buffer)"),
@@ -457,7 +485,7 @@ def parse(
     current_buffer: str | None,
     max_line: int = DEFAULT_MAX_LINE,
     *,
-    protocol: str = "1.1",
+    protocol: str = "1.2",
 ) -> Action:
     """What to do with one submitted input in ``current_buffer``.
 
@@ -466,7 +494,7 @@ def parse(
     case, aliases included. Input with several lines is always messages, never commands.
     ``max_line`` is the server's line limit (``HELLO ... maxline=``); ``protocol`` its
     version (``HELLO ... protocol=``): with "1", ``/me``, ``/edit`` and the history of
-    private conversations are local errors.
+    private conversations are local errors; before "1.2", the operators' commands are.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
@@ -487,8 +515,20 @@ def parse(
         )
     action = _HANDLERS[cmd.name](args, current_buffer, max_line)
     if protocol == "1":
-        return _version_1(action)
+        action = _version_1(action)
+    if protocol in ("1", "1.1") and _needs_operators(action):
+        return LocalError(OPERATORS_UNSUPPORTED.format(protocol=protocol))
     return action
+
+
+def _needs_operators(action: Action) -> bool:
+    """Whether ``action`` needs protocol 1.2 (modes, kicks, keys, reasons for deleting)."""
+    match action:
+        case SendCommand(c.Mode() | c.Kick()) | SendCommand(c.Join(_, str())):
+            return True
+        case SendCommand(c.Delete(_, reason)) | DeleteLast(_, reason) if reason:
+            return True
+    return False
 
 
 def _version_1(action: Action) -> Action:
@@ -512,18 +552,26 @@ def parse_edit(text: str, msg_id: str, max_line: int = DEFAULT_MAX_LINE) -> Acti
     return _send(c.Edit(msg_id, new), max_line)
 
 
+_Handler = Callable[[str, str | None, int], Action]
+
+
 def _words(args: str) -> list[str]:
     return args.split()
 
 
 def _join(args: str, buffer: str | None, max_line: int) -> Action:
     words = _words(args)
-    if len(words) != 1:
+    if not 1 <= len(words) <= 2:
         return _usage("join", "too many parameters" if words else "")
     name = words[0] if words[0].startswith("#") else "#" + words[0]
     if not is_valid_channel(name):
         return _bad_channel(words[0])
-    return _send(c.Join(name), max_line, focus=name)
+    key = words[1] if len(words) == 2 else None
+    if key is not None and key.startswith("#"):
+        return _usage("join", "one channel at a time (a key cannot start with # here)")
+    if key is not None and not is_valid_key(key):
+        return _usage("join", "a key is 1-32 printable ASCII characters, no spaces or commas")
+    return _send(c.Join(name, key), max_line, focus=name)
 
 
 def _part(args: str, buffer: str | None, max_line: int) -> Action:
@@ -631,6 +679,84 @@ def _invite(args: str, buffer: str | None, max_line: int) -> Action:
     return _send(c.Invite(words[0], channel), max_line)
 
 
+def _channel_and_rest(args: str, buffer: str | None, name: str) -> tuple[str, str] | LocalError:
+    """``#channel rest`` or, in a channel's buffer, ``rest`` for that channel."""
+    first, _, rest = args.partition(" ")
+    if first.startswith("#"):
+        return (first, rest.strip(" ")) if is_valid_channel(first) else _bad_channel(first)
+    here = _channel_of(buffer)
+    return (here, args) if here is not None else _usage(name, "this is not a channel")
+
+
+def _mode_command(channel: str, words: list[str], max_line: int) -> Action:
+    """``MODE <channel> <words>``, the words checked as the server reads them."""
+    try:
+        changes = parse_changes(words)
+    except ModeError as err:
+        return _usage("mode", str(err))
+    if len(changes) > MAX_CHANGES:
+        return _usage("mode", f"at most {MAX_CHANGES} changes at once")
+    return _send(c.Mode(channel, tuple(words)), max_line)
+
+
+def _mode(args: str, buffer: str | None, max_line: int) -> Action:
+    found = _channel_and_rest(args, buffer, "mode")
+    if isinstance(found, LocalError):
+        return found
+    channel, rest = found
+    return _mode_command(channel, _words(rest), max_line)
+
+
+def _kick(args: str, buffer: str | None, max_line: int) -> Action:
+    found = _channel_and_rest(args, buffer, "kick")
+    if isinstance(found, LocalError):
+        return found
+    channel, rest = found
+    nick, _, reason = rest.partition(" ")
+    if not nick:
+        return _usage("kick")
+    if not is_valid_nick(nick):
+        return _bad_nick(nick)
+    return _send(c.Kick(channel, nick, reason.strip(" ")), max_line)
+
+
+def _member_mode(sign: str, letter: str, name: str) -> _Handler:
+    """``/op bob carol`` and the like: ``MODE <this channel> +oo bob carol``."""
+
+    def handler(args: str, buffer: str | None, max_line: int) -> Action:
+        channel = _channel_of(buffer)
+        nicks = _words(args)
+        if channel is None:
+            return _usage(name, "this is not a channel")
+        if not 1 <= len(nicks) <= MAX_CHANGES:
+            return _usage(name, f"give 1 to {MAX_CHANGES} nicks" if nicks else "")
+        bad = next((nick for nick in nicks if not is_valid_nick(nick)), None)
+        if bad is not None:
+            return _bad_nick(bad)
+        return _send(c.Mode(channel, (sign + letter * len(nicks), *nicks)), max_line)
+
+    return handler
+
+
+def _ban_mode(sign: str, name: str) -> _Handler:
+    """``/ban mask`` (``/ban`` alone lists the bans) and ``/unban mask``."""
+
+    def handler(args: str, buffer: str | None, max_line: int) -> Action:
+        channel = _channel_of(buffer)
+        masks = _words(args)
+        if channel is None:
+            return _usage(name, "this is not a channel")
+        if not masks and sign == "+":
+            return _send(c.Mode(channel, ("+b",)), max_line)
+        if len(masks) != 1:
+            return _usage(name, "one mask at a time" if masks else "")
+        if normalise_mask(masks[0]) is None:
+            return _usage(name, f"{masks[0]} is not a mask: nick, or nick!user@host")
+        return _send(c.Mode(channel, (sign + "b", masks[0])), max_line)
+
+    return handler
+
+
 def _history(args: str, buffer: str | None, max_line: int) -> Action:
     channel = _target(buffer)
     if channel is None:
@@ -647,12 +773,13 @@ def _history(args: str, buffer: str | None, max_line: int) -> Action:
 
 
 def _delete(args: str, buffer: str | None, max_line: int) -> Action:
-    if args:
-        return _usage("delete", "/delete takes no parameters")
+    first, _, rest = args.partition(" ")
+    if first and parse_id(first) is not None:
+        return _send(c.Delete(first, rest.strip(" ")), max_line)
     channel = _target(buffer)
     if channel is None:
         return _usage("delete", "this buffer has no messages of yours")
-    return DeleteLast(channel)
+    return DeleteLast(channel, args)
 
 
 def _edit(args: str, buffer: str | None, max_line: int) -> Action:
@@ -729,7 +856,7 @@ def _quit(args: str, buffer: str | None, max_line: int) -> Action:
     return Quit(args or None)
 
 
-_HANDLERS: Final = {
+_HANDLERS: Final[dict[str, _Handler]] = {
     "join": _join,
     "part": _part,
     "msg": _msg,
@@ -741,6 +868,14 @@ _HANDLERS: Final = {
     "names": _names,
     "topic": _topic,
     "invite": _invite,
+    "mode": _mode,
+    "kick": _kick,
+    "op": _member_mode("+", "o", "op"),
+    "deop": _member_mode("-", "o", "deop"),
+    "voice": _member_mode("+", "v", "voice"),
+    "devoice": _member_mode("-", "v", "devoice"),
+    "ban": _ban_mode("+", "ban"),
+    "unban": _ban_mode("-", "unban"),
     "history": _history,
     "delete": _delete,
     "edit": _edit,
@@ -757,7 +892,9 @@ _HANDLERS: Final = {
 # ---------------------------------------------------------------------------------------
 # Completion.
 
-_NICK_ARG_COMMANDS: Final = frozenset({"msg", "query"})
+_NICK_ARG_COMMANDS: Final = frozenset(
+    {"msg", "query", "kick", "op", "deop", "voice", "devoice", "ban", "unban"}
+)
 
 
 def current_word(text_before_cursor: str) -> str:

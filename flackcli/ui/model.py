@@ -25,7 +25,7 @@ from typing import TypedDict
 
 import flackcli.ui.reading as reading
 from flackcli.ui.buffer_list import BufferList
-from flackcli.ui.buffers import Buffer, Line, remember_id
+from flackcli.ui.buffers import Buffer, Line, member_labels, remember_id
 from flackcli.ui.cells import Row, clean
 from flackcli.ui.reading import Bell
 from flackcli.ui.render import Renderer
@@ -239,14 +239,15 @@ class BufferModel(BufferList):
         return out
 
     def members(self, name: str | None = None) -> list[str]:
-        """Members of a channel alphabetically (ignoring case); for a private
-        conversation, its two people."""
+        """Members of a channel: operators (``@alice``), voiced (``+bob``), then the
+        others, each alphabetically (ignoring case); for a private conversation, its two
+        people."""
         buf = self.buffer(name)
         if buf is None or buf.kind == "server":
             return []
         if buf.kind == "dm":
             return sorted({buf.name, self.my_nick}, key=fold)
-        return sorted(buf.members.values(), key=fold)
+        return member_labels(buf)
 
     def take_bell(self) -> bool:
         """True once after a mention or DM arrived off screen (per ``bell``)."""

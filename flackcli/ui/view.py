@@ -12,10 +12,11 @@ rest of flackcli uses, and re-exports the names they use from those modules.
 Owns: applying server lines (``flackd.codec.events``) and client notices
 (``flackcli.notices``) to the buffers: messages (dedupe by id), our own joins and the sync
 state of a channel until it is caught up, member lists, topics (including a topic that
-arrives before its buffer), nick changes, parts and quits, deletions, where the gap line
-goes, edits (``EDITED``) and the server's unread counts (``UNREAD``, protocol 1.1), error
-lines, the connection state and the retry countdown, a session the server forgot; and the
-data of the status and title bars.
+arrives before its buffer), nick changes, parts, kicks and quits, deletions (by an
+operator, with a reason), channel modes and members' roles (protocol 1.2), where the gap
+line goes, edits (``EDITED``) and the server's unread counts (``UNREAD``, protocol 1.1),
+error lines, the connection state and the retry countdown, a session the server forgot;
+and the data of the status and title bars.
 
 Must not import anything but the standard library, ``flackd.codec``, ``flackcli.notices``
 and the ``ui`` view modules above: never trio, never prompt_toolkit, nothing else from
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Final, Unpack
 
@@ -59,7 +61,12 @@ from flackcli.ui.buffers import (
     Line,
     LineKind,
     Status,
+    drop_member,
+    gap_position,
     remember_id,
+    rename_member,
+    set_members,
+    set_role,
 )
 from flackcli.ui.cells import (
     PALETTE,
@@ -79,6 +86,7 @@ from flackcli.ui.cells import (
 )
 from flackcli.ui.model import BufferModel, ModelOptions
 from flackd.codec import events as ev
+from flackd.codec.modes import ModeError, parse_changes
 from flackd.codec.text import fold
 
 __all__ = [
@@ -124,7 +132,7 @@ class View(BufferModel):
         self.connection = ConnectionState("connecting")
         self._retry_at: datetime | None = None
         self.last_private_from: str | None = None  # for /reply
-        self.protocol = "1.1"  # the server's (HELLO protocol=); "1" has no EDIT, ACTION, MARK
+        self.protocol = "1.2"  # the server's (HELLO protocol=); "1" has no EDIT, ACTION, MARK
         self._orphan_topics: dict[str, ev.Topic] = {}  # TOPIC before its buffer opened
 
     # -- applying events and notices --------------------------------------------------
@@ -149,10 +157,14 @@ class View(BufferModel):
                     self._orphan_topics[fold(channel)] = item
                     while len(self._orphan_topics) > _MAX_ORPHAN_TOPICS:
                         del self._orphan_topics[next(iter(self._orphan_topics))]
-            case ev.Deleted(target, msg_id, nick):
-                self._on_deleted(self.conversation_of(target, nick), msg_id)
+            case ev.Deleted(target, msg_id, nick, reason):
+                self._on_deleted(self.conversation_of(target, nick), msg_id, nick, reason)
             case ev.Edited(target, msg_id, _time, editor, text):
                 self._edit(self.conversation_of(target, editor), msg_id, text)
+            case ev.ModeChanged(channel, nick, changes):
+                self._on_mode(channel, nick, changes)
+            case ev.Kicked(channel, nick, by, reason):
+                self._on_kicked(channel, nick, by, reason)
             case UnreadCounts(counts):
                 self._on_unread(counts)
             case ev.Ok(command, params) if command in ("JOIN", "CREATE") and params:
@@ -172,16 +184,14 @@ class View(BufferModel):
                 self._system(self.current, shown)
             case ev.Info(text):
                 self._system(self.current, text)
-            case Members(channel, nicks):
+            case Members(channel, nicks, roles):
                 buf = self._ensure(channel, joining=True)
-                buf.members = {fold(n): clean(n) for n in nicks}
+                set_members(buf, [fold(n) for n in nicks], [clean(n) for n in nicks], roles)
             case Gap(channel, after_id):
                 self._on_gap(channel, after_id)
             case CaughtUp(channel):
-                buf_or_none = self.buffer(channel)
-                if buf_or_none is not None:
-                    buf_or_none.syncing = False
-                    buf_or_none.sync_anchor = None
+                if (buf_or_none := self.buffer(channel)) is not None:
+                    buf_or_none.syncing, buf_or_none.sync_anchor = False, None
             case ConnectionState():
                 self._on_connection(item)
             case SessionLost(nick, _channels):
@@ -249,17 +259,41 @@ class View(BufferModel):
             return
         if buf is None:
             return
-        buf.members.pop(fold(nick), None)
+        drop_member(buf, fold(nick))
         self._system(buf, f"{nick} left {buf.name}{why}")
+
+    def _on_kicked(self, channel: str, nick: str, by: str, reason: str) -> None:
+        """Someone was put out; me: the channel is left, as by my part, and said loudly."""
+        buf = self.buffer(channel)
+        name, why = buf.name if buf is not None else channel, f" ({reason})" if reason else ""
+        if fold(nick) == fold(self.my_nick):
+            if buf is not None:
+                self.close(buf.key)
+            for shown in {SERVER, self._current}:  # said where I look, and in the server buffer
+                self.note(f"you were kicked from {name} by {by}{why}", shown, error=True)
+        elif buf is not None:
+            drop_member(buf, fold(nick))
+            self._system(buf, f"{by} kicked {nick}{why}")
+
+    def _on_mode(self, channel: str, nick: str, changes: tuple[str, ...]) -> None:
+        """``nick`` changed the modes (roles follow ``+o/-v``...); ``*``: /mode's answer."""
+        buf, words = self.buffer(channel), " ".join(changes)
+        if nick == "*":
+            self._system(self.current, f"modes of {buf.name if buf else channel}: {words}")
+        elif buf is not None:
+            with suppress(ModeError):  # a line we cannot read is still shown as it came
+                for change in parse_changes(list(changes)):
+                    if change.letter in "ov" and change.param is not None:
+                        set_role(buf, fold(change.param), change.letter, change.on)
+            self._system(buf, f"{nick} sets mode {words}")
 
     def _on_quit(self, nick: str, reason: str) -> None:
         key = fold(nick)
         why = f" ({reason})" if reason else ""
         for buf in self.buffers:
-            if buf.kind == "channel" and key in buf.members:
-                del buf.members[key]
-                self._system(buf, f"{nick} quit{why}")
-            elif buf.kind == "dm" and buf.key == key:
+            if (buf.kind == "channel" and drop_member(buf, key)) or (
+                buf.kind == "dm" and buf.key == key
+            ):
                 self._system(buf, f"{nick} quit{why}")
 
     def _on_nick(self, old: str, new: str) -> None:
@@ -267,15 +301,12 @@ class View(BufferModel):
         if old_key == fold(self.my_nick):
             self._set_my_nick(new)
             for buf in self.buffers:
-                if buf.kind == "channel" and old_key in buf.members:
-                    del buf.members[old_key]
-                    buf.members[new_key] = clean(new)
+                if buf.kind == "channel":
+                    rename_member(buf, old_key, new_key, clean(new))
             self._system(self.current, f"you are now known as {new}")
             return
         for buf in self.buffers:
-            if buf.kind == "channel" and old_key in buf.members:
-                del buf.members[old_key]
-                buf.members[new_key] = clean(new)
+            if buf.kind == "channel" and rename_member(buf, old_key, new_key, clean(new)):
                 self._system(buf, f"{old} is now known as {new}")
         dm = self._buffers.get(old_key)
         if dm is not None and dm.kind == "dm":
@@ -299,7 +330,7 @@ class View(BufferModel):
         else:
             self._system(self.current, f"topic of {buf.name}: {text} (set by {topic.setter})")
 
-    def _on_deleted(self, channel: str, msg_id: str) -> None:
+    def _on_deleted(self, channel: str, msg_id: str, by: str, reason: str) -> None:
         buf = self.buffer(channel)
         if buf is None:
             return
@@ -307,30 +338,18 @@ class View(BufferModel):
             if line.id == msg_id and line.kind == "message":
                 line.deleted = True
                 line.mention = False
-                line.text = DELETED_TEXT
+                who = f" by {by}" if fold(by) != fold(line.nick) else ""  # an operator
+                why = f": {reason}" if reason else ""
+                line.text = clean(f"(message deleted{who}{why})") if who or why else DELETED_TEXT
                 line._cache = None
                 break
         reading.uncount(buf, msg_id)
 
     def _on_gap(self, channel: str, after_id: str | None) -> None:
         buf = self._ensure(channel)
-        at = len(buf.lines)
-        found = None
-        if after_id is not None:
-            found = next((i for i in range(len(buf.lines) - 1, -1, -1)
-                          if buf.lines[i].id == after_id), None)  # fmt: skip
-        if found is not None:
-            at = found + 1
-        elif buf.syncing:
-            anchor = buf.sync_anchor
-            at = 0
-            if anchor is not None:
-                at = next((i + 1 for i, ln in enumerate(buf.lines) if ln is anchor), 0)
-        if at < len(buf.lines) and buf.lines[at].kind == "gap":
-            return
-        if at > 0 and buf.lines[at - 1].kind == "gap":
-            return
-        self._add(buf, Line("gap", GAP_TEXT), at=at if at < len(buf.lines) else None)
+        at = gap_position(buf, after_id)
+        if at is not None:
+            self._add(buf, Line("gap", GAP_TEXT), at=at if at < len(buf.lines) else None)
 
     def _on_connection(self, state: ConnectionState) -> None:
         previous = self.connection.state

@@ -59,7 +59,7 @@ function run(action) {
     case 'say':
       if (action.open) client.open(action.target);
       return client.say(action.target, action.text, action.action);
-    case 'join': return client.join(action.channel);
+    case 'join': return client.join(action.channel, true, action.key);
     case 'create': return client.create(action.channel);
     case 'part': return client.command('PART', [action.channel], action.reason || null);
     case 'close': {
@@ -87,11 +87,13 @@ function run(action) {
       if (!client.loadOlder(conv, action.count ?? 50)) view.notice(conv.more ? 'Older messages are on their way.' : 'There are no older messages.');
       return true;
     case 'delete': {
-      const item = conv.lastOwn(state.me);
-      if (!item) view.notice('You have no message here to delete.', { error: true });
-      else client.command('DELETE', [item.id]);
+      const id = action.id ?? conv.lastOwn(state.me)?.id;
+      if (!id) view.notice('You have no message here to delete.', { error: true });
+      else client.command('DELETE', [id], action.reason || null);
       return true;
     }
+    case 'mode': return client.command('MODE', [action.channel, ...action.words], null, {});
+    case 'kick': return client.command('KICK', [action.channel, action.nick], action.reason || null, {});
     case 'edit': {
       const item = action.id ? conv?.message(action.id) : conv.lastOwn(state.me);
       if (!item || item.deleted) {

@@ -41,7 +41,7 @@ export class Client extends Sync {
       conv.joined = true;
       conv.syncing = !!conv.lastId;
       conv.syncReceived = [];
-      this.send('JOIN', [name], null, { channel: name, open: false });
+      this.send('JOIN', conv.joinKey ? [name, conv.joinKey] : [name], null, { channel: name, open: false, key: conv.joinKey });
     }
     for (const conv of state.convs.values()) {
       if (conv.kind !== 'dm') continue;
@@ -135,13 +135,14 @@ export class Client extends Sync {
     return this.send(verb, params, text, pending);
   }
 
-  join(channel, open = true) {
+  /** JOIN `channel` (with its key, +k, if given: kept for re-joining it, never stored). */
+  join(channel, open = true, key = null) {
     const conv = this.state.get(channel);
     if (conv?.joined) {
       this.open(conv.name);
       return true;
     }
-    return this.command('JOIN', [channel], null, { channel, open });
+    return this.command('JOIN', key ? [channel, key] : [channel], null, { channel, open, key });
   }
 
   create(channel, fromDialog = false) {

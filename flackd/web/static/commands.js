@@ -5,7 +5,7 @@
 import { cleanText, isChannel, isMessageId, isValidChannel, isValidNick } from './protocol.js';
 
 export const COMMANDS = [
-  ['join', ['j'], '/join <#channel>', 'join a channel (creating it if nobody has) and open it'],
+  ['join', ['j'], '/join <#channel> [key]', 'join a channel (creating it if nobody has; with its key if it has one) and open it'],
   ['create', [], '/create <#channel>', 'create a new channel; refused if the name is taken'],
   ['part', ['leave', 'close'], '/part [#channel] [reason]', 'leave a channel; in a direct conversation, close it'],
   ['msg', [], '/msg <nick|#channel> <text>', 'send a direct message and open the conversation'],
@@ -17,8 +17,16 @@ export const COMMANDS = [
   ['names', ['who'], '/names [#channel]', 'show who is in a channel'],
   ['topic', [], '/topic [#channel] [text]', 'show the topic, or set it'],
   ['invite', [], '/invite <nick> [#channel]', 'ask someone to join this channel (or #channel)'],
+  ['mode', [], '/mode [#channel] [+|-modes [params]]', "show the channel's modes, or change them (operators): /mode +m, /mode +o bob, /mode +b lists bans"],
+  ['kick', [], '/kick [#channel] <nick> [reason]', 'put someone out of this channel (operators)'],
+  ['op', [], '/op <nick>...', 'make members channel operators (@)'],
+  ['deop', [], '/deop <nick>...', 'take channel operator away'],
+  ['voice', [], '/voice <nick>...', 'let members write in a moderated (+m) channel (+)'],
+  ['devoice', [], '/devoice <nick>...', 'take voice away'],
+  ['ban', [], '/ban [mask]', 'ban nick or nick!user@host (* and ? match) from this channel; no mask: list the bans'],
+  ['unban', [], '/unban <mask>', 'lift a ban of this channel'],
   ['history', [], '/history [n]', 'load n older messages (default: one page)'],
-  ['delete', [], '/delete', 'delete your last message here'],
+  ['delete', [], '/delete [id] [reason]', "delete your last message here (or message id: an operator may delete anyone's), saying why if you like"],
   ['edit', [], '/edit [id]', 'edit your last message here (or message id): Enter saves, Esc cancels'],
   ['read', [], '/read [-all]', 'mark this conversation read (-all: every one)'],
   ['clear', [], '/clear', 'clear this conversation on screen (local only)'],
@@ -56,6 +64,41 @@ const badChannel = (name) => error(`${name} is not a channel name: # and then 1-
 const badNick = (name) => error(`${name} is not a name: 1-16 ASCII letters, digits, _ or -, starting with a letter`);
 const words = (args) => args.split(' ').filter((w) => w);
 const NOWHERE = 'this conversation has no one to talk to: /join #channel, or /msg nick text';
+const MAX_CHANGES = 6; // the most mode changes one MODE carries (protocol.md, MODE)
+const KEY_RE = /^[!-+\--~]{1,32}$/; // a channel key: printable ASCII, no space, no comma
+const MASK_RE = /^[!-~]{1,100}$/;
+
+/** `#channel rest`, or in a channel, `rest` for it: [channel, rest], or an error action. */
+function channelAndRest(args, conv, name) {
+  const sp = args.indexOf(' ');
+  const first = sp < 0 ? args : args.slice(0, sp);
+  if (first.startsWith('#')) {
+    if (!isValidChannel(first)) return badChannel(first);
+    return [first, sp < 0 ? '' : args.slice(sp + 1).trim()];
+  }
+  if (!conv || !isChannel(conv)) return usage(name, 'this is not a channel');
+  return [conv, args];
+}
+
+/** /op, /deop, /voice, /devoice: MODE <this channel> +oo bob carol. */
+const memberMode = (sign, letter, name) => (args, conv) => {
+  const nicks = words(args);
+  if (!conv || !isChannel(conv)) return usage(name, 'this is not a channel');
+  if (!nicks.length || nicks.length > MAX_CHANGES) return usage(name, nicks.length ? `give 1 to ${MAX_CHANGES} names` : '');
+  const bad = nicks.find((n) => !isValidNick(n));
+  if (bad) return badNick(bad);
+  return { type: 'mode', channel: conv, words: [sign + letter.repeat(nicks.length), ...nicks] };
+};
+
+/** /ban mask (alone: list the bans), /unban mask. */
+const banMode = (sign, name) => (args, conv) => {
+  const masks = words(args);
+  if (!conv || !isChannel(conv)) return usage(name, 'this is not a channel');
+  if (!masks.length && sign === '+') return { type: 'mode', channel: conv, words: ['+b'] };
+  if (masks.length !== 1) return usage(name, masks.length ? 'one mask at a time' : '');
+  if (!MASK_RE.test(masks[0])) return usage(name, `${masks[0]} is not a mask: nick, or nick!user@host`);
+  return { type: 'mode', channel: conv, words: [`${sign}b`, masks[0]] };
+};
 
 function channelArg(word) {
   const name = word.startsWith('#') ? word : `#${word}`;
@@ -65,9 +108,11 @@ function channelArg(word) {
 const HANDLERS = {
   join(args) {
     const w = words(args);
-    if (w.length !== 1) return usage('join', w.length ? 'too many parameters' : '');
+    if (!w.length || w.length > 2) return usage('join', w.length ? 'too many parameters' : '');
     const name = channelArg(w[0]);
-    return name ? { type: 'join', channel: name } : badChannel(w[0]);
+    if (!name) return badChannel(w[0]);
+    if (w[1] !== undefined && !KEY_RE.test(w[1])) return usage('join', 'a key is 1-32 printable ASCII characters, no spaces or commas');
+    return { type: 'join', channel: name, key: w[1] ?? null };
   },
   create(args) {
     const w = words(args);
@@ -147,9 +192,38 @@ const HANDLERS = {
     return n >= 1 && n <= 1000 ? { type: 'history', count: n } : usage('history', 'n must be a number from 1 to 1000');
   },
   delete: (args, conv) => {
-    if (args) return usage('delete', '/delete takes no parameters');
-    return conv ? { type: 'delete' } : usage('delete', 'this conversation has no messages of yours');
+    const sp = args.indexOf(' ');
+    const first = sp < 0 ? args : args.slice(0, sp);
+    if (first && isMessageId(first)) return { type: 'delete', id: first, reason: sp < 0 ? '' : args.slice(sp + 1).trim() };
+    return conv ? { type: 'delete', id: null, reason: args } : usage('delete', 'this conversation has no messages of yours');
   },
+  mode(args, conv) {
+    const found = channelAndRest(args, conv, 'mode');
+    if (!Array.isArray(found)) return found;
+    const [channel, rest] = found;
+    const w = words(rest);
+    const letters = (w[0] ?? '').replace(/[+-]/g, '');
+    const unknown = [...letters].find((l) => !'biklmnostv'.includes(l));
+    if (unknown) return usage('mode', `${unknown} is not a channel mode`);
+    if (letters.length > MAX_CHANGES) return usage('mode', `at most ${MAX_CHANGES} changes at once`);
+    return { type: 'mode', channel, words: w };
+  },
+  kick(args, conv) {
+    const found = channelAndRest(args, conv, 'kick');
+    if (!Array.isArray(found)) return found;
+    const [channel, rest] = found;
+    const sp = rest.indexOf(' ');
+    const nick = sp < 0 ? rest : rest.slice(0, sp);
+    if (!nick) return usage('kick');
+    if (!isValidNick(nick)) return badNick(nick);
+    return { type: 'kick', channel, nick, reason: sp < 0 ? '' : rest.slice(sp + 1).trim() };
+  },
+  op: memberMode('+', 'o', 'op'),
+  deop: memberMode('-', 'o', 'deop'),
+  voice: memberMode('+', 'v', 'voice'),
+  devoice: memberMode('-', 'v', 'devoice'),
+  ban: banMode('+', 'ban'),
+  unban: banMode('-', 'unban'),
   edit(args, conv) {
     const w = words(args);
     if (w.length > 1) return usage('edit', 'too many parameters');

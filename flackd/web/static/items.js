@@ -20,7 +20,7 @@ export function itemNode(item, me) {
     class: classes.filter(Boolean).join(' '), 'data-id': item.id || null, 'data-local-id': item.localId || null, 'data-author': item.author,
   });
   const author = el('span', { class: 'author' }, item.author);
-  const text = el('span', { class: 'text', dir: 'auto' }, item.deleted ? 'This message was deleted.' : item.text);
+  const text = el('span', { class: 'text', dir: 'auto' }, item.deleted ? deletedText(item) : item.text);
   if (item.action) append(li, el('span', { class: 'star', 'aria-hidden': 'true' }, '*'), author, timeNode(item.time), text);
   else append(li, author, timeNode(item.time), text);
   if (item.edited && !item.deleted) {
@@ -41,4 +41,11 @@ export function itemNode(item, me) {
   }
   li.flackItem = item;
   return li;
+}
+
+/** What a deleted message shows: who deleted it when an operator did, and why if said. */
+function deletedText(item) {
+  const by = item.deletedBy ? ` by ${item.deletedBy}` : '';
+  const why = item.deleteReason ? `: ${item.deleteReason}` : '';
+  return by || why ? `This message was deleted${by}${why}.` : 'This message was deleted.';
 }

@@ -100,7 +100,11 @@ export function parseLine(line) {
         text: text ?? '',
       };
     case 'DELETED':
-      return { kind: 'deleted', target: p[0] ?? '', id: p[1] ?? '', nick: p[2] ?? '' };
+      return { kind: 'deleted', target: p[0] ?? '', id: p[1] ?? '', nick: p[2] ?? '', reason: text ?? '' };
+    case 'MODE':
+      return { kind: 'mode', channel: p[0] ?? '', nick: p[1] ?? '', changes: p.slice(2) };
+    case 'KICK':
+      return { kind: 'kick', channel: p[0] ?? '', nick: p[1] ?? '', by: p[2] ?? '', text: text ?? '' };
     case 'EDITED':
       return { kind: 'edited', target: p[0] ?? '', id: p[1] ?? '', time: p[2] ?? '', editor: p[3] ?? '', text: text ?? '' };
     case 'LIST':
@@ -108,13 +112,16 @@ export function parseLine(line) {
     case 'NAMES':
     case 'HISTORY':
     case 'HELP':
+    case 'BANS':
       return { kind: 'block', block: verb, target: p[0] ?? '', count: toInt(p[1]) };
     case 'UNREAD':
       return { kind: 'block', block: 'UNREAD', target: null, count: toInt(p[0]) };
     case 'CHANNEL':
       return { kind: 'channel', channel: p[0] ?? '', members: toInt(p[1]), topic: text ?? '' };
     case 'MEMBER':
-      return { kind: 'member', nick: p[0] ?? '' };
+      return { kind: 'member', nick: p[0] ?? '', role: keyValues(p.slice(1)).role ?? '' };
+    case 'BAN':
+      return { kind: 'ban', mask: p[0] ?? '', setter: p[1] ?? '', time: p[2] ?? '' };
     case 'INFO':
       return { kind: 'info', text: text ?? '' };
     case 'COUNT': {
@@ -135,6 +142,27 @@ export function parseLine(line) {
       return { kind: 'unknown', verb, line };
   }
 }
+
+/** The changes of a MODE line's words (`+o-v bob carol`, `+kl key 20`) as
+ * `{on, letter, param}`, parameters taken in order as flackd does (flackd/codec/modes.py):
+ * b, k, o and v take one (a `-k` or a `b` may go without), l only when set. */
+export function modeChanges(words) {
+  const [spec = '', ...params] = words;
+  const out = [];
+  let on = true;
+  for (const letter of spec) {
+    if (letter === '+' || letter === '-') {
+      on = letter === '+';
+      continue;
+    }
+    const takes = 'bkov'.includes(letter) || (letter === 'l' && on);
+    out.push({ on, letter, param: takes && params.length ? params.shift() : null });
+  }
+  return out;
+}
+
+/** How a member's role (mode letters: `o` operator, `v` voiced) is shown before the nick. */
+export const rolePrefix = (role) => (role.includes('o') ? '@' : role.includes('v') ? '+' : '');
 
 /** A client line: the verb, its parameters (no spaces) and, last, an optional free text that
  * takes the rest of the line (protocol.md: no ':' needed, and one would be part of it). */

@@ -7,7 +7,7 @@ import { Connection, socketUrl } from './connection.js';
 import { DEFAULT_MAX_LINE, formatCommand, parseLine } from './protocol.js';
 import { storage } from './state.js';
 
-const BLOCK_BODY = { HISTORY: 'msg', NAMES: 'member', LIST: 'channel', UNREAD: 'count', HELP: 'info' };
+const BLOCK_BODY = { HISTORY: 'msg', NAMES: 'member', LIST: 'channel', UNREAD: 'count', HELP: 'info', BANS: 'ban' };
 const RETRY_BYES = new Set(['SHUTDOWN', 'BUSY', 'TOO_MANY_CONNECTIONS']);
 
 export class Session {
@@ -155,6 +155,8 @@ export class Session {
       case 'topic': return this.onTopic(msg);
       case 'deleted': return this.onDeleted(msg);
       case 'edited': return this.onEdited(msg);
+      case 'mode': return this.onMode(msg);
+      case 'kick': return this.onKick(msg);
       case 'ping': this.send('PONG', msg.token ? [msg.token] : []); return undefined;
       case 'bye': this.bye = msg; return undefined;
       case 'note': return this.onNote(msg);

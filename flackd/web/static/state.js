@@ -36,8 +36,10 @@ export class Conversation {
     this.key = fold(name);
     this.kind = isChannel(name) ? 'channel' : 'dm';
     this.joined = false; // channels: whether you are a member
+    this.joinKey = null; // channels: the key (+k) it was joined with, for re-joining it
     this.topic = { text: '', setter: null, time: null };
     this.members = new Map(); // fold(nick) -> nick
+    this.roles = new Map(); // fold(nick) -> mode letters: 'o' operator, 'v' voiced, 'ov'
     this.items = []; // {type: 'msg'|'event'|'gap'|'notice', ...}, in server order
     this.ids = new Set();
     this.more = false; // older messages exist on the server
@@ -185,10 +187,14 @@ export class State extends EventTarget {
     this.emit('items', { conv, op: 'reset' });
   }
 
-  deleted(conv, id) {
+  /** A message was deleted, by `by` (its author, or an operator of its channel), saying
+   * why when they did. */
+  deleted(conv, id, by = null, reason = '') {
     const item = conv.message(id);
     if (!item) return;
     item.deleted = true;
+    item.deletedBy = by && fold(by) !== fold(item.author ?? '') ? by : null;
+    item.deleteReason = reason;
     item.text = '';
     item.editing = false;
     this.emit('items', { conv, op: 'update', item });
@@ -237,8 +243,23 @@ export class State extends EventTarget {
 
   // --- members, topics, counts -----------------------------------------------------------
 
-  setMembers(conv, nicks) {
-    conv.members = new Map(nicks.map((n) => [fold(n), n]));
+  /** The whole member list: `members` are NAMES lines, `{nick, role}` (role `op`,
+   * `voice` or ''). */
+  setMembers(conv, members) {
+    const letter = { op: 'o', voice: 'v' };
+    conv.members = new Map(members.map((m) => [fold(m.nick), m.nick]));
+    conv.roles = new Map(members.filter((m) => letter[m.role]).map((m) => [fold(m.nick), letter[m.role]]));
+    this.emit('members', { conv });
+  }
+
+  /** A member got (`on`) or lost mode `letter` (`o` or `v`): MODE +o/-o/+v/-v. */
+  setRole(conv, nick, letter, on) {
+    const key = fold(nick);
+    if (!conv.members.has(key) || !'ov'.includes(letter)) return;
+    const had = (conv.roles.get(key) ?? '').replace(letter, '');
+    const now = on ? [...had + letter].sort().join('') : had;
+    if (now) conv.roles.set(key, now);
+    else conv.roles.delete(key);
     this.emit('members', { conv });
   }
 
@@ -247,7 +268,17 @@ export class State extends EventTarget {
     this.emit('members', { conv });
   }
 
+  /** A member's nick changed: the role goes with it. False if `old` was not a member. */
+  renameMember(conv, old, nick) {
+    const role = conv.roles.get(fold(old));
+    if (!this.removeMember(conv, old)) return false;
+    if (role) conv.roles.set(fold(nick), role);
+    this.addMember(conv, nick);
+    return true;
+  }
+
   removeMember(conv, nick) {
+    conv.roles.delete(fold(nick));
     const had = conv.members.delete(fold(nick));
     if (had) this.emit('members', { conv });
     return had;

@@ -1,11 +1,12 @@
 // What the server says about conversations, into the state: history blocks (a JOIN's
 // replay, older pages, the catch-up after a reconnect: HISTORY <conv> AFTER <last id>,
 // deduplicated by id, with a gap line on gap=yes), live messages (held back while their
-// conversation catches up), joins, parts, quits, nick and topic changes, edits, deletions,
-// and the unread counts the server keeps. (open, fill, markRead, scheduleMark and
+// conversation catches up), joins, parts, kicks, quits, nick and topic changes, channel
+// modes and members' roles (MODE, and the BANS list), edits, deletions, and the unread
+// counts the server keeps. (open, fill, markRead, scheduleMark and
 // flushOutbox, called here, are the Client's: client.js.)
 
-import { conversationOf, isChannel, mentions } from './protocol.js';
+import { conversationOf, isChannel, mentions, modeChanges, rolePrefix } from './protocol.js';
 import { Session } from './session.js';
 import { storage } from './state.js';
 
@@ -29,6 +30,12 @@ export class Sync extends Session {
       this.ui.notice(`${first} was invited to ${msg.params[1] ?? ''}.`);
       return;
     }
+    if (msg.command === 'MODE' || msg.command === 'KICK') {
+      // OK MODE: a change list that changed nothing (a kick is answered by its KICK line).
+      this.take(msg.command);
+      if (msg.text) this.ui.notice(msg.text);
+      return;
+    }
     if (msg.command === 'MARK') {
       // The read marker the server keeps now (the sidebar shows it as data-read).
       const conv = this.state.get(first);
@@ -42,6 +49,7 @@ export class Sync extends Session {
       const entry = this.take(msg.command) ?? { open: false };
       const conv = this.state.ensure(first);
       conv.name = first; // as the server spells it
+      if (entry.key) conv.joinKey = entry.key;
       if (!conv.joined) {
         conv.joined = true;
         conv.syncing = false;
@@ -107,14 +115,20 @@ export class Sync extends Session {
       this.onHistory(conv, purpose, msgs, end);
     } else if (block.block === 'NAMES') {
       const conv = state.get(block.target);
-      const nicks = block.lines.map((m) => m.nick);
+      const members = block.lines;
       if (this.joinCtx && this.joinCtx === conv) {
-        state.setMembers(conv, nicks);
+        state.setMembers(conv, members);
         return;
       }
       const entry = this.take('NAMES');
-      if (conv && conv.joined) state.setMembers(conv, nicks);
-      if (entry?.show) this.ui.notice(`${block.target} (${nicks.length}): ${nicks.join(', ')}`);
+      if (conv && conv.joined) state.setMembers(conv, members);
+      const shown = members.map((m) => rolePrefix({ op: 'o', voice: 'v' }[m.role] ?? '') + m.nick);
+      if (entry?.show) this.ui.notice(`${block.target} (${members.length}): ${shown.join(', ')}`);
+    } else if (block.block === 'BANS') {
+      this.take('MODE');
+      const bans = block.lines;
+      this.ui.notice(bans.length ? `Bans of ${block.target}:` : `${block.target} bans nobody.`);
+      for (const b of bans) this.ui.notice(`${b.mask} (set by ${b.setter}, ${b.time})`);
     } else if (block.block === 'LIST') {
       this.take('LIST');
       for (const c of block.lines) state.channelList.set(c.channel.toLowerCase(), { name: c.channel, members: c.members, topic: c.topic });
@@ -268,6 +282,49 @@ export class Sync extends Session {
     state.addLine(conv, 'event', `${msg.nick} left ${conv.name}${why}`);
   }
 
+  /** KICK: an operator put someone out. You: the channel is left, as by a part of yours,
+   * and said as an error, so it is not missed. */
+  onKick(msg) {
+    const state = this.state;
+    const conv = state.get(msg.channel);
+    const why = msg.text ? ` (${msg.text})` : '';
+    if (state.isMe(msg.by)) this.take('KICK');
+    if (state.isMe(msg.nick)) {
+      const name = conv?.name ?? msg.channel;
+      const wasActive = !!conv && state.active === conv;
+      if (conv) state.remove(conv.name);
+      if (wasActive) {
+        const next = state.ordered()[0];
+        if (next) this.open(next.name);
+        else state.setActive(null);
+      }
+      this.ui.notice(`You were kicked from ${name} by ${msg.by}${why}.`, { error: true });
+      return;
+    }
+    if (!conv?.joined) return;
+    state.removeMember(conv, msg.nick);
+    state.addLine(conv, 'event', `${msg.by} kicked ${msg.nick}${why}`);
+  }
+
+  /** MODE: an operator changed the channel's modes (members' roles follow +o/-o/+v/-v);
+   * from `*`, the answer to a query: the modes the channel has. */
+  onMode(msg) {
+    const state = this.state;
+    const conv = state.get(msg.channel);
+    const words = msg.changes.join(' ');
+    if (msg.nick === '*') {
+      this.take('MODE');
+      this.ui.notice(`Modes of ${conv?.name ?? msg.channel}: ${words}`);
+      return;
+    }
+    if (state.isMe(msg.nick)) this.take('MODE');
+    if (!conv?.joined) return;
+    for (const change of modeChanges(msg.changes)) {
+      if ((change.letter === 'o' || change.letter === 'v') && change.param) state.setRole(conv, change.param, change.letter, change.on);
+    }
+    state.addLine(conv, 'event', `${msg.nick} sets mode ${words}`);
+  }
+
   onQuit(msg) {
     for (const conv of this.state.convs.values()) {
       if (conv.kind === 'channel' && this.state.removeMember(conv, msg.nick)) {
@@ -284,8 +341,7 @@ export class Sync extends Session {
       storage.save({ nick: msg.nick });
     }
     for (const conv of state.convs.values()) {
-      if (conv.kind === 'channel' && state.removeMember(conv, msg.old)) {
-        state.addMember(conv, msg.nick);
+      if (conv.kind === 'channel' && state.renameMember(conv, msg.old, msg.nick)) {
         state.addLine(conv, 'event', `${msg.old} is now known as ${msg.nick}`);
       }
     }
@@ -298,7 +354,7 @@ export class Sync extends Session {
 
   onDeleted(msg) {
     const conv = this.state.get(conversationOf(msg.target, msg.nick, this.state.me ?? ''));
-    if (conv) this.state.deleted(conv, msg.id);
+    if (conv) this.state.deleted(conv, msg.id, msg.nick, msg.reason);
   }
 
   onEdited(msg) {

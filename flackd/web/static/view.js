@@ -18,13 +18,13 @@
 //           button.edit, button.delete (own messages), form.edit-form input.edit-input,
 //           button.confirm-delete, .send-state, button.retry, button.discard
 //       li.msg.pending[data-local-id] (yours, not yet confirmed by the server)
-//       li.event (joins, parts, quits, nick and topic changes), li.gap, li.notice(.error), li.day
+//       li.event (joins, parts, kicks, quits, nick, topic and mode changes), li.gap, li.notice(.error), li.day
 //   #composer-form, label[for=composer], #composer
-//   #members > li[data-nick]
+//   #members > li[data-nick][data-role=op|voice] > button.member (span.role: @ or +)
 
 import { byId, dayKey, el, hidden, keepFocus, localDay, parseTime, utcTitle } from './dom.js';
 import { itemNode } from './items.js';
-import { fold } from './protocol.js';
+import { fold, rolePrefix } from './protocol.js';
 
 const STATUS_TEXT = {
   idle: 'Not connected',
@@ -177,10 +177,16 @@ export class View {
     let nicks = [];
     if (conv?.kind === 'channel') nicks = [...conv.members.values()];
     else if (conv) nicks = fold(conv.name) === fold(me) ? [me] : [me, conv.name];
-    nicks.sort((a, b) => (fold(a) < fold(b) ? -1 : fold(a) > fold(b) ? 1 : 0));
+    // Operators (@), then voiced members (+), then everyone else, each alphabetically.
+    const role = (nick) => (conv?.kind === 'channel' ? conv.roles.get(fold(nick)) ?? '' : '');
+    const rank = (nick) => `${{ '@': 0, '+': 1 }[rolePrefix(role(nick))] ?? 2} ${fold(nick)}`;
+    nicks.sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
     this.nodes.members.replaceChildren(...nicks.map((nick) => el('li', {
-      'data-nick': nick, class: fold(nick) === fold(me) ? 'me' : null,
-    }, el('button', { type: 'button', class: 'member', title: `Message ${nick}`, onclick: () => this.actions.openDm(nick) }, nick))));
+      'data-nick': nick, 'data-role': { '@': 'op', '+': 'voice' }[rolePrefix(role(nick))] ?? null,
+      class: fold(nick) === fold(me) ? 'me' : null,
+    }, el('button', { type: 'button', class: 'member', title: `Message ${nick}`, onclick: () => this.actions.openDm(nick) },
+      rolePrefix(role(nick)) ? el('span', { class: 'role', title: role(nick).includes('o') ? 'channel operator' : 'voiced' }, rolePrefix(role(nick))) : null,
+      nick))));
   }
 
   // --- the message log -------------------------------------------------------------------
