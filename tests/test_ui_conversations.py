@@ -103,6 +103,15 @@ def test_an_action_shows_as_star_nick_text() -> None:
     assert ("class:text.action", "bob waves") in rows[-2]
 
 
+def test_a_notice_shows_with_its_sender_between_dashes() -> None:
+    view = make_view()
+    join(view, "#dev", "ci")
+    view.apply(msg("#dev", "1-1", "ci", "build 7 passed", notice=True))
+    rows = view.render_lines("#dev", width=60, height=5)
+    assert texts(rows)[-1].endswith(" -ci- │ build 7 passed")
+    assert ("class:text.action", "build 7 passed") in rows[-1]
+
+
 # --- unread counts from the server ------------------------------------------------------
 
 

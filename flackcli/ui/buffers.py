@@ -86,6 +86,7 @@ class Line:
     mention: bool = False
     deleted: bool = False
     action: bool = False  # a /me action: shown as "* nick text"
+    notice: bool = False  # a NOTICE: shown as "-nick-", in the notice style
     edited: bool = False  # the text was changed (EDIT): shown with a dim "(edited)"
     _cache: tuple[int, tuple[tuple[Fragment, ...], ...]] | None = field(default=None, repr=False)
 

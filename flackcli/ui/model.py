@@ -309,6 +309,7 @@ class BufferModel(BufferList):
             own=own,
             mention=not own and self.is_mention(text),
             action=msg.action,
+            notice=msg.notice,
             edited=msg.edited is not None,
         )
 

@@ -175,10 +175,12 @@ class Renderer:
         marked = line.kind == "message" and line.edited and not line.deleted
         if line.kind == "message":
             shown = "*" if line.action else truncate_cells(line.nick, nick_w)
+            if line.notice:
+                shown = truncate_cells(f"-{line.nick}-", nick_w)
             nick_frag: Fragment = (nick_style(line.nick), shown)
             if line.own:
                 nick_frag = (nick_frag[0] + " class:nick.self", shown)
-            text_style = "class:text.action" if line.action else "class:text"
+            text_style = "class:text.action" if line.action or line.notice else "class:text"
             if line.deleted:
                 text_style = "class:text.deleted"
             elif line.mention:

@@ -13,13 +13,13 @@ export function itemNode(item, me) {
     return el('li', { class: cls }, item.type === 'gap' ? null : timeNode(date ?? new Date()), el('span', { class: 'text', dir: 'auto' }, item.text));
   }
   const own = fold(item.author) === fold(me);
-  const classes = ['msg', own ? 'own' : '', item.action ? 'action' : '', item.edited ? 'edited' : '', item.deleted ? 'deleted' : '',
+  const classes = ['msg', own ? 'own' : '', item.action ? 'action' : '', item.notice ? 'notice-msg' : '', item.edited ? 'edited' : '', item.deleted ? 'deleted' : '',
     item.pending ? 'pending' : '', item.pending === 'failed' ? 'failed' : '',
     !own && !item.deleted && mentions(item.text, me) ? 'mention' : ''];
   const li = el('li', {
     class: classes.filter(Boolean).join(' '), 'data-id': item.id || null, 'data-local-id': item.localId || null, 'data-author': item.author,
   });
-  const author = el('span', { class: 'author' }, item.author);
+  const author = el('span', { class: 'author' }, item.notice ? `-${item.author}-` : item.author);
   const text = el('span', { class: 'text', dir: 'auto' }, item.deleted ? deletedText(item) : item.text);
   if (item.action) append(li, el('span', { class: 'star', 'aria-hidden': 'true' }, '*'), author, timeNode(item.time), text);
   else append(li, author, timeNode(item.time), text);

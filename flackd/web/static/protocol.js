@@ -56,7 +56,7 @@ function parseMsg(words, text) {
   const kv = keyValues(flags);
   return {
     kind: 'msg', target, id, time, author, text: text ?? '',
-    action: kv.kind === 'action', edited: kv.edited ?? null,
+    action: kv.kind === 'action', notice: kv.kind === 'notice', edited: kv.edited ?? null,
   };
 }
 
