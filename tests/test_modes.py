@@ -80,6 +80,7 @@ def test_a_change_list_is_checked_whole_before_any_of_it_applies() -> None:
     assert err.params == ("X",)
     refused(say(hub, "a", "MODE #c +k"), "a", "NEED_MORE_PARAMS", "MODE")
     refused(say(hub, "a", "MODE #c +k a,b"), "a", "INVALID_PARAMS", "MODE")
+    refused(say(hub, "a", "MODE #c +k :colon"), "a", "INVALID_PARAMS", "MODE")
     for bad in ("0", "-1", "many", "99999999"):
         refused(say(hub, "a", f"MODE #c +l {bad}"), "a", "INVALID_PARAMS", "MODE")
     refused(say(hub, "a", "MODE #c +imnstvo bob bob"), "a", "INVALID_PARAMS", "MODE")  # 7 > 6
@@ -297,7 +298,7 @@ def test_masks(mask: str, normal: str, matches: bool) -> None:
     assert mask_matches(normal, "bob!bob@flack") is matches
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "x" * 101, "!@", "caf\u00e9"])
+@pytest.mark.parametrize("bad", ["", "a b", "x" * 101, "!@", "caf\u00e9", ":x"])
 def test_bad_masks(bad: str) -> None:
     assert normalise_mask(bad) is None
 

@@ -147,14 +147,18 @@ def format_changes(changes: list[Change]) -> list[str]:
 
 def is_valid_key(key: str) -> bool:
     """A key is 1-32 printable ASCII characters, with no space and no comma (a JOIN of
-    several channels separates their keys with commas)."""
-    return _KEY.fullmatch(key) is not None and "," not in key
+    several channels separates their keys with commas), not starting with ``:`` (on a
+    server line, `` :`` starts the free text)."""
+    return _KEY.fullmatch(key) is not None and "," not in key and not key.startswith(":")
 
 
 def normalise_mask(mask: str) -> str | None:
     """``bob`` -> ``bob!*@*``, ``bob!x`` -> ``bob!x@*``, ``*@host`` -> ``*!*@host``; None
-    for a mask that is not printable ASCII without spaces, or longer than 100."""
+    for a mask that is not printable ASCII without spaces, longer than 100, or starting
+    with ``:``."""
     if not mask or len(mask) > MASK_MAX_CHARS or not all("!" <= ch <= "~" for ch in mask):
+        return None
+    if mask.startswith(":"):
         return None
     if "!" not in mask:
         if "@" in mask:
