@@ -108,7 +108,16 @@ RULES: dict[str, set[str]] = {
         "flackcli.ui.reading",
         "flackcli.ui.model",
     },
-    "flackcli.ui.input": {"flackd.codec", "flackcli.notices"},
+    "flackcli.ui.input": {
+        "flackd.codec",
+        "flackcli.notices",
+        "flackcli.ui.intents",
+        "flackcli.ui.slash",
+        "flackcli.ui.paste",
+    },
+    "flackcli.ui.intents": {"flackd.codec"},
+    "flackcli.ui.slash": {"flackd.codec"},
+    "flackcli.ui.paste": {"flackd.codec", "flackcli.ui.intents"},
     # When to send MARK: a pure decision, testable without a server or a screen.
     "flackcli.ui.marks": {"flackd.codec"},
     # The network side of the client never touches the screen.

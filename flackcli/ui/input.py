@@ -1,17 +1,17 @@
-"""Pure input handling for the full-screen client: slash commands, completion, paste.
+"""Pure input handling for the full-screen client: one submitted input as an action.
 
-Owns: turning one submitted input into a typed, frozen :data:`Action` (:func:`parse`); the
-slash-command table with aliases, syntax and help (:data:`SLASH_COMMANDS`); completion
-candidates for nicks, ``#channels`` and ``/commands`` (:func:`complete`); splitting pasted
-or over-long text into messages that fit the protocol's line limit (:func:`split_paste`,
-:func:`max_text_bytes`) and the paste-guard rule (:func:`needs_confirmation`). The channel
+Owns: turning one submitted input into a typed, frozen :data:`Action` (:func:`parse`):
+what each slash command does, checked before anything is sent. It re-exports, as the one
+module the shell imports for input, the pieces it is built from: the actions
+(:mod:`flackcli.ui.intents`), the slash-command table and completion
+(:mod:`flackcli.ui.slash`), and cleaning and splitting text (:mod:`flackcli.ui.paste`). The channel
 operators' commands (protocol 1.2: ``/mode``, ``/kick``, ``/op``, ``/deop``, ``/voice``,
 ``/devoice``, ``/ban``, ``/unban``, and ``/join`` with a key) are checked here with
 ``flackd.codec.modes`` before they become ``MODE`` and ``KICK`` commands, so a typo is a
 local error, not a round trip.
 
-Must not import anything but the standard library, ``flackd.codec`` and
-``flackcli.notices``: never trio, never prompt_toolkit, nothing else from flackd. Nothing
+Must not import anything but the standard library, ``flackd.codec``, ``flackcli.notices``
+and those three: never trio, never prompt_toolkit, nothing else from flackd. Nothing
 here performs an action; the caller (``ui.app`` and its runner) carries actions out.
 
 Buffers are named as in ``ui.view``: a ``#channel``, a nick for a private conversation, and
@@ -21,11 +21,50 @@ anything else (``server``, None) for the server buffer, where plain text has no 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Final
 
+from flackcli.ui.intents import (
+    DEFAULT_MAX_LINE,
+    DM_HISTORY_UNSUPPORTED,
+    EDIT_UNSUPPORTED,
+    ME_UNSUPPORTED,
+    OPERATORS_UNSUPPORTED,
+    Action,
+    ClearBuffer,
+    CloseBuffer,
+    Connect,
+    DeleteLast,
+    LoadOlder,
+    LocalError,
+    MarkRead,
+    Nothing,
+    OpenBuffer,
+    Quit,
+    Raw,
+    Reconnect,
+    Reply,
+    SendCommand,
+    SendMessages,
+    SetLogging,
+    ShowHelp,
+    StartEdit,
+)
+from flackcli.ui.paste import (
+    clean_text,
+    max_text_bytes,
+    needs_confirmation,
+    split_paste,
+)
+from flackcli.ui.slash import (
+    COMMAND_NAMES,
+    SLASH_COMMANDS,
+    SlashCommand,
+    complete,
+    current_word,
+    help_lines,
+    lookup,
+)
 from flackd.codec import commands as c
 from flackd.codec.grammar import MAX_COUNT, format_command
 from flackd.codec.ids import parse_id
@@ -73,350 +112,6 @@ __all__ = [
     "split_paste",
 ]
 
-#: The protocol's default maximum input line, CRLF included (``HELLO ... maxline=512``).
-DEFAULT_MAX_LINE: Final = 512
-
-ME_UNSUPPORTED: Final = (
-    "/me needs a newer server (this one speaks protocol 1, which has no actions); "
-    "write it as a normal message"
-)
-EDIT_UNSUPPORTED: Final = (
-    "/edit needs a newer server (this one speaks protocol 1, which cannot edit messages); "
-    "/delete deletes your last message"
-)
-DM_HISTORY_UNSUPPORTED: Final = (
-    "this server keeps no private messages (protocol 1): only channels have history"
-)
-OPERATORS_UNSUPPORTED: Final = (
-    "this server has no channel operators or modes (it speaks protocol {protocol}; "
-    "MODE and KICK came with 1.2)"
-)
-
-# ---------------------------------------------------------------------------------------
-# Actions: what the caller should do. Frozen, compared by value.
-
-
-@dataclass(frozen=True, slots=True)
-class SendCommand:
-    """Send one protocol command. ``focus``: the buffer to show once it opens (the
-    channel of a ``/join``, the nick of a ``/msg``)."""
-
-    command: c.Command
-    focus: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SendMessages:
-    """Several messages to one target, in order (multi-line input, or text split to fit
-    the line limit). The paste guard asks first: see :func:`needs_confirmation`."""
-
-    target: str
-    texts: tuple[str, ...]
-    focus: str | None = None
-
-    @property
-    def commands(self) -> tuple[c.Msg, ...]:
-        return tuple(c.Msg(self.target, text) for text in self.texts)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenBuffer:
-    """Open (and show) the private conversation with ``name``: ``/query nick``."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CloseBuffer:
-    """Close a private conversation buffer: ``/part`` or ``/close`` in it."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class LocalError:
-    """Nothing to send: show ``text`` to the user (a usage error, an unknown command)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    """``/quit [message]``: say goodbye and leave."""
-
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reconnect:
-    """``/reconnect``: skip the rest of the backoff wait."""
-
-
-@dataclass(frozen=True, slots=True)
-class Connect:
-    """``/connect host[:port]``: switch to another server."""
-
-    server: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClearBuffer:
-    """``/clear``: clear the current buffer on screen (local only)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ShowHelp:
-    """``/help [command]``: ``topic`` is a canonical command name, or None for the list.
-    :func:`help_lines` gives the text."""
-
-    topic: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoadOlder:
-    """``/history [n]``: ``HISTORY <channel> BEFORE <oldest shown id> [n]`` (the caller
-    knows the oldest id; ``count`` None means the server's default page)."""
-
-    channel: str
-    count: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteLast:
-    """``/delete [reason]``: ``DELETE <id> [reason]`` of my newest message in ``channel``
-    (a channel, or a nick for a private conversation). ``/delete <id> [reason]`` is a
-    :class:`SendCommand` instead (an operator deletes anyone's message in a channel)."""
-
-    channel: str
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StartEdit:
-    """``/edit [id]``: put the text of my message ``msg_id`` (None: my newest one in
-    ``target``) into the input line; Enter then sends ``EDIT`` (:func:`parse_edit`)."""
-
-    target: str | None
-    msg_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Raw:
-    """``/raw LINE``: send one protocol line as typed (debugging)."""
-
-    line: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """``/reply text``: a private message to whoever last sent me one (the caller knows
-    who; build the send with :func:`say`)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class MarkRead:
-    """``/read [-all]``: mark the current buffer (or every buffer) read."""
-
-    all_buffers: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SetLogging:
-    """``/log on`` / ``/log off``: logging of the current buffer."""
-
-    enabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Nothing:
-    """Empty input: do nothing."""
-
-
-Action = (
-    SendCommand
-    | SendMessages
-    | OpenBuffer
-    | CloseBuffer
-    | LocalError
-    | Quit
-    | Reconnect
-    | Connect
-    | ClearBuffer
-    | ShowHelp
-    | LoadOlder
-    | DeleteLast
-    | StartEdit
-    | Raw
-    | Reply
-    | MarkRead
-    | SetLogging
-    | Nothing
-)
-
-# ---------------------------------------------------------------------------------------
-# The command table.
-
-
-@dataclass(frozen=True, slots=True)
-class SlashCommand:
-    """One slash command: canonical name (lower case, no ``/``), aliases, syntax, help."""
-
-    name: str
-    aliases: tuple[str, ...]
-    syntax: str
-    summary: str
-
-
-SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
-    SlashCommand("join", ("j",), "/join <#channel> [key]",
-                 "join a channel (with its key, if it has one), open its buffer and catch up"),
-    SlashCommand("part", ("leave", "close"), "/part [#channel] [reason]",
-                 "leave a channel; in a private conversation, close it"),
-    SlashCommand("msg", (), "/msg <nick|#channel> <text>",
-                 "send a private message and open its buffer"),
-    SlashCommand("query", ("q", "dm"), "/query <nick> [text]",
-                 "open a private conversation with nick"),
-    SlashCommand("reply", (), "/reply <text>",
-                 "answer whoever sent you the last private message"),
-    SlashCommand("me", (), "/me <text>", "an action: '/me waves' shows as '* alice waves'"),
-    SlashCommand("nick", (), "/nick <new-nick>", "change your nick"),
-    SlashCommand("list", (), "/list", "list the server's channels"),
-    SlashCommand("names", ("who",), "/names [#channel]", "show who is in a channel"),
-    SlashCommand("topic", (), "/topic [#channel] [text]", "show the topic, or set it"),
-    SlashCommand("invite", (), "/invite <nick> [#channel]",
-                 "ask someone to join this channel (or #channel)"),
-    SlashCommand("mode", (), "/mode [#channel] [+|-modes [params]]",
-                 "show the channel's modes, or change them (operators): /mode +m, "
-                 "/mode +o bob, /mode +b lists bans"),
-    SlashCommand("kick", (), "/kick [#channel] <nick> [reason]",
-                 "put someone out of this channel (operators)"),
-    SlashCommand("op", (), "/op <nick>...", "make members channel operators (@)"),
-    SlashCommand("deop", (), "/deop <nick>...", "take channel operator away"),
-    SlashCommand("voice", (), "/voice <nick>...",
-                 "let members write in a moderated (+m) channel (+)"),
-    SlashCommand("devoice", (), "/devoice <nick>...", "take voice away"),
-    SlashCommand("ban", (), "/ban [mask]",
-                 "ban nick or nick!user@host (* and ? match) from this channel; "
-                 "no mask: list the bans"),
-    SlashCommand("unban", (), "/unban <mask>", "lift a ban of this channel"),
-    SlashCommand("history", (), "/history [n]", "load n older messages (default: one page)"),
-    SlashCommand("delete", (), "/delete [id] [reason]",
-                 "delete your last message here (or message id: an operator may delete "
-                 "anyone's), saying why if you like"),
-    SlashCommand("edit", (), "/edit [id]",
-                 "edit your last message here (or message id): Enter saves, Esc cancels"),
-    SlashCommand("read", (), "/read [-all]", "mark this buffer read (-all: every buffer)"),
-    SlashCommand("clear", (), "/clear", "clear this buffer on screen (local only)"),
-    SlashCommand("reconnect", (), "/reconnect", "reconnect now"),
-    SlashCommand("connect", (), "/connect <host[:port]>", "switch to another server"),
-    SlashCommand("raw", (), "/raw <line>", "send one protocol line as typed (debugging)"),
-    SlashCommand("log", (), "/log on|off", "turn logging of this buffer on or off"),
-    SlashCommand("help", (), "/help [command]", "list the commands, or explain one"),
-    SlashCommand("quit", ("exit",), "/quit [message]", "say goodbye and quit"),
-)  # fmt: skip
-
-_BY_NAME: Final[dict[str, SlashCommand]] = {
-    name: cmd for cmd in SLASH_COMMANDS for name in (cmd.name, *cmd.aliases)
-}
-
-#: Canonical command names with their ``/``, alphabetically (for completion).
-COMMAND_NAMES: Final[tuple[str, ...]] = tuple(sorted("/" + cmd.name for cmd in SLASH_COMMANDS))
-
-
-def lookup(name: str) -> SlashCommand | None:
-    """The command for a name or alias, any letter case, with or without ``/``."""
-    return _BY_NAME.get(fold(name.removeprefix("/")))
-
-
-def help_lines(topic: str | None = None) -> list[str]:
-    """The command list (``topic`` None) or one command's help; unknown: one line."""
-    if topic is None:
-        out = ["commands (// at the start sends a literal /):"]
-        for cmd in SLASH_COMMANDS:
-            aliases = "".join(f", /{a}" for a in cmd.aliases)
-            out.append(f"  {cmd.syntax}{aliases}: {cmd.summary}")
-        return out
-    found = lookup(topic)
-    if found is None:
-        return [f"no command /{topic.removeprefix('/')}; /help lists them"]
-    out = [f"usage: {found.syntax}", found.summary]
-    if found.aliases:
-        out.append("aliases: " + ", ".join("/" + a for a in found.aliases))
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# Text: cleaning, sizing, splitting.
-
-# Refused by the server on input: C0 controls except TAB, and DEL (protocol.md, framing).
-_REFUSED: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with the characters the server refuses (C0 controls but TAB, DEL)
-    replaced by U+FFFD, so a stray escape byte in a paste cannot get a line refused."""
-    return _REFUSED.sub("\ufffd", text)
-
-
-def max_text_bytes(target: str, max_line: int = DEFAULT_MAX_LINE) -> int:
-    """Bytes of message text that fit one line ``MSG <target> <text>\\r\\n``."""
-    return max_line - len(f"MSG {target} ".encode()) - 2
-
-
-def _cut(text: str, max_bytes: int) -> int:
-    """The longest prefix of ``text`` (in characters) whose UTF-8 fits ``max_bytes``,
-    never ending inside a character, and not right before a combining mark when that can
-    be avoided."""
-    fit = len(text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore"))
-    cut = fit
-    while 1 < cut < len(text) and unicodedata.combining(text[cut]):
-        cut -= 1
-    return cut if cut > 0 else fit
-
-
-def _split_line(line: str, max_bytes: int) -> list[str]:
-    pieces: list[str] = []
-    rest = line
-    while len(rest.encode("utf-8")) > max_bytes:
-        fit = _cut(rest, max_bytes)
-        space = rest.rfind(" ", 0, fit + 1)  # a space right after the fit also breaks
-        if space >= 0 and not rest[:space].strip(" "):
-            rest = rest.lstrip(" ")  # only leading blanks before the break: drop them
-            continue
-        if space > 0:
-            head, rest = rest[:space], rest[space + 1 :]
-        else:  # no space to break at: cut the word (at a character boundary)
-            head, rest = rest[:fit], rest[fit:]
-        head = head.rstrip(" ")
-        if head.strip():  # a piece of nothing but blanks is not worth a message
-            pieces.append(head)
-        rest = rest.lstrip(" ")
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
-
-
-def split_paste(text: str, max_bytes: int) -> list[str]:
-    """Messages for ``text``: ``\\r\\n`` and ``\\r`` become ``\\n``, one message per line,
-    blank lines (and blank pieces) dropped, and a line longer than ``max_bytes`` (UTF-8)
-    split at spaces (inside a word only when the word alone is too long, and never inside
-    a character). Every word of the input is in the result, in order."""
-    if max_bytes < 4:
-        raise ValueError("max_bytes must hold at least one character (4 bytes)")
-    out: list[str] = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if line.strip():
-            out.extend(_split_line(clean_text(line), max_bytes))
-    return out
-
-
-def needs_confirmation(lines: Sequence[str]) -> bool:
-    """The paste guard: more than one message needs the user's confirmation."""
-    return len(lines) > 1
-
-
 # ---------------------------------------------------------------------------------------
 # Parsing.
 
@@ -435,7 +130,8 @@ def _channel_of(buffer: str | None) -> str | None:
 
 
 def _usage(name: str, why: str = "") -> LocalError:
-    cmd = _BY_NAME[name]
+    cmd = lookup(name)
+    assert cmd is not None
     prefix = f"{why}; " if why else ""
     return LocalError(f"{prefix}usage: {cmd.syntax} ({cmd.summary})")
 
@@ -507,7 +203,7 @@ def parse(
         return _say_here(current_buffer, text, max_line)
     head, _, args = text[1:].partition(" ")
     args = clean_text(args.strip(" "))
-    cmd = _BY_NAME.get(fold(head))
+    cmd = lookup(head)
     if cmd is None:
         shown = head[:32]
         return LocalError(
@@ -888,78 +584,3 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "help": _help,
     "quit": _quit,
 }
-
-# ---------------------------------------------------------------------------------------
-# Completion.
-
-_NICK_ARG_COMMANDS: Final = frozenset(
-    {"msg", "query", "kick", "op", "deop", "voice", "devoice", "ban", "unban"}
-)
-
-
-def current_word(text_before_cursor: str) -> str:
-    """The word being completed: everything after the last space."""
-    return text_before_cursor.rpartition(" ")[2]
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    out: list[str] = []
-    for item in items:
-        if item and fold(item) not in seen:
-            seen.add(fold(item))
-            out.append(item)
-    return out
-
-
-def complete(
-    text_before_cursor: str,
-    nicks_by_recency: Iterable[str],
-    channels: Iterable[str],
-    commands: Iterable[str] = COMMAND_NAMES,
-    *,
-    me: str | None = None,
-) -> list[str]:
-    """Replacements for :func:`current_word`, best first (Tab cycles through them).
-
-    - ``/jo`` at the start of the line: commands (``"/join "``);
-    - ``#d`` anywhere: channels in the order given (``"#dev "``);
-    - after ``/help ``: command names;
-    - otherwise nicks, last speaker first as given, matched ignoring case, my own nick
-      (``me``) left out: ``"alice: "`` at the start of the line, ``"alice "`` elsewhere
-      (also after ``/msg`` and ``/query``); a leading ``@`` is kept.
-    An empty word completes nothing.
-    """
-    word = current_word(text_before_cursor)
-    before = text_before_cursor[: len(text_before_cursor) - len(word)]
-    if not word:
-        return []
-    at_start = not before.strip(" ")
-    if word.startswith("/") and at_start:
-        prefix = fold(word[1:])
-        names = _unique("/" + name.removeprefix("/") for name in commands)
-        return [name + " " for name in names if fold(name[1:]).startswith(prefix)]
-    if word.startswith("#"):
-        prefix = fold(word)
-        return [name + " " for name in _unique(channels) if fold(name).startswith(prefix)]
-    before_words = before.split()
-    if len(before_words) == 1 and before_words[0].startswith("/"):
-        cmd = lookup(before_words[0])
-        if cmd is not None and cmd.name == "help":
-            prefix = fold(word.removeprefix("/"))
-            return [
-                name.removeprefix("/") + " "
-                for name in _unique(commands)
-                if fold(name.removeprefix("/")).startswith(prefix)
-            ]
-        if cmd is not None and cmd.name in _NICK_ARG_COMMANDS:
-            at_start = False
-    at = "@" if word.startswith("@") else ""
-    prefix = fold(word[len(at) :])
-    mine = fold(me) if me else None
-    suffix = ": " if at_start and not at else " "
-    return [
-        at + nick + suffix
-        for nick in _unique(nicks_by_recency)
-        if fold(nick).startswith(prefix) and fold(nick) != mine
-    ]
