@@ -65,8 +65,11 @@ async def test_registration_without_cap_gets_the_welcome_burst(chat: IrcServer) 
     assert burst[0].params[0] == "ircy"
     assert burst[3].params[1] == "irc.test"  # 004 <nick> <server> ...
     isupport = " ".join(" ".join(m.params[1:-1]) for m in burst if m.command == "005")
-    for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=16", "UTF8ONLY", "PREFIX="):
+    for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=16", "UTF8ONLY"):
         assert token in isupport.split()
+    for token in ("PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "MODES=6", "KEYLEN=32"):
+        assert token in isupport.split()
+    assert not any(t.startswith("TARGMAX=") and "KICK" in t for t in isupport.split())
 
 
 async def test_cap_negotiation_holds_registration_until_cap_end(chat: IrcServer) -> None:
@@ -141,7 +144,7 @@ async def test_resume_a_flack_session_with_its_token_as_password(chat: IrcServer
     assert joined.params == ("#den",)
     assert (await back.expect("332")).params[1:] == ("#den", "the den")
     names = await back.expect("353")
-    assert names.params[-1].split() == ["bob"]
+    assert names.params[-1].split() == ["@bob"]  # it made #den: still its operator
 
 
 async def test_a_wrong_password_is_refused(chat: IrcServer) -> None:
@@ -160,7 +163,7 @@ async def test_irc_and_flack_users_see_each_other_in_one_channel(chat: IrcServer
     await irc.send("JOIN #general")
     assert (await irc.expect("JOIN")).params == ("#general",)
     names = await irc.expect("353")
-    assert names.params[-1] == "ircy"
+    assert names.params[-1] == "@ircy"  # whoever makes a channel is its operator
     await irc.expect("366")
     flack = await chat.flack("flacky")
     await flack.send("JOIN #general")
@@ -285,21 +288,22 @@ async def test_queries_who_whois_names_mode_list_ison(chat: IrcServer) -> None:
     assert (await irc.expect("315")).params[1] == "#q"
     await irc.send("WHOIS flacky")
     assert (await irc.expect("311")).params[1] == "flacky"
-    assert (await irc.expect("319")).params[2] == "#q"
+    assert (await irc.expect("319")).params[2] == "@#q"
     await irc.expect("318")
     await irc.send("WHOIS ghost")
     assert (await irc.expect("401")).params[1] == "ghost"
     await irc.send("NAMES #q")
-    assert (await irc.expect("353")).params[-1] == "flacky"
+    assert (await irc.expect("353")).params[-1] == "@flacky"
     assert (await irc.expect("366")).params[1] == "#q"
     await irc.send("NAMES #none")
     assert (await irc.expect("366")).params[1] == "#none"
     await irc.send("MODE #q")
     assert (await irc.expect("324")).params[1:] == ("#q", "+n")
+    assert (await irc.expect("329")).params[1] == "#q"
     await irc.send("MODE #q b")
     assert (await irc.expect("368")).params[1] == "#q"
     await irc.send("MODE #q +o flacky")
-    assert (await irc.expect("482")).params[1] == "#q"
+    assert (await irc.expect("442")).params[1] == "#q"  # not a member
     await irc.send("MODE ircy", "MODE ircy +x", "MODE flacky")
     assert (await irc.expect("221")).params[1] == "+i"
     await irc.expect("501")
@@ -477,16 +481,16 @@ async def test_chathistory_targets_lists_conversations_by_their_newest_time(
 async def test_redact_is_flack_delete_both_ways(chat: IrcServer) -> None:
     irc = await chat.irc("redactor", caps=V3 + " echo-message")
     flack = await chat.flack("flacky")
+    await flack.send("JOIN #r")  # flacky makes #r: the operator is not the IRC user
+    await until(flack, "END HISTORY")
     await irc.send("JOIN #r")
     await irc.expect("366")
-    await flack.send("JOIN #r")
-    await until(flack, "END HISTORY")
     await irc.send("PRIVMSG #r :oops")
     msgid = (await irc.expect("PRIVMSG")).tags["msgid"]
     await irc.send(f"REDACT #r {msgid} :typo")
     redact = await irc.expect("REDACT")
-    assert redact.params == ("#r", msgid)
-    assert await until(flack, "DELETED") == f"DELETED #r {msgid} redactor"
+    assert redact.params == ("#r", msgid, "typo")  # the reason is relayed
+    assert await until(flack, "DELETED") == f"DELETED #r {msgid} redactor :typo"
     await flack.send("MSG #r mine")
     theirs = (await irc.expect("PRIVMSG")).tags["msgid"]
     await irc.send(f"REDACT #r {theirs}")
@@ -506,7 +510,7 @@ async def test_redact_is_flack_delete_both_ways(chat: IrcServer) -> None:
 async def test_userhost_in_names(chat: IrcServer) -> None:
     irc = await chat.irc("full", caps="userhost-in-names")
     await irc.send("JOIN #u")
-    assert (await irc.expect("353")).params[-1] == "full!full@flack"
+    assert (await irc.expect("353")).params[-1] == "@full!full@flack"
 
 
 async def test_sasl_plain_with_nick_and_token_resumes_the_session(chat: IrcServer) -> None:

@@ -57,7 +57,8 @@ async def test_weechat_chats_with_a_flack_user(tmp_path: Path) -> None:
 
             await alice.send("MSG #general hello weechat", "MSG wee1 just between us")
             line = await wee.wait_line("#general", "hello weechat")
-            assert line.split("\t")[1:] == ["alice", "hello weechat"], line
+            # alice made #general: its operator, and weechat shows her as one.
+            assert line.split("\t")[1:] == ["@alice", "hello weechat"], line
             line = await wee.wait_line("alice", "just between us")  # its private buffer
             assert line.split("\t")[1:] == ["alice", "just between us"], line
         assert_no_server_errors(flackd)
@@ -77,7 +78,7 @@ async def test_irssi_chats_with_a_flack_user(tmp_path: Path) -> None:
 
             await alice.send("MSG #general hello irssi", "MSG irs1 just between us")
             line = await irc.wait_line("#general", "hello irssi")
-            assert re.search(r"< ?alice> hello irssi$", line), line
+            assert re.search(r"<@alice> hello irssi$", line), line  # its operator
             line = await irc.wait_line("alice", "just between us")  # its query window
             assert re.search(r"<alice> just between us$", line), line
 
@@ -100,7 +101,7 @@ async def test_irssi_shows_what_was_said_before_it_joined(tmp_path: Path) -> Non
         stored_time = echo.split()[3]
         async with irssi(tmp_path / "irssi", flackd.irc_port, "irs2", "#general") as irc:
             line = await irc.wait_line("#general", "said before irssi came")
-            assert re.search(r"< ?alice> said before irssi came$", line), line
+            assert re.search(r"<@alice> said before irssi came$", line), line
             # irssi negotiated server-time: the replayed line carries its stored time as a
             # tag, not as a "[YYYY-MM-DD HH:MMZ]" prefix in the text.
             await irc.open_rawlog()

@@ -2,7 +2,9 @@
 
 Owns: :class:`Views`, a mixin of :class:`flackd.hub.Hub`: a channel's members and topic,
 a user's channels and away message, who a resume token belongs to (WHO, WHOIS, SASL), the
-away mark (IRC's AWAY: volatile, never stored), and history windows by message id or by
+away mark (IRC's AWAY: volatile, never stored), a channel's modes and its members' roles
+as one session may see them (:class:`ChannelState`: IRC's NAMES, WHO and WHOIS prefixes,
+``329``), and history windows by message id or by
 time (IRCv3's CHATHISTORY: BEFORE, AFTER, LATEST, AROUND, BETWEEN, TARGETS). They change
 nothing a store keeps and send nothing: the front end renders what they return. The rules
 of who may read what are the same as HISTORY's. Imports only the standard library,
@@ -12,16 +14,29 @@ of who may read what are the same as HISTORY's. Imports only the standard librar
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Generic, NamedTuple
 
 from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import parse_id
 from flackd.codec.text import fold, is_channel
 from flackd.hub.base import HubBase
+from flackd.hub.gates import visible
 from flackd.hub.state import C, Conversation, Holder, Session, hash_token
 from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
 
-__all__ = ["OwnView", "Views"]
+__all__ = ["ChannelState", "OwnView", "Views"]
+
+
+class ChannelState(NamedTuple):
+    """A channel's modes and roles as one session may see them (a plain tuple to front
+    ends: ``(flags, created, roles)``)."""
+
+    #: Its flag modes, a subset of ``imnst`` in that order.
+    flags: str
+    #: When it was made (seconds since the epoch; 0 if unknown).
+    created: float
+    #: Each member's nick -> its member modes: ``"o"``, ``"v"``, ``"ov"`` or ``""``.
+    roles: dict[str, str]
 
 
 class Views(HubBase[C]):
@@ -46,6 +61,20 @@ class Views(HubBase[C]):
         return ChannelView(
             channel.name, nicks, channel.topic, channel.topic_setter, channel.topic_time
         )
+
+    def channel_state(self, conn: C, name: str) -> ChannelState | None:
+        """The modes and member roles of channel ``name`` as ``conn``'s session may see
+        them; None if there is no such channel, or it is secret (``+s``) and the session
+        is not in it."""
+        channel = self._channels.get(fold(name))
+        if channel is None or not visible(channel, self._conns.get(conn)):
+            return None
+        ops, voiced = channel.ops, channel.voiced
+        roles = {
+            s.nick: ("o" if s.sid in ops else "") + ("v" if s.sid in voiced else "")
+            for s in channel.members.values()
+        }
+        return ChannelState(channel.flags, channel.created, roles)
 
     def user_info(self, nick: str) -> UserView | None:
         """A live session as others may see it, if any."""
@@ -251,3 +280,6 @@ class OwnView(Generic[C]):
 
     def message_info(self, msgid: str) -> tuple[str, str] | None:
         return self._hub.message_info(self._conn, msgid)
+
+    def channel_state(self, name: str) -> ChannelState | None:
+        return self._hub.channel_state(self._conn, name)

@@ -7,7 +7,8 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 - :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (registration with
   CAP, PASS, NICK and USER; the command table; CHATHISTORY and REDACT);
 - :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,
-  WHOIS, MODE, ISON, ...);
+  WHOIS, ISON, ...);
+- :mod:`flackd.irc.modes`: channel modes and operators (MODE, KICK) both ways;
 - :mod:`flackd.irc.sasl`: SASL PLAIN with the nick and the resume token;
 - :mod:`flackd.irc.presence`: AWAY and SETNAME, told to others (away-notify, setname);
 - :mod:`flackd.irc.outbound`: the hub's events as IRC lines for one client;

@@ -2,7 +2,8 @@
 
 Owns: :class:`IrcClient` (registration: CAP, PASS, NICK, USER; then the command table),
 the :class:`Directory` it reads for queries the hub has no command for (answered in
-:mod:`flackd.irc.queries`), and the actions it hands the server. Imports only the
+:mod:`flackd.irc.queries`), and the actions it hands the server. Channel modes and KICK
+are translated in :mod:`flackd.irc.modes`. Imports only the
 standard library, ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
 
 :meth:`IrcClient.receive` is a generator of actions, carried out by the server in order
@@ -23,7 +24,8 @@ from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
 from flackd.irc.labels import LabelCapture
-from flackd.irc.numerics import word
+from flackd.irc.modes import kick, mode
+from flackd.irc.numerics import ChannelState, word
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.presence import REALLEN, Announce, Monitors, away, monitor, setname
 from flackd.irc.queries import QUERIES
@@ -62,6 +64,10 @@ class Own(Protocol):
     def targets(self, after: str, before: str, limit: int) -> list[tuple[str, str]]: ...
     def message_info(self, msgid: str) -> tuple[str, str] | None: ...
     def nick(self) -> str | None: ...
+    def channel_state(self, name: str) -> ChannelState | None:
+        """A channel's flags, when it was made and its members' modes, if the session may
+        see it (a secret one only from inside)."""
+        ...
 
 
 class Directory(Protocol):
@@ -131,6 +137,7 @@ class IrcClient:
         self.history = own.history
         self.targets = own.targets
         self.message_info = own.message_info
+        self.channel_state = own.channel_state
         self.max_history = max_history
         self.monitors = monitors if monitors is not None else Monitors()
         self.handle = handle if handle is not None else self
@@ -144,6 +151,7 @@ class IrcClient:
         self.sasl = SaslPlain(renderer, directory.token_owner)
         self.labels = LabelCapture(renderer.server)
         renderer.users = directory.user_info
+        renderer.channels = own.channel_state
 
     # -- the server's side ---------------------------------------------------------------
 
@@ -315,17 +323,27 @@ class IrcClient:
             for name in self._my_channels():
                 yield _run("PART", c.Part(name, "Left all channels"))
             return
-        for name in params[0].split(","):
+        keys = params[1].split(",") if len(params) > 1 else []
+        for index, name in enumerate(params[0].split(",")):
             if not is_valid_channel(name):
                 yield self.out.numeric("403", name or "*", "No such channel")
             else:
-                yield _run("JOIN", c.Join(name))
+                key = keys[index] if index < len(keys) else ""
+                yield _run("JOIN", c.Join(name, key or None))
 
     def _invite(self, params: Sequence[str]) -> Iterator[Action]:
         if len(params) < 2:
             yield self.out.numeric("461", "INVITE", "Not enough parameters")
             return
         yield _run("INVITE", c.Invite(params[0], params[1]))
+
+    def _mode(self, params: Sequence[str]) -> Iterator[Action]:
+        for step in mode(self, params):
+            yield step if isinstance(step, bytes) else _run("MODE", step)
+
+    def _kick(self, params: Sequence[str]) -> Iterator[Action]:
+        for step in kick(self, params):
+            yield step if isinstance(step, bytes) else _run("KICK", step)
 
     def _part(self, params: Sequence[str]) -> Iterator[Action]:
         if not params:
@@ -343,16 +361,6 @@ class IrcClient:
             yield _run("TOPIC", c.Topic(params[0]))
         else:
             yield _run("TOPIC", c.Topic(params[0], strip_formatting(params[1])))
-
-    def _names(self, params: Sequence[str]) -> Iterator[Action]:
-        if not params:
-            yield self.out.numeric("366", "*", "End of /NAMES list")
-            return
-        for name in params[0].split(","):
-            if self.directory.channel_info(name) is None:
-                yield self.out.numeric("366", name, "End of /NAMES list")
-            else:
-                yield _run("NAMES", c.Names(name))
 
     def _list(self, params: Sequence[str]) -> Iterator[Action]:
         yield _run("LIST", c.ListChannels())
@@ -386,6 +394,8 @@ class IrcClient:
                 continue  # a NOTICE never gets an error back (RFC 2812)
             if action:
                 yield _run("ACTION", c.Action(target, text))
+            elif notice:
+                yield _run("NOTICE", c.Notice(target, text))
             else:
                 yield _run("MSG", c.Msg(target, text))
             if not notice and not target.startswith("#"):
@@ -394,10 +404,16 @@ class IrcClient:
                     yield self.out.numeric("301", user[0], user[3])  # they are away
 
     def _reachable(self, target: str) -> bool:
-        """Whether a message to ``target`` would be carried out (not refused)."""
+        """Whether a message to ``target`` would be carried out (not refused: a channel
+        one is in, or one without +n; not +m without voice). Bans are not seen here."""
         if target.startswith("#"):
-            found = self.directory.channel_info(target)
-            return found is not None and found[0] in self._my_channels()
+            state = self.channel_state(target)
+            if state is None:
+                return False
+            flags, _, roles = state
+            if self.nick not in roles:
+                return "n" not in flags and "m" not in flags
+            return "m" not in flags or bool(roles[self.nick])
         return self.directory.user_info(target) is not None
 
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
@@ -417,10 +433,22 @@ class IrcClient:
             else:
                 yield fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
             return
-        if found[1].lower() != self.nick.lower():
-            yield fail("REDACT", "REDACT_FORBIDDEN", target, msgid, "only your own messages")
+        if found[1].lower() != self.nick.lower() and not self._operator(found[0]):
+            yield fail(
+                "REDACT",
+                "REDACT_FORBIDDEN",
+                target,
+                msgid,
+                "only your own messages (a channel's operators: any in it)",
+            )
             return
-        yield _run("DELETE", c.Delete(msgid))
+        reason = strip_formatting(params[2]).strip() if len(params) > 2 else ""
+        yield _run("DELETE", c.Delete(msgid, reason))
+
+    def _operator(self, channel: str) -> bool:
+        """Whether the client is an operator of ``channel`` (a channel's name)."""
+        state = self.channel_state(channel) if channel.startswith("#") else None
+        return state is not None and "o" in state[2].get(self.nick, "")
 
     def _chathistory(self, params: Sequence[str]) -> Iterator[Action]:
         """``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> <ref> [<ref>] <limit>``
@@ -510,8 +538,9 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "CHATHISTORY": IrcClient._chathistory,
     "INVITE": IrcClient._invite,
     "JOIN": IrcClient._join,
+    "KICK": IrcClient._kick,
     "LIST": IrcClient._list,
-    "NAMES": IrcClient._names,
+    "MODE": IrcClient._mode,
     "NICK": IrcClient._nick_command,
     "NOTICE": IrcClient._notice,
     "PART": IrcClient._part,

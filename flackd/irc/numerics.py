@@ -3,9 +3,11 @@ itself, and Flack's errors as numerics or standard replies.
 
 Owns: :class:`Numerics` (the base of :class:`flackd.irc.outbound.Renderer`: the client's
 nick as numerics address it, the server's name and version, what the client negotiated),
-every numeric reply flackd sends, the table from Flack error codes to IRC ones, ISUPPORT,
-and how a user is shown (``nick!nick@flack``). Imports only the standard library,
-``flackd.codec`` (events, name rules), ``flackd.limits`` and ``flackd.irc.wire``.
+the numeric replies flackd sends (those of channel modes, 324/329 and 367/368, are
+:mod:`flackd.irc.modes`'), the table from Flack error codes to IRC ones, ISUPPORT, how a
+user is shown (``nick!nick@flack``) and a member's status prefixes (``@`` operator, ``+``
+voice: :func:`status`). Imports only the standard library, ``flackd.codec`` (events, name
+rules, the mode table), ``flackd.limits`` and ``flackd.irc.wire``.
 """
 
 from __future__ import annotations
@@ -16,20 +18,24 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
+from flackd.codec.modes import FLAG_MODES, KEY_MAX_CHARS, MAX_CHANGES
 from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
 from flackd.irc.wire import format_message
 from flackd.limits import Limits
 from flackd.views import UserView
 
 __all__ = [
+    "CHANNEL_MODES",
     "DEFAULT_IRC_NAME",
     "NAMES_PER_LINE",
     "USER_HOST",
     "WHOX_FIELDS",
+    "ChannelState",
     "Numerics",
     "error_line",
     "irc_isupport",
     "prefix",
+    "status",
     "unix_time",
     "word",
 ]
@@ -42,6 +48,17 @@ DEFAULT_IRC_NAME: Final = "flackd.local"
 
 #: Host part of every user's prefix (``nick!nick@flack``): Flack does not show addresses.
 USER_HOST: Final = "flack"
+#: A channel's modes and roles as the client may see them, read from the hub's views:
+#: (flags, a subset of ``imnst``; when it was made, seconds since the epoch; each member's
+#: nick -> its member modes, ``"o"``, ``"v"``, ``"ov"`` or ``""``).
+ChannelState = tuple[str, float, dict[str, str]]
+
+#: Member modes and their prefixes, highest first (ISUPPORT ``PREFIX=(ov)@+``).
+_PREFIXES: Final = (("o", "@"), ("v", "+"))
+#: The channel modes flackd knows, as 004 and ISUPPORT ``CHANMODES`` list them: b a list,
+#: k a parameter always, l a parameter when set, the flags none.
+CHANNEL_MODES: Final = "biklmnostv"
+
 #: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
 NAMES_PER_LINE: Final = 20
 
@@ -56,6 +73,15 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("NOT_IN_CHANNEL", "ACTION"): ("404", "Cannot send to channel"),
     ("NOT_IN_CHANNEL", "*"): ("442", "You're not on that channel"),
     ("ALREADY_IN_CHANNEL", "*"): ("443", "is already on channel"),
+    ("NOT_OPERATOR", "*"): ("482", "You're not channel operator"),
+    ("NOT_A_MEMBER", "*"): ("441", "They aren't on that channel"),
+    ("UNKNOWN_MODE", "*"): ("472", "is unknown mode char to me"),
+    ("INVITE_ONLY", "*"): ("473", "Cannot join channel (+i)"),
+    ("BAD_KEY", "*"): ("475", "Cannot join channel (+k)"),
+    ("CHANNEL_FULL", "*"): ("471", "Cannot join channel (+l)"),
+    ("BANNED", "*"): ("474", "Cannot join channel (+b)"),
+    ("CANNOT_SEND", "*"): ("404", "Cannot send to channel"),
+    ("LIST_FULL", "*"): ("478", "Channel list is full"),
     ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
@@ -125,7 +151,7 @@ class Numerics:
             self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
             self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
             self.numeric("003", "This server speaks Flack and IRC into one chat"),
-            self.numeric("004", self.server, self.version, "i", "n"),
+            self.numeric("004", self.server, self.version, "i", CHANNEL_MODES, "bklov"),
         ]
         for start in range(0, len(isupport), 12):
             chunk = isupport[start : start + 12]
@@ -157,10 +183,11 @@ class Numerics:
             "333", channel, setter, str(unix_time(when))
         )
 
-    def who_line(self, channel: str, user: UserView) -> bytes:
-        """One 352 line: H or G (away), the USER fields of an IRC user (a Flack user's
-        nick stands in for them), and the one host Flack shows."""
-        flag = "G" if user.away else "H"
+    def who_line(self, channel: str, user: UserView, modes: str = "") -> bytes:
+        """One 352 line: H or G (away) and the member's status prefixes in ``channel``
+        (its member ``modes``), the USER fields of an IRC user (a Flack user's nick
+        stands in for them), and the one host Flack shows."""
+        flag = ("G" if user.away else "H") + status(modes, self.caps)
         return self.numeric(
             "352",
             channel,
@@ -172,12 +199,15 @@ class Numerics:
             f"0 {user.realname}",
         )
 
-    def whox_line(self, channel: str, user: UserView, fields: str, token: str) -> bytes:
+    def whox_line(
+        self, channel: str, user: UserView, fields: str, token: str, modes: str = ""
+    ) -> bytes:
         """One 354 line (IRCv3 WHOX): the fields asked for, always in the order
         ``tcuihsnfdlaor``: the query's token, the channel, the username, an IP address
         (hidden: Flack shows none), the host, the server, the nick, H or G, the hop count,
         the idle seconds and the account (0: Flack has no IRC idle time or accounts), the
-        op level (n/a: no operators) and the real name."""
+        op level (n/a) and the real name; the flags carry the status prefixes of the
+        member ``modes``."""
         values = {
             "t": token or "0",
             "c": channel,
@@ -186,7 +216,7 @@ class Numerics:
             "h": USER_HOST,
             "s": self.server,
             "n": user.nick,
-            "f": "G" if user.away else "H",
+            "f": ("G" if user.away else "H") + status(modes, self.caps),
             "d": "0",
             "l": "0",
             "a": "0",
@@ -196,14 +226,21 @@ class Numerics:
         params = [values[field] for field in WHOX_FIELDS if field in fields]
         return self.numeric("354", *params) if params else b""
 
-    def names(self, channel: str, nicks: Iterable[str]) -> bytes:
+    def names(
+        self, channel: str, members: Iterable[tuple[str, str]], secret: bool, end: bool = True
+    ) -> bytes:
+        """353s and (with ``end``) 366: ``members`` are (nick, member modes); a secret
+        channel's symbol is ``@``, any other's ``=``."""
         full = "userhost-in-names" in self.caps
-        nicks = [prefix(n) for n in nicks] if full else list(nicks)
+        caps = self.caps
+        nicks = [status(modes, caps) + (prefix(n) if full else n) for n, modes in members]
+        symbol = "@" if secret else "="
         lines = [
-            self.numeric("353", "=", channel, " ".join(nicks[i : i + NAMES_PER_LINE]))
+            self.numeric("353", symbol, channel, " ".join(nicks[i : i + NAMES_PER_LINE]))
             for i in range(0, len(nicks), NAMES_PER_LINE)
         ]
-        lines.append(self.numeric("366", channel, "End of /NAMES list"))
+        if end:
+            lines.append(self.numeric("366", channel, "End of /NAMES list"))
         return b"".join(lines)
 
     def registered(self, ok: e.Ok) -> bytes:
@@ -224,6 +261,8 @@ class Numerics:
         return b"".join(lines)
 
     def error(self, error: e.Error) -> bytes:
+        if error.command == "NOTICE" and error.code not in ("STORAGE_FAILED", "STORAGE_UNKNOWN"):
+            return b""  # a NOTICE never gets an error back (RFC 2812)
         fail = _FAILS.get((error.code, error.command))
         if fail is not None:
             irc_command, code = fail
@@ -237,10 +276,13 @@ class Numerics:
                 return format_message(code, ("*", text), source=self.server)
             if code in ("417", "464"):
                 return self.numeric(code, text)
-            if code == "443":  # <nick> <channel>
+            if code in ("443", "441", "478"):  # <nick|channel> <channel|letter>
                 return self.numeric(code, *error.params[:2], text)
             target = error.params[0] if error.params else "*"
             return self.numeric(code, target, text)
+        if error.code == "INVALID_PARAMS" and error.command == "MODE" and len(error.params) == 3:
+            # ERR_INVALIDMODEPARAM: <channel> <letter> <value or *>
+            return self.numeric("696", *error.params, f"Invalid mode parameter: {error.text}")
         if error.code == "NEED_MORE_PARAMS":
             return self.numeric(
                 "461", _IRC_COMMAND.get(error.command, error.command), "Not enough parameters"
@@ -256,8 +298,11 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         f"CHANNELLEN={CHANNEL_MAX_CHARS + 1}",
         f"NICKLEN={NICK_MAX_CHARS}",
         f"TOPICLEN={limits.max_line_bytes}",
-        "PREFIX=",
-        "CHANMODES=,,,n",
+        "PREFIX=(ov)@+",
+        f"CHANMODES=b,k,l,{FLAG_MODES}",
+        f"MODES={MAX_CHANGES}",
+        f"KEYLEN={KEY_MAX_CHARS}",
+        f"MAXLIST=b:{limits.channel_list_max}",
         f"CHANLIMIT=#:{limits.max_joins}",
         f"NETWORK={network}",
         "UTF8ONLY",
@@ -282,6 +327,14 @@ def word(text: str) -> str:
 def error_line(text: str) -> bytes:
     """``ERROR :<text>``: an IRC connection's last line (a refusal at the door, a close)."""
     return format_message("ERROR", (f"Closing link: {neutralise(text)}",))
+
+
+def status(modes: str, caps: set[str]) -> str:
+    """The status prefixes of a member with these member ``modes`` (``"ov"``): the
+    highest (``@``), or all of them highest first (``@+``) to a client with
+    ``multi-prefix``."""
+    found = "".join(mark for letter, mark in _PREFIXES if letter in modes)
+    return found if "multi-prefix" in caps else found[:1]
 
 
 def prefix(nick: str) -> str:

@@ -15,7 +15,10 @@ Rules:
 3. Text from Flack passes :func:`~flackd.codec.text.neutralise`, as on Flack's port: no
    ESC, no C1, no control bytes reach an IRC client.
 4. Events IRC has no word for are said as NOTICEs from the server (edits, unread counts,
-   notes), never dropped silently; deletions are dropped (IRC cannot take a line back).
+   notes), never dropped silently; deletions are dropped (IRC cannot take a line back)
+   but to clients with ``draft/message-redaction`` (``REDACT``, with the reason if any).
+5. Membership prefixes (``@``, ``+``; all of them with ``multi-prefix``) and a secret
+   channel's ``@`` in 353 come from the hub's views at the time the NAMES is rendered.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Final
 
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
-from flackd.irc.numerics import Numerics, error_line, prefix, unix_time
+from flackd.irc.modes import ban_line, bans_end, kicked_line, mode_line
+from flackd.irc.numerics import ChannelState, Numerics, error_line, prefix, unix_time
 from flackd.irc.presence import AwayChanged, NickPresence, RealnameChanged
 from flackd.irc.wire import ctcp, format_message, server_time
 from flackd.views import UserView
@@ -56,11 +60,13 @@ class Renderer(Numerics):
     """Events -> IRC lines for one client (see the module docstring)."""
 
     __slots__ = (
+        "_bans",
         "_batch",
         "_batches",
         "_block",
         "_history_skip",
         "_names",
+        "channels",
         "history_lines",
         "users",
     )
@@ -77,13 +83,17 @@ class Renderer(Numerics):
         #: Messages of a channel's history shown on JOIN (``--irc-history``).
         self.history_lines = history_lines
         self._block: str | None = None
-        self._names: list[str] = []
+        self._names: list[tuple[str, str]] = []  # (nick, role) of the open NAMES block
+        #: The channel of the open BANS block.
+        self._bans = "*"
         self._history_skip = 0
         #: The reference of the open ``chathistory`` batch (``batch`` capability), if any.
         self._batch: str | None = None
         self._batches = itertools.count(1)
         #: Who a nick is now (extended-join's real name, away-notify's mark on JOIN).
         self.users: Callable[[str], UserView | None] = lambda nick: None
+        #: A channel's modes and roles as this client may see them (NAMES prefixes, 329).
+        self.channels: Callable[[str], ChannelState | None] = lambda name: None
 
     # -- building lines ----------------------------------------------------------------
 
@@ -182,6 +192,12 @@ class Renderer(Numerics):
             return format_message(
                 "TOPIC", (event.channel, neutralise(event.text)), source=prefix(event.setter)
             )
+        if kind is e.ModeChanged:
+            assert isinstance(event, e.ModeChanged)
+            return mode_line(self, event, None)
+        if kind is e.Kicked:
+            assert isinstance(event, e.Kicked)
+            return kicked_line(event)
         return self.render_reply((event,))
 
     def render_reply(self, events: Iterable[object]) -> bytes:
@@ -213,7 +229,14 @@ class Renderer(Numerics):
                 out.append(self._block_end(event))
             elif kind is e.Member:
                 assert isinstance(event, e.Member)
-                self._names.append(event.nick)
+                self._names.append((event.nick, event.role))
+            elif kind is e.BanEntry:
+                assert isinstance(event, e.BanEntry)
+                out.append(ban_line(self, self._bans, event))
+            elif kind is e.ModeChanged:  # MODE #c: the answer to the query
+                assert isinstance(event, e.ModeChanged)
+                state = self.channels(event.channel)
+                out.append(mode_line(self, event, state[1] if state is not None else None))
             elif kind is e.Message:
                 assert isinstance(event, e.Message)
                 if self._history_skip > 0:
@@ -280,7 +303,9 @@ class Renderer(Numerics):
         if isinstance(event, e.Deleted):
             if "draft/message-redaction" not in self.caps:
                 return b""  # IRC without redaction cannot take a line back
-            return format_message("REDACT", (event.channel, event.id), source=prefix(event.nick))
+            reason = neutralise(event.reason)
+            params = (event.channel, event.id, reason) if reason else (event.channel, event.id)
+            return format_message("REDACT", params, source=prefix(event.nick))
         return b""  # HELLO, ...: nothing an IRC client would understand
 
     def _topic_reply(self, topic: e.Topic, *, on_join: bool) -> bytes:
@@ -304,17 +329,35 @@ class Renderer(Numerics):
                 return self._open_batch("chathistory", target)
         elif start.kind == "LIST":
             return self.numeric("321", "Channel", "Users  Name")
+        elif start.kind == "BANS":
+            self._bans = start.params[0] if start.params else "*"
         return b""
 
     def _block_end(self, end: e.BlockEnd) -> bytes:
         self._block = None
         if end.kind == "NAMES":
             names, self._names = self._names, []
-            return self.names(end.params[0], names)
+            return self._names_lines(end.params[0], names)
         if end.kind == "LIST":
             return self.numeric("323", "End of /LIST")
+        if end.kind == "BANS":
+            return bans_end(self, end.params[0] if end.params else self._bans)
         self._history_skip = 0
         return self._close_batch()
+
+    def _names_lines(self, channel: str, names: list[tuple[str, str]]) -> bytes:
+        """353s and 366 of a NAMES block. The block has each member's highest role; the
+        views add the others (an operator's voice, for multi-prefix) when they agree with
+        it (a reply held for a commit is rendered later: the block says how it was)."""
+        state = self.channels(channel)
+        roles = state[2] if state is not None else {}
+        members = []
+        for nick, role in names:
+            said = _ROLE_MODES.get(role, "")
+            modes = roles.get(nick, said)
+            highest = "o" if "o" in modes else modes[:1]
+            members.append((nick, modes if highest == said else said))
+        return self.names(channel, members, secret=state is not None and "s" in state[0])
 
     def _message(self, message: e.Message, *, live: bool) -> bytes:
         me = self.nick.lower()
@@ -327,7 +370,7 @@ class Renderer(Numerics):
         if message.action:
             text = ctcp("ACTION", text)
         line = format_message(
-            "PRIVMSG",
+            "NOTICE" if message.notice and not message.action else "PRIVMSG",
             (message.target, text or " "),
             source=prefix(message.author),
             tags=self._tags(message.time, message.id),
@@ -339,6 +382,10 @@ class Renderer(Numerics):
         ):
             return line + line  # to oneself: the echo, then the message received
         return line
+
+
+#: A NAMES block's roles as member modes.
+_ROLE_MODES: Final = {"op": "o", "voice": "v"}
 
 
 def _clock(iso: str) -> str:

@@ -1,6 +1,5 @@
-"""IRC queries flackd answers itself: WHO, WHOIS, MODE, ISON, USERHOST and the
-server's own (LUSERS, MOTD, VERSION, TIME), and KICK and OPER, which Flack has no
-concept for.
+"""IRC queries flackd answers itself: NAMES, WHO, WHOIS, WHOWAS, ISON, USERHOST and the
+server's own (LUSERS, MOTD, VERSION, TIME), and OPER, which Flack has no concept for.
 
 Owns: those replies, built from the read-only :class:`~flackd.irc.inbound.Directory` of
 the hub and the client's own state; they change nothing in the hub, so they need no hub
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
-from flackd.irc.numerics import USER_HOST
+from flackd.irc.numerics import USER_HOST, status
 from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
@@ -26,8 +25,34 @@ if TYPE_CHECKING:
 __all__ = ["QUERIES"]
 
 
+def names(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
+    """``NAMES #a[,#b...]``: each channel's members with their status prefixes (353s; a
+    secret channel only to its members), then one 366 for them all (its parameter the
+    channels as asked, or the one channel's own spelling)."""
+    out = client.out
+    if not params:
+        yield out.numeric("366", "*", "End of /NAMES list")
+        return
+    wanted = [name for name in params[0].split(",") if name]
+    lines: list[bytes] = []
+    shown = params[0] or "*"
+    for name in wanted:
+        found = client.directory.channel_info(name)
+        state = client.channel_state(name) if found is not None else None
+        if found is None or state is None:
+            continue
+        flags, _, roles = state
+        members = [(nick, roles.get(nick, "")) for nick in found.members]
+        lines.append(out.names(found.name, members, secret="s" in flags, end=False))
+        if len(wanted) == 1:
+            shown = found.name
+    lines.append(out.numeric("366", shown, "End of /NAMES list"))
+    yield b"".join(lines)
+
+
 def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    """``WHO #channel``: its members. ``WHO <mask>``: the connected users whose nick
+    """``WHO #channel``: its members (flags: H or G, then their status prefixes; none
+    of a secret channel one is not in). ``WHO <mask>``: the connected users whose nick
     matches (``*`` and ``?``, ignoring case) among those who share a channel with you
     (every Flack user is +i), and a nick given in full whoever has it. With a second
     parameter ``%<fields>[,<token>]`` (IRCv3 WHOX) each one is a 354 line of those
@@ -39,19 +64,20 @@ def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     fields, _, token = (whox or "").partition(",")
     token = token if token.isdigit() and len(token) <= 3 else ""
 
-    def line(channel: str, user: UserView) -> bytes:
+    def line(channel: str, user: UserView, modes: str = "") -> bytes:
         if whox is None:
-            return out.who_line(channel, user)
-        return out.whox_line(channel, user, fields, token)
+            return out.who_line(channel, user, modes)
+        return out.whox_line(channel, user, fields, token, modes)
 
     lines: list[bytes] = []
     found = directory.channel_info(mask)
     if found is not None:
-        name, nicks = found[0], found[1]
-        for nick in nicks:
+        state = client.channel_state(found.name)
+        roles = state[2] if state is not None else {}
+        for nick in found.members if state is not None else []:
             user = directory.user_info(nick)
             if user is not None:
-                lines.append(line(name, user))
+                lines.append(line(found.name, user, roles.get(nick, "")))
     else:
         user = directory.user_info(mask)
         if user is not None and user.connected:
@@ -95,8 +121,13 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         out.numeric("311", name, user.username, USER_HOST, "*", user.realname),
         out.numeric("312", name, out.server, "Flack"),
     ]
-    if channels:
-        lines.append(out.numeric("319", name, " ".join(channels)))
+    shown = []
+    for channel in channels:  # with its status there; a secret one only to its members
+        state = client.channel_state(channel)
+        if state is not None:
+            shown.append(status(state[2].get(name, ""), out.caps) + channel)
+    if shown:
+        lines.append(out.numeric("319", name, " ".join(shown)))
     if not connected:
         lines.append(out.numeric("301", name, "connection dropped; may come back"))
     elif away_text:
@@ -122,35 +153,6 @@ def whowas(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         lines.append(out.numeric("406", nick, "There was no such nickname"))
     lines.append(out.numeric("369", nick, "End of WHOWAS"))
     yield b"".join(lines)
-
-
-def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    out = client.out
-    if not params:
-        yield out.numeric("461", "MODE", "Not enough parameters")
-        return
-    target = params[0]
-    if target.startswith("#"):
-        found = client.directory.channel_info(target)
-        if found is None:
-            yield out.numeric("403", target, "No such channel")
-        elif len(params) == 1:
-            # No 329: Flack does not keep when a channel was made, and a made-up time
-            # would show as "created on 1 Jan 1970" in weechat.
-            yield out.numeric("324", found[0], "+n")
-        elif params[1].lstrip("+") == "b":
-            yield out.numeric("368", found[0], "End of channel ban list")
-        else:
-            yield out.numeric("482", found[0], "Flack channels have no operators")
-        return
-    if target.lower() != client.nick.lower():
-        yield out.numeric("502", "Can't change mode for other users")
-    elif len(params) == 1:
-        yield out.numeric("221", "+i")
-    elif all(ch in "+-i" for ch in params[1]):
-        yield b""  # +i is what every Flack user is already: nothing changes
-    else:
-        yield out.numeric("501", "Unknown MODE flag")
 
 
 def ison(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
@@ -192,31 +194,15 @@ def server_time(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield client.out.numeric("391", client.out.server, now)
 
 
-def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    """Flack has no operators, so nobody may KICK; the checks before that come first."""
-    out = client.out
-    if len(params) < 2:
-        yield out.numeric("461", "KICK", "Not enough parameters")
-        return
-    found = client.directory.channel_info(params[0])
-    if found is None:
-        yield out.numeric("403", params[0], "No such channel")
-    elif client.nick.lower() not in (n.lower() for n in found.members):
-        yield out.numeric("442", found.name, "You're not on that channel")
-    else:
-        yield out.numeric("482", found.name, "Flack channels have no operators")
-
-
 def oper(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield client.out.numeric("491", "Flack has no IRC operators")
 
 
 QUERIES: Final[dict[str, Callable[[IrcClient, Sequence[str]], Iterator[bytes]]]] = {
     "ISON": ison,
-    "KICK": kick,
     "LUSERS": lusers,
-    "MODE": mode,
     "MOTD": motd,
+    "NAMES": names,
     "OPER": oper,
     "TIME": server_time,
     "USERHOST": userhost,

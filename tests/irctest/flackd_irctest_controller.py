@@ -95,19 +95,19 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.MULTI_PRIVMSG,
         }
     )
-    # flackd.irc.outbound.irc_isupport with flackd's default limits.
+    # flackd.irc.numerics.irc_isupport with flackd's default limits.
     isupport: ClassVar[dict[str, object]] = {
         "AWAYLEN": "200",
         "CASEMAPPING": "ascii",
         "CHANLIMIT": patma.StrRe("#:[0-9]+"),
-        "CHANMODES": ",,,n",
+        "CHANMODES": "b,k,l,imnst",
         "CHANNELLEN": "33",
         "CHANTYPES": "#",
         "CHATHISTORY": patma.StrRe("[0-9]+"),
         "MSGREFTYPES": patma.StrRe("msgid(,timestamp)?"),
         "NETWORK": "Flack",
         "NICKLEN": "16",
-        "PREFIX": "",
+        "PREFIX": "(ov)@+",
         "TARGMAX": patma.ANYSTR,
         "TOPICLEN": patma.StrRe("[0-9]+"),
         "UTF8ONLY": None,
