@@ -1,11 +1,14 @@
-"""Connection: one client's socket, its bounded outbox, and its writer task.
+"""Connection: one client's socket, its bounded outbox, its writer task, and the flusher.
 
 Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writer, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
-with byte accounting), the writer that hands everything queued to the kernel in one
-system call per wake-up, the closing sequence (last line, flush under a deadline), and
-the liveness fields the server's housekeeping task reads. Knows nothing about the hub or
+with byte accounting), the :class:`Flusher` (one task per server that hands each
+connection's queue to the kernel in one system call per pass of the scheduler, rule 6),
+the writer that does the same for its own connection when the kernel had no room (and
+always for a :class:`StreamConnection`, or without a flusher), the closing sequence (last
+line, flush under a deadline), and the liveness fields the server's housekeeping task
+reads. Knows nothing about the hub or
 the protocol's meaning. Imports trio and the standard library only.
 
 Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
@@ -23,7 +26,8 @@ Rules:
    queued line, and the connection closes. Nobody else waits for a slow reader.
    This is the hot path (a 200-member channel runs it 200 times per message), so it does
    the least it can: one addition and comparison for the byte accounting, one append, and
-   a wake-up only when the writer is parked, which is only when the queue was empty.
+   only for the first line since the last write (the queue was empty) one more step: the
+   connection joins the flusher's list (rule 6), or its parked writer is woken.
 2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
    the closing of the whole connection.
 3. A closing connection accepts no more lines, flushes what it has within
@@ -34,6 +38,21 @@ Rules:
    stream's ``send_all`` for :class:`StreamConnection`, which hands over at most
    :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
    flight beyond the limit, like the kernel's send buffer on the fast path.
+6. Fewer system calls and no task switch per delivery: a plain TCP connection given the
+   server's :class:`Flusher` (``--write-delay-us`` above 0; the default) is written by it
+   while the kernel takes its lines whole. The flusher runs once per pass of the scheduler
+   (after the readers that were ready) and makes one ``os.writev`` per connection with
+   lines queued; when it is busy it first lets at most ``--write-delay-us`` (and at most
+   :data:`GATHER_PASSES` passes) go by, so that more lines ride in each call. Exactly one
+   of the flusher and the writer task writes a connection at any time: the flusher only
+   while the writer task is blocked waiting (so the stream is open, rule 4); a short
+   write, an error, and :meth:`Connection.close` wake the writer task, which writes
+   everything queued itself (waiting for room, or meeting the error and closing) and
+   hands the connection back to the flusher when its queue is empty. Lines keep their
+   order (rule 2) because one queue feeds both, and a closing connection's last lines are
+   always its writer's (rule 3), so the flusher may stop once the connections are done.
+   With ``--write-delay-us 0`` there is no flusher: every writer is woken by the first
+   line pushed and makes one ``os.writev`` per wake-up, as before.
 """
 
 from __future__ import annotations
