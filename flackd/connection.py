@@ -39,7 +39,7 @@ Rules:
    :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
    flight beyond the limit, like the kernel's send buffer on the fast path.
 6. Fewer system calls and no task switch per delivery: a plain TCP connection given the
-   server's :class:`Flusher` (``--write-delay-us`` above 0; the default) is written by it
+   server's :class:`Flusher` (``--write-delay-us`` above 0; off by default) is written by it
    while the kernel takes its lines whole. The flusher runs once per pass of the scheduler
    (after the readers that were ready) and makes one ``os.writev`` per connection with
    lines queued; when it is busy it first lets at most ``--write-delay-us`` (and at most

@@ -207,12 +207,12 @@ class Limits:
         "(its clients get BYE SHUTDOWN and resume).",
     )
     write_delay_us: int = _limit(
-        100,
-        "Microseconds flackd may hold lines for a client when it is busy, so that one "
-        "system call carries more of them. One task writes every client with lines queued "
-        "once per pass of the event loop; when it had written less than this long ago it "
-        "first lets this long pass since its wake-up. 0: no such task, each connection "
-        "writes its own lines as soon as it is woken. At most 10000.",
+        0,
+        "0 (the default): each connection's writer task writes its lines as soon as it is "
+        "woken. Above 0: one task writes every plain TCP client with lines queued, once per "
+        "pass of the event loop, and when busy it may hold lines up to this many "
+        "microseconds so that one system call carries more of them (less CPU per message, "
+        "a higher p99 latency: docs/performance.md). At most 10000.",
     )
     shutdown_grace: float = _limit(
         3.0,

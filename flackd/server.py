@@ -131,8 +131,8 @@ class Server(Entry, LineReader, Housekeeping):
                 unregistered=self._unregistered_again,
             )
         #: The task that writes every plain TCP connection's lines once per pass of the
-        #: scheduler (``--write-delay-us``; :class:`flackd.connection.Flusher`), or None
-        #: (``--write-delay-us 0``): each connection's writer task writes its own.
+        #: scheduler (``--write-delay-us`` above 0; :class:`flackd.connection.Flusher`),
+        #: or None (``--write-delay-us 0``, the default): each writer task writes its own.
         self.flusher = (
             Flusher(self.limits.write_delay_us / 1e6) if self.limits.write_delay_us else None
         )

@@ -159,7 +159,7 @@ async def test_when_busy_the_lines_of_several_passes_leave_in_one_write(
     conn.finish("done")
 
 
-@pytest.mark.parametrize("delay_us", [0, Limits().write_delay_us])
+@pytest.mark.parametrize("delay_us", [0, 100])
 async def test_a_chat_works_with_and_without_the_flusher(
     nursery: trio.Nursery, delay_us: int
 ) -> None:
@@ -181,7 +181,7 @@ async def test_a_chat_works_with_and_without_the_flusher(
         assert server.flusher.writes > 0
 
 
-def test_the_write_delay_is_bounded() -> None:
-    assert Limits(write_delay_us=0).write_delay_us == 0
+def test_the_flusher_is_off_by_default_and_its_delay_is_bounded() -> None:
+    assert Limits().write_delay_us == 0  # measured: less CPU, but a higher p99 latency
     with pytest.raises(ValueError, match="write_delay_us"):
         Limits(write_delay_us=10_001)
