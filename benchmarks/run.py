@@ -23,6 +23,13 @@ PATH). The cluster's senders connect to its first node and the other clients are
 evenly over both; its processes share core 0, and the CPU time of each (read from
 /proc/<pid>/stat around every measured step) is reported per 1,000 messages sent.
 
+System calls: every measured step also records each server process's read and write
+calls (/proc/<pid>/io, which counts read/write/readv/writev but not recv/send), shown as
+write calls per delivery and read calls per message; ``--strace`` counts every call by
+name with ``strace -c -f`` (slower: for fixed-rate workloads). A flackd server named
+``flackd@write-delay-us=0`` (``NAME@FLAG=VALUE``, repeatable) runs with those flags as
+one more server, so a change and its baseline are measured side by side.
+
 docs/performance.md describes the workloads and how to read the figures.
 """
 
