@@ -23,6 +23,13 @@ PATH). The cluster's senders connect to its first node and the other clients are
 evenly over both; its processes share core 0, and the CPU time of each (read from
 /proc/<pid>/stat around every measured step) is reported per 1,000 messages sent.
 
+System calls: every measured step also records each server process's read and write
+calls (/proc/<pid>/io, which counts read/write/readv/writev but not recv/send), shown as
+write calls per delivery and read calls per message; ``--strace`` counts every call by
+name with ``strace -c -f`` (slower: for fixed-rate workloads). A flackd server named
+``flackd@write-delay-us=0`` (``NAME@FLAG=VALUE``, repeatable) runs with those flags as
+one more server, so a change and its baseline are measured side by side.
+
 docs/performance.md describes the workloads and how to read the figures.
 """
 
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -366,13 +374,36 @@ def server_version(server: Server, exe: str) -> str:
     return version
 
 
+def variant(known: dict[str, Server], name: str) -> Server:
+    """The server ``name`` names: one of ``known``, or a flackd one with flags of its own
+    (``flackd@write-delay-us=0@history=50``: ``--write-delay-us 0 --history 50`` added
+    to its command, on every node of a cluster)."""
+    base, *changes = name.split("@")
+    server = known[base]
+    if not changes:
+        return server
+    if not base.startswith("flackd"):
+        raise SystemExit(f"{name}: only flackd's servers take flags of their own")
+    extra: list[str] = []
+    for change in changes:
+        flag, _, value = change.partition("=")
+        extra += [f"--{flag}", value] if value else [f"--{flag}"]
+    original = server.command
+    return dataclasses.replace(
+        server,
+        name=name,
+        raised=[*server.raised, f"{shlex.join(extra)} (this variant)"],
+        command=lambda port, tmp: [*original(port, tmp), *extra],
+    )
+
+
 def prepare_servers(names: list[str], install: bool) -> tuple[list[Server], dict[str, str]]:
     """The servers that can run, and why the others cannot."""
     known = make_servers()
     ready: list[Server] = []
     skipped: dict[str, str] = {}
     for name in names:
-        server = known[name]
+        server = variant(known, name)
         exe = server.find()
         if exe is None and install and server.install is not None:
             say(f"{name}: not found; installing")
@@ -439,6 +470,68 @@ def cpu_seconds(pid: int) -> float:
     # utime and stime are the 14th and 15th fields of the line, so 12th and 13th here.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def io_calls(pid: int) -> tuple[int, int]:
+    """(read calls, write calls) a process has made so far, all its threads, from
+    /proc/<pid>/io (``syscr``, ``syscw``): read/readv/pread and write/writev/pwrite. Calls
+    of the socket family (recv, send, sendto, sendmsg) are not counted there: a server
+    that writes its sockets with send() shows 0 (``--strace`` counts every call).
+    (-1, -1) when the file cannot be read."""
+    try:
+        text = Path(f"/proc/{pid}/io").read_text()
+    except OSError:
+        return -1, -1
+    values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    return int(values.get("syscr", -1)), int(values.get("syscw", -1))
+
+
+#: System calls that hand bytes to a socket or a file, and that take bytes from one
+#: (for --strace's per-delivery summary).
+WRITE_CALLS = frozenset({"write", "writev", "pwrite64", "pwritev", "send", "sendto", "sendmsg",
+                         "sendmmsg"})  # fmt: skip
+READ_CALLS = frozenset({"read", "readv", "pread64", "recv", "recvfrom", "recvmsg", "recvmmsg"})
+
+
+def strace_counts(path: Path) -> dict[str, int]:
+    """System call name -> calls, from the summary table ``strace -c`` wrote to ``path``."""
+    counts: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            if len(parts) >= 5 and parts[-1] != "total" and parts[3].isdigit():
+                with contextlib.suppress(ValueError):
+                    float(parts[0])
+                    counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+@contextlib.contextmanager
+def straced(processes: dict[str, subprocess.Popen[bytes]], tmp: Path) -> Iterator[Json]:
+    """``strace -c -f`` attached to every server process (by PID) for the ``with`` block;
+    the dict it yields gets each one's counts (system call -> calls) when it ends. Each
+    strace is stopped by its own PID (SIGINT: it detaches and writes its summary)."""
+    counts: Json = {}
+    tracers: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    try:
+        for label, process in processes.items():
+            out = tmp / f"strace-{process.pid}.txt"
+            argv = ["strace", "-c", "-f", "-q", "-o", str(out), "-p", str(process.pid)]
+            tracer = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            tracers[label] = (tracer, out)
+        time.sleep(0.5)  # attaching to every thread: not instantaneous
+        yield counts
+    finally:
+        for label, (tracer, out) in tracers.items():
+            with contextlib.suppress(ProcessLookupError):
+                tracer.send_signal(signal.SIGINT)
+            try:
+                tracer.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.wait(timeout=10)
+            counts[label] = strace_counts(out)
 
 
 NOTABLE = re.compile(r"warn|error|exception|traceback|sendq|flood|excess|exhaust|kill", re.I)
@@ -706,6 +799,7 @@ class Settings:
     rooms_size: int = 10  # members per room: rooms_clients / rooms_size rooms
     rooms_senders: int = 500
     rooms_start_rate: float = 1000  # first offered rate of the rooms ramp, messages per second
+    strace: bool = False  # count every system call of each step with strace -c -f
     workloads: list[str] = field(default_factory=list)
 
     @property
@@ -761,6 +855,34 @@ def fmt_cpu(step: Json) -> str:
     return f"{parts} = {sum(per.values()):.3f}"
 
 
+def calls_per_delivery(step: Json) -> tuple[float, float] | None:
+    """(write calls per delivery, read calls per message sent) of the server's processes
+    in this step: from ``strace -c`` when the step was traced, else from /proc/<pid>/io
+    (write/writev only: see :func:`io_calls`). None for steps without counts."""
+    delivered, sent = step.get("delivered") or 0, step.get("sent") or 0
+    traced: dict[str, dict[str, int]] | None = step.get("strace")
+    if traced:
+        writes = sum(n for c in traced.values() for name, n in c.items() if name in WRITE_CALLS)
+        reads = sum(n for c in traced.values() for name, n in c.items() if name in READ_CALLS)
+    else:
+        io: dict[str, list[int]] | None = step.get("io_calls")
+        if not io or any(r < 0 or w < 0 for r, w in io.values()):
+            return None
+        reads = sum(r for r, _ in io.values())
+        writes = sum(w for _, w in io.values())
+    if not delivered or not sent:
+        return None
+    return writes / delivered, reads / sent
+
+
+def fmt_calls(step: Json) -> str:
+    calls = calls_per_delivery(step)
+    if calls is None:
+        return ""
+    source = "strace" if step.get("strace") else "/proc io"
+    return f"{calls[0]:.3f} writes/delivery, {calls[1]:.2f} reads/message ({source})"
+
+
 def describe_step(step: Json, ok: bool) -> str:
     messages = step.get("messages_per_s")
     return (
@@ -769,8 +891,8 @@ def describe_step(step: Json, ok: bool) -> str:
         + (f" ({fmt_rate(messages)} msgs)" if messages else "")
         + f", p50 {step['p50_ms']:7.2f} ms, "
         f"p99 {step['p99_ms']:8.2f} ms, lost {step['lost']}, loadgen cpu "
-        f"{step['loadgen_cpu']:.0%}, server cpu s/1k msgs {fmt_cpu(step) or '-'}  "
-        f"{'pass' if ok else 'FAIL'}"
+        f"{step['loadgen_cpu']:.0%}, server cpu s/1k msgs {fmt_cpu(step) or '-'}, "
+        f"{fmt_calls(step) or 'no call counts'}  {'pass' if ok else 'FAIL'}"
     )
 
 
@@ -804,10 +926,26 @@ class Bench:
         messages delivered per second (deliveries/s over the deliveries each message owed)."""
         gen.command("settle 10", 30)
         timeout = seconds + self.s.drain_seconds + 60
-        before = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
-        result = gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
-        after = {label: cpu_seconds(p.pid) for label, p in started.processes.items()}
+        processes = started.processes
+        with contextlib.ExitStack() as stack:
+            traced = stack.enter_context(straced(processes, self.tmp)) if self.s.strace else None
+            before = {label: cpu_seconds(p.pid) for label, p in processes.items()}
+            io_before = {label: io_calls(p.pid) for label, p in processes.items()}
+            result = gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
+            after = {label: cpu_seconds(p.pid) for label, p in processes.items()}
+            io_after = {label: io_calls(p.pid) for label, p in processes.items()}
         result["cpu_s"] = {label: round(after[label] - before[label], 3) for label in before}
+        # System calls the server made in the step (run and drain), per process: read
+        # and write calls from /proc/<pid>/io, and with --strace every call by name.
+        result["io_calls"] = {
+            label: [
+                a - b if min(a, b) >= 0 else -1
+                for a, b in zip(io_after[label], io_before[label], strict=True)
+            ]
+            for label in io_before
+        }
+        if traced is not None:
+            result["strace"] = traced
         per_message = result["expected"] / result["sent"] if result["sent"] else 0
         result["messages_per_s"] = (
             round(result["deliveries_per_s"] / per_message, 1) if per_message else 0.0
@@ -1140,6 +1278,17 @@ def table(workload: str, summary: dict[str, Json]) -> list[str]:
     if cpu:
         lines.append("  server CPU seconds per 1,000 messages sent, in the step shown:")
         lines += [f"    {name:<14} {text}" for name, text in cpu.items()]
+    calls = {
+        name: text
+        for name, entry in summary.items()
+        if isinstance(best := (entry["run"] or {}).get("best"), dict) and (text := fmt_calls(best))
+    }
+    if calls:
+        lines.append(
+            "  server system calls in the step shown (echoes to senders included; /proc io "
+            "counts write/writev, not send/sendto):"
+        )
+        lines += [f"    {name:<14} {text}" for name, text in calls.items()]
     return lines
 
 
@@ -1294,7 +1443,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="a seconds-long run against flackd and the relay, tiny counts",
     )
-    parser.add_argument("--servers", help=f"comma-separated, from {','.join(ALL_SERVERS)}")
+    parser.add_argument(
+        "--servers",
+        help=f"comma-separated, from {','.join(ALL_SERVERS)}; a flackd server may be run "
+        "as a variant with flags of its own, measured beside the others: NAME@FLAG=VALUE "
+        "(repeatable), e.g. flackd@write-delay-us=0 runs flackd with --write-delay-us 0",
+    )
     parser.add_argument("--members", help="fan-out channel sizes, comma-separated (200,50)")
     parser.add_argument("--repeat", type=int, help="runs of each workload; the median is shown (3)")
     parser.add_argument("--workloads", help=f"{','.join(WORKLOADS)} (all)")
@@ -1305,6 +1459,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rooms-senders", type=int, help="senders in the rooms workload (500)")
     parser.add_argument(
         "--rooms-start", type=float, help="first offered rate of the rooms ramp, messages/s (1000)"
+    )
+    parser.add_argument(
+        "--strace",
+        action="store_true",
+        help="count every system call of each measured step with strace -c -f (slows the "
+        "server: use it on fixed-rate workloads such as latency, not for throughput)",
     )
     parser.add_argument("--out", type=Path, help="results JSON (benchmarks/results/<time>.json)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get or pip install")
@@ -1359,6 +1519,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rooms_size=rooms_size,
         rooms_senders=rooms_senders,
         rooms_start_rate=args.rooms_start or (40 if smoke else 1000),
+        strace=args.strace,
         workloads=workloads,
     )
 
@@ -1374,7 +1535,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
     smoke_servers = "flackd,flackd-durable,relay"
     names = (args.servers or (smoke_servers if args.smoke else ",".join(ALL_SERVERS))).split(",")
-    unknown = [n for n in names if n not in ALL_SERVERS]
+    unknown = [n for n in names if n.split("@")[0] not in ALL_SERVERS]
     if unknown:
         raise SystemExit(f"unknown server(s): {', '.join(unknown)}")
     with contextlib.suppress(ValueError, OSError):

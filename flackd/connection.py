@@ -1,11 +1,14 @@
-"""Connection: one client's socket, its bounded outbox, and its writer task.
+"""Connection: one client's socket, its bounded outbox, its writer task, and the flusher.
 
 Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writer, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
-with byte accounting), the writer that hands everything queued to the kernel in one
-system call per wake-up, the closing sequence (last line, flush under a deadline), and
-the liveness fields the server's housekeeping task reads. Knows nothing about the hub or
+with byte accounting), the :class:`Flusher` (one task per server that hands each
+connection's queue to the kernel in one system call per pass of the scheduler, rule 6),
+the writer that does the same for its own connection when the kernel had no room (and
+always for a :class:`StreamConnection`, or without a flusher), the closing sequence (last
+line, flush under a deadline), and the liveness fields the server's housekeeping task
+reads. Knows nothing about the hub or
 the protocol's meaning. Imports trio and the standard library only.
 
 Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
@@ -23,7 +26,8 @@ Rules:
    queued line, and the connection closes. Nobody else waits for a slow reader.
    This is the hot path (a 200-member channel runs it 200 times per message), so it does
    the least it can: one addition and comparison for the byte accounting, one append, and
-   a wake-up only when the writer is parked, which is only when the queue was empty.
+   only for the first line since the last write (the queue was empty) one more step: the
+   connection joins the flusher's list (rule 6), or its parked writer is woken.
 2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
    the closing of the whole connection.
 3. A closing connection accepts no more lines, flushes what it has within
@@ -34,20 +38,37 @@ Rules:
    stream's ``send_all`` for :class:`StreamConnection`, which hands over at most
    :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
    flight beyond the limit, like the kernel's send buffer on the fast path.
+6. Fewer system calls and no task switch per delivery: a plain TCP connection given the
+   server's :class:`Flusher` (``--write-delay-us`` above 0; off by default) is written by it
+   while the kernel takes its lines whole. The flusher runs once per pass of the scheduler
+   (after the readers that were ready) and makes one ``os.writev`` per connection with
+   lines queued; when it is busy it first lets at most ``--write-delay-us`` (and at most
+   :data:`GATHER_PASSES` passes) go by, so that more lines ride in each call. Exactly one
+   of the flusher and the writer task writes a connection at any time: the flusher only
+   while the writer task is blocked waiting (so the stream is open, rule 4); a short
+   write, an error, and :meth:`Connection.close` wake the writer task, which writes
+   everything queued itself (waiting for room, or meeting the error and closing) and
+   hands the connection back to the flusher when its queue is empty. Lines keep their
+   order (rule 2) because one queue feeds both, and a closing connection's last lines are
+   always its writer's (rule 3), so the flusher may stop once the connections are done.
+   With ``--write-delay-us 0`` there is no flusher: every writer is woken by the first
+   line pushed and makes one ``os.writev`` per wake-up, as before.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable
-from typing import Final, Protocol
+from typing import Final, Protocol, final
 
 import trio
 from trio.lowlevel import (
     Abort,
     Task,
     cancel_shielded_checkpoint,
+    checkpoint,
     checkpoint_if_cancelled,
     current_task,
     reschedule,
@@ -56,7 +77,14 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-__all__ = ["STREAM_BATCH_BYTES", "Connection", "Frontend", "StreamConnection", "push_to_all"]
+__all__ = [
+    "STREAM_BATCH_BYTES",
+    "Connection",
+    "Flusher",
+    "Frontend",
+    "StreamConnection",
+    "push_to_all",
+]
 
 _ids: Final = itertools.count(1)
 
@@ -76,6 +104,10 @@ class Frontend(Protocol):
 
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+#: Most passes of the scheduler the :class:`Flusher` lets run while it gathers lines (its
+#: bound besides its delay: a pass is a few µs when the loop is idle, and a clock that
+#: stands still while tasks run, such as Trio's MockClock, must not hold it forever).
+GATHER_PASSES: Final = 16
 #: Most bytes :class:`StreamConnection` hands to one ``send_all`` (one TLS record's worth).
 STREAM_BATCH_BYTES: Final = 16 * 1024
 
@@ -84,6 +116,8 @@ class Connection:
     """The server side of one TCP connection. Hashable by identity (the hub's handle)."""
 
     __slots__ = (
+        "_blocked",
+        "_flusher",
         "_head_is_partial",
         "_parked",
         "_queue",
@@ -135,8 +169,16 @@ class Connection:
         #: of a line whose start was sent: a memoryview, and _head_is_partial is True.
         self._queue: list[bytes | memoryview] = []
         self._head_is_partial = False
-        #: The writer task while it waits for lines (then the queue is empty), else None.
-        self._parked: Task | None = None
+        #: What the next line pushed wakes, else None: the writer task while it waits for
+        #: lines (then the queue is empty), or, for a connection the server's
+        #: :class:`Flusher` writes, that flusher (rule 6).
+        self._parked: Task | Flusher | None = None
+        #: The writer task while it is blocked waiting to be woken (it may be woken to
+        #: take over from the flusher, or to close), else None.
+        self._blocked: Task | None = None
+        #: The server's flusher, for a connection whose writes it makes (see
+        #: :meth:`use_flusher`); None: the writer task makes them all.
+        self._flusher: Flusher | None = None
         #: Bytes in the queue, not yet taken by the kernel.
         self.queued = 0
         self.closing = False
@@ -175,6 +217,12 @@ class Connection:
         Flack's). Every broadcast then takes :meth:`_slow_push`, which renders it."""
         self.frontend = frontend
         self.sendq_limit = -1
+
+    def use_flusher(self, flusher: Flusher) -> None:
+        """Let ``flusher`` make this connection's writes while the kernel takes them
+        whole (rule 6). Only for the plain TCP fast path; call before the writer starts."""
+        assert type(self) is Connection, "a StreamConnection's writer does its own writes"
+        self._flusher = flusher
 
     def _slow_push(self, data: bytes, event: object) -> None:
         """:func:`push_to_all`'s slow path: a full send queue, a closing connection, or a
@@ -225,13 +273,29 @@ class Connection:
             self.queued += len(last_line)
         self.read_scope.cancel()
         self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
-        self._wake_writer()
+        self._take_over()  # the writer flushes what is queued, and returns
 
     def _wake_writer(self) -> None:
-        writer = self._parked
-        if writer is not None:
+        """A line was queued: wake what :attr:`_parked` names (as :func:`push_to_all`
+        does)."""
+        waker = self._parked
+        if waker is not None:
             self._parked = None
-            reschedule(writer)
+            if type(waker) is Flusher:
+                waker.add(self)
+            else:
+                self._blocked = None
+                reschedule(waker)
+
+    def _take_over(self) -> None:
+        """Wake the writer task itself (if it is blocked), to write what is queued: after
+        a write the flusher could not finish, and to close. From then until it blocks
+        again, it alone writes (the flusher skips this connection)."""
+        task = self._blocked
+        if task is not None:
+            self._blocked = None
+            self._parked = None
+            reschedule(task)
 
     def finish(self, reason: str) -> None:
         """The peer is done sending: flush what is queued within the grace, then close."""
@@ -268,6 +332,9 @@ class Connection:
     async def writer(self) -> None:
         """Send everything queued, one ``os.writev`` per wake-up, until closed and flushed.
 
+        With a flusher (rule 6), the writer waits while the flusher writes for it, and
+        is woken only to finish a write the kernel did not take whole, or to close.
+
         Cancellation: runs inside :attr:`write_scope`, whose deadline :meth:`close` sets.
         Returns normally when the connection is closing and the queue is empty, when the
         deadline passes, or when the peer has gone (broken or closed stream).
@@ -281,7 +348,9 @@ class Connection:
                     elif self.closing:
                         return
                     else:
-                        self._parked = current_task()
+                        task = current_task()
+                        self._blocked = task
+                        self._parked = self._flusher or task
                         await wait_task_rescheduled(self._unpark_on_cancel)
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                 self.close(b"", "connection reset")  # no-op if it was closing already
@@ -298,35 +367,60 @@ class Connection:
         sock = self.stream.socket
         fd = sock.fileno()
         while queue:
-            batch = queue if len(queue) <= IOV_MAX else queue[:IOV_MAX]
-            try:
-                sent = os.writev(fd, batch)
-            except BlockingIOError:
-                sent = -1  # wait outside the except block: it would keep the exception alive
-            if sent < 0:
+            if not self._write_some(fd):
                 await wait_writable(sock)
-                continue
-            self.queued -= sent
-            if not self.queued:  # all of it: the usual case
-                queue.clear()
-                self._head_is_partial = False
-                return
-            whole = 0  # lines sent in full
-            for line in batch:
-                if sent < len(line):
-                    break
-                sent -= len(line)
-                whole += 1
-            if sent:  # the kernel took the start of a line: keep the rest, uncopied
-                queue[whole] = memoryview(queue[whole])[sent:]
-            del queue[:whole]
-            self._head_is_partial = sent > 0
-            if batch is queue or sent:  # a short write: the kernel buffer is full
-                await wait_writable(sock)
+
+    def _write_some(self, fd: int) -> bool:
+        """One ``os.writev`` of the queued lines (the first :data:`IOV_MAX` of them), as
+        they are; what the kernel took leaves the queue. True if it took all it was given,
+        False after a short write or none at all (its buffer is full: wait until the
+        socket is writable). Raises :class:`OSError` when the peer has gone."""
+        queue = self._queue
+        batch = queue if len(queue) <= IOV_MAX else queue[:IOV_MAX]
+        try:
+            sent = os.writev(fd, batch)
+        except BlockingIOError:
+            return False
+        self.queued -= sent
+        if not self.queued:  # all of it: the usual case
+            queue.clear()
+            self._head_is_partial = False
+            return True
+        whole = 0  # lines sent in full
+        for line in batch:
+            if sent < len(line):
+                break
+            sent -= len(line)
+            whole += 1
+        if sent:  # the kernel took the start of a line: keep the rest, uncopied
+            queue[whole] = memoryview(queue[whole])[sent:]
+        del queue[:whole]
+        self._head_is_partial = sent > 0
+        return batch is not queue and not sent  # else a short write: the buffer is full
+
+    def _flush(self) -> None:
+        """The flusher's write (rule 6): one ``os.writev`` of everything queued, if the
+        writer task is still blocked (else it writes itself: it took over, or it is
+        gone). If the kernel did not take it all (or the peer has gone), the writer task
+        takes over, to wait for room (or to meet the error and close)."""
+        task = self._blocked
+        if task is None:
+            return
+        try:  # noqa: SIM105 - contextlib.suppress costs more than this write's glue
+            self._write_some(self.stream.socket.fileno())
+        except OSError:
+            pass  # the writer meets it again and closes the connection
+        if self._queue:
+            self._blocked = None
+            self._parked = None
+            reschedule(task)
+        else:
+            self._parked = self._flusher
 
     def _unpark_on_cancel(self, _raise_cancel: object) -> Abort:
         """The parked writer is being cancelled (the grace deadline passed)."""
         self._parked = None
+        self._blocked = None
         return Abort.SUCCEEDED
 
 
@@ -389,6 +483,72 @@ class StreamConnection(Connection):
             await send_all(data)
 
 
+@final
+class Flusher:
+    """One task per server that writes every connection with lines queued, once per pass
+    of the scheduler (rule 6), instead of a wake-up of each connection's writer task.
+
+    A connection's first line since its last write adds it to the flusher's list (and
+    wakes the flusher if it waits); the lines after it are appends. The flusher runs in the
+    scheduler's next pass, after the readers that were ready have run. When it is busy
+    (it had written less than ``delay`` seconds before it was woken again), it first lets
+    the scheduler run more passes (at most :data:`GATHER_PASSES`) until ``delay`` has gone
+    by since it was woken, so that
+    more lines gather for each connection and one ``os.writev`` carries them all. Then it
+    gives each connection one ``os.writev``; a connection whose lines the kernel did not
+    take whole goes back to its own writer task, which waits for room.
+    """
+
+    __slots__ = ("_dirty", "_last_pass", "_task", "_woken_at", "delay", "passes", "writes")
+
+    def __init__(self, delay: float) -> None:
+        #: Seconds the flusher may wait for more lines when busy (0: none).
+        self.delay = delay
+        self._dirty: list[Connection] = []
+        #: The flusher task while it waits for work, else None.
+        self._task: Task | None = None
+        #: trio.current_time() when it was last woken, and when its last pass ended.
+        self._woken_at = 0.0
+        self._last_pass = -math.inf
+        #: Passes made, and connections written in them (for tests and profiling).
+        self.passes = 0
+        self.writes = 0
+
+    def add(self, conn: Connection) -> None:
+        """``conn`` has lines queued and its writer task waits: write them soon."""
+        self._dirty.append(conn)
+        task = self._task
+        if task is not None:
+            self._task = None
+            self._woken_at = trio.current_time()
+            reschedule(task)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write, pass after pass, forever. Cancel it only once its connections are done
+        (a closing connection's writer task does its own last writes)."""
+        task_status.started()
+        while True:
+            if not self._dirty:
+                self._task = current_task()
+                await wait_task_rescheduled(self._abort)
+            if self._woken_at - self._last_pass < self.delay:  # busy: gather more lines
+                deadline = self._woken_at + self.delay
+                for _ in range(GATHER_PASSES):
+                    if trio.current_time() >= deadline:
+                        break
+                    await checkpoint()
+            dirty, self._dirty = self._dirty, []
+            for conn in dirty:
+                conn._flush()
+            self.passes += 1
+            self.writes += len(dirty)
+            self._last_pass = trio.current_time()
+
+    def _abort(self, _raise_cancel: object) -> Abort:
+        self._task = None
+        return Abort.SUCCEEDED
+
+
 def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) -> None:
     """:meth:`Connection.push` of the same bytes to each of ``conns``, in one loop.
 
@@ -406,7 +566,11 @@ def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) 
             continue
         conn.queued = queued
         conn._queue.append(data)
-        writer = conn._parked
-        if writer is not None:
+        waker = conn._parked
+        if waker is not None:
             conn._parked = None
-            reschedule(writer)
+            if type(waker) is Flusher:
+                waker.add(conn)
+            else:
+                conn._blocked = None
+                reschedule(waker)

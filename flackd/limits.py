@@ -22,10 +22,12 @@ __all__ = ["ENV_PREFIX", "Limits", "limit_fields"]
 ENV_PREFIX: Final = "FLACKD_"
 #: The largest --max-line-bytes flackd accepts.
 MAX_LINE_BYTES_CAP: Final = 16384
+#: The largest --write-delay-us flackd accepts (10 ms: a bound on the latency it adds).
+WRITE_DELAY_US_CAP: Final = 10_000
 
 
 #: Limits for which 0 means "none" rather than an error.
-_MAY_BE_ZERO: Final = frozenset({"irc_history", "whowas"})
+_MAY_BE_ZERO: Final = frozenset({"irc_history", "whowas", "write_delay_us"})
 
 
 def _limit(default: Any, help: str) -> Any:
@@ -210,6 +212,14 @@ class Limits:
         "Snapshots trim it long before; a node that falls behind past this starts again "
         "(its clients get BYE SHUTDOWN and resume).",
     )
+    write_delay_us: int = _limit(
+        0,
+        "0 (the default): each connection's writer task writes its lines as soon as it is "
+        "woken. Above 0: one task writes every plain TCP client with lines queued, once per "
+        "pass of the event loop, and when busy it may hold lines up to this many "
+        "microseconds so that one system call carries more of them (less CPU per message, "
+        "a higher p99 latency: docs/performance.md). At most 10000.",
+    )
     shutdown_grace: float = _limit(
         3.0,
         "Seconds a closing connection may spend flushing its last lines (at shutdown, after "
@@ -231,6 +241,8 @@ class Limits:
             raise ValueError("history_page and join_replay must not exceed history")
         if self.max_line_bytes > MAX_LINE_BYTES_CAP:
             raise ValueError(f"max_line_bytes must be at most {MAX_LINE_BYTES_CAP}")
+        if self.write_delay_us > WRITE_DELAY_US_CAP:
+            raise ValueError(f"write_delay_us must be at most {WRITE_DELAY_US_CAP}")
         largest = self.largest_reply_bytes()
         if self.sendq_bytes < largest:
             raise ValueError(

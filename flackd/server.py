@@ -44,7 +44,7 @@ from flackd.admission import Admission
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
-from flackd.connection import Connection, StreamConnection, push_to_all
+from flackd.connection import Connection, Flusher, StreamConnection, push_to_all
 from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
@@ -130,6 +130,12 @@ class Server(Entry, LineReader, Housekeeping):
                 retry_seconds=self.limits.store_retry,
                 unregistered=self._unregistered_again,
             )
+        #: The task that writes every plain TCP connection's lines once per pass of the
+        #: scheduler (``--write-delay-us`` above 0; :class:`flackd.connection.Flusher`),
+        #: or None (``--write-delay-us 0``, the default): each writer task writes its own.
+        self.flusher = (
+            Flusher(self.limits.write_delay_us / 1e6) if self.limits.write_delay_us else None
+        )
         #: Connections whose BYE waits behind a commit (see :meth:`_bye`).
         self._byes: set[Connection] = set()
         #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.
@@ -204,6 +210,8 @@ class Server(Entry, LineReader, Housekeeping):
                 self.committer.submit(conn, "*", self.hub.connect(conn, self.clock()))
             if handshake is not None and not await self._handshake(conn, handshake):
                 return  # the caller closes it, without a linger: TLS never began
+            if self.flusher is not None and type(conn) is Connection:
+                conn.use_flusher(self.flusher)  # TLS and WebSocket: the writer's own writes
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.writer)
                 try:
@@ -330,6 +338,8 @@ class Server(Entry, LineReader, Housekeeping):
             async with trio.open_nursery() as store_side:
                 if self.committer is not None:
                     await store_side.start(self.committer.run)
+                if self.flusher is not None:  # outlives the connections, as the committer
+                    await store_side.start(self.flusher.run)
                 async with trio.open_nursery() as connections:
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)

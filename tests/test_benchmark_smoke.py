@@ -167,3 +167,27 @@ def test_hotpath_timer_runs() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Server._process (all of it)" in done.stdout
+
+
+def test_every_step_counts_the_servers_read_and_write_calls(report: dict[str, Any]) -> None:
+    """/proc/<pid>/io's read and write calls, per process, in every measured step: flackd
+    writes its sockets with writev (counted), the relay with send() (not counted there)."""
+    for workload in ("fanout-10", "rooms", "latency", "channels"):
+        for server, runs in report["runs"][workload].items():
+            for run in runs:
+                for step in run["steps"]:
+                    calls = step["io_calls"]
+                    assert all(r >= 0 and w >= 0 for r, w in calls.values()), (server, step)
+                    if server.startswith("flackd"):
+                        assert sum(w for _, w in calls.values()) > 0, (workload, server, step)
+
+
+def test_a_flackd_variant_runs_with_its_own_flags(tmp_path_factory: pytest.TempPathFactory) -> None:
+    variant = "flackd@write-delay-us=0"
+    servers = f"flackd,{variant}"
+    result = smoke(tmp_path_factory, "--servers", servers, "--workloads", "fanout")
+    assert set(result["servers"]) == {"flackd", variant}
+    assert "--write-delay-us 0 (this variant)" in result["servers"][variant]["raised"]
+    for run in result["runs"]["fanout-10"][variant]:
+        assert run["steps"], run
+        assert all(s["lost"] == 0 for s in run["steps"]), run
