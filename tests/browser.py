@@ -212,8 +212,13 @@ class Page:
         return len(await self.run(self.browser.css, selector))
 
     async def text(self, selector: str) -> str:
-        element = await self.one(selector)
-        return await self.run(lambda: element.text)
+        """The text of ``selector``, read again if the page re-rendered it meanwhile."""
+
+        def read() -> tuple[str] | None:
+            found = self.browser.css(selector)
+            return (found[0].text,) if found else None  # a stale element: try again
+
+        return (await self.until(read))[0]
 
     async def wait_notice(self, text: str, *, error: bool = False) -> None:
         """Wait until a notice line in the log (an error one, with ``error``) holds ``text``."""
@@ -239,8 +244,13 @@ class Page:
         return await self.until(check)
 
     async def attr(self, selector: str, name: str) -> str | None:
-        element = await self.one(selector)
-        return await self.run(element.get_attribute, name)
+        """An attribute of ``selector``, read again if the page re-rendered it meanwhile."""
+
+        def read() -> tuple[str | None] | None:
+            found = self.browser.css(selector)
+            return (found[0].get_attribute(name),) if found else None
+
+        return (await self.until(read))[0]
 
     async def wait_css(self, selector: str) -> None:
         """Wait until an element matches ``selector``."""
@@ -254,8 +264,17 @@ class Page:
         await self.wait_css(f'#status[data-state="{state}"]')
 
     async def click(self, selector: str) -> None:
-        element = await self.one(selector)
-        await self.run(element.click)
+        """Click ``selector``; if the page re-renders it between finding and clicking (a
+        stale element: the click did not happen), find it again and click that."""
+
+        def press() -> bool | None:
+            found = self.browser.css(selector)
+            if not found:
+                return None
+            found[0].click()
+            return True
+
+        await self.until(press)
 
     async def hover_click(self, hover: str, selector: str) -> None:
         """Point at ``hover`` (revealing its tools), then click ``selector``."""
