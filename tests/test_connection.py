@@ -107,9 +107,8 @@ async def test_a_full_send_queue_closes_with_only_the_bye() -> None:
     assert received == BYE  # the queue was dropped; the BYE is all that is sent
 
 
-async def test_a_peer_reset_ends_the_writer_as_a_reset() -> None:
-    server, client = await tcp_pair()
-    conn = connection(server)
+async def write_into_a_reset(conn: Connection, client: trio.SocketStream) -> None:
+    """Reset the peer's end (linger 0), then push lines until ``conn``'s writer sees it."""
     client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     client.socket.close()  # linger 0: the kernel sends RST
     with trio.fail_after(WAIT):
@@ -120,6 +119,12 @@ async def test_a_peer_reset_ends_the_writer_as_a_reset() -> None:
                     break
                 conn.push(b"x" * 1000 + b"\r\n")
                 await trio.sleep(0)
+
+
+async def test_a_peer_reset_ends_the_writer_as_a_reset() -> None:
+    server, client = await tcp_pair()
+    conn = connection(server)
+    await write_into_a_reset(conn, client)
     assert conn.is_closing()
     assert conn.close_reason == "connection reset"
 

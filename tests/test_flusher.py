@@ -12,9 +12,6 @@ delay matters.
 
 from __future__ import annotations
 
-import socket
-import struct
-
 import pytest
 import trio
 import trio.testing
@@ -23,7 +20,7 @@ from flackd.connection import GATHER_PASSES, Connection, Flusher, push_to_all
 from flackd.limits import Limits
 from flackd.server import Server
 from tests.support import TEST_LIMITS, WAIT, start_server
-from tests.test_connection import BYE, read_exactly, tcp_pair
+from tests.test_connection import BYE, read_exactly, tcp_pair, write_into_a_reset
 
 
 def connection(stream: trio.SocketStream, flusher: Flusher) -> Connection:
@@ -121,16 +118,7 @@ async def test_closing_flushes_what_is_queued_then_the_bye(flusher: Flusher) -> 
 async def test_a_peer_reset_closes_the_connection(flusher: Flusher) -> None:
     server, client = await tcp_pair()
     conn = connection(server, flusher)
-    client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    client.socket.close()  # linger 0: the kernel sends RST
-    with trio.fail_after(WAIT):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.writer)
-            for _ in range(2000):  # bounded: the reset is seen within a few writes
-                if conn.is_closing():
-                    break
-                conn.push(b"x" * 1000 + b"\r\n")
-                await trio.sleep(0)
+    await write_into_a_reset(conn, client)
     assert conn.close_reason == "connection reset"
 
 

@@ -39,9 +39,11 @@ __all__ = [
     "MASK_MAX_CHARS",
     "MAX_CHANGES",
     "MEMBER_MODES",
+    "USER_HOST",
     "Change",
     "ModeError",
     "format_changes",
+    "hostmask",
     "is_valid_key",
     "mask_matches",
     "normalise_mask",
@@ -57,6 +59,8 @@ KNOWN: Final = "biklmnostv"
 KEY_MAX_CHARS: Final = 32
 LIMIT_MAX: Final = 1_000_000
 MASK_MAX_CHARS: Final = 100
+#: The host part of every user as masks (and IRC clients) see them: Flack shows no address.
+USER_HOST: Final = "flack"
 #: Most changes one MODE carries (IRC's ISUPPORT ``MODES``); more get INVALID_PARAMS.
 MAX_CHANGES: Final = 6
 
@@ -172,6 +176,12 @@ def normalise_mask(mask: str) -> str | None:
     if not nick or not user or not host:
         return None
     return f"{nick}!{user}@{host}"
+
+
+def hostmask(nick: str) -> str:
+    """``nick!nick@flack``: how a user is shown on IRC and what a ban mask is matched
+    against."""
+    return f"{nick}!{nick}@{USER_HOST}"
 
 
 def mask_matches(mask: str, hostmask: str) -> bool:

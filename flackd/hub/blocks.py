@@ -2,8 +2,8 @@
 
 Owns: the topic line, the NAMES, HISTORY and HELP blocks (a ``BlockStart``, the body, a
 ``BlockEnd``), built from hub state as plain event lists. Imports only the standard
-library, ``flackd.codec``, ``flackd.history`` and the hub's state objects: never trio,
-never a store.
+library, ``flackd.codec``, ``flackd.history``, the hub's state objects and its gates (a
+member's role): never trio, never a store.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from flackd.codec import events as e
 from flackd.codec.grammar import VERBS, ProtocolError
 from flackd.history import Page
+from flackd.hub.gates import role
 from flackd.hub.state import C, Channel
 
 
@@ -21,11 +22,7 @@ def topic_line(channel: Channel[C]) -> e.Topic:
 def names_block(channel: Channel[C]) -> list[e.Event]:
     members = sorted(channel.members.items())
     lines: list[e.Event] = [e.BlockStart("NAMES", (channel.name, str(len(members))))]
-    ops, voiced = channel.ops, channel.voiced
-    lines += [
-        e.Member(s.nick, "op" if s.sid in ops else "voice" if s.sid in voiced else "")
-        for _, s in members
-    ]
+    lines += [e.Member(s.nick, role(channel, s)) for _, s in members]
     lines.append(e.BlockEnd("NAMES", (channel.name,)))
     return lines
 

@@ -3,9 +3,9 @@
 Owns: the gate functions over one channel and one session: :func:`admit` (JOIN past
 ``+i``, ``+k``, ``+l`` and bans), :func:`check_write` (MSG past ``+m`` and bans),
 :func:`check_topic` (``+t``), :func:`check_invite` (``+i``: operators invite),
-:func:`visible` (``+s``), :func:`role` (a member's role in NAMES) and :func:`hostmask`
-(how a ban sees a user). Changing modes is :mod:`flackd.hub.modes`. Imports only the
-standard library, ``flackd.codec`` and the hub's state objects: never trio, never a store.
+:func:`visible` (``+s``) and :func:`role` (a member's role in NAMES). Changing modes is
+:mod:`flackd.hub.modes`. Imports only the standard library, ``flackd.codec`` and the hub's
+state objects: never trio, never a store.
 
 Rules (protocol.md, "Channel operators and modes"):
 
@@ -21,16 +21,8 @@ Rules (protocol.md, "Channel operators and modes"):
 from __future__ import annotations
 
 from flackd.codec.grammar import ProtocolError
-from flackd.codec.modes import mask_matches
+from flackd.codec.modes import hostmask, mask_matches
 from flackd.hub.state import C, Channel, Session
-
-#: The host part of every user as bans (and IRC clients) see them: Flack shows no address.
-USER_HOST = "flack"
-
-
-def hostmask(nick: str) -> str:
-    """``nick!nick@flack``: what a ban mask is matched against."""
-    return f"{nick}!{nick}@{USER_HOST}"
 
 
 def banned(channel: Channel[C], nick: str) -> bool:

@@ -390,8 +390,8 @@ class IrcClient:
                 yield self.out.numeric("412", "No text to send")
             return
         for target in params[0].split(","):
-            if not target or (notice and not self._reachable(target)):
-                continue  # a NOTICE never gets an error back (RFC 2812)
+            if not target:
+                continue  # (the hub's refusal of a NOTICE is not sent: numerics.error)
             if action:
                 yield _run("ACTION", c.Action(target, text))
             elif notice:
@@ -402,19 +402,6 @@ class IrcClient:
                 user = self.directory.user_info(target)
                 if user is not None and user[1] and user[3]:
                     yield self.out.numeric("301", user[0], user[3])  # they are away
-
-    def _reachable(self, target: str) -> bool:
-        """Whether a message to ``target`` would be carried out (not refused: a channel
-        one is in, or one without +n; not +m without voice). Bans are not seen here."""
-        if target.startswith("#"):
-            state = self.channel_state(target)
-            if state is None:
-                return False
-            flags, _, roles = state
-            if self.nick not in roles:
-                return "n" not in flags and "m" not in flags
-            return "m" not in flags or bool(roles[self.nick])
-        return self.directory.user_info(target) is not None
 
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
         return self._privmsg(params, notice=True)

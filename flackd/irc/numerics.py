@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
-from flackd.codec.modes import FLAG_MODES, KEY_MAX_CHARS, MAX_CHANGES
+from flackd.codec.modes import FLAG_MODES, KEY_MAX_CHARS, MAX_CHANGES, USER_HOST, hostmask
 from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
 from flackd.irc.wire import format_message
 from flackd.limits import Limits
@@ -46,8 +46,6 @@ WHOX_FIELDS: Final = "tcuihsnfdlaor"
 #: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
 DEFAULT_IRC_NAME: Final = "flackd.local"
 
-#: Host part of every user's prefix (``nick!nick@flack``): Flack does not show addresses.
-USER_HOST: Final = "flack"
 #: A channel's modes and roles as the client may see them, read from the hub's views:
 #: (flags, a subset of ``imnst``; when it was made, seconds since the epoch; each member's
 #: nick -> its member modes, ``"o"``, ``"v"``, ``"ov"`` or ``""``).
@@ -338,8 +336,9 @@ def status(modes: str, caps: set[str]) -> str:
 
 
 def prefix(nick: str) -> str:
-    """How a user is shown: ``nick!nick@flack`` (Flack does not show addresses)."""
-    return f"{nick}!{nick}@{USER_HOST}"
+    """How a user is shown: ``nick!nick@flack`` (Flack does not show addresses; the same
+    form ban masks are matched against)."""
+    return hostmask(nick)
 
 
 def unix_time(iso: str) -> int:

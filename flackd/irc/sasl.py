@@ -15,6 +15,7 @@ import binascii
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from flackd.irc.numerics import prefix
 from flackd.irc.outbound import Renderer
 from flackd.irc.wire import format_message
 
@@ -84,7 +85,7 @@ class SaslPlain:
             yield out.numeric("904", "SASL authentication failed: not a live session's token")
             return
         self.token = fields[2]
-        mask = f"{owner}!{owner}@flack"
+        mask = prefix(owner)
         yield out.numeric("900", mask, owner, f"You are now logged in as {owner}")
         yield out.numeric("903", "SASL authentication successful")
 
