@@ -28,7 +28,7 @@ run() {  # run <name> <controller> <pythonpath> <path-prefix>
         marker=${part#*:}
         (cd "$tree" && PATH="$prefix$PATH" PYTHONPATH="$pythonpath" PYTHONDONTWRITEBYTECODE=1 \
             "$py" -m pytest -p no:cacheprovider -q --controller "$controller" -m "$marker" \
-            -n 2 --timeout 60 irctest/server_tests >"$scratch/$name-${label%%/*}.log" 2>&1) || true
+            -n 2 --timeout 60 -rA irctest/server_tests >"$scratch/$name-${label%%/*}.log" 2>&1) || true
         printf '%-9s %-11s %s\n' "$name" "$label" "$(tail -n 1 "$scratch/$name-${label%%/*}.log")"
     done
 }
