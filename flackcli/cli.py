@@ -62,6 +62,10 @@ certificate is checked against the system's trusted CAs and HOST, or with --ca F
 fall back to plain text.
 
 \b
+A server with a password (flackd --password-file): put it in FLACK_PASSWORD; it is
+sent with PASS before NICK or RESUME, and only to a server that asks for one.
+
+\b
 Exit codes:
   0    ok
   1    cannot connect, or the connection was lost

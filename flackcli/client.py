@@ -21,10 +21,12 @@ closes the socket. ``call()`` raises :class:`ConnectionClosed` if the link goes 
 from __future__ import annotations
 
 import itertools
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Final
 
 import trio
 
@@ -33,7 +35,15 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import split_verb
 
-__all__ = ["Client", "ConnectionClosed", "FlackError", "TLSError", "block", "open_client"]
+__all__ = [
+    "ENV_PASSWORD",
+    "Client",
+    "ConnectionClosed",
+    "FlackError",
+    "TLSError",
+    "block",
+    "open_client",
+]
 
 _tokens = itertools.count(1)
 
@@ -246,6 +256,10 @@ async def _wait_or_closed(event: trio.Event, closed: trio.Event) -> None:
         nursery.start_soon(watch, closed)
 
 
+#: Where :func:`open_client` finds the server's password when it is not given one.
+ENV_PASSWORD: Final = "FLACK_PASSWORD"
+
+
 @asynccontextmanager
 async def open_client(
     host: str,
@@ -256,13 +270,19 @@ async def open_client(
     keepalive: float = 60.0,
     keepalive_timeout: float = 30.0,
     connect_timeout: float = 10.0,
+    password: str | None = None,
 ) -> AsyncIterator[Client]:
     """Connect to flackd and yield a :class:`Client` once its greeting has arrived.
 
     With ``tls`` (see :func:`flackcli.address.tls_context`), speak TLS, checking the
     server's certificate against ``host``. Raises OSError when the server cannot be reached
     (:class:`TLSError` when the TLS handshake fails), :class:`ConnectionClosed` when it
-    closes before greeting (for example ``BYE BUSY``).
+    closes before greeting (for example ``BYE BUSY``) or refuses the password
+    (``BYE BAD_PASSWORD``).
+
+    A server with a password (its HELLO says ``password=required``) is given ``password``,
+    else ``$FLACK_PASSWORD``, with ``PASS`` before the client is yielded; with neither, the
+    NICK or RESUME that follows gets ``ERR PASSWORD_REQUIRED``.
     """
     stream: trio.abc.Stream
     with trio.fail_after(connect_timeout):
@@ -276,7 +296,11 @@ async def open_client(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_run_until_closed, client)
             with trio.fail_after(connect_timeout):
-                await client.wait_hello()
+                hello = await client.wait_hello()
+                if password is None:
+                    password = os.environ.get(ENV_PASSWORD) or None
+                if hello.password and password:
+                    await client.call(c.Pass(password))
             yield client
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:

@@ -111,6 +111,12 @@ class Memory:
         )
 
 
+#: Why the client stops when the server has a password and it was given none.
+_NO_PASSWORD: Final = (
+    "this server has a password: set FLACK_PASSWORD to it (see flackcli --help) and start again"
+)
+
+
 class _Refused(Exception):
     """Registration was refused for good (e.g. an invalid nick)."""
 
@@ -391,6 +397,8 @@ class Supervisor:
             try:
                 lines = await client.call(c.Resume(memory.token))
             except FlackError as err:
+                if err.code == "PASSWORD_REQUIRED":
+                    raise _Refused(_NO_PASSWORD) from None
                 if err.code != "UNKNOWN_TOKEN":
                     raise
                 # The server restarted without keeping sessions, or kept ours for less
@@ -416,6 +424,8 @@ class Supervisor:
             except FlackError as err:
                 if err.code == "NICK_IN_USE":
                     continue
+                if err.code == "PASSWORD_REQUIRED":
+                    raise _Refused(_NO_PASSWORD) from None
                 raise _Refused(f"{err.code}: {err.error.text}") from None
             ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "NICK")
             self.nick = candidate

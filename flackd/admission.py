@@ -1,16 +1,21 @@
-"""Admission: who may connect, counted per address.
+"""Admission: who may connect, counted per address, and the server's password.
 
 Owns: the connection limits checked when a connection arrives (``--max-connections``,
 ``--max-unregistered``, ``--max-per-ip``, ``--new-per-ip``, ``--trusted-loopback``), the
 per-address counts behind them, and what an address is (an IPv4 address, or an IPv6
 /64). Every listener (Flack's, IRC's, the web port's; plain or TLS) shares one :class:`Admission`.
+Also :class:`ServerPassword` (``--password-file``): the password every connection, on
+every wire, gives with ``PASS`` before it may register.
 Imports trio (its clock), the standard library, ``flackd.codec`` and ``flackd.limits``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
+import os
 from collections import OrderedDict, deque
 from typing import Final
 
@@ -19,7 +24,19 @@ import trio
 from flackd.codec import events as e
 from flackd.limits import Limits
 
-__all__ = ["NEW_CONNECTION_WINDOW", "Admission", "is_loopback", "peer_name"]
+__all__ = [
+    "MAX_PASSWORD_BYTES",
+    "NEW_CONNECTION_WINDOW",
+    "Admission",
+    "PasswordFileError",
+    "ServerPassword",
+    "is_loopback",
+    "peer_name",
+]
+
+#: The longest server password (in UTF-8 bytes) a password file may hold; a PASS line is
+#: bounded by the line limit anyway.
+MAX_PASSWORD_BYTES: Final = 256
 
 #: Seconds over which --new-per-ip counts.
 NEW_CONNECTION_WINDOW: Final = 60.0
@@ -130,3 +147,58 @@ def is_loopback(source: str) -> bool:
         return ipaddress.ip_network(source, strict=False).is_loopback
     except ValueError:
         return False
+
+
+class PasswordFileError(Exception):
+    """A ``--password-file`` that cannot be used (its text says why)."""
+
+
+class ServerPassword:
+    """The server's password (``--password-file``), kept only as a salted digest.
+
+    A PASS is checked in constant time. The password itself is read once, from a file
+    (never from the command line, where ``ps`` would show it to every local user).
+    """
+
+    __slots__ = ("_digest", "_salt")
+
+    def __init__(self, password: str) -> None:
+        if not password:
+            raise PasswordFileError("the server password is empty")
+        self._salt = os.urandom(16)
+        self._digest = self._hash(password)
+
+    def _hash(self, given: str) -> bytes:
+        return hashlib.blake2b(given.encode("utf-8"), key=self._salt, digest_size=32).digest()
+
+    def matches(self, given: str) -> bool:
+        """Is ``given`` the password? (Constant time in the password's content.)"""
+        return hmac.compare_digest(self._hash(given), self._digest)
+
+    def __repr__(self) -> str:
+        return "ServerPassword(<hidden>)"
+
+    @classmethod
+    def from_file(cls, path: str) -> ServerPassword:
+        """The password in ``path``: its first line, without the line ending. Refuses,
+        with the reason, a file that cannot be read, is empty, holds a password longer
+        than :data:`MAX_PASSWORD_BYTES`, or with control characters or spaces at its ends."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_PASSWORD_BYTES + 2)
+        except OSError as err:
+            raise PasswordFileError(f"cannot read {path}: {err.strerror or err}") from None
+        line = raw.split(b"\n", 1)[0].removesuffix(b"\r")
+        if len(line) > MAX_PASSWORD_BYTES:
+            raise PasswordFileError(f"{path}: the password is over {MAX_PASSWORD_BYTES} bytes")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PasswordFileError(f"{path}: the password is not UTF-8") from None
+        if not text:
+            raise PasswordFileError(f"{path}: the first line (the password) is empty")
+        if text != text.strip(" ") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            raise PasswordFileError(
+                f"{path}: the password has spaces at its ends or control characters"
+            )
+        return cls(text)

@@ -21,6 +21,7 @@ import trio
 import typer
 
 from flackd import __version__
+from flackd.admission import PasswordFileError, ServerPassword
 from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
@@ -104,6 +105,7 @@ async def _run(
     irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
     web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
     redis: tuple[str, str, str, str | None] | None = None,
+    password: ServerPassword | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
@@ -113,12 +115,12 @@ async def _run(
     With ``tls``, SIGHUP reloads the certificate (without TLS, SIGHUP keeps its default
     effect: it ends the process)."""
     if redis is not None:
-        url, node_id, prefix, password = redis
+        url, node_id, prefix, redis_password = redis
         async with RedisLog.open(
             url,
             node_id or None,
             prefix=prefix,
-            password=password,
+            password=redis_password,
             lease=limits.redis_lease,
             log_max=limits.redis_log_max,
             keep=limits.redis_snapshot_every,
@@ -126,9 +128,9 @@ async def _run(
         ) as shared_log:
             log.info("state shared through Redis at %s (node %s)", shared_log.where,
                      shared_log.node_id)  # fmt: skip
-            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log)
+            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log, password)
     else:
-        await _serve(host, port, limits, store, tls, tls_port, irc, web, None)
+        await _serve(host, port, limits, store, tls, tls_port, irc, web, None, password)
 
 
 async def _serve(
@@ -141,6 +143,7 @@ async def _serve(
     irc: tuple[int | None, int | None, str],
     web: tuple[int | None, int | None, tuple[str, ...]],
     shared_log: SharedLog | None,
+    password: ServerPassword | None,
 ) -> None:
     shutdown = trio.Event()
     irc_port, irc_tls_port, irc_name = irc
@@ -152,6 +155,7 @@ async def _serve(
         irc_name=irc_name,
         web_origins=web_origins,
         shared_log=shared_log,
+        password=password,
     )
     _tune_gc()  # after the state is loaded: it is frozen too
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
@@ -280,6 +284,14 @@ def _command(**options: Any) -> None:
             except OSError as exc:
                 raise typer.BadParameter(f"--redis-password-file: {exc}") from None
         redis = (redis_url, node_id, redis_prefix, password)
+    server_password: ServerPassword | None = None
+    server_password_file: str = options.pop("password_file")
+    if server_password_file:
+        try:
+            server_password = ServerPassword.from_file(server_password_file)
+        except PasswordFileError as exc:
+            log.error("cannot use --password-file: %s", exc)
+            raise typer.Exit(2) from None
     synchronous = options.pop("synchronous").lower()
     data_max_mib = options.pop("data_max_mib")
     if synchronous not in SYNCHRONOUS:
@@ -319,6 +331,7 @@ def _command(**options: Any) -> None:
             (irc_port, irc_tls_port, irc_name),
             (web_port, web_tls_port, web_origins),
             redis,
+            server_password,
         )
     except* LogError as group:  # --redis: a node that may not join (other settings)
         reason: BaseException = group
@@ -356,6 +369,12 @@ def _build_signature() -> inspect.Signature:
             False,
             "No plain-text listener, Flack's, IRC's or the web's: TLS only (needs "
             "--tls-cert). --port 0 still means a free port, as for every listener.",
+        ),
+        option(
+            "password_file",
+            "",
+            "A file whose first line is the server's password: every connection, on every "
+            "wire (Flack, IRC, web), gives it with PASS before NICK or RESUME. None by default.",
         ),
         option(
             "tls_cert",

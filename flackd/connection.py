@@ -131,6 +131,7 @@ class Connection:
         "id",
         "idle_pings",
         "last_input",
+        "password_given",
         "peer",
         "ping_sent_at",
         "queued",
@@ -196,6 +197,8 @@ class Connection:
         self.ping_sent_at = 0.0
         #: True once the client has answered a server PING (so it is a program that will).
         self.answers_pings = False
+        #: It gave the server's password (PASS), on a server that has one.
+        self.password_given = False
         #: False once a PING went unanswered by a client that never answers (a person).
         self.idle_pings = True
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from flackd import __version__
-from flackd.admission import Admission, peer_name
+from flackd.admission import Admission, ServerPassword, peer_name
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.connection import Connection, StreamConnection
@@ -43,6 +43,7 @@ class Entry:
     limits: Limits
     hub: HubProtocol[Connection]
     admission: Admission
+    password: ServerPassword | None
     connections: set[Connection]
     _unregistered: set[Connection]
     peak_users: int
@@ -216,4 +217,5 @@ class Entry:
             monitors=self.monitors,
             handle=conn,
             monitor_limit=limits.irc_monitor,
+            server_password=self.password is not None,
         )

@@ -1,7 +1,8 @@
 """The reader: bytes from one connection, as lines, into the hub, with every input limit.
 
 Owns: the reader loop (framing, over-long lines and junk, the HTTP tripwire, flood pacing
-and the FLOOD note), one line of each wire carried out in order (Flack's lines parsed by
+and the FLOOD note), the server's password (PASS, checked at the door before NICK or
+RESUME on every wire), one line of each wire carried out in order (Flack's lines parsed by
 ``flackd.codec``; IRC's handed to the connection's :class:`flackd.irc.IrcClient`, whose
 actions run through the same path), and :func:`render`, which turns events into the
 bytes of a connection's wire. A mixin of :class:`flackd.server.Server`: it reads the
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from flackd.admission import ServerPassword
 from flackd.codec import commands
 from flackd.codec import events as e
 from flackd.codec.framing import OVERLONG, LineBuffer
@@ -67,6 +69,15 @@ FLOOD_QUIET_SECONDS: Final = 1.0
 _NAMING: Final = frozenset({commands.Nick, commands.Resume, commands.Quit})
 
 
+def _password_required(verb: str) -> e.Error:
+    return e.Error(
+        "PASSWORD_REQUIRED",
+        verb,
+        (),
+        "this server has a password: send PASS <password> first, then NICK <name>",
+    )
+
+
 def line_error(code: str, text: str) -> bytes:
     """An ``ERR <code> * :text`` line: the server's answer to a line it could not read."""
     return encode_event(e.Error(code, "*", (), text))
@@ -87,6 +98,7 @@ class LineReader:
     _too_long_error: e.Error
     monitors: Monitors
     replica: Replica | None
+    password: ServerPassword | None
 
     if TYPE_CHECKING:
 
@@ -134,6 +146,17 @@ class LineReader:
             conn.awaiting_pong = None
             conn.answers_pings = True
             return False
+        if (
+            self.password is not None
+            and not conn.password_given
+            and (type(command) is commands.Nick or type(command) is commands.Resume)
+            and not self.hub.is_registered(conn)
+        ):
+            self._tell(conn, _password_required(verb.name))
+            return True
+        if type(command) is commands.Pass:
+            self._pass(conn, command.password)
+            return True
         # One set lookup for MSG. A replica tells presence as it runs the log.
         naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
         before = self.hub.nick_of(conn) if naming else None
@@ -149,6 +172,21 @@ class LineReader:
                 if after:
                     self.tell_presence(after, online=True)
         return True
+
+    def _pass(self, conn: Connection, given: str) -> None:
+        """``PASS``: the server's password, checked here, at the door, on every wire (it
+        never reaches the hub, its store or a shared log). A wrong one closes the
+        connection, so guessing costs a connection each time (and --new-per-ip counts them)."""
+        if self.hub.is_registered(conn):
+            text = "PASS comes before NICK or RESUME; you are registered already"
+            self._tell(conn, e.Error("ALREADY_REGISTERED", "PASS", (), text))
+        elif self.password is None:
+            self._tell(conn, e.Ok("PASS", (), "this server has no password; go on with NICK"))
+        elif self.password.matches(given):
+            conn.password_given = True
+            self._tell(conn, e.Ok("PASS", (), "password accepted; now NICK <name> or RESUME"))
+        else:
+            self._bye(conn, "BAD_PASSWORD", "wrong server password")
 
     def tell_presence(self, nick: str, *, online: bool) -> None:
         """Tell those who MONITOR ``nick`` (IRC clients) that it came online or went

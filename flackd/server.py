@@ -40,7 +40,7 @@ from typing import Final
 
 import trio
 
-from flackd.admission import Admission
+from flackd.admission import Admission, ServerPassword
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
@@ -87,6 +87,7 @@ class Server(Entry, LineReader, Housekeeping):
         irc_name: str = DEFAULT_IRC_NAME,
         web_origins: Sequence[str] = (),
         shared_log: SharedLog | None = None,
+        password: ServerPassword | None = None,
     ) -> None:
         """A server with no store (the state lives in memory only) or with one, or one
         node of several sharing ``shared_log`` (:mod:`flackd.replica`).
@@ -101,6 +102,9 @@ class Server(Entry, LineReader, Housekeeping):
             snapshot = store.load() if store is not None else None
             hub = Hub(self.limits, snapshot=snapshot, now=clock())
         self.hub: HubProtocol[Connection] = hub
+        #: The server's password (``--password-file``), checked at PASS (see the reader).
+        self.password = password
+        hub.password_required = password is not None
         self.store = store
         self.committer: Committer[Connection] | Replica | None = None
         #: With a shared log: this node's side of the shared chat.

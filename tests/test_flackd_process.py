@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import re
+from pathlib import Path
 
 import pytest
 import trio
@@ -143,8 +144,14 @@ BLOCKS = transcript.blocks()
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
-async def test_transcripts_against_the_installed_binary(block: transcript.Block) -> None:
-    async with flackd_process("--flood-burst", "1000", "--flood-rate", "1000") as flackd:
+async def test_transcripts_against_the_installed_binary(
+    block: transcript.Block, tmp_path: Path
+) -> None:
+    flags = ["--flood-burst", "1000", "--flood-rate", "1000"]
+    if block.password:
+        (tmp_path / "password").write_text(block.password + "\n")
+        flags += ["--password-file", str(tmp_path / "password")]
+    async with flackd_process(*flags) as flackd:
         await transcript.run(block, flackd.port)
         assert await flackd.terminate() == 0
 

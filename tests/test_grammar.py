@@ -68,6 +68,7 @@ def parse_error(line: str) -> ProtocolError:
 VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "NICK": ("nick alice", c.Nick("alice")),
     "RESUME": ("resume 3q2m0fQ1bW8yZ4nKx7Lr5A", c.Resume("3q2m0fQ1bW8yZ4nKx7Lr5A")),
+    "PASS": ("pass correct horse battery", c.Pass("correct horse battery")),
     "JOIN": ("join #general", c.Join("#general")),
     "CREATE": ("create #release-planning", c.Create("#release-planning")),
     "PART": ("part #general see you", c.Part("#general", "see you")),
@@ -118,7 +119,7 @@ def test_verb_table_rows() -> None:
 
 def test_verbs_allowed_before_registration() -> None:
     early = {name for name, row in VERBS.items() if row.before_registration}
-    assert early == {"NICK", "RESUME", "PING", "PONG", "QUIT", "HELP"}
+    assert early == {"NICK", "RESUME", "PASS", "PING", "PONG", "QUIT", "HELP"}
 
 
 @pytest.mark.parametrize("verb", sorted(VERBS))
@@ -191,6 +192,8 @@ def test_parameters(line: str, expected: c.Command) -> None:
         ("NICK", "NEED_MORE_PARAMS", "NICK"),
         ("NICK alice bob", "INVALID_PARAMS", "NICK"),
         ("RESUME", "NEED_MORE_PARAMS", "RESUME"),
+        ("PASS", "NEED_MORE_PARAMS", "PASS"),
+        ("PASS   ", "NEED_MORE_PARAMS", "PASS"),
         ("RESUME a b", "INVALID_PARAMS", "RESUME"),
         ("JOIN", "NEED_MORE_PARAMS", "JOIN"),
         ("JOIN   ", "NEED_MORE_PARAMS", "JOIN"),
@@ -422,8 +425,12 @@ def test_format_command_covers_every_command_class() -> None:
 EVENT_LINES: list[tuple[e.Event, str]] = [
     (
         e.Hello("flackd", "0.1.0", 512, 100, "welcome to Flack; type NICK <name> to start"),
-        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.2 :welcome to Flack; type NICK "
+        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.3 :welcome to Flack; type NICK "
         "<name> to start",
+    ),
+    (
+        e.Hello("flackd", "0.3.0", 512, 100, "PASS first", password=True),
+        "HELLO flackd 0.3.0 maxline=512 history=100 protocol=1.3 password=required :PASS first",
     ),
     (
         e.Ok("NICK", ("alice", "token=m0uPlBdZdl4io5SNy20Qzg"), "welcome, alice"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import trio
 
+from flackd.admission import ServerPassword
 from tests import transcript
 from tests.support import start_server
 
@@ -21,5 +22,6 @@ def test_protocol_md_has_transcripts() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 async def test_transcript(nursery: trio.Nursery, block: transcript.Block) -> None:
-    running = await start_server(nursery)
+    password = ServerPassword(block.password) if block.password else None
+    running = await start_server(nursery, password=password)
     await transcript.run(block, running.port)

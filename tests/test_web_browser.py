@@ -155,6 +155,33 @@ async def test_a_reload_comes_back_as_the_same_user_in_the_same_channel(web: Web
         await clean(alice)
 
 
+async def test_a_server_password_is_asked_for_and_kept_for_the_tab(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n")
+    async with start("--password-file", str(secret)) as web, open_page(web.url) as alice:
+        assert await alice.attr("#password-row", "hidden") is not None  # not known yet
+        await alice.type("#name-input", "alice", ENTER)
+        # the server's HELLO says password=required: the form asks for it too
+        await alice.wait_css("#password-row:not([hidden])")
+        await alice.type("#password-input", "wrong", ENTER)
+        await alice.wait_text("#name-error", "That is not the server password.")
+        await alice.type("#password-input", "open sesame", ENTER)
+        await alice.wait_state("online")
+        await alice.wait_text("#me-nick", "alice")
+        await alice.wait_css("#channels button.conv[aria-current=page]")
+        carol = await LineClient.connect(web.flackd.port)
+        await carol.send("PASS open sesame", "NICK carol", "JOIN #general")
+        await line(carol, r"^OK JOIN #general ")
+        await carol.send("MSG #general behind a password")
+        await alice.message("behind a password", "carol")
+        assert "open sesame" not in str(await alice.storage())  # not in localStorage
+        await alice.reload()  # the tab remembers it: no form
+        await alice.wait_state("online")
+        assert await alice.attr("#welcome", "hidden") is not None
+        await line(carol, r"^JOIN #general alice$")
+        await clean(alice)
+
+
 async def test_html_from_the_wire_is_shown_as_text(web: Web) -> None:
     carol = await web.netcat("carol", "#general")
     async with open_page(web.url) as alice:

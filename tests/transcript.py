@@ -7,7 +7,8 @@ Block syntax (protocol.md, "Reading the examples"):
 - ``name< text``: the next line ``name`` receives must match ``text``;
 - ``name> <close>``: the client closes its connection abruptly;
 - ``name< <EOF>``: the server must close ``name``'s connection now;
-- ``# ...``: a comment.
+- ``# ...``: a comment; ``# server password: <password>`` runs the block against a
+  server with that password (``--password-file``).
 
 Placeholders in expected lines: ``{ts}`` a timestamp, ``{id:x}`` a message id (bound to
 ``x`` on first use, compared afterwards), ``{token:x}`` / ``{token}`` a resume token,
@@ -28,6 +29,7 @@ from tests.support import LineClient
 PROTOCOL_MD: Final = Path(__file__).resolve().parent.parent / "protocol.md"
 
 _BLOCK: Final = re.compile(r"^```transcript\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_PASSWORD_COMMENT: Final = "# server password:"
 _STEP: Final = re.compile(r"^([a-z][a-z0-9_]*)([<>]) ?(.*)$")
 _PLACEHOLDER: Final = re.compile(r"\{(ts|id:\w+|token:\w+|token|n|\.\.\.)\}")
 
@@ -50,6 +52,14 @@ class Block:
     @property
     def name(self) -> str:
         return f"protocol.md:{self.line}"
+
+    @property
+    def password(self) -> str | None:
+        """The server's password the block needs (``# server password: ...``), if any."""
+        for line in self.text.splitlines():
+            if line.startswith(_PASSWORD_COMMENT):
+                return line.removeprefix(_PASSWORD_COMMENT).strip()
+        return None
 
 
 def blocks(path: Path = PROTOCOL_MD) -> list[Block]:

@@ -27,6 +27,7 @@ __all__ = [
     "Nick",
     "Notice",
     "Part",
+    "Pass",
     "Ping",
     "Pong",
     "Quit",
@@ -41,6 +42,17 @@ class Nick:
     """``NICK <nick>``: register, or change nick once registered."""
 
     nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """``PASS <password>``: the server's password, before NICK or RESUME, on a server
+    that has one (``--password-file``). The rest of the line is the password."""
+
+    password: str
+
+    def __repr__(self) -> str:  # a password never reaches a log through a repr
+        return "Pass(password=<hidden>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +238,7 @@ class Help:
 
 Command = (
     Nick
+    | Pass
     | Resume
     | Join
     | Create

@@ -42,16 +42,17 @@ __all__ = [
 ]
 
 #: The protocol version flackd speaks (HELLO's ``protocol=``). Version 1 lines stay valid:
-#: 1.1 and 1.2 only add verbs, and ``key=value`` flags that older parsers skip.
-PROTOCOL_VERSION = "1.2"
+#: 1.1, 1.2 and 1.3 only add verbs, and ``key=value`` flags that older parsers skip.
+PROTOCOL_VERSION = "1.3"
 
 Wire = tuple[tuple[str, ...], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """``HELLO flackd <version> maxline=<n> history=<n> protocol=<v> :text``: first line
-    on connect. A version-1 server sends no ``protocol=`` (read as ``"1"``)."""
+    """``HELLO flackd <version> maxline=<n> history=<n> protocol=<v> [password=required]
+    :text``: first line on connect. A version-1 server sends no ``protocol=`` (read as
+    ``"1"``)."""
 
     VERB: ClassVar[str] = "HELLO"
     server: str
@@ -60,9 +61,13 @@ class Hello:
     history: int
     text: str
     protocol: str = PROTOCOL_VERSION
+    #: The server has a password (``password=required``): PASS before NICK or RESUME.
+    password: bool = False
 
     def wire(self) -> Wire:
         params = (self.server, self.version, f"maxline={self.max_line}", f"history={self.history}")
+        if self.password:
+            return (*params, f"protocol={self.protocol}", "password=required"), self.text
         return (*params, f"protocol={self.protocol}"), self.text
 
 

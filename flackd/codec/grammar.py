@@ -41,7 +41,8 @@ ERROR_CODES: Final[dict[str, str]] = {
     "NEED_MORE_PARAMS": "a required parameter is missing; the text gives the syntax",
     "INVALID_PARAMS": "a parameter is malformed or there are too many; the text gives the syntax",
     "NOT_REGISTERED": "the command needs a nick first: NICK <name> or RESUME <token>",
-    "ALREADY_REGISTERED": "RESUME was sent on a connection that already has a nick",
+    "ALREADY_REGISTERED": "RESUME or PASS was sent on a connection that already has a nick",
+    "PASSWORD_REQUIRED": "the server has a password: send PASS <password> before NICK or RESUME",
     "NICK_IN_USE": "someone else has that nick (compared case-insensitively)",
     "INVALID_NICK": "the nick breaks the nick rules",
     "INVALID_CHANNEL": "the channel name breaks the channel rules",
@@ -139,6 +140,13 @@ def _exactly(verb: str, args: str, n: int) -> list[str]:
 
 def _parse_nick(args: str) -> c.Command:
     return c.Nick(_exactly("NICK", args, 1)[0])
+
+
+def _parse_pass(args: str) -> c.Command:
+    password = args.strip(" ")
+    if not password:
+        raise usage_error("PASS")
+    return c.Pass(password)
 
 
 def _parse_resume(args: str) -> c.Command:
@@ -321,6 +329,10 @@ _TABLE: Final = (
     Verb("NICK", "NICK <nick>", "NICK alice",
          "take a nick (registers you) or change it; the reply holds your resume token",
          True, 1, _parse_nick),
+    Verb("PASS", "PASS <password>", "PASS correct-horse-battery",
+         "give the server's password, before NICK or RESUME (only a server started with "
+         "--password-file asks for one: its HELLO says password=required)",
+         True, 1, _parse_pass),
     Verb("RESUME", "RESUME <token>", "RESUME 3q2m0fQ1bW8yZ4nKx7Lr5A",
          "come back as yourself: your nick and channels, and the channel you were last in",
          True, 1, _parse_resume),
@@ -419,6 +431,8 @@ def format_command(command: c.Command) -> str:
             return f"NICK {nick}"
         case c.Resume(token):
             return f"RESUME {token}"
+        case c.Pass(password):
+            return f"PASS {password}"
         case c.Join(channel, key):
             return f"JOIN {channel} {key}" if key else f"JOIN {channel}"
         case c.Mode(channel, words):

@@ -112,9 +112,10 @@ def parse_event(line: str) -> e.Event:
         return e.Bye(p[0], tuple(p[1:]), t)
     if verb == "HELLO":
         need(4)
-        protocol = _flags(p[4:]).get("protocol", "1")
+        flags = _flags(p[4:])
         return e.Hello(p[0], p[1], _int(p[2].removeprefix("maxline=")),
-                       _int(p[3].removeprefix("history=")), t, protocol)  # fmt: skip
+                       _int(p[3].removeprefix("history=")), t, flags.get("protocol", "1"),
+                       flags.get("password") == "required")  # fmt: skip
     if verb == "JOIN":
         need(2)
         return e.Joined(p[0], p[1])

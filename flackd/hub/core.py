@@ -13,7 +13,7 @@ hub's own modules: never trio, never a concrete store.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import assert_never
+from typing import Final, assert_never
 
 from flackd import __version__
 from flackd.codec import commands as c
@@ -33,6 +33,11 @@ from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_tok
 from flackd.hub.views import Views
 from flackd.limits import Limits
 from flackd.store import Changes, Snapshot
+
+_WELCOME: Final = "welcome to Flack; type NICK <name> to start, HELP for commands"
+_WELCOME_PASSWORD: Final = (
+    "welcome to Flack; this server has a password: type PASS <password>, then NICK <name>"
+)
 
 
 class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
@@ -54,6 +59,9 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
         """
         self.limits = limits or Limits()
         self.ids = ids or IdGenerator()
+        #: The server checks a password (PASS) before NICK or RESUME; only the greeting
+        #: says so here: the check is the server's (:mod:`flackd.admission`).
+        self.password_required = False
         self.journal: Journal[C] | None = None
         self._conns: dict[C, Session[C] | None] = {}
         self._reset()
@@ -181,7 +189,8 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
             __version__,
             self.limits.max_line_bytes,
             self.limits.history,
-            "welcome to Flack; type NICK <name> to start, HELP for commands",
+            _WELCOME_PASSWORD if self.password_required else _WELCOME,
+            password=self.password_required,
         )
         return [Reply(conn, [hello])]
 
@@ -268,6 +277,8 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
             case c.Ping(token):
                 return [Reply(conn, [e.Pong(token)])]
             case c.Pong():
+                return []
+            case c.Pass():  # the server checks it at the door (flackd.reader): never here
                 return []
             case c.Help(topic):
                 return [Reply(conn, help_block(topic))]

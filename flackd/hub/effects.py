@@ -60,6 +60,9 @@ Effect = Reply[C] | Broadcast[C] | Close[C]
 class HubProtocol(Protocol[C]):
     """What the server needs from a hub."""
 
+    #: The server has a password (``--password-file``): HELLO says ``password=required``.
+    password_required: bool
+
     def connect(self, conn: C, now: float) -> list[Effect[C]]: ...
     def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> list[Effect[C]]: ...
     def disconnect(self, conn: C, reason: str, now: float) -> list[Effect[C]]: ...

@@ -125,9 +125,12 @@ class IrcClient:
         monitors: Monitors | None = None,
         handle: object = None,
         monitor_limit: int = 100,
+        server_password: bool = False,
     ) -> None:
         """``directory`` reads anyone's state; ``own`` acts on this client's own session;
-        ``monitors`` is the server's MONITOR registry, where this client is ``handle``."""
+        ``monitors`` is the server's MONITOR registry, where this client is ``handle``.
+        ``server_password``: the server has a password, so PASS carries it (checked by the
+        server as Flack's PASS) and a session is resumed with SASL only."""
         self.out = renderer
         self.directory = directory
         self.own = own
@@ -142,6 +145,9 @@ class IrcClient:
         self.monitors = monitors if monitors is not None else Monitors()
         self.handle = handle if handle is not None else self
         self.monitor_limit = monitor_limit
+        self.server_password = server_password
+        if server_password:
+            renderer.resume_by = "give it as the SASL PLAIN password, with your nick as the user,"
         self.isupport = tuple(isupport)
         self.user = UserInfo()
         self._nick: str | None = None
@@ -243,8 +249,10 @@ class IrcClient:
     def _pass(self, params: Sequence[str]) -> Iterator[Action]:
         if self.registered():
             yield self.out.numeric("462", "You may not reregister")
-        elif not params:
+        elif not params or not params[0]:
             yield self.out.numeric("461", "PASS", "Not enough parameters")
+        elif self.server_password:
+            yield _run("PASS", c.Pass(params[0]))
         else:
             self._password = params[0]
 

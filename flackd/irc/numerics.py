@@ -83,6 +83,7 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("TOO_MANY_CHANNELS", "*"): ("405", "You have joined too many channels"),
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
+    ("PASSWORD_REQUIRED", "*"): ("464", "Password required"),
     ("LINE_TOO_LONG", "*"): ("417", "Input line was too long"),
 }
 #: Flack errors of the commands behind IRCv3's (REDACT) as standard replies:
@@ -100,7 +101,7 @@ _IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "LIST": "LIST"}
 class Numerics:
     """The numerics of one client (see the module docstring)."""
 
-    __slots__ = ("caps", "isupport", "nick", "server", "stats", "version", "wanted")
+    __slots__ = ("caps", "isupport", "nick", "resume_by", "server", "stats", "version", "wanted")
 
     def __init__(
         self,
@@ -121,6 +122,9 @@ class Numerics:
         self.nick = "*"
         #: The capabilities the client negotiated.
         self.caps: set[str] = set()
+        #: How a client gives its resume token back (the welcome notice says so): as the
+        #: server password, unless the server has a password of its own (then SASL).
+        self.resume_by = "give it as the server password (PASS)"
 
     def numeric(self, code: str, *params: str) -> bytes:
         """``:<server> <code> <nick> <params...>``; what a client sent and is quoted back
@@ -251,7 +255,7 @@ class Numerics:
         lines.append(
             self.server_notice(
                 f"Your Flack resume token is {token} (it changes each time you use it). Keep "
-                "it secret; give it as the server password (PASS) to come back as "
+                f"it secret; {self.resume_by} to come back as "
                 f"{self.nick}, with your channels, from any IRC or Flack client."
             )
         )

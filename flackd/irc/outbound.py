@@ -275,6 +275,8 @@ class Renderer(Numerics):
         if isinstance(event, e.Error):
             return self.error(event)
         if isinstance(event, e.Bye):
+            if event.code == "BAD_PASSWORD":  # ERR_PASSWDMISMATCH, then ERROR (Modern)
+                return self.numeric("464", "Password incorrect") + error_line(event.text)
             return error_line(event.text)
         if isinstance(event, e.Ping):
             return format_message("PING", (event.token or self.server,))

@@ -7,8 +7,8 @@ Owns: how irctest starts flackd for one test (the command line: 127.0.0.1, the s
 ``My.Little.Server``, the IRC port irctest picked and a second one for Flack's own, flood and
 per-address limits off for loopback) and what irctest may expect of flackd (the IRCv3
 capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of its
-005). Refuses, as skips, what flackd does not have: a server password (flackd's PASS is a
-resume token), TLS, services, websockets. Imports only the standard library and irctest.
+005). A server password is given as ``--password-file``. Refuses, as skips, what flackd
+does not have: TLS, services, websockets. Imports only the standard library and irctest.
 
 irctest imports this module by name (``--controller flackd_irctest_controller`` with this
 directory on ``PYTHONPATH``); flackd's own suite runs it that way in tests/test_irctest.py.
@@ -132,8 +132,6 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         websocket_hostname=None,
         websocket_port=None,
     ):
-        if password is not None:
-            raise NotImplementedByController("PASS (flackd's PASS is a resume token)")
         if ssl:
             raise NotImplementedByController("TLS")
         if run_services:
@@ -150,6 +148,10 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         # irctest has just picked for a server of another worker.
         _, flack_port = self.get_hostname_and_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLACKD_")}
+        extra = []
+        if password is not None:  # the server's password: PASS (a token then needs SASL)
+            (self.directory / "password").write_text(password + "\n")
+            extra = ["--password-file", str(self.directory / "password")]
         # flackd's log goes to flackd.log, unless IRCTEST_DEBUG_LOGS streams it to stdout.
         with (self.directory / "flackd.log").open("wb") as log:
             streams = {} if self.debug_mode else {"stdout": subprocess.DEVNULL, "stderr": log}
@@ -171,6 +173,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
                     "--flood-rate",
                     "1000",
                     "--trusted-loopback",
+                    *extra,
                 ],
                 env=env,
                 cwd=self.directory,

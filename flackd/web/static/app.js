@@ -28,12 +28,16 @@ const actions = {
   discard: (item) => state.dropPending(item),
   focusComposer: () => { if (!composer.disabled) composer.focus(); },
   notice: (text, error = false) => view.notice(text, { error }),
-  submitName(nick) {
+  submitName(nick, password = null) {
     if (!isValidNick(nick)) {
       view.nameError('A name is 1-16 letters, digits, _ or -, starting with a letter (server, system, flack and flackd are taken).');
       return;
     }
-    client.submitName(nick);
+    if (password !== null && !password) {
+      view.nameError('This server asks for its password.');
+      return;
+    }
+    client.submitName(nick, password);
   },
 };
 
@@ -41,7 +45,7 @@ const view = new View(state, actions);
 dialogs = new Dialogs(state, actions);
 client = new Client(state, {
   status: (phase, info) => view.status(phase, info),
-  askName: (error, nick) => view.askName(error, nick),
+  askName: (error, nick, password) => view.askName(error, nick, password),
   nameAccepted: () => view.nameAccepted(),
   notice: (text, opts) => view.notice(text, opts),
   seeing: (conv) => view.seeing(conv),

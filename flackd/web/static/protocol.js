@@ -72,7 +72,7 @@ export function parseLine(line) {
       return {
         kind: 'hello', server: p[0] ?? '', version: p[1] ?? '',
         maxLine: toInt(kv.maxline) || DEFAULT_MAX_LINE, history: toInt(kv.history),
-        protocol: kv.protocol ?? '1', text: text ?? '',
+        protocol: kv.protocol ?? '1', password: kv.password === 'required', text: text ?? '',
       };
     }
     case 'OK':

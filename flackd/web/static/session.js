@@ -7,6 +7,19 @@ import { Connection, socketUrl } from './connection.js';
 import { DEFAULT_MAX_LINE, formatCommand, parseLine } from './protocol.js';
 import { storage } from './state.js';
 
+// The server's password (a server started with --password-file): kept for this tab only,
+// in sessionStorage, so a reload does not ask again and closing the tab forgets it.
+const PASSWORD_KEY = 'flack.server-password';
+const serverPassword = {
+  load() { try { return window.sessionStorage.getItem(PASSWORD_KEY); } catch { return null; } },
+  save(value) {
+    try {
+      if (value) window.sessionStorage.setItem(PASSWORD_KEY, value);
+      else window.sessionStorage.removeItem(PASSWORD_KEY);
+    } catch { /* storage refused: asked again on the next visit */ }
+  },
+};
+
 const BLOCK_BODY = { HISTORY: 'msg', NAMES: 'member', LIST: 'channel', UNREAD: 'count', HELP: 'info', BANS: 'ban' };
 const RETRY_BYES = new Set(['SHUTDOWN', 'BUSY', 'TOO_MANY_CONNECTIONS']);
 
@@ -50,11 +63,13 @@ export class Session {
     this.conn.connect();
   }
 
-  /** The name form was sent: register with it (on this connection or a new one). */
-  submitName(nick) {
+  /** The name form was sent: register with it (on this connection or a new one);
+   * `password`: the server's, when the form asked for it (then on a new connection). */
+  submitName(nick, password = null) {
     this.wantNick = nick;
     this.awaitingName = false;
-    if (this.conn.open && this.phase === 'registering') this.send('NICK', [nick]);
+    if (password) serverPassword.save(password);
+    if (!password && this.conn.open && this.phase === 'registering') this.send('NICK', [nick]);
     else this.connect();
   }
 
@@ -91,6 +106,13 @@ export class Session {
       conv.loadingOlder = false;
     }
     const code = bye?.code;
+    if (code === 'BAD_PASSWORD') {
+      serverPassword.save(null);
+      this.conn.stop();
+      this.setPhase('idle');
+      this.askName('That is not the server password.', this.wantNick ?? this.state.me ?? storage.load().nick, true);
+      return false;
+    }
     if (code === 'RESUMED' || code === 'QUIT') {
       this.conn.stop();
       if (code === 'QUIT') storage.save({ token: null });
@@ -105,15 +127,25 @@ export class Session {
     return bye && RETRY_BYES.has(code) ? Number(bye.kv.retry) || 0 : 0;
   }
 
-  askName(error, nick) {
+  askName(error, nick, password = false) {
     this.awaitingName = true;
-    this.ui.askName(error, nick);
+    this.ui.askName(error, nick, password);
   }
 
   onHello(hello) {
     this.maxLine = hello.maxLine;
     this.resumed = [];
     const saved = storage.load();
+    if (hello.password) {
+      const password = serverPassword.load();
+      if (!password) {
+        this.conn.stop();
+        this.setPhase('idle');
+        this.askName(null, this.wantNick ?? this.state.me ?? saved.nick, true);
+        return;
+      }
+      this.send('PASS', [], password);
+    }
     if (saved.token) {
       this.resumeToken = saved.token;
       this.send('RESUME', [saved.token]);

@@ -37,7 +37,7 @@ export class View {
   constructor(state, actions) {
     this.state = state;
     this.actions = actions;
-    this.nodes = Object.fromEntries(['app', 'welcome', 'name-form', 'name-input', 'name-error', 'status', 'reconnect-button', 'me-nick', 'channels', 'dms', 'conv-title', 'topic', 'member-count', 'members-button', 'menu-button', 'scroller', 'older-button', 'log', 'composer', 'composer-label', 'members', 'sidebar', 'members-pane', 'menu-badge', 'name-status'].map((id) => [id, byId(id)]));
+    this.nodes = Object.fromEntries(['app', 'welcome', 'name-form', 'name-input', 'name-error', 'status', 'reconnect-button', 'me-nick', 'channels', 'dms', 'conv-title', 'topic', 'member-count', 'members-button', 'menu-button', 'scroller', 'older-button', 'log', 'composer', 'composer-label', 'members', 'sidebar', 'members-pane', 'menu-badge', 'name-status', 'password-row', 'password-input'].map((id) => [id, byId(id)]));
     this.statusTimer = null;
     this.editing = null;
     state.addEventListener('change', (event) => this.onChange(event.detail));
@@ -45,7 +45,8 @@ export class View {
     this.nodes['older-button'].addEventListener('click', () => this.actions.loadOlder());
     this.nodes['name-form'].addEventListener('submit', (event) => {
       event.preventDefault();
-      this.actions.submitName(this.nodes['name-input'].value.trim());
+      const row = this.nodes['password-row'];
+      this.actions.submitName(this.nodes['name-input'].value.trim(), row.hidden ? null : this.nodes['password-input'].value);
     });
     this.nodes['menu-button'].addEventListener('click', () => this.toggle('nav-open', this.nodes['menu-button']));
     this.nodes['members-button'].addEventListener('click', () => this.toggleMembers());
@@ -385,9 +386,12 @@ export class View {
     }
   }
 
-  askName(error, nick) {
+  askName(error, nick, password = false) {
     const { nodes } = this;
     nodes.welcome.hidden = false;
+    nodes['password-row'].hidden = !password;
+    nodes['password-input'].required = password;
+    if (password) nodes['password-input'].value = '';
     nodes.app.inert = true;
     nodes['name-error'].textContent = error ?? '';
     nodes['name-input'].setAttribute('aria-invalid', error ? 'true' : 'false');
