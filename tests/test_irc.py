@@ -690,6 +690,14 @@ async def test_labeled_response_ties_every_answer_to_its_label(chat: IrcServer) 
     echo = await irc.expect("PRIVMSG")
     assert echo.tags.get("label") == "m1"
     assert "msgid" in echo.tags
+    # a note to oneself: the labeled echo, then the message received, unlabeled, no batch
+    await irc.send("@label=s1 NOTICE labeler :note", "PING :after-note")
+    echo, received = await irc.message(), await irc.message()
+    assert (echo.command, echo.tags.get("label")) == ("NOTICE", "s1")
+    assert (received.command, received.params) == ("NOTICE", ("labeler", "note"))
+    assert "label" not in received.tags
+    assert received.tags["msgid"] == echo.tags["msgid"]
+    assert (await irc.message()).command == "PONG"
     await irc.send("CAP REQ :-echo-message")
     await irc.expect("CAP")
     await irc.send("@label=m2 PRIVMSG #lab :quiet")

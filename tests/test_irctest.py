@@ -48,10 +48,6 @@ MARKERS: Final = f"({CORE}) or services"  # what the run collects; the node ids 
 
 _NO_OPER = "Flack has no IRC operators: OPER gets 491 (so no KILL, WALLOPS, oper-only INFO)"
 _NO_TAGMSG = "client-only tags are not relayed and TAGMSG is not supported (CLIENTTAGDENY=*)"
-_SELF = (
-    "a note to oneself is one Flack event: with echo-message both copies come, but both"
-    " inside the labeled batch"
-)
 
 #: irctest node ids (under :data:`TESTS`) that fail because flackd differs from IRC on
 #: purpose, or lacks a command yet (each with its reason; docs/irc.md lists them too).
@@ -70,8 +66,6 @@ DELIBERATE: Final[dict[str, str]] = {
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToChannel": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToClient": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToSelf": _NO_TAGMSG,
-    "labeled_responses.py::LabeledResponsesTestCase::testLabeledPrivmsgResponsesToSelf": _SELF,
-    "labeled_responses.py::LabeledResponsesTestCase::testLabeledNoticeResponsesToSelf": _SELF,
 }
 
 

@@ -5,7 +5,8 @@ connection passes :meth:`LabelCapture.passthrough` on the way into its outbox) a
 the two markers the server queues around a labeled command (:data:`BEGIN` and
 :data:`END`, queued in their turn behind anything a commit holds, like the command's own
 lines), keeps the lines instead of passing them on; at the END it sends them labeled: one
-line with the ``label`` tag, several as a ``labeled-response`` batch, none as ``ACK``.
+line with the ``label`` tag, several as a ``labeled-response`` batch, none as ``ACK``; a
+note to oneself with echo-message as the labeled echo, then the message received.
 Imports only the standard library and ``flackd.irc.wire``: never trio, never the hub.
 """
 
@@ -64,6 +65,11 @@ class LabelCapture:
             return format_message("ACK", (), source=self.server, tags={"label": label})
         if len(lines) == 1:
             return _tagged(lines[0], tag)
+        if len(lines) == 2 and lines[0] == lines[1]:
+            # A note to oneself with echo-message: the echo (the response, labeled) and the
+            # message received (not a response: it goes out as it is). Only that pair is
+            # two identical lines: every other line carries its own msgid or content.
+            return _tagged(lines[0], tag) + lines[1]
         ref = f"l{next(self._batches)}"
         start = format_message(
             "BATCH", (f"+{ref}", "labeled-response"), source=self.server, tags={"label": label}
