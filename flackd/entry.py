@@ -47,6 +47,7 @@ class Entry:
     _unregistered: set[Connection]
     peak_users: int
     irc_name: str
+    irc_info: str
     monitors: Monitors
     site: Site
     #: The HTTP phases under way (shutdown ends them at once: they hold no session).
@@ -205,6 +206,7 @@ class Entry:
             min(limits.irc_history, limits.join_replay),
             isupport,
             self._irc_stats,
+            self.irc_info,
         )
         hub = self.hub
         return IrcClient(
@@ -216,4 +218,5 @@ class Entry:
             monitors=self.monitors,
             handle=conn,
             monitor_limit=limits.irc_monitor,
+            list_max=limits.list_max,
         )
