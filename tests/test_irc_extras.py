@@ -7,6 +7,8 @@ Real sockets on 127.0.0.1; every wait bounded; "nothing else" proved with PING b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
@@ -14,6 +16,7 @@ from flackd.irc.elist import parse_query
 from flackd.irc.help import HELP_TEXTS, help_lines
 from flackd.irc.inbound import _HANDLERS
 from flackd.limits import Limits
+from flackd.store.sqlite import SqliteStore
 from flackd.views import ChannelListing
 from tests.ircsupport import IrcClient, IrcServer, start_irc_server
 from tests.support import LineClient
@@ -264,3 +267,26 @@ async def test_an_irc_resume_tells_each_channels_marker(chat: IrcServer) -> None
     marker = await again.expect("MARKREAD")
     assert marker.params[0] == "#kept"
     assert marker.params[1].startswith("timestamp=20")
+
+
+async def test_markread_with_durable_state_answers_after_the_commit(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    store = SqliteStore.open(tmp_path)
+    try:
+        chat = await start_irc_server(nursery, store=store)
+        reader = await chat.irc("reader", caps="draft/read-marker server-time message-tags")
+        writer = await chat.irc("writer")
+        await join_all("#kept", reader, writer)
+        await writer.send("PRIVMSG #kept :one")
+        one = await reader.expect("PRIVMSG")
+        await reader.send(f"MARKREAD #kept timestamp={one.tags['time']}", "MARKREAD #kept")
+        got = await reader.sync()
+        expected = ("#kept", f"timestamp={one.tags['time']}")
+        assert [m.params for m in got] == [expected, expected]
+        assert chat.server.committer is not None
+        await chat.server.committer.flush()
+        (session,) = [row for row in store.load().sessions if row.nick == "reader"]
+        assert dict(session.markers)["#kept"] == int(one.tags["msgid"].split("-")[1])
+    finally:
+        store.close()
