@@ -22,7 +22,7 @@ import typer
 
 from flackd import __version__
 from flackd.admission import PasswordFileError, ServerPassword
-from flackd.irc.numerics import DEFAULT_IRC_NAME
+from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
 from flackd.store import Store, StoreUnavailable
@@ -102,7 +102,7 @@ async def _run(
     store: Store | None = None,
     tls: ServerTLS | None = None,
     tls_port: int | None = None,
-    irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
+    irc: tuple[int | None, int | None, str, str] = (None, None, DEFAULT_IRC_NAME, DEFAULT_IRC_INFO),
     web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
     redis: tuple[str, str, str, str | None] | None = None,
     password: ServerPassword | None = None,
@@ -140,19 +140,20 @@ async def _serve(
     store: Store | None,
     tls: ServerTLS | None,
     tls_port: int | None,
-    irc: tuple[int | None, int | None, str],
+    irc: tuple[int | None, int | None, str, str],
     web: tuple[int | None, int | None, tuple[str, ...]],
     shared_log: SharedLog | None,
     password: ServerPassword | None,
 ) -> None:
     shutdown = trio.Event()
-    irc_port, irc_tls_port, irc_name = irc
+    irc_port, irc_tls_port, irc_name, irc_info = irc
     web_port, web_tls_port, web_origins = web
     server = Server(
         limits,
         store=store,
         tls=tls,
         irc_name=irc_name,
+        irc_info=irc_info,
         web_origins=web_origins,
         shared_log=shared_log,
         password=password,
@@ -235,6 +236,7 @@ def _command(**options: Any) -> None:
     irc_port: int | None = options.pop("irc_port") or None
     irc_tls_port: int | None = options.pop("irc_tls_port") or None
     irc_name: str = options.pop("irc_name")
+    irc_info: str = options.pop("irc_info")
     web_port: int | None = options.pop("web_port") or None
     web_tls_port: int | None = options.pop("web_tls_port") or None
     web_origins = tuple(o for o in options.pop("web_origin").replace(",", " ").split() if o)
@@ -328,7 +330,7 @@ def _command(**options: Any) -> None:
             store,
             tls,
             tls_port,
-            (irc_port, irc_tls_port, irc_name),
+            (irc_port, irc_tls_port, irc_name, irc_info),
             (web_port, web_tls_port, web_origins),
             redis,
             server_password,
@@ -400,6 +402,11 @@ def _build_signature() -> inspect.Signature:
             "TCP port for IRC clients over TLS, with --tls-cert; 0: none.",
         ),
         option("irc_name", DEFAULT_IRC_NAME, "The server name IRC clients are shown."),
+        option(
+            "irc_info",
+            DEFAULT_IRC_INFO,
+            "What IRC clients are told the server is (WHOIS, LINKS), in a few words.",
+        ),
         option(
             "web_port",
             DEFAULT_WEB_PORT,

@@ -48,6 +48,7 @@ class Entry:
     _unregistered: set[Connection]
     peak_users: int
     irc_name: str
+    irc_info: str
     monitors: Monitors
     site: Site
     #: The HTTP phases under way (shutdown ends them at once: they hold no session).
@@ -206,6 +207,7 @@ class Entry:
             min(limits.irc_history, limits.join_replay),
             isupport,
             self._irc_stats,
+            self.irc_info,
         )
         hub = self.hub
         return IrcClient(
@@ -218,4 +220,5 @@ class Entry:
             handle=conn,
             monitor_limit=limits.irc_monitor,
             server_password=self.password is not None,
+            list_max=limits.list_max,
         )

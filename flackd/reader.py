@@ -34,6 +34,7 @@ from flackd.irc import (
     Disconnect,
     IrcClient,
     IrcParseError,
+    Monitored,
     Monitors,
     NickPresence,
     Run,
@@ -188,6 +189,18 @@ class LineReader:
         else:
             self._bye(conn, "BAD_PASSWORD", "wrong server password")
 
+    def _tell_watchers(self, conn: Connection, told: list[Connection], action: Announce) -> None:
+        """Those who MONITOR the nick of ``action`` and were not told as neighbours get it
+        as :class:`Monitored` (rendered only for clients with ``extended-monitor``)."""
+        skip = {conn, *told}
+        watchers = [
+            w
+            for w in self.monitors.watchers(action.event.nick)
+            if isinstance(w, Connection) and w not in skip
+        ]
+        if watchers:
+            push_to_all(watchers, b"", Monitored(action.event))
+
     def tell_presence(self, nick: str, *, online: bool) -> None:
         """Tell those who MONITOR ``nick`` (IRC clients) that it came online or went
         offline, whatever wire its user is on."""
@@ -234,6 +247,8 @@ class LineReader:
                     # Flack's wire has no word for it, so only other wires' members hear.
                     others = [c for c in self.hub.neighbours(conn) if c.frontend is not None]
                     push_to_all(others, b"", action.event)
+                    if self.monitors:  # extended-monitor: watchers who share no channel
+                        self._tell_watchers(conn, others, action)
                 elif type(action) is Disconnect:
                     if labeled:  # what the command said goes out, labeled, before the close
                         labeled = False

@@ -49,7 +49,7 @@ from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.irc import Monitors
-from flackd.irc.numerics import DEFAULT_IRC_NAME
+from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
 from flackd.limits import Limits
 from flackd.reader import LineReader, line_error, render
 from flackd.replica import Replica
@@ -85,6 +85,7 @@ class Server(Entry, LineReader, Housekeeping):
         store: Store | None = None,
         tls: ServerTLS | None = None,
         irc_name: str = DEFAULT_IRC_NAME,
+        irc_info: str = DEFAULT_IRC_INFO,
         web_origins: Sequence[str] = (),
         shared_log: SharedLog | None = None,
         password: ServerPassword | None = None,
@@ -150,6 +151,8 @@ class Server(Entry, LineReader, Housekeeping):
         self.irc_listeners: list[trio.SocketListener] = []
         #: The IRC server name (``001`` and the source of numerics; irctest wants its own).
         self.irc_name = irc_name
+        #: What IRC clients are told the server is (312, 364).
+        self.irc_info = irc_info
         #: The web listeners (plain and TLS) once :meth:`serve` has opened them.
         self.web_listeners: list[trio.SocketListener] = []
         #: What the web port answers (the page, its headers, the Host and Origin checks).

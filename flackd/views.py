@@ -14,7 +14,7 @@ from typing import Final, NamedTuple
 
 from flackd.codec.events import Message
 
-__all__ = ["HISTORY_WINDOWS", "ChannelView", "Ref", "UserView", "Window"]
+__all__ = ["HISTORY_WINDOWS", "ChannelListing", "ChannelView", "Ref", "UserView", "Window"]
 
 
 class UserView(NamedTuple):
@@ -37,6 +37,18 @@ class ChannelView(NamedTuple):
     topic: str
     topic_setter: str
     topic_time: str
+
+
+class ChannelListing(NamedTuple):
+    """A channel as LIST shows it, with its times (IRC's ELIST filters on them)."""
+
+    name: str
+    members: int
+    topic: str
+    #: When its topic was set (``YYYY-MM-DDThh:mm:ss.sssZ``; empty if it has none).
+    topic_time: str
+    #: When it was made (seconds since the epoch; 0 if unknown).
+    created: float
 
 
 #: The windows :meth:`flackd.hub.Hub.history_window` knows (CHATHISTORY's subcommands but TARGETS).

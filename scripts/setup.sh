@@ -16,10 +16,12 @@ fi
 # Programs the tests drive, as "command:Debian package": tmux (flackcli end to end),
 # openssl (s_client as a TLS netcat), weechat and irssi (real IRC clients on the IRC port;
 # weechat's fifo plugin comes in weechat-plugins), chromium and chromedriver (the web
-# client in a real browser), redis-server (several flackd nodes sharing one chat).
+# client in a real browser), redis-server (several flackd nodes sharing one chat), faketime
+# (irctest's tests of LIST's time conditions run flackd on a fast clock).
 missing=()
 for pair in tmux:tmux openssl:openssl weechat-headless:weechat-headless irssi:irssi \
-    chromium:chromium chromedriver:chromium-driver redis-server:redis-server; do
+    chromium:chromium chromedriver:chromium-driver redis-server:redis-server \
+    faketime:faketime; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if ! compgen -G "/usr/lib/*/weechat/plugins/fifo.so" >/dev/null \

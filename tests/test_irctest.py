@@ -49,6 +49,15 @@ MARKERS: Final = f"({CORE}) or services"  # what the run collects; the node ids 
 _NO_OPER = "Flack has no IRC operators: OPER gets 491 (so no KILL, WALLOPS, oper-only INFO)"
 _NO_TAGMSG = "client-only tags are not relayed and TAGMSG is not supported (CLIENTTAGDENY=*)"
 
+_MARK = (
+    "a read marker is Flack's MARK: a message read, not any time; a time before every message"
+    " (in an empty channel or conversation) marks nothing, and MARKREAD answers with the time"
+    " of the last message read"
+)
+_MARK_JOIN = (
+    "a read marker is Flack's MARK: leaving a channel drops it, and a JOIN puts it at the"
+    " channel's newest message (what was said before you came is not unread)"
+)
 #: irctest node ids (under :data:`TESTS`) that fail because flackd differs from IRC on
 #: purpose, or lacks a command yet (each with its reason; docs/irc.md lists them too).
 DELIBERATE: Final[dict[str, str]] = {
@@ -66,6 +75,10 @@ DELIBERATE: Final[dict[str, str]] = {
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToChannel": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToClient": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToSelf": _NO_TAGMSG,
+    "read_marker.py::ReadMarkerTestCase::testSetAndGet": _MARK,
+    "read_marker.py::ReadMarkerTestCase::testReadMarkerDoesNotDecrease": _MARK,
+    "read_marker.py::ReadMarkerTestCase::testReadMarkerUserTarget": _MARK,
+    "read_marker.py::ReadMarkerTestCase::testReadMarkerOnJoinWithStoredTimestamp": _MARK_JOIN,
 }
 
 

@@ -1,11 +1,12 @@
 """Read-only views of the hub for front ends whose wire asks more than Flack's (IRC).
 
 Owns: :class:`Views`, a mixin of :class:`flackd.hub.Hub`: a channel's members and topic,
-a user's channels and away message, who a resume token belongs to (WHO, WHOIS, SASL), the
-away mark (IRC's AWAY: volatile, never stored), a channel's modes and its members' roles
-as one session may see them (:class:`ChannelState`: IRC's NAMES, WHO and WHOIS prefixes,
-``329``), and history windows by message id or by
-time (IRCv3's CHATHISTORY: BEFORE, AFTER, LATEST, AROUND, BETWEEN, TARGETS). They change
+a user's channels and away message, the channels one may list (with their times: IRC's
+ELIST), who a resume token belongs to (WHO, WHOIS, SASL), the away mark (IRC's AWAY:
+volatile, never stored), a channel's modes and its members' roles as one session may see
+them (:class:`ChannelState`: IRC's NAMES, WHO and WHOIS prefixes, ``329``), the time of a
+read marker (IRC's MARKREAD), and history windows by message id or by time (IRCv3's
+CHATHISTORY: BEFORE, AFTER, LATEST, AROUND, BETWEEN, TARGETS). They change
 nothing a store keeps and send nothing: the front end renders what they return. The rules
 of who may read what are the same as HISTORY's. Imports only the standard library,
 ``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never a store.
@@ -22,7 +23,7 @@ from flackd.codec.text import fold, is_channel
 from flackd.hub.base import HubBase
 from flackd.hub.gates import visible
 from flackd.hub.state import C, Conversation, Holder, Session, hash_token
-from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
+from flackd.views import HISTORY_WINDOWS, ChannelListing, ChannelView, Ref, UserView, Window
 
 __all__ = ["ChannelState", "OwnView", "Views"]
 
@@ -75,6 +76,16 @@ class Views(HubBase[C]):
             for s in channel.members.values()
         }
         return ChannelState(channel.flags, channel.created, roles)
+
+    def channel_list(self, conn: C) -> list[ChannelListing]:
+        """Every channel ``conn``'s session may see (LIST's rule: a secret one only from
+        inside), in name order: what a front end filters itself (IRC's ELIST)."""
+        session = self._conns.get(conn)
+        return [
+            ChannelListing(ch.name, len(ch.members), ch.topic, ch.topic_time, ch.created)
+            for _, ch in sorted(self._channels.items())
+            if visible(ch, session)
+        ]
 
     def user_info(self, nick: str) -> UserView | None:
         """A live session as others may see it, if any."""
@@ -153,6 +164,27 @@ class Views(HubBase[C]):
                 return None
             return holder.peer(session).nick, entry.message.author
         return holder.name, entry.message.author
+
+    def read_marker(self, conn: C, target: str) -> str | None:
+        """When the newest message held at or before ``conn``'s session's read marker in
+        ``target`` (a channel it is in, or its conversation with a nick) was sent: ``""``
+        if it has read nothing there that is still held; None if it has no marker there."""
+        session = self._conns.get(conn)
+        if session is None:
+            return None
+        holder: Holder[C] | None
+        if is_channel(target):
+            holder = session.channels.get(fold(target))
+        else:
+            try:
+                _, holder = self._find_conversation(session, "MARK", target)
+            except ProtocolError:
+                return None
+        if holder is None:
+            return None
+        seq = session.markers.get(holder.key, 0)
+        read = [entry for entry in holder.history.entries_after(0) if entry.seq <= seq]
+        return read[-1].message.time if read else ""
 
     # -- history windows -------------------------------------------------------------------
 
@@ -283,3 +315,9 @@ class OwnView(Generic[C]):
 
     def channel_state(self, name: str) -> ChannelState | None:
         return self._hub.channel_state(self._conn, name)
+
+    def channel_list(self) -> list[ChannelListing]:
+        return self._hub.channel_list(self._conn)
+
+    def read_marker(self, target: str) -> str | None:
+        return self._hub.read_marker(self._conn, target)

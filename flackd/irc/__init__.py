@@ -10,7 +10,11 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
   WHOIS, ISON, ...);
 - :mod:`flackd.irc.modes`: channel modes and operators (MODE, KICK) both ways;
 - :mod:`flackd.irc.sasl`: SASL PLAIN with the nick and the resume token;
-- :mod:`flackd.irc.presence`: AWAY and SETNAME, told to others (away-notify, setname);
+- :mod:`flackd.irc.presence`: AWAY and SETNAME, told to others (away-notify, setname),
+  and MONITOR (extended-monitor);
+- :mod:`flackd.irc.help`: HELP and HELPOP (IRC's own help texts), LINKS;
+- :mod:`flackd.irc.elist`: LIST's conditions (ELIST);
+- :mod:`flackd.irc.markers`: MARKREAD (draft/read-marker) as Flack's read markers;
 - :mod:`flackd.irc.outbound`: the hub's events as IRC lines for one client;
 - :mod:`flackd.irc.numerics`: the welcome burst, ISUPPORT, numerics and error mapping.
 
@@ -20,7 +24,7 @@ or the hub, and nothing outside this package knows an IRC numeric.
 
 from flackd.irc.inbound import Announce, Directory, Disconnect, IrcClient, Run
 from flackd.irc.outbound import CAPABILITIES, Renderer
-from flackd.irc.presence import Monitors, NickPresence
+from flackd.irc.presence import Monitored, Monitors, NickPresence
 from flackd.irc.wire import IrcMessage, IrcParseError, parse
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "IrcClient",
     "IrcMessage",
     "IrcParseError",
+    "Monitored",
     "Monitors",
     "NickPresence",
     "Renderer",

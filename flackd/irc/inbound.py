@@ -23,7 +23,10 @@ from typing import Final, Protocol
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.irc.elist import list_lines, parse_query
+from flackd.irc.help import INFO_QUERIES
 from flackd.irc.labels import LabelCapture
+from flackd.irc.markers import markread, markread_line
 from flackd.irc.modes import kick, mode
 from flackd.irc.numerics import ChannelState, word
 from flackd.irc.outbound import CAPABILITIES, Renderer
@@ -31,7 +34,7 @@ from flackd.irc.presence import REALLEN, Announce, Monitors, away, monitor, setn
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
 from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
-from flackd.views import HISTORY_WINDOWS, ChannelView, Ref, UserView, Window
+from flackd.views import HISTORY_WINDOWS, ChannelListing, ChannelView, Ref, UserView, Window
 
 __all__ = ["Announce", "Directory", "Disconnect", "IrcClient", "Own", "Run"]
 
@@ -67,6 +70,14 @@ class Own(Protocol):
     def channel_state(self, name: str) -> ChannelState | None:
         """A channel's flags, when it was made and its members' modes, if the session may
         see it (a secret one only from inside)."""
+        ...
+
+    def channel_list(self) -> list[ChannelListing]:
+        """The channels the session may list (a secret one only from inside), by name."""
+        ...
+
+    def read_marker(self, target: str) -> str | None:
+        """When the last message read there was sent ("" none held); None: no marker."""
         ...
 
 
@@ -126,6 +137,7 @@ class IrcClient:
         handle: object = None,
         monitor_limit: int = 100,
         server_password: bool = False,
+        list_max: int = 100,
     ) -> None:
         """``directory`` reads anyone's state; ``own`` acts on this client's own session;
         ``monitors`` is the server's MONITOR registry, where this client is ``handle``.
@@ -148,6 +160,7 @@ class IrcClient:
         self.server_password = server_password
         if server_password:
             renderer.resume_by = "give it as the SASL PLAIN password, with your nick as the user,"
+        self.list_max = list_max
         self.isupport = tuple(isupport)
         self.user = UserInfo()
         self._nick: str | None = None
@@ -158,6 +171,7 @@ class IrcClient:
         self.labels = LabelCapture(renderer.server)
         renderer.users = directory.user_info
         renderer.channels = own.channel_state
+        renderer.markers = own.read_marker
 
     # -- the server's side ---------------------------------------------------------------
 
@@ -311,6 +325,8 @@ class IrcClient:
             if found is not None:
                 yield self.out.topic(found[0], found[2], found[3], found[4])
             yield _run("NAMES", c.Names(name))
+            if "draft/read-marker" in self.out.caps:
+                yield markread_line(self.out.server, name, self.own.read_marker(name))
 
     @property
     def nick(self) -> str:
@@ -349,6 +365,10 @@ class IrcClient:
         for step in mode(self, params):
             yield step if isinstance(step, bytes) else _run("MODE", step)
 
+    def _markread(self, params: Sequence[str]) -> Iterator[Action]:
+        for step in markread(self, params):
+            yield step if isinstance(step, bytes) else _run("MARK", step)
+
     def _kick(self, params: Sequence[str]) -> Iterator[Action]:
         for step in kick(self, params):
             yield step if isinstance(step, bytes) else _run("KICK", step)
@@ -371,7 +391,11 @@ class IrcClient:
             yield _run("TOPIC", c.Topic(params[0], strip_formatting(params[1])))
 
     def _list(self, params: Sequence[str]) -> Iterator[Action]:
-        yield _run("LIST", c.ListChannels())
+        if params and params[0]:  # ELIST's conditions (flackd.irc.elist)
+            query = parse_query(params[0])
+            yield list_lines(self.out, self.own.channel_list(), query, self.list_max)
+        else:
+            yield _run("LIST", c.ListChannels())
 
     # -- messages ----------------------------------------------------------------------
 
@@ -525,6 +549,7 @@ def _ref(text: str) -> Ref | None:
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
 _HANDLERS: Final[dict[str, _Handler]] = {
     **QUERIES,
+    **INFO_QUERIES,
     "AWAY": away,
     "MONITOR": monitor,
     "SETNAME": setname,
@@ -535,6 +560,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "JOIN": IrcClient._join,
     "KICK": IrcClient._kick,
     "LIST": IrcClient._list,
+    "MARKREAD": IrcClient._markread,
     "MODE": IrcClient._mode,
     "NICK": IrcClient._nick_command,
     "NOTICE": IrcClient._notice,

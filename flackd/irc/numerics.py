@@ -26,6 +26,7 @@ from flackd.views import UserView
 
 __all__ = [
     "CHANNEL_MODES",
+    "DEFAULT_IRC_INFO",
     "DEFAULT_IRC_NAME",
     "NAMES_PER_LINE",
     "USER_HOST",
@@ -45,6 +46,8 @@ WHOX_FIELDS: Final = "tcuihsnfdlaor"
 
 #: The server name IRC clients see (001, the source of numerics): ``--irc-name``.
 DEFAULT_IRC_NAME: Final = "flackd.local"
+#: What IRC clients are told the server is (WHOIS's 312, LINKS' 364): ``--irc-info``.
+DEFAULT_IRC_INFO: Final = "Flack"
 
 #: A channel's modes and roles as the client may see them, read from the hub's views:
 #: (flags, a subset of ``imnst``; when it was made, seconds since the epoch; each member's
@@ -101,7 +104,17 @@ _IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "LIST": "LIST"}
 class Numerics:
     """The numerics of one client (see the module docstring)."""
 
-    __slots__ = ("caps", "isupport", "nick", "resume_by", "server", "stats", "version", "wanted")
+    __slots__ = (
+        "caps",
+        "info",
+        "isupport",
+        "nick",
+        "resume_by",
+        "server",
+        "stats",
+        "version",
+        "wanted",
+    )
 
     def __init__(
         self,
@@ -109,8 +122,11 @@ class Numerics:
         version: str,
         isupport: Sequence[str],
         stats: Callable[[], tuple[int, int, int]],
+        info: str = DEFAULT_IRC_INFO,
     ) -> None:
         self.server = server
+        #: What the server is, in a few words (312, 364).
+        self.info = info
         self.version = version
         self.isupport = tuple(isupport)
         #: (users, channels, most users at once) for LUSERS.
@@ -316,6 +332,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "WHOX",
         f"MONITOR={limits.irc_monitor}",
         "MSGREFTYPES=msgid,timestamp",
+        "ELIST=CMNTU",  # LIST's conditions: flackd.irc.elist
     ]
 
 

@@ -29,9 +29,18 @@ from typing import Final
 
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
+from flackd.irc.markers import CAPABILITY as MARKER_CAP
+from flackd.irc.markers import markread_line
 from flackd.irc.modes import ban_line, bans_end, kicked_line, mode_line
-from flackd.irc.numerics import ChannelState, Numerics, error_line, prefix, unix_time
-from flackd.irc.presence import AwayChanged, NickPresence, RealnameChanged
+from flackd.irc.numerics import (
+    DEFAULT_IRC_INFO,
+    ChannelState,
+    Numerics,
+    error_line,
+    prefix,
+    unix_time,
+)
+from flackd.irc.presence import AwayChanged, Monitored, NickPresence, RealnameChanged
 from flackd.irc.wire import ctcp, format_message, server_time
 from flackd.views import UserView
 
@@ -44,8 +53,10 @@ CAPABILITIES: Final = (
     "cap-notify",
     "draft/chathistory",
     "draft/message-redaction",
+    "draft/read-marker",
     "echo-message",
     "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
@@ -68,6 +79,7 @@ class Renderer(Numerics):
         "_names",
         "channels",
         "history_lines",
+        "markers",
         "users",
     )
 
@@ -78,8 +90,9 @@ class Renderer(Numerics):
         history_lines: int,
         isupport: Sequence[str],
         stats: Callable[[], tuple[int, int, int]],
+        info: str = DEFAULT_IRC_INFO,
     ) -> None:
-        super().__init__(server, version, isupport, stats)
+        super().__init__(server, version, isupport, stats, info)
         #: Messages of a channel's history shown on JOIN (``--irc-history``).
         self.history_lines = history_lines
         self._block: str | None = None
@@ -94,6 +107,8 @@ class Renderer(Numerics):
         self.users: Callable[[str], UserView | None] = lambda nick: None
         #: A channel's modes and roles as this client may see them (NAMES prefixes, 329).
         self.channels: Callable[[str], ChannelState | None] = lambda name: None
+        #: The time of the client's read marker in a channel (draft/read-marker on JOIN).
+        self.markers: Callable[[str], str | None] = lambda name: None
 
     # -- building lines ----------------------------------------------------------------
 
@@ -166,6 +181,9 @@ class Renderer(Numerics):
             if event.online:
                 return self.numeric("730", prefix(event.nick))
             return self.numeric("731", event.nick)
+        if kind is Monitored:
+            assert isinstance(event, Monitored)
+            return self.render(event.event) if "extended-monitor" in self.caps else b""
         if kind is RealnameChanged:
             assert isinstance(event, RealnameChanged)
             if "setname" not in self.caps:
@@ -226,7 +244,7 @@ class Renderer(Numerics):
                 out.append(self._block_start(event))
             elif kind is e.BlockEnd:
                 assert isinstance(event, e.BlockEnd)
-                out.append(self._block_end(event))
+                out.append(self._block_end(event, joined))
             elif kind is e.Member:
                 assert isinstance(event, e.Member)
                 self._names.append((event.nick, event.role))
@@ -335,11 +353,19 @@ class Renderer(Numerics):
             self._bans = start.params[0] if start.params else "*"
         return b""
 
-    def _block_end(self, end: e.BlockEnd) -> bytes:
+    def _block_end(self, end: e.BlockEnd, joined: str | None = None) -> bytes:
         self._block = None
         if end.kind == "NAMES":
             names, self._names = self._names, []
-            return self._names_lines(end.params[0], names)
+            channel = end.params[0]
+            if joined != channel or MARKER_CAP not in self.caps:
+                return self._names_lines(channel, names)
+            # draft/read-marker: a JOIN's MARKREAD comes before its 366.
+            return (
+                self._names_lines(channel, names, end=False)
+                + markread_line(self.server, channel, self.markers(channel))
+                + self.numeric("366", channel, "End of /NAMES list")
+            )
         if end.kind == "LIST":
             return self.numeric("323", "End of /LIST")
         if end.kind == "BANS":
@@ -347,7 +373,7 @@ class Renderer(Numerics):
         self._history_skip = 0
         return self._close_batch()
 
-    def _names_lines(self, channel: str, names: list[tuple[str, str]]) -> bytes:
+    def _names_lines(self, channel: str, names: list[tuple[str, str]], end: bool = True) -> bytes:
         """353s and 366 of a NAMES block. The block has each member's highest role; the
         views add the others (an operator's voice, for multi-prefix) when they agree with
         it (a reply held for a commit is rendered later: the block says how it was)."""
@@ -359,7 +385,7 @@ class Renderer(Numerics):
             modes = roles.get(nick, said)
             highest = "o" if "o" in modes else modes[:1]
             members.append((nick, modes if highest == said else said))
-        return self.names(channel, members, secret=state is not None and "s" in state[0])
+        return self.names(channel, members, secret=state is not None and "s" in state[0], end=end)
 
     def _message(self, message: e.Message, *, live: bool) -> bytes:
         me = self.nick.lower()

@@ -8,7 +8,8 @@ with the client; each of those renders the change for its own wire, and only IRC
 that negotiated ``away-notify`` or ``setname`` get a line (Flack's protocol has no word
 for either). ``MONITOR`` keeps, in :class:`Monitors` (one per server), who watches which
 nick; the server tells the watchers (:class:`NickPresence`) when a nick comes online or
-goes offline, whichever wire its user is on. Imports only the standard library,
+goes offline, whichever wire its user is on, and (IRCv3 ``extended-monitor``,
+:class:`Monitored`) of its away and real name changes. Imports only the standard library,
 ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "REALLEN",
     "Announce",
     "AwayChanged",
+    "Monitored",
     "Monitors",
     "NickPresence",
     "RealnameChanged",
@@ -98,6 +100,15 @@ def setname(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | Announ
 
 
 # -- MONITOR (IRCv3): who is online, told when it changes ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Monitored:
+    """``event`` of a nick the client MONITORs and shares no channel with: told only to a
+    client with ``extended-monitor`` (and then as ``event`` itself is: ``AWAY`` with
+    ``away-notify``, ``SETNAME`` with ``setname``)."""
+
+    event: AwayChanged | RealnameChanged
 
 
 @dataclass(frozen=True, slots=True)

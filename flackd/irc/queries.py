@@ -119,7 +119,7 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     name, connected, channels, away_text = user.nick, user.connected, user.channels, user.away
     lines = [
         out.numeric("311", name, user.username, USER_HOST, "*", user.realname),
-        out.numeric("312", name, out.server, "Flack"),
+        out.numeric("312", name, out.server, out.info),
     ]
     shown = []
     for channel in channels:  # with its status there; a secret one only to its members
@@ -148,7 +148,7 @@ def whowas(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     lines = []
     for name, username, realname in client.directory.whowas(nick, count):
         lines.append(out.numeric("314", name, username, USER_HOST, "*", realname))
-        lines.append(out.numeric("312", name, out.server, "Flack"))
+        lines.append(out.numeric("312", name, out.server, out.info))
     if not lines:
         lines.append(out.numeric("406", nick, "There was no such nickname"))
     lines.append(out.numeric("369", nick, "End of WHOWAS"))

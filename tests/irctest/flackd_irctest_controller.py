@@ -4,11 +4,13 @@
 """An irctest server controller for flackd's IRC port (github progval/irctest).
 
 Owns: how irctest starts flackd for one test (the command line: 127.0.0.1, the server name
-``My.Little.Server``, the IRC port irctest picked and a second one for Flack's own, flood and
-per-address limits off for loopback) and what irctest may expect of flackd (the IRCv3
-capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of its
-005). A server password is given as ``--password-file``. Refuses, as skips, what flackd
-does not have: TLS, services, websockets. Imports only the standard library and irctest.
+``My.Little.Server`` and description ``test server``, the IRC port irctest picked and a
+second one for Flack's own, flood and per-address limits off for loopback; under
+libfaketime when a test asks for a fast clock) and what irctest may expect of flackd (the
+IRCv3 capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of
+its 005). A server password is given as ``--password-file``. Refuses, as skips, what
+flackd does not have: TLS, services, websockets, and a fast clock without libfaketime. Imports
+only the standard library and irctest.
 
 irctest imports this module by name (``--controller flackd_irctest_controller`` with this
 directory on ``PYTHONPATH``); flackd's own suite runs it that way in tests/test_irctest.py.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,18 +81,25 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
             Capabilities.EXTENDED_JOIN,
+            Capabilities.EXTENDED_MONITOR,
             Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_REDACTION,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
+            Capabilities.READ_MARKER,
             Capabilities.SERVER_TIME,
             Capabilities.SETNAME,
         }
     )
-    # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap.
+    # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap; LIST's conditions.
     optional_behaviors = frozenset(
         {
             OptionalBehaviors.CAP_REQ_MINUS,
+            OptionalBehaviors.ELIST_C,
+            OptionalBehaviors.ELIST_M,
+            OptionalBehaviors.ELIST_N,
+            OptionalBehaviors.ELIST_T,
+            OptionalBehaviors.ELIST_U,
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_PRIVMSG,
@@ -104,6 +114,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "CHANNELLEN": "33",
         "CHANTYPES": "#",
         "CHATHISTORY": patma.StrRe("[0-9]+"),
+        "ELIST": "CMNTU",
         "MSGREFTYPES": patma.StrRe("msgid(,timestamp)?"),
         "NETWORK": "Flack",
         "NICKLEN": "16",
@@ -138,6 +149,12 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             raise NotImplementedByController("Services")
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
+        # A test with a fast clock (ELIST's C and T) runs flackd under libfaketime, as
+        # irctest's other controllers do; without it the test would wait minutes.
+        clock = ["faketime", "-f", faketime] if faketime and shutil.which("faketime") else []
+        if faketime and not clock:
+            raise NotImplementedByController("faketime (libfaketime is not installed)")
+        self.faketime_enabled = bool(clock)
         assert self.proc is None
         # irctest hands out 0.0.0.0; clients reach 127.0.0.1 through it, and loopback is
         # all a test server should listen on.
@@ -157,6 +174,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             streams = {} if self.debug_mode else {"stdout": subprocess.DEVNULL, "stderr": log}
             self.proc = self.execute(
                 [
+                    *clock,
                     flackd_command(),
                     "--host",
                     "127.0.0.1",
@@ -166,6 +184,8 @@ class FlackdController(BaseServerController, DirectoryBasedController):
                     str(port),
                     "--irc-name",
                     SERVER_NAME,
+                    "--irc-info",  # what LINKS says the server is, as irctest expects
+                    "test server",
                     "--web-port",  # no web client (its default port would be shared)
                     "0",
                     "--flood-burst",
