@@ -86,13 +86,19 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             Capabilities.SETNAME,
         }
     )
-    # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap.
+    # Commas in JOIN, PRIVMSG/NOTICE, NAMES and KICK targets; CAP REQ -cap; the channel
+    # modes +e, +I and +C; INVITE alone listing one's invitations.
     optional_behaviors = frozenset(
         {
+            OptionalBehaviors.BAN_EXCEPTION_MODE,
             OptionalBehaviors.CAP_REQ_MINUS,
+            OptionalBehaviors.INVITE_EXCEPTION_MODE,
+            OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_PRIVMSG,
+            OptionalBehaviors.NO_CTCP,
         }
     )
     # flackd.irc.numerics.irc_isupport with flackd's default limits.
@@ -100,10 +106,12 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "AWAYLEN": "200",
         "CASEMAPPING": "ascii",
         "CHANLIMIT": patma.StrRe("#:[0-9]+"),
-        "CHANMODES": "b,k,l,imnst",
+        "CHANMODES": "beI,k,l,Cimnst",
         "CHANNELLEN": "33",
         "CHANTYPES": "#",
         "CHATHISTORY": patma.StrRe("[0-9]+"),
+        "EXCEPTS": "e",
+        "INVEX": "I",
         "MSGREFTYPES": patma.StrRe("msgid(,timestamp)?"),
         "NETWORK": "Flack",
         "NICKLEN": "16",
