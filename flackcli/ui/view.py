@@ -165,9 +165,6 @@ class View(BufferModel):
                 self._on_mode(channel, nick, changes)
             case ev.Kicked(channel, nick, by, reason):
                 self._on_kicked(channel, nick, by, reason)
-            case ev.Ctcp(target, sender, verb, text):  # shown, never answered
-                buf = self._ensure(self.conversation_of(target, sender))
-                self._system(buf, f"{sender} sent CTCP {verb}" + (f" {text}" if text else ""))
             case UnreadCounts(counts):
                 self._on_unread(counts)
             case ev.Ok(command, params) if command in ("JOIN", "CREATE") and params:

@@ -59,8 +59,9 @@ ERROR_CODES: Final[dict[str, str]] = {
     "BAD_KEY": "the channel has a key (+k) and JOIN did not give it",
     "CHANNEL_FULL": "the channel has as many members as its limit (+l) allows",
     "BANNED": "a ban (+b) of the channel matches you",
-    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write",
-    "LIST_FULL": "the channel has as many bans as it keeps (--channel-list-max)",
+    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write; "
+    "or it refuses CTCP (+C)",
+    "LIST_FULL": "the channel has as many bans (or exceptions) as it keeps (--channel-list-max)",
     "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
     "NOT_AUTHOR": "only the author of a message may edit it, or delete it (a channel's "
     "operators may delete any message in it)",
