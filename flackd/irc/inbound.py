@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from flackd.codec import commands as c
-from flackd.codec.grammar import VERBS, Verb, is_ctcp_verb
-from flackd.codec.text import ascii_upper, is_valid_channel, is_valid_nick
+from flackd.codec.grammar import VERBS, Verb
+from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.irc.ctcp import queries
 from flackd.irc.labels import LabelCapture
 from flackd.irc.modes import kick, mode
 from flackd.irc.numerics import ChannelState, word
@@ -385,7 +386,7 @@ class IrcClient:
         action = False
         if ctcp is not None:
             if ctcp[0] != "ACTION":
-                yield from self._ctcp(params[0], ctcp, notice)
+                yield from (_run("CTCP", q) for q in queries(params[0], ctcp, notice))
                 return
             action, text = True, ctcp[1]
         text = strip_formatting(text).strip()
@@ -406,16 +407,6 @@ class IrcClient:
                 user = self.directory.user_info(target)
                 if user is not None and user[1] and user[3]:
                     yield self.out.numeric("301", user[0], user[3])  # they are away
-
-    def _ctcp(self, targets: str, query: tuple[str, str], notice: bool) -> Iterator[Action]:
-        """A CTCP query other than ACTION: Flack's CTCP to each target. A reply (a NOTICE
-        CTCP) and a verb Flack's CTCP does not take are dropped."""
-        verb = ascii_upper(query[0])
-        if notice or not is_ctcp_verb(verb) or verb == "ACTION":
-            return
-        for target in targets.split(","):
-            if target:
-                yield _run("CTCP", c.Ctcp(target, verb, strip_formatting(query[1]).strip()))
 
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
         return self._privmsg(params, notice=True)

@@ -29,6 +29,7 @@ from typing import Final
 
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
+from flackd.irc.ctcp import ctcp_line
 from flackd.irc.modes import MASK_BLOCKS, kicked_line, mask_end, mask_line, mode_line
 from flackd.irc.numerics import ChannelState, Numerics, error_line, prefix, unix_time
 from flackd.irc.presence import AwayChanged, NickPresence, RealnameChanged
@@ -287,12 +288,8 @@ class Renderer(Numerics):
             )
         if isinstance(event, e.Info):
             return self.server_notice(event.text)
-        if isinstance(event, e.Ctcp):  # as a message: not to its sender without echo-message
-            mine = event.sender.lower() == self.nick.lower() != event.target.lower()
-            if mine and "echo-message" not in self.caps:
-                return b""
-            text = ctcp(event.verb, neutralise(event.text))
-            return format_message("PRIVMSG", (event.target, text), source=prefix(event.sender))
+        if isinstance(event, e.Ctcp):
+            return ctcp_line(event, self.nick, self.caps)
         if isinstance(event, e.Note):
             if event.code == "INVITED" and len(event.params) == 2:
                 channel, inviter = event.params
