@@ -451,7 +451,8 @@ def _now_ms() -> int:
 
 
 def _modes_text(row: ChannelRow) -> str:
-    """A channel's modes as the ``modes`` column holds them: JSON, or '' for none."""
+    """A channel's modes as the ``modes`` column holds them: JSON, or '' for none. A key
+    that is missing is that field's default (``excepts`` and ``invexes`` came later)."""
     modes: dict[str, object] = {}
     fields = ("created", "ops", "voiced", "passkey", "limit", "bans", "invited", "excepts",
               "invexes")  # fmt: skip
