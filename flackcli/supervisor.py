@@ -603,6 +603,9 @@ class Supervisor:
                 self._changed()
             elif isinstance(event, e.NickChanged):
                 self._rename_dm(event.old, event.new)
+            elif isinstance(event, e.Ctcp):  # said where one looks, as IRC clients do; unanswered
+                text = f" {event.text}" if event.text else ""
+                event = e.Info(f"{event.sender} sent CTCP {event.verb}{text} to {event.target}")
             await self._emit(event)
 
     def _conversation_key(self, event: e.Event) -> str | None:

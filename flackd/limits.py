@@ -157,9 +157,10 @@ class Limits:
     )
     channel_list_max: int = _limit(
         100,
-        "Bans (MODE +b) one channel keeps, and invitations it remembers for people who have "
-        "not joined yet. A ban past it gets ERR LIST_FULL (IRC 478) and is not added; an "
-        "invitation past it forgets the oldest one.",
+        "Bans (MODE +b) one channel keeps, as many ban exceptions (+e) and invite "
+        "exceptions (+I), and invitations it remembers for people who have not joined yet. "
+        "A mask past it gets ERR LIST_FULL (IRC 478) and is not added; an invitation past "
+        "it forgets the oldest one.",
     )
     whowas: int = _limit(
         100,

@@ -78,6 +78,19 @@ async def test_operators_and_modes_across_two_nodes(tmp_path: Path) -> None:
         kick = "KICK #ops carol alice :enough"
         assert [await alice.recv(), await alice.recv()] == ["JOIN #ops carol", kick]
         assert await carol.recv() == kick
+        # +I on A lets carol (on B) past +i; a CTCP from B reaches A; +C refuses it
+        await alice.send("MODE #ops +IC carol")
+        assert await alice.recv() == "MODE #ops alice +IC carol!*@*"
+        assert (await bob.recv_until("MODE"))[-1] == "MODE #ops alice +IC carol!*@*"
+        await carol.join("#ops")
+        assert await alice.recv() == "JOIN #ops carol"
+        await carol.send("CTCP #ops PING 1")
+        assert (await carol.recv()).startswith("ERR CANNOT_SEND CTCP #ops ")
+        await alice.send("MODE #ops -C")
+        assert await carol.recv() == "MODE #ops alice -C"
+        await carol.send("CTCP #ops PING 2")
+        assert await alice.recv() == "MODE #ops alice -C"
+        assert await alice.recv() == "CTCP #ops carol PING :2"
         await _settled(a, b)
         assert _image(a.server) == _image(b.server)
         nursery.cancel_scope.cancel()

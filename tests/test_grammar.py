@@ -92,6 +92,7 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "KICK": ("kick #ops bob stop that", c.Kick("#ops", "bob", "stop that")),
     "NOTICE": ("notice #builds build 7 passed", c.Notice("#builds", "build 7 passed")),
     "HELP": ("help history", c.Help("HISTORY")),
+    "CTCP": ("ctcp #general version", c.Ctcp("#general", "VERSION")),
 }
 
 
@@ -405,12 +406,29 @@ def test_ping_and_pong(line: str, expected: c.Command) -> None:
         "QUIT gone fishing",
         "HELP",
         "HELP HISTORY",
+        "INVITE",
+        "CTCP #general PING 12345 6",
+        "CTCP bob CLIENTINFO",
     ],
 )
 def test_format_command_round_trip(line: str) -> None:
     command = parse_command(line)[1]
     assert format_command(command) == line
     assert parse_command(format_command(command))[1] == command
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("CTCP #general", "NEED_MORE_PARAMS"),
+        ("CTCP #general AC/TION", "INVALID_PARAMS"),
+        ("CTCP #general " + "X" * 33, "INVALID_PARAMS"),
+        ("CTCP bob action waves", "INVALID_PARAMS"),
+        ("INVITE bob", "NEED_MORE_PARAMS"),
+    ],
+)
+def test_bad_ctcp_and_invite(line: str, code: str) -> None:
+    assert parse_error(line).reply.code == code
 
 
 def test_format_command_covers_every_command_class() -> None:
@@ -532,6 +550,20 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
         "BAN spam*!*@* alice 2026-12-03T12:00:00.000Z",
     ),
     (e.BlockStart("BANS", ("#ops", "1")), "BANS #ops 1"),
+    (
+        e.ExceptEntry("spam1!*@*", "alice", "2026-12-03T12:00:00.000Z"),
+        "EXCEPT spam1!*@* alice 2026-12-03T12:00:00.000Z",
+    ),
+    (e.BlockStart("EXCEPTS", ("#ops", "1")), "EXCEPTS #ops 1"),
+    (
+        e.InvexEntry("bob!*@*", "alice", "2026-12-03T12:00:00.000Z"),
+        "INVEX bob!*@* alice 2026-12-03T12:00:00.000Z",
+    ),
+    (e.BlockStart("INVEXES", ("#ops", "0")), "INVEXES #ops 0"),
+    (e.BlockStart("INVITES", ("2",)), "INVITES 2"),
+    (e.BlockEnd("INVITES", ()), "END INVITES"),
+    (e.Ctcp("#ops", "bob", "PING", "12345"), "CTCP #ops bob PING :12345"),
+    (e.Ctcp("alice", "bob", "VERSION"), "CTCP alice bob VERSION :"),
     (e.Info("usage: MSG <#channel|nick> <text>"), "INFO :usage: MSG <#channel|nick> <text>"),
     (e.Info(""), "INFO :"),
     (

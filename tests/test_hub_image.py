@@ -90,6 +90,7 @@ def _busy_hub() -> Hub[str]:
         ("a", "MSG alice note to self"),
         ("a", "MODE #one +imtv-n bob"), ("a", "MODE #one +kl sesame 9"), ("a", "MODE #one +b x*"),
         ("a", "INVITE dave #one"), ("a", "MODE #two +o carol"),
+        ("a", "MODE #one +eIC x1* carol"), ("a", "INVITE carol #two"),
     ]  # fmt: skip
     now = T0
     for conn in "abcd":
@@ -118,10 +119,13 @@ def test_a_copy_is_the_same_hub_and_stays_the_same() -> None:
         ("a", "JOIN #five"), ("a", "CREATE #six"), ("b", "MSG carol are you there"),
         ("a", "MSG #one again"), ("b", "NICK bobby"), ("a", "PART #one"), ("e", "JOIN #one"),
         ("b", "MODE #one"), ("b", "MODE #one +b"), ("a", "JOIN #two"), ("a", "KICK #two carol"),
+        ("b", "MODE #one +eI"), ("x", "NICK x1"), ("x", "JOIN #one"), ("b", "CTCP #one PING 1"),
+        ("e", "INVITE"),
     ]  # fmt: skip
     now = T0 + 100
     for hub_ in (hub, twin):
         hub_.connect("e", now)
+        hub_.connect("x", now)
     for conn, line in later:
         now += 7.0
         assert _run(twin, conn, line, now) == _run(hub, conn, line, now), line
@@ -145,6 +149,23 @@ def test_resume_by_hash_on_a_copy() -> None:
     assert back.token_hash == "new-hash"
 
 
+def test_an_image_without_exception_lists_loads() -> None:
+    """An image of a flackd before +e and +I (a channel's modes end at its invitations)."""
+    hub = _busy_hub()
+    busy = hub.channel("#one")
+    assert busy is not None
+    assert [m for m, _, _ in busy.excepts + busy.invexes] == ["x1*!*@*", "carol!*@*"]
+    image = _dump(hub)
+    for row in image["channels"]:
+        row[-1] = row[-1][:8]
+    twin: Hub[str] = Hub(LIMITS)
+    hub_image.load(twin, image, lambda key: key)
+    one = twin.channel("#one")
+    assert one is not None
+    assert (one.excepts, one.invexes, one.flags) == ([], [], "Cimt")
+    assert [mask for mask, _, _ in one.bans] == ["x*!*@*"]
+
+
 def test_an_image_of_another_version_is_refused() -> None:
     image = _dump(Hub(LIMITS))
     image["version"] = 99
@@ -159,6 +180,8 @@ LINES = st.sampled_from(
         "ACTION #a waves", "QUIT", "UNREAD ALL", "HISTORY #a", "NICK dave", "MODE #a +i",
         "MODE #a +o bob", "MODE #a -o alice", "KICK #a carol", "INVITE carol #a",
         "MODE #a +b c*", "MODE #a -b c*", "MODE #a +m", "MODE #a +v carol", "NOTICE #a ok",
+        "MODE #a +e ca*", "MODE #a -e ca*", "MODE #a +I c*", "MODE #a +C", "CTCP #a PING 1",
+        "INVITE",
     ]
 )  # fmt: skip
 STEPS = st.lists(

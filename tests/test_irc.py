@@ -67,9 +67,12 @@ async def test_registration_without_cap_gets_the_welcome_burst(chat: IrcServer) 
     isupport = " ".join(" ".join(m.params[1:-1]) for m in burst if m.command == "005")
     for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=16", "UTF8ONLY"):
         assert token in isupport.split()
-    for token in ("PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "MODES=6", "KEYLEN=32"):
+    for token in ("PREFIX=(ov)@+", "CHANMODES=beI,k,l,Cimnst", "MODES=6", "KEYLEN=32"):
         assert token in isupport.split()
-    assert not any(t.startswith("TARGMAX=") and "KICK" in t for t in isupport.split())
+    for token in ("EXCEPTS=e", "INVEX=I", "MAXLIST=b:100,e:100,I:100"):
+        assert token in isupport.split()
+    (targmax,) = [t for t in isupport.split() if t.startswith("TARGMAX=")]
+    assert "KICK:4" in targmax.split("=")[1].split(",")
 
 
 async def test_cap_negotiation_holds_registration_until_cap_end(chat: IrcServer) -> None:

@@ -1,6 +1,7 @@
 """Channel operators and modes on the IRC port: MODE, KICK, prefixes, the numerics of
 what the modes refuse, and REDACT by an operator (flackd.irc.modes and the mapping of
-the hub's errors in flackd.irc.numerics).
+the hub's errors in flackd.irc.numerics); ban and invite exceptions (348/349, 346/347),
++C with CTCP relayed between both wires, INVITE alone (336/337) and KICK of several nicks.
 
 Real sockets on 127.0.0.1; every wait bounded; "nothing else" proved with PING barriers.
 """
@@ -319,3 +320,102 @@ async def test_a_notice_stays_a_notice_on_both_wires(chat: IrcServer) -> None:
     )
     await bot.send("NOTICE #nowhere :anyone?")  # a NOTICE never gets an error back
     assert await bot.sync() == []
+
+
+async def test_exception_lists_are_348_349_and_346_347(chat: IrcServer) -> None:
+    (op,) = await joined(chat, "#x", "op")
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #x")
+    await flack.recv_until("END HISTORY")
+    await op.sync()
+    await op.send("MODE #x +bie ba* *ar")
+    line = await only(op)
+    assert line.params == ("#x", "+bie", "ba*!*@*", "*ar!*@*")
+    assert (await flack.recv_until("MODE"))[-1] == "MODE #x op +bie ba*!*@* *ar!*@*"
+    bar, baz = await chat.irc("bar"), await chat.irc("baz")
+    await bar.send("JOIN #x")
+    assert (await bar.expect("473")).params[:2] == ("bar", "#x")  # past the ban, not +i
+    await op.send("MODE #x +I b*")
+    await op.sync()
+    await bar.send("JOIN #x")
+    await bar.expect("366")
+    await baz.send("JOIN #x")
+    assert (await baz.expect("474")).params[:2] == ("baz", "#x")  # no exception for baz
+    await op.sync()
+    await op.send("MODE #x e", "MODE #x +I")
+    got = await op.sync()
+    assert commands(got) == ["348", "349", "346", "347"]
+    assert got[0].params[:4] == ("op", "#x", "*ar!*@*", "op")
+    assert got[1].params[:2] == ("op", "#x")
+    assert got[2].params[:4] == ("op", "#x", "b*!*@*", "op")
+    assert abs(int(got[2].params[4]) - time.time()) < 60
+    await op.send("MODE #x +eeeeee a b c d e f")  # six exceptions in one MODE (MODES=6)
+    assert commands(await op.sync()) == ["MODE"]
+
+
+async def test_no_ctcp_and_ctcp_between_both_wires(chat: IrcServer) -> None:
+    op, bob = await joined(chat, "#c", "op", "bob")
+    flack = await chat.flack("flacky")
+    await flack.send("JOIN #c")
+    await flack.recv_until("END HISTORY")
+    for client in (op, bob):
+        await client.sync()
+    await bob.send("PRIVMSG #c :\x01PING 12345\x01", "PRIVMSG #c :\x01ACTION waves\x01")
+    assert await bob.sync() == []  # no echo without echo-message
+    got = await op.sync()
+    assert [(m.command, m.params) for m in got] == [
+        ("PRIVMSG", ("#c", "\x01PING 12345\x01")),
+        ("PRIVMSG", ("#c", "\x01ACTION waves\x01")),
+    ]
+    assert got[0].source == "bob!bob@flack"
+    assert (await flack.recv_until("CTCP"))[-1] == "CTCP #c bob PING :12345"
+    await flack.send("CTCP #c version")
+    assert (await only(op)).params == ("#c", "\x01VERSION\x01")
+    assert (await flack.recv_until("CTCP"))[-1] == "CTCP #c flacky VERSION :"
+    await bob.sync()
+    await op.send("MODE #c +C")
+    for client in (op, bob):
+        await client.sync()
+    await bob.send("PRIVMSG #c :\x01PING 1\x01")
+    line = await only(bob)
+    assert (line.command, line.params[:2]) == ("404", ("bob", "#c"))
+    await bob.send("PRIVMSG #c :\x01ACTION still\x01", "NOTICE #c :\x01PING 2\x01")
+    assert await bob.sync() == []
+    assert [m.params[1] for m in await op.sync()] == ["\x01ACTION still\x01"]
+    await flack.send("CTCP #c PING 3")
+    assert (await flack.recv_until("ERR"))[-1].startswith("ERR CANNOT_SEND CTCP #c :")
+    await bob.send("PRIVMSG op :\x01TIME\x01")  # to a nick: no channel's modes
+    assert (await only(op)).params == ("op", "\x01TIME\x01")
+
+
+async def test_invite_alone_is_336_then_337(chat: IrcServer) -> None:
+    (op,) = await joined(chat, "#i", "op")
+    bar = await chat.irc("bar")
+    await bar.send("INVITE")
+    assert [(m.command, m.params[:1]) for m in await bar.sync()] == [("337", ("bar",))]
+    await op.send("INVITE bar #i")
+    await op.sync()
+    await bar.sync()
+    await bar.send("INVITE")
+    got = await bar.sync()
+    assert [(m.command, m.params[:2]) for m in got] == [
+        ("336", ("bar", "#i")),
+        ("337", ("bar", "End of /INVITE list")),
+    ]
+
+
+async def test_kick_of_several_nicks(chat: IrcServer) -> None:
+    op, bar, baz, qux = await joined(chat, "#k", "op", "bar", "baz", "qux")
+    await op.send("KICK #k bar,baz :bye")
+    got = await qux.sync()
+    assert [(m.command, m.params) for m in got] == [
+        ("KICK", ("#k", "bar", "bye")),
+        ("KICK", ("#k", "baz", "bye")),
+    ]
+    assert [m.params[1] for m in await bar.sync()] == ["bar"]  # out before baz's
+    assert [m.params[1] for m in await baz.sync()] == ["bar", "baz"]
+    await op.sync()
+    await op.send("KICK #k a,b,c,d,qux")
+    line = await only(op)
+    assert (line.command, line.params[:2]) == ("407", ("op", "a,b,c,d,qux"))
+    assert await qux.sync() == []  # nobody was kicked

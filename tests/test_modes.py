@@ -7,7 +7,9 @@ member, no-ops answered with OK); +o/+v; +i with INVITE (operators only, used up
 joining); +k (the key shown to members only); +l; +m; +b (no joining, no writing, the
 list bound); +t; +s (LIST, NAMES, HISTORY, TOPIC for members only); KICK; roles ending
 with PART and QUIT and surviving a resume; a channel with nobody in it and no operator
-starting over; operators deleting others' messages; the modes kept by a store.
+starting over; operators deleting others' messages; the modes kept by a store; ban
+exceptions (+e), invite exceptions (+I), no CTCP (+C) with the CTCP command, and INVITE
+alone listing one's invitations.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import pytest
 
 from flackd.codec import events as e
+from flackd.codec.grammar import ProtocolError, parse_command
 from flackd.codec.modes import mask_matches, normalise_mask, parse_changes
 from flackd.hub import Hub
 from flackd.limits import Limits
@@ -261,6 +264,7 @@ def test_modes_survive_a_restart_through_the_store() -> None:
     user(hub, "b", "bob", "#c")
     say(hub, "a", "MODE #c +imtvk bob sesame")
     say(hub, "a", "MODE #c +b spam*")
+    say(hub, "a", "MODE #c +CeI spam1 dave")
     say(hub, "a", "INVITE bob #c")  # bob is in: refused, nothing stored
     user(hub, "c", "carol")
     say(hub, "a", "INVITE carol #c")
@@ -270,8 +274,10 @@ def test_modes_survive_a_restart_through_the_store() -> None:
     again: Hub[str] = Hub(Limits(), snapshot=store.load(), now=NOW + 1)
     channel = again.channel("#c")
     assert channel is not None
-    assert (channel.flags, channel.passkey, channel.limit) == ("imnt", "sesame", None)
+    assert (channel.flags, channel.passkey, channel.limit) == ("Cimnt", "sesame", None)
     assert [mask for mask, _, _ in channel.bans] == ["spam*!*@*"]
+    assert channel.excepts == [("spam1!*@*", "alice", TS)]
+    assert channel.invexes == [("dave!*@*", "alice", TS)]
     alice, bob, carol = (again.session(n) for n in ("alice", "bob", "carol"))
     assert alice is not None
     assert bob is not None
@@ -312,6 +318,13 @@ def test_parse_changes_takes_parameters_in_order() -> None:
         (False, "v", "mask"),
         (True, "b", None),
     ]
+    changes = parse_changes(["+eCI-e", "x"])
+    assert [(c.on, c.letter, c.param) for c in changes] == [
+        (True, "e", "x"),
+        (True, "C", None),
+        (True, "I", None),
+        (False, "e", None),
+    ]
 
 
 def test_without_n_anyone_may_write_and_gets_the_echo() -> None:
@@ -335,3 +348,111 @@ def test_a_deletion_carries_its_reason() -> None:
     assert say(hub, "a", f"DELETE {msg.id} off topic").lines("b") == [
         f"DELETED #c {msg.id} alice :off topic"
     ]
+
+
+def test_a_ban_exception_lets_in_and_lets_speak() -> None:
+    hub = make_hub(Limits(channel_list_max=2))
+    trio_in(hub)
+    say(hub, "a", "MODE #c +b *ar*")  # carol
+    refused(say(hub, "c", "MSG #c hi"), "c", "CANNOT_SEND", "MSG")
+    d = say(hub, "a", "MODE #c +e car*")
+    assert d.lines("b") == ["MODE #c alice +e car*!*@*"]
+    assert say(hub, "c", "MSG #c hi").receivers == {"a", "b", "c"}
+    say(hub, "c", "PART #c")
+    assert say(hub, "c", "JOIN #c").lines("c")[0].startswith("OK JOIN #c 3")
+    user(hub, "m", "mary")  # banned (*ar*), not excepted
+    refused(say(hub, "m", "JOIN #c"), "m", "BANNED", "JOIN")
+    refused(say(hub, "b", "MODE #c +e bad"), "b", "NOT_OPERATOR", "MODE")
+    # the lists are bounded each on its own: two bans do not fill the exceptions
+    say(hub, "a", "MODE #c +b x")
+    say(hub, "a", "MODE #c +e y")
+    err = refused(say(hub, "a", "MODE #c +e z"), "a", "LIST_FULL", "MODE")
+    assert err.params == ("#c", "e", "z!*@*")
+    refused(say(hub, "a", "MODE #c +e :x"), "a", "INVALID_PARAMS", "MODE")
+    assert say(hub, "b", "MODE #c +e").lines("b") == [
+        "EXCEPTS #c 2",
+        f"EXCEPT car*!*@* alice {TS}",
+        f"EXCEPT y!*@* alice {TS}",
+        "END EXCEPTS #c",
+    ]
+    assert say(hub, "a", "MODE #c -e CAR*").lines("c") == ["MODE #c alice -e CAR*!*@*"]
+    refused(say(hub, "c", "MSG #c hi"), "c", "CANNOT_SEND", "MSG")
+
+
+def test_an_invite_exception_lets_past_invite_only_and_nothing_else() -> None:
+    hub = make_hub()
+    user(hub, "a", "alice", "#c")
+    user(hub, "b", "bob")
+    user(hub, "x", "xavier")
+    say(hub, "a", "MODE #c +i")
+    refused(say(hub, "b", "JOIN #c"), "b", "INVITE_ONLY", "JOIN")
+    assert say(hub, "a", "MODE #c +I bob").lines("a") == ["MODE #c alice +I bob!*@*"]
+    assert say(hub, "b", "JOIN #c").lines("b")[0].startswith("OK JOIN #c 2")
+    say(hub, "b", "PART #c")
+    assert say(hub, "b", "JOIN #c").lines("b")[0].startswith("OK JOIN #c 2")  # every time
+    say(hub, "b", "PART #c")
+    refused(say(hub, "x", "JOIN #c"), "x", "INVITE_ONLY", "JOIN")
+    say(hub, "a", "MODE #c +k sesame")
+    refused(say(hub, "b", "JOIN #c"), "b", "BAD_KEY", "JOIN")  # not past the key
+    say(hub, "a", "MODE #c -k+b * bob")
+    refused(say(hub, "b", "JOIN #c"), "b", "BANNED", "JOIN")  # nor past a ban
+    assert say(hub, "x", "MODE #c I").lines("x") == [
+        "INVEXES #c 1",
+        f"INVEX bob!*@* alice {TS}",
+        "END INVEXES #c",
+    ]
+    # both lists in one query, each its block
+    both = say(hub, "x", "MODE #c +bI").lines("x")
+    assert [line.split()[0] for line in both] == ["BANS", "BAN", "END", "INVEXES", "INVEX", "END"]
+    say(hub, "a", "MODE #c -bI bob bob")
+    refused(say(hub, "b", "JOIN #c"), "b", "INVITE_ONLY", "JOIN")
+
+
+def test_no_ctcp_refuses_ctcp_and_not_actions() -> None:
+    hub = make_hub()
+    trio_in(hub)
+    user(hub, "x", "xavier")
+    d = say(hub, "b", "CTCP #c ping 12345")
+    assert d.receivers == {"a", "b", "c"}
+    assert d.lines("c") == ["CTCP #c bob PING :12345"]
+    assert say(hub, "b", "CTCP alice VERSION").lines("a") == ["CTCP alice bob VERSION :"]
+    refused(say(hub, "x", "CTCP #c VERSION"), "x", "NOT_IN_CHANNEL", "CTCP")
+    refused(say(hub, "b", "CTCP nobody VERSION"), "b", "NO_SUCH_NICK", "CTCP")
+    with pytest.raises(ProtocolError, match="an action is ACTION") as bad:
+        parse_command("CTCP #c ACTION waves")
+    assert bad.value.reply.code == "INVALID_PARAMS"
+    with pytest.raises(ProtocolError) as bad:
+        parse_command("CTCP #c")
+    assert bad.value.reply.code == "NEED_MORE_PARAMS"
+    assert say(hub, "a", "MODE #c +C").lines("b") == ["MODE #c alice +C"]
+    assert say(hub, "a", "MODE #c").lines("a") == ["MODE #c * +Cn"]
+    err = refused(say(hub, "b", "CTCP #c PING 1"), "b", "CANNOT_SEND", "CTCP")
+    assert err.params == ("#c",)
+    assert "+C" in err.text
+    refused(say(hub, "a", "CTCP #c PING 1"), "a", "CANNOT_SEND", "CTCP")  # operators too
+    assert say(hub, "b", "ACTION #c waves").receivers == {"a", "b", "c"}
+    assert say(hub, "b", "CTCP alice PING 2").receivers == {"a", "b"}  # not a channel's
+    # CTCP is relayed, not kept
+    history = say(hub, "a", "HISTORY #c").lines("a")
+    assert [line for line in history if "PING" in line] == []
+
+
+def test_invite_alone_lists_ones_pending_invitations() -> None:
+    hub = make_hub()
+    user(hub, "a", "alice", "#b", "#a", "#s")
+    user(hub, "c", "carol")
+    assert say(hub, "c", "INVITE").lines("c") == ["INVITES 0", "END INVITES"]
+    say(hub, "a", "TOPIC #a about a")
+    say(hub, "a", "MODE #s +s")
+    for name in ("#b", "#a", "#s"):
+        say(hub, "a", f"INVITE carol {name}")
+    assert say(hub, "c", "INVITE").lines("c") == [
+        "INVITES 3",
+        "CHANNEL #a 1 :about a",
+        "CHANNEL #b 1 :",
+        "CHANNEL #s 0 :",  # secret: its members and topic are for members
+        "END INVITES",
+    ]
+    say(hub, "c", "JOIN #a")  # uses that invitation up
+    assert say(hub, "c", "INVITE").lines("c")[:2] == ["INVITES 2", "CHANNEL #b 1 :"]
+    assert say(hub, "a", "INVITE").lines("a") == ["INVITES 0", "END INVITES"]

@@ -350,14 +350,33 @@ def test_channel_modes_round_trip(store: Store) -> None:
         created=1795507200.5,
         ops=(1, 3),
         voiced=(2,),
-        flags="imst",
+        flags="Cimst",
         passkey="sesame",
         limit=20,
         bans=(("spam*!*@*", "alice", "2026-12-03T12:00:00.000Z"),),
         invited=(7, 5),
+        excepts=(("spam1!*@*", "bob", "2026-12-03T12:00:01.000Z"),),
+        invexes=(("*!*@flack", "alice", "2026-12-03T12:00:02.000Z"),),
     )
     store.commit(Changes(channels=[plain, ruled], last_seq=0, last_sid=7))
     assert store.load().channels == [plain, ruled]
+
+
+def test_modes_written_before_exception_lists_still_load(tmp_path: Path) -> None:
+    """A ``modes`` column from flackd before +e and +I: no such keys, empty lists."""
+    store = SqliteStore.open(tmp_path)
+    store.commit(Changes(channels=[channel("#old")], last_seq=0, last_sid=1))
+    store.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    old = '{"ops":[1],"flags":"inst","bans":[["x!*@*","alice","2026-12-03T12:00:00.000Z"]]}'
+    db.execute("UPDATE channels SET modes = ?", (old,))
+    db.commit()
+    db.close()
+    store = SqliteStore.open(tmp_path)
+    (row,) = store.load().channels
+    assert (row.flags, row.ops, row.excepts, row.invexes) == ("inst", (1,), (), ())
+    assert row.bans == (("x!*@*", "alice", "2026-12-03T12:00:00.000Z"),)
+    store.close()
 
 
 def test_a_version_2_database_gets_channels_with_no_operator(tmp_path: Path) -> None:

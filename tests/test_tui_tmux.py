@@ -248,6 +248,17 @@ async def test_operators_modes_and_kicks_in_words(tmp_path: Path, flackd: Runnin
         await alice.say("/ban spam*")
         await alice.say("/ban")
         await alice.wait_for("spam*!*@* (set by alice")
+        await alice.say("/mode +eC spam1")
+        await alice.wait_for("alice sets mode +eC spam1!*@*")
+        await alice.say("/mode +e")
+        await alice.wait_for("#ops: 1 ban exception(s)")
+        await alice.wait_for("spam1!*@* (set by alice")
+        await alice.say("/invite")
+        await alice.wait_for("invited to 0 channel(s)")
+        await alice.say("/mode -C")
+        assert (await bob.recv_until("MODE #ops alice -C"))[-1] == "MODE #ops alice -C"
+        await bob.send("CTCP #ops PING 7")
+        await alice.wait_for("bob sent CTCP PING 7")
         await bob.send("KICK #ops alice enough for today")
         screen = await alice.wait_for("you were kicked from #ops by bob (enough for")
         assert "[#ops]" not in screen  # the channel is left, as after /part

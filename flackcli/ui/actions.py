@@ -22,6 +22,12 @@ __all__ = ["perform"]
 
 #: How a NAMES role is shown before a nick (as IRC clients show them).
 _ROLE_PREFIX = {"op": "@", "voice": "+"}
+#: A mask list's name and how to lift an entry, by mode letter (/mode +b, +e, +I).
+_MASK_LISTS = {
+    "b": ("ban(s)", "/unban <mask> lifts one"),
+    "e": ("ban exception(s)", "/mode -e <mask> lifts one"),
+    "I": ("invite exception(s)", "/mode -I <mask> lifts one"),
+}
 
 
 async def perform(action: ui.Action, supervisor: Supervisor, view: View) -> bool:
@@ -121,14 +127,20 @@ async def _send(command: c.Command, supervisor: Supervisor, view: View) -> None:
             )
             shown = ", ".join(_ROLE_PREFIX.get(m.role, "") + m.nick for m in members)
             view.note(f"{channel}: {len(members)} member(s): {shown}")
-        case c.Mode(channel, words) if [w.lstrip("+") for w in words] == ["b"]:
-            lines = await supervisor.call(command)  # the BANS block: the pump skips blocks
-            bans = [x for x in lines if isinstance(x, e.BanEntry)]
-            view.note(
-                f"{channel}: {len(bans)} ban(s)" + ("; /unban <mask> lifts one" if bans else "")
-            )
-            for ban in bans:
-                view.note(f"  {ban.mask} (set by {ban.setter}, {ban.time})")
+        case c.Mode(channel, words) if [w.lstrip("+") for w in words] in (["b"], ["e"], ["I"]):
+            lines = await supervisor.call(command)  # a BANS block: the pump skips blocks
+            letter = words[0].lstrip("+")
+            masks = [x for x in lines if isinstance(x, e.BanEntry | e.ExceptEntry | e.InvexEntry)]
+            what, lift = _MASK_LISTS[letter]
+            view.note(f"{channel}: {len(masks)} {what}" + (f"; {lift}" if masks else ""))
+            for listed in masks:
+                view.note(f"  {listed.mask} (set by {listed.setter}, {listed.time})")
+        case c.Invites():
+            lines = await supervisor.call(command)
+            invited = [x for x in lines if isinstance(x, e.ChannelEntry)]
+            view.note(f"invited to {len(invited)} channel(s)" + ("; /join one" if invited else ""))
+            for channel_entry in invited:
+                view.note(f"  {channel_entry.channel}")
         case c.Topic(channel, None):
             for line in await supervisor.call(command):
                 if isinstance(line, e.Topic):

@@ -365,7 +365,9 @@ def _topic(args: str, buffer: str | None, max_line: int) -> Action:
 
 def _invite(args: str, buffer: str | None, max_line: int) -> Action:
     words = _words(args)
-    if not words or len(words) > 2:
+    if not words:  # the channels you are invited to
+        return _send(c.Invites(), max_line)
+    if len(words) > 2:
         return _usage("invite", "give a nick, and a channel if this is not one")
     channel = words[1] if len(words) == 2 else _channel_of(buffer)
     if channel is None:

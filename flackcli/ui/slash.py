@@ -44,11 +44,13 @@ SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
     SlashCommand("list", (), "/list", "list the server's channels"),
     SlashCommand("names", ("who",), "/names [#channel]", "show who is in a channel"),
     SlashCommand("topic", (), "/topic [#channel] [text]", "show the topic, or set it"),
-    SlashCommand("invite", (), "/invite <nick> [#channel]",
-                 "ask someone to join this channel (or #channel)"),
+    SlashCommand("invite", (), "/invite [<nick> [#channel]]",
+                 "ask someone to join this channel (or #channel); alone: the channels "
+                 "you are invited to"),
     SlashCommand("mode", (), "/mode [#channel] [+|-modes [params]]",
                  "show the channel's modes, or change them (operators): /mode +m, "
-                 "/mode +o bob, /mode +b lists bans"),
+                 "/mode +o bob, /mode +b lists bans (+e ban exceptions, +I invite "
+                 "exceptions), /mode +C refuses CTCP"),
     SlashCommand("kick", (), "/kick [#channel] <nick> [reason]",
                  "put someone out of this channel (operators)"),
     SlashCommand("op", (), "/op <nick>...", "make members channel operators (@)"),

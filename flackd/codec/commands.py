@@ -12,11 +12,13 @@ __all__ = [
     "Action",
     "Command",
     "Create",
+    "Ctcp",
     "Delete",
     "Edit",
     "Help",
     "History",
     "Invite",
+    "Invites",
     "Join",
     "Kick",
     "ListChannels",
@@ -92,6 +94,21 @@ class Invite:
 
     nick: str
     channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invites:
+    """``INVITE`` with no parameters: the channels you have a pending invitation to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ctcp:
+    """``CTCP <#channel|nick> <VERB> [text]``: a client-to-client query (IRC's CTCP, such
+    as ``VERSION`` or ``PING``), relayed and not kept. ``verb`` is upper case."""
+
+    target: str
+    verb: str
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +261,8 @@ Command = (
     | Create
     | Part
     | Invite
+    | Invites
+    | Ctcp
     | Mode
     | Kick
     | Msg

@@ -19,12 +19,15 @@ __all__ = [
     "BlockStart",
     "Bye",
     "ChannelEntry",
+    "Ctcp",
     "Deleted",
     "Edited",
     "Error",
     "Event",
+    "ExceptEntry",
     "Hello",
     "Info",
+    "InvexEntry",
     "Joined",
     "Kicked",
     "Member",
@@ -363,6 +366,46 @@ class BanEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptEntry:
+    """``EXCEPT <mask> <setter> <time>``: one body line of an EXCEPTS block (``+e``)."""
+
+    VERB: ClassVar[str] = "EXCEPT"
+    mask: str
+    setter: str
+    time: str
+
+    def wire(self) -> Wire:
+        return (self.mask, self.setter, self.time), None
+
+
+@dataclass(frozen=True, slots=True)
+class InvexEntry:
+    """``INVEX <mask> <setter> <time>``: one body line of an INVEXES block (``+I``)."""
+
+    VERB: ClassVar[str] = "INVEX"
+    mask: str
+    setter: str
+    time: str
+
+    def wire(self) -> Wire:
+        return (self.mask, self.setter, self.time), None
+
+
+@dataclass(frozen=True, slots=True)
+class Ctcp:
+    """``CTCP <#channel|nick> <from> <VERB> :text``: a CTCP query relayed (not kept)."""
+
+    VERB: ClassVar[str] = "CTCP"
+    target: str
+    sender: str
+    verb: str
+    text: str = ""
+
+    def wire(self) -> Wire:
+        return (self.target, self.sender, self.verb), self.text
+
+
+@dataclass(frozen=True, slots=True)
 class Info:
     """``INFO :text``: one body line of a HELP block."""
 
@@ -432,6 +475,9 @@ Event = (
     | ModeChanged
     | Kicked
     | BanEntry
+    | ExceptEntry
+    | InvexEntry
+    | Ctcp
     | Info
     | BlockEnd
     | Ping

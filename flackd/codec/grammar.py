@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, assert_never
@@ -31,6 +32,7 @@ __all__ = [
     "ProtocolError",
     "Verb",
     "format_command",
+    "is_ctcp_verb",
     "parse_command",
     "usage_error",
 ]
@@ -58,8 +60,9 @@ ERROR_CODES: Final[dict[str, str]] = {
     "BAD_KEY": "the channel has a key (+k) and JOIN did not give it",
     "CHANNEL_FULL": "the channel has as many members as its limit (+l) allows",
     "BANNED": "a ban (+b) of the channel matches you",
-    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write",
-    "LIST_FULL": "the channel has as many bans as it keeps (--channel-list-max)",
+    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write; "
+    "or it refuses CTCP (+C)",
+    "LIST_FULL": "the channel has as many bans (or exceptions) as it keeps (--channel-list-max)",
     "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
     "NOT_AUTHOR": "only the author of a message may edit it, or delete it (a channel's "
     "operators may delete any message in it)",
@@ -181,8 +184,31 @@ def _parse_create(args: str) -> c.Command:
 
 
 def _parse_invite(args: str) -> c.Command:
+    if not _words(args):
+        return c.Invites()
     nick, channel = _exactly("INVITE", args, 2)
     return c.Invite(nick, channel)
+
+
+#: A CTCP verb: what IRC clients send (``VERSION``, ``PING``, ``CLIENTINFO``...).
+_CTCP_VERB: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def is_ctcp_verb(word: str) -> bool:
+    """A CTCP verb Flack's CTCP takes: 1-32 ASCII letters, digits, ``_`` or ``-``."""
+    return _CTCP_VERB.fullmatch(word) is not None
+
+
+def _parse_ctcp(args: str) -> c.Command:
+    words, text = _rest_after(args, 2)
+    if len(words) < 2:
+        raise usage_error("CTCP")
+    verb = ascii_upper(words[1])
+    if not is_ctcp_verb(verb):
+        raise usage_error("CTCP", "INVALID_PARAMS", "a CTCP verb is 1-32 letters and digits")
+    if verb == "ACTION":
+        raise usage_error("CTCP", "INVALID_PARAMS", "an action is ACTION <#channel|nick> <text>")
+    return c.Ctcp(words[0], verb, text)
 
 
 def _parse_part(args: str) -> c.Command:
@@ -345,13 +371,15 @@ _TABLE: Final = (
          _parse_create),
     Verb("PART", "PART <#channel> [reason]", "PART #general see you tomorrow",
          "leave a channel", False, 1, _parse_part),
-    Verb("INVITE", "INVITE <nick> <#channel>", "INVITE bob #release",
-         "ask someone connected to join a channel you are in; they get NOTE INVITED", False,
+    Verb("INVITE", "INVITE [<nick> <#channel>]", "INVITE bob #release",
+         "ask someone connected to join a channel you are in; they get NOTE INVITED "
+         "(no parameters: the channels you are invited to)", False,
          1, _parse_invite),
     Verb("MODE", "MODE <#channel> [+|-modes [params...]]", "MODE #release +o bob",
-         "show a channel's modes, list its bans (MODE #c +b), or change them (operators): "
-         "o/v op and voice a member, i invite only, k key, l limit, m moderated, "
-         "s secret, t topic by operators, b ban a nick!user@host mask", False, 1,
+         "show a channel's modes, list its bans (MODE #c +b; +e, +I likewise), or change "
+         "them (operators): o/v op and voice a member, i invite only, k key, l limit, "
+         "m moderated, s secret, t topic by operators, C no CTCP, b ban a nick!user@host "
+         "mask, e except it from bans, I let it past +i", False, 1,
          _parse_mode),
     Verb("KICK", "KICK <#channel> <nick> [reason]", "KICK #general spammer stop that",
          "put a member out of a channel (operators); they may JOIN again unless banned",
@@ -372,6 +400,9 @@ _TABLE: Final = (
     Verb("NOTICE", "NOTICE <#channel|nick> <text>", "NOTICE #builds nightly build passed",
          "a notice: a message that programs must not answer automatically (bots, alerts)",
          False, 1, _parse_notice),
+    Verb("CTCP", "CTCP <#channel|nick> <verb> [text]", "CTCP bob VERSION",
+         "a client-to-client query (IRC's CTCP: VERSION, PING...), relayed and not kept; "
+         "refused by a +C channel", False, 1, _parse_ctcp),
     Verb("HISTORY", "HISTORY <#channel|nick> [BEFORE <id>|AFTER <id>] [count]",
          "HISTORY #general AFTER 1795507200000-41 50",
          "recent messages of a channel, or of your conversation with a nick, oldest first; "
@@ -445,6 +476,10 @@ def format_command(command: c.Command) -> str:
             return f"PART {channel} {reason}" if reason else f"PART {channel}"
         case c.Invite(nick, channel):
             return f"INVITE {nick} {channel}"
+        case c.Invites():
+            return "INVITE"
+        case c.Ctcp(target, verb, text):
+            return f"CTCP {target} {verb} {text}" if text else f"CTCP {target} {verb}"
         case c.Msg(target, text):
             return f"MSG {target} {text}"
         case c.Action(target, text):

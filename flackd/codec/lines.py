@@ -63,7 +63,9 @@ def _int(word: str) -> int:
     return int(word)
 
 
-_BLOCK_KINDS: Final = frozenset({"LIST", "NAMES", "HISTORY", "HELP", "UNREAD", "BANS"})
+_BLOCK_KINDS: Final = frozenset(
+    {"LIST", "NAMES", "HISTORY", "HELP", "UNREAD", "BANS", "EXCEPTS", "INVEXES", "INVITES"}
+)
 
 
 def _flags(words: list[str]) -> dict[str, str]:
@@ -149,6 +151,15 @@ def parse_event(line: str) -> e.Event:
     if verb == "BAN":
         need(3)
         return e.BanEntry(p[0], p[1], p[2])
+    if verb == "EXCEPT":
+        need(3)
+        return e.ExceptEntry(p[0], p[1], p[2])
+    if verb == "INVEX":
+        need(3)
+        return e.InvexEntry(p[0], p[1], p[2])
+    if verb == "CTCP":
+        need(3)
+        return e.Ctcp(p[0], p[1], p[2], t)
     if verb == "INFO":
         return e.Info(t)
     if verb == "END":

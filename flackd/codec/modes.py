@@ -2,8 +2,9 @@
 
 Owns: the mode table (which letters exist, which take a parameter), parsing the words of
 ``MODE <#channel> <changes> [param...]`` into :class:`Change` values, formatting applied
-changes back into words, the rules for channel keys and limits, and ban masks (normalising
-``bob`` to ``bob!*@*``, matching ``nick!user@host`` with ``*`` and ``?``). What the modes
+changes back into words, the rules for channel keys and limits, and the masks of the three
+mask lists (bans, ban exceptions, invite exceptions: normalising ``bob`` to ``bob!*@*``,
+matching ``nick!user@host`` with ``*`` and ``?``). What the modes
 mean (who may set them, what they refuse) is the hub's (:mod:`flackd.hub.modes`). Must not
 import anything outside the standard library.
 
@@ -13,6 +14,9 @@ The letters are IRC's, because both wires use them and IRC users know them:
 letter  parameter                  meaning
 ======  =========================  ==================================================
 ``b``   a mask (none: list them)   who may not join or write (``nick!user@host``)
+``e``   a mask (none: list them)   ban exception: a ban does not apply to whoever matches
+``I``   a mask (none: list them)   invite exception: whoever matches joins past ``+i``
+``C``   -                          no CTCP: CTCP queries to the channel are refused
 ``i``   -                          invite only: JOIN needs an INVITE from an operator
 ``k``   the key (``-k``: any)      JOIN needs the key
 ``l``   the limit (``-l``: none)   JOIN is refused at that many members
@@ -36,6 +40,7 @@ __all__ = [
     "FLAG_MODES",
     "KEY_MAX_CHARS",
     "LIMIT_MAX",
+    "LIST_MODES",
     "MASK_MAX_CHARS",
     "MAX_CHANGES",
     "MEMBER_MODES",
@@ -51,11 +56,13 @@ __all__ = [
 ]
 
 #: Modes that are on or off, with no parameter, in the order they are shown.
-FLAG_MODES: Final = "imnst"
+FLAG_MODES: Final = "Cimnst"
 #: Modes given to a member, by nick.
 MEMBER_MODES: Final = "ov"
+#: Mask lists: bans, ban exceptions, invite exceptions (each at most ``channel_list_max``).
+LIST_MODES: Final = "beI"
 #: Every letter flackd knows.
-KNOWN: Final = "biklmnostv"
+KNOWN: Final = "CIbeiklmnostv"
 KEY_MAX_CHARS: Final = 32
 LIMIT_MAX: Final = 1_000_000
 MASK_MAX_CHARS: Final = 100
@@ -79,8 +86,8 @@ class ModeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One mode change: ``+o bob`` is ``Change(True, "o", "bob")``. A ``b`` change with no
-    parameter asks for the ban list."""
+    """One mode change: ``+o bob`` is ``Change(True, "o", "bob")``. A ``b``, ``e`` or ``I``
+    change with no parameter asks for that list."""
 
     on: bool
     letter: str
@@ -91,7 +98,7 @@ class Change:
 
 
 def _takes_param(letter: str, on: bool) -> bool:
-    if letter in "bov":
+    if letter in "ov" or letter in LIST_MODES:
         return True
     if letter == "k":
         return True  # "-k" takes one too (IRC clients send the key, or "*"); see below
@@ -104,7 +111,8 @@ def parse_changes(words: list[str]) -> list[Change]:
     """The changes of ``+ik-l secret`` style words: the first word is the change string,
     the rest its parameters, taken in order by the letters that need one.
 
-    A ``b`` with no parameter left is a ban-list query; a ``-k`` with none removes the key
+    A ``b``, ``e`` or ``I`` with no parameter left is a query of that list (``MODE #c b``
+    lists bans, as IRC clients send it); a ``-k`` with none removes the key
     whatever it is. Raises :class:`ModeError` for an unknown letter, a letter that needs a
     parameter without one, or parameters left over.
     """
@@ -125,7 +133,7 @@ def parse_changes(words: list[str]) -> list[Change]:
         if _takes_param(char, on):
             if params:
                 param = params.pop(0)
-            elif char != "b" and not (char == "k" and not on):
+            elif char not in LIST_MODES and not (char == "k" and not on):
                 raise ModeError("NEED_MORE_PARAMS", f"{'+' if on else '-'}{char} needs a parameter")
         changes.append(Change(on, char, param))
     if params:

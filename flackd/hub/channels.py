@@ -3,7 +3,8 @@
 Owns: :class:`ChannelRules`: membership (a session's channels, at most ``max_joins``;
 leaving, for PART and KICK), a channel's creation (the per-client quota,
 ``max_channels``, reclaiming the channel empty the longest; the creator is its operator),
-invitations, topics and the LIST page, each past the gates of :mod:`flackd.hub.gates`.
+invitations (and the list of one's own pending ones), topics and the LIST page, each past
+the gates of :mod:`flackd.hub.gates`.
 Imports only the standard library, ``flackd.codec``, ``flackd.history`` and the hub's own
 modules: never trio, never a store.
 """
@@ -199,6 +200,21 @@ class ChannelRules(HubBase[C]):
         )
         ok = e.Ok("INVITE", (peer.nick, channel.name), f"{peer.nick} was invited")
         return [Reply(session.conn, [ok]), Reply(peer.conn, [note])]
+
+    def _invites(self, session: Session[C]) -> list[e.Event]:
+        """``INVITE`` alone: an INVITES block of the channels ``session`` has a pending
+        invitation to, in name order, as LIST's ``CHANNEL`` lines (a secret channel's
+        member count and topic shown as 0 and empty: they are for its members)."""
+        keys = sorted(k for k, ch in self._channels.items() if session.sid in ch.invited)
+        lines: list[e.Event] = [e.BlockStart("INVITES", (str(len(keys)),))]
+        for key in keys:
+            ch = self._channels[key]
+            if visible(ch, session):
+                lines.append(e.ChannelEntry(ch.name, len(ch.members), ch.topic))
+            else:
+                lines.append(e.ChannelEntry(ch.name, 0, ""))
+        lines.append(e.BlockEnd("INVITES"))
+        return lines
 
     def _list(self, session: Session[C], after: str | None) -> list[e.Event]:
         """At most ``list_max`` channels in name order, after ``after`` if given; secret

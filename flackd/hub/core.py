@@ -114,6 +114,8 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
             channel.limit = crow.limit
             channel.bans = list(crow.bans)
             channel.invited = dict.fromkeys(crow.invited)
+            channel.excepts = list(crow.excepts)
+            channel.invexes = list(crow.invexes)
             channel.regate()
             self._channels[crow.key] = channel
         for conn in list(self._conns):
@@ -296,6 +298,10 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
                 return self._part(session, name, reason, now)
             case c.Invite(nick, name):
                 return self._invite(session, nick, name)
+            case c.Invites():
+                return [Reply(conn, self._invites(session))]
+            case c.Ctcp(target, verb, text):
+                return self._ctcp(session, target, verb, text)
             case c.Mode(name, words):
                 return self._mode(session, name, words, now)
             case c.Kick(name, nick, reason):

@@ -1,7 +1,8 @@
 """What a channel's modes refuse: the checks JOIN, MSG, TOPIC, INVITE and the readers ask.
 
 Owns: the gate functions over one channel and one session: :func:`admit` (JOIN past
-``+i``, ``+k``, ``+l`` and bans), :func:`check_write` (MSG past ``+m`` and bans),
+``+i`` and its exceptions ``+I``, ``+k``, ``+l`` and bans less their exceptions ``+e``),
+:func:`check_write` (MSG past ``+m`` and bans), :func:`check_ctcp` (``+C``),
 :func:`check_topic` (``+t``), :func:`check_invite` (``+i``: operators invite),
 :func:`visible` (``+s``) and :func:`role` (a member's role in NAMES). Changing modes is
 :mod:`flackd.hub.modes`. Imports only the standard library, ``flackd.codec`` and the hub's
@@ -11,11 +12,17 @@ Rules (protocol.md, "Channel operators and modes"):
 
 1. An invitation (``INVITE`` by a member; by an operator when ``+i``) lets its invitee
    past ``+i``, ``+k`` and ``+l`` once: joining uses it up. It does not lift a ban.
+   An invite exception (``+I``) that matches lets its user past ``+i`` (not ``+k`` nor
+   ``+l``) every time, with no invitation.
 2. Only members write to a channel with ``+n`` (a new channel's only mode), anyone may
    without it. Operators and voiced members write whatever the modes; others not when the
    channel is moderated (``+m``) or a ban matches them (they stay members, and may read).
+   A ban exception (``+e``) that matches a user lifts every ban for them, for JOIN and MSG.
 3. A secret channel (``+s``) shows its members, history and topic to members only, and
    LIST leaves it out for everyone else.
+4. A channel with ``+C`` refuses CTCP queries (Flack's ``CTCP`` command; an IRC
+   ``PRIVMSG`` of ``\x01VERB ...\x01``) from everyone, operators included. An action
+   (``/me``) is not a CTCP on Flack's wire and always passes.
 """
 
 from __future__ import annotations
@@ -25,11 +32,16 @@ from flackd.codec.modes import hostmask, mask_matches
 from flackd.hub.state import C, Channel, Session
 
 
+def _matches(masks: list[tuple[str, str, str]], seen: str) -> bool:
+    return any(mask_matches(mask, seen) for mask, _, _ in masks)
+
+
 def banned(channel: Channel[C], nick: str) -> bool:
+    """Whether a ban matches ``nick`` and no ban exception does."""
     if not channel.bans:
         return False
     seen = hostmask(nick)
-    return any(mask_matches(mask, seen) for mask, _, _ in channel.bans)
+    return _matches(channel.bans, seen) and not _matches(channel.excepts, seen)
 
 
 def admit(channel: Channel[C], session: Session[C], key: str | None, verb: str) -> bool:
@@ -40,7 +52,7 @@ def admit(channel: Channel[C], session: Session[C], key: str | None, verb: str) 
         raise ProtocolError("BANNED", verb, f"you are banned from {name}", (name,))
     invited = session.sid in channel.invited
     if not invited:
-        if "i" in channel.flags:
+        if "i" in channel.flags and not _matches(channel.invexes, hostmask(session.nick)):
             raise ProtocolError(
                 "INVITE_ONLY",
                 verb,
@@ -80,6 +92,18 @@ def check_write(channel: Channel[C], session: Session[C], verb: str) -> None:
     else:
         return
     raise ProtocolError("CANNOT_SEND", verb, f"{channel.name} {why}", (channel.name,))
+
+
+def check_ctcp(channel: Channel[C], session: Session[C]) -> None:
+    """Raise the error that keeps ``session`` from sending a CTCP query to ``channel``."""
+    check_write(channel, session, "CTCP")
+    if "C" in channel.flags:
+        raise ProtocolError(
+            "CANNOT_SEND",
+            "CTCP",
+            f"{channel.name} refuses CTCP (+C); an ACTION (/me) is still fine",
+            (channel.name,),
+        )
 
 
 def check_operator(channel: Channel[C], session: Session[C], verb: str, what: str) -> None:

@@ -133,6 +133,8 @@ def _modes(ch: Channel[C]) -> list[object]:
         ch.limit,
         bans,
         list(ch.invited),
+        [list(mask) for mask in ch.excepts],
+        [list(mask) for mask in ch.invexes],
     ]
 
 
@@ -154,9 +156,12 @@ def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
         channel.topic, channel.topic_setter, channel.topic_time = topic, setter, when
         channel.vacated_at = vacated
         channel.created, ops, voiced, channel.flags, channel.passkey, channel.limit = modes[:6]
-        bans, invited = modes[6:]
+        bans, invited = modes[6:8]
+        excepts, invexes = modes[8:] or ([], [])  # an image of flackd before +e and +I
         channel.ops, channel.voiced = set(ops), set(voiced)
         channel.bans = [(mask, setter, time) for mask, setter, time in bans]
+        channel.excepts = [(mask, setter, time) for mask, setter, time in excepts]
+        channel.invexes = [(mask, setter, time) for mask, setter, time in invexes]
         channel.invited = dict.fromkeys(invited)
         channel.regate()
         for entry in _load_history(channel.history, hist):

@@ -168,6 +168,8 @@ def _channel_row(key: str, channel: Channel[C]) -> ChannelRow:
         channel.limit,
         tuple(channel.bans),
         tuple(channel.invited),
+        tuple(channel.excepts),
+        tuple(channel.invexes),
     )
 
 

@@ -1,7 +1,8 @@
-"""The message rules: MSG and ACTION (to a channel or a nick), HISTORY and DELETE.
+"""The message rules: MSG and ACTION (to a channel or a nick), CTCP, HISTORY and DELETE.
 
 Owns: :class:`MessageRules`: the hot path (a channel message: the next id, the channel's
-ring, one broadcast to its members), direct messages (kept in conversations), paging a
+ring, one broadcast to its members), direct messages (kept in conversations), relaying a
+CTCP query (not kept: no id, no history; ``+C`` refuses it, :func:`gates.check_ctcp`), paging a
 channel's or a conversation's history (ids of an earlier boot included) and deleting one's
 own messages. Imports only the standard
 library, ``flackd.codec``, ``flackd.history`` and the hub's own modules: never trio, never
@@ -19,7 +20,7 @@ from flackd.history import Entry, Page
 from flackd.hub.blocks import history_block
 from flackd.hub.conversations import ConversationRules
 from flackd.hub.effects import Broadcast, Effect
-from flackd.hub.gates import check_write, visible
+from flackd.hub.gates import check_ctcp, check_write, visible
 from flackd.hub.state import C, Channel, Holder, Session, touch
 
 #: How many deleted message ids the hub remembers, so that EDIT of one of them answers
@@ -85,6 +86,26 @@ class MessageRules(ConversationRules[C]):
                 return [Broadcast((*channel.conns(), session.conn), message)]
             return [Broadcast(channel.conns(), message)]
         return self._direct(session, target, text, now, action, notice)
+
+    def _ctcp(self, session: Session[C], target: str, verb: str, text: str) -> list[Effect[C]]:
+        """``CTCP``: relayed to a channel's members (as MSG, you included) or to a
+        connected nick and you; never kept."""
+        assert session.conn is not None
+        if is_channel(target):
+            channel = self._existing("CTCP", target)
+            check_ctcp(channel, session)
+            line = e.Ctcp(channel.name, session.nick, verb, text)
+            if session.key not in channel.members:
+                return [Broadcast((*channel.conns(), session.conn), line)]
+            return [Broadcast(channel.conns(), line)]
+        peer = self._sessions.get(fold(target)) if is_valid_nick(target) else None
+        if peer is None or peer.ended or peer.conn is None:
+            raise ProtocolError(
+                "NO_SUCH_NICK", "CTCP", f"nobody called {target} is connected", (target,)
+            )
+        line = e.Ctcp(peer.nick, session.nick, verb, text)
+        conns = [session.conn] if peer is session else [peer.conn, session.conn]
+        return [Broadcast(conns, line)]
 
     def _direct(
         self, session: Session[C], target: str, text: str, now: float, action: bool, notice: bool

@@ -1,7 +1,8 @@
-"""The operator rules: MODE (show, list bans, change) and KICK.
+"""The operator rules: MODE (show, list bans and exceptions, change) and KICK.
 
 Owns: :class:`ModeRules`: answering ``MODE <#channel>`` with the channel's modes and
-``MODE <#channel> +b`` with its bans, carrying out a change list (operators only, checked
+``MODE <#channel> +b`` (``+e``, ``+I``) with its bans (ban exceptions, invite exceptions),
+carrying out a change list (operators only, checked
 whole before any of it is applied, then told to every member as one ``MODE`` line with
 what actually changed), and ``KICK``. What the modes refuse is :mod:`flackd.hub.gates`;
 the words are :mod:`flackd.codec.modes`'s. Imports only the standard library,
@@ -25,6 +26,7 @@ from flackd.codec.ids import format_timestamp
 from flackd.codec.modes import (
     FLAG_MODES,
     LIMIT_MAX,
+    LIST_MODES,
     MAX_CHANGES,
     Change,
     ModeError,
@@ -54,10 +56,22 @@ def modes_line(channel: Channel[C], session: Session[C] | None) -> e.ModeChanged
     return e.ModeChanged(channel.name, "*", (spec, *params))
 
 
-def bans_block(channel: Channel[C]) -> list[e.Event]:
-    lines: list[e.Event] = [e.BlockStart("BANS", (channel.name, str(len(channel.bans))))]
-    lines += [e.BanEntry(mask, setter, time) for mask, setter, time in channel.bans]
-    lines.append(e.BlockEnd("BANS", (channel.name,)))
+#: Each mask list: its block, the line of one entry, what one mask is called (errors).
+_LISTS: dict[str, tuple[str, type[e.BanEntry | e.ExceptEntry | e.InvexEntry], str]] = {
+    "b": ("BANS", e.BanEntry, "ban"),
+    "e": ("EXCEPTS", e.ExceptEntry, "ban exception"),
+    "I": ("INVEXES", e.InvexEntry, "invite exception"),
+}
+
+
+def list_block(channel: Channel[C], letter: str) -> list[e.Event]:
+    """``BANS #c <n>``, a ``BAN`` line each, ``END BANS #c`` (``EXCEPTS``/``EXCEPT`` for
+    ``e``, ``INVEXES``/``INVEX`` for ``I``)."""
+    kind, entry, _ = _LISTS[letter]
+    masks = channel.masks(letter)
+    lines: list[e.Event] = [e.BlockStart(kind, (channel.name, str(len(masks))))]
+    lines += [entry(mask, setter, time) for mask, setter, time in masks]
+    lines.append(e.BlockEnd(kind, (channel.name,)))
     return lines
 
 
@@ -82,11 +96,12 @@ class ModeRules(ChannelRules[C]):
             if not visible(channel, session):
                 raise self._secret("MODE", channel)
             return [Reply(session.conn, [modes_line(channel, session)])]
-        wanted = [ch for ch in changes if not (ch.letter == "b" and ch.param is None)]
-        if not wanted:  # "MODE #c +b": the ban list
+        wanted = [ch for ch in changes if not (ch.letter in LIST_MODES and ch.param is None)]
+        if not wanted:  # "MODE #c +b": the ban list (+e, +I: theirs; +be: both)
             if not visible(channel, session):
                 raise self._secret("MODE", channel)
-            return [Reply(session.conn, bans_block(channel))]
+            asked = dict.fromkeys(ch.letter for ch in changes)
+            return [Reply(session.conn, [x for k in asked for x in list_block(channel, k)])]
         channel = self._membership(session, "MODE", name)
         check_operator(channel, session, "MODE", "change its modes")
         if len(wanted) > MAX_CHANGES:
@@ -157,26 +172,28 @@ class ModeRules(ChannelRules[C]):
                     (channel.name, "l", param[:16] or "*"),
                 )
             return Change(True, "l", str(int(param)))
-        if letter == "b":
+        if letter in LIST_MODES:
             assert param is not None
+            what = _LISTS[letter][2]
             mask = normalise_mask(param)
             if mask is None:
                 raise ProtocolError(
                     "INVALID_PARAMS",
                     "MODE",
-                    "a ban mask is nick!user@host with * and ? (up to 100 characters)",
-                    (channel.name, "b", "*"),
+                    f"a {what} mask is nick!user@host with * and ? (up to 100 characters)",
+                    (channel.name, letter, "*"),
                 )
-            present = any(fold(m) == fold(mask) for m, _, _ in channel.bans)
-            if change.on and not present and len(channel.bans) >= self.limits.channel_list_max:
+            masks = channel.masks(letter)
+            present = any(fold(m) == fold(mask) for m, _, _ in masks)
+            if change.on and not present and len(masks) >= self.limits.channel_list_max:
                 raise ProtocolError(
                     "LIST_FULL",
                     "MODE",
-                    f"{channel.name} has {len(channel.bans)} bans, the most it keeps; "
-                    "remove one first (MODE -b)",
-                    (channel.name, "b", mask),
+                    f"{channel.name} has {len(masks)} {what}s (+{letter}), the most it keeps; "
+                    f"remove one first (MODE -{letter})",
+                    (channel.name, letter, mask),
                 )
-            return Change(change.on, "b", mask)
+            return Change(change.on, letter, mask)
         return change
 
     def _apply(
@@ -222,15 +239,16 @@ class ModeRules(ChannelRules[C]):
                 return None
             channel.limit = None
             return Change(False, "l")
-        assert letter == "b"
+        assert letter in LIST_MODES
         assert param is not None
-        index = next((i for i, (m, _, _) in enumerate(channel.bans) if fold(m) == fold(param)), -1)
+        masks = channel.masks(letter)
+        index = next((i for i, (m, _, _) in enumerate(masks) if fold(m) == fold(param)), -1)
         if on == (index >= 0):
             return None
         if on:
-            channel.bans.append((param, session.nick, format_timestamp(now)))
+            masks.append((param, session.nick, format_timestamp(now)))
         else:
-            del channel.bans[index]
+            del masks[index]
         return change
 
     def _kick(

@@ -81,12 +81,15 @@ class Channel(Generic[C]):
     #: Session ids of its operators (``+o``) and voiced members (``+v``), connected or not.
     ops: set[int] = field(default_factory=set)
     voiced: set[int] = field(default_factory=set)
-    #: The on/off modes set, of ``imnst``, in that order (a new channel has ``n``).
+    #: The on/off modes set, of ``Cimnst``, in that order (a new channel has ``n``).
     flags: str = "n"
     passkey: str | None = None  # +k (``key`` is the folded name)
     limit: int | None = None  # +l
     #: Bans (+b): (mask, who set it, when), oldest first, at most ``channel_list_max``.
     bans: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Ban exceptions (+e) and invite exceptions (+I), the same shape and bound as ``bans``.
+    excepts: list[tuple[str, str, str]] = field(default_factory=list)
+    invexes: list[tuple[str, str, str]] = field(default_factory=list)
     #: Session ids invited (and not yet joined), oldest first, at most ``channel_list_max``.
     invited: dict[int, None] = field(default_factory=dict)
     #: Unix time the channel was made (IRC's 329), or when this flackd first knew it.
@@ -103,6 +106,11 @@ class Channel(Generic[C]):
         """Recompute :attr:`gated` after a change of ``flags`` or ``bans``."""
         self.gated = "m" in self.flags or bool(self.bans)
 
+    def masks(self, letter: str) -> list[tuple[str, str, str]]:
+        """The mask list of ``letter``: ``b`` bans, ``e`` ban exceptions, ``I`` invite
+        exceptions."""
+        return self.bans if letter == "b" else self.excepts if letter == "e" else self.invexes
+
     def reset_modes(self) -> None:
         """Back to a new channel's modes: nobody is operator, nothing is restricted."""
         self.ops.clear()
@@ -111,6 +119,8 @@ class Channel(Generic[C]):
         self.passkey = None
         self.limit = None
         self.bans.clear()
+        self.excepts.clear()
+        self.invexes.clear()
         self.invited.clear()
         self.gated = False
 

@@ -9,6 +9,7 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 - :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,
   WHOIS, ISON, ...);
 - :mod:`flackd.irc.modes`: channel modes and operators (MODE, KICK) both ways;
+- :mod:`flackd.irc.ctcp`: CTCP queries (other than ACTION) as Flack's CTCP, both ways;
 - :mod:`flackd.irc.sasl`: SASL PLAIN with the nick and the resume token;
 - :mod:`flackd.irc.presence`: AWAY and SETNAME, told to others (away-notify, setname),
   and MONITOR (extended-monitor);

@@ -23,6 +23,7 @@ from typing import Final, Protocol
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.irc.ctcp import queries
 from flackd.irc.elist import list_lines, parse_query
 from flackd.irc.help import INFO_QUERIES
 from flackd.irc.labels import LabelCapture
@@ -356,6 +357,9 @@ class IrcClient:
                 yield _run("JOIN", c.Join(name, key or None))
 
     def _invite(self, params: Sequence[str]) -> Iterator[Action]:
+        if not params:  # the channels one is invited to: 336 each, 337
+            yield _run("INVITE", c.Invites())
+            return
         if len(params) < 2:
             yield self.out.numeric("461", "INVITE", "Not enough parameters")
             return
@@ -414,7 +418,8 @@ class IrcClient:
         action = False
         if ctcp is not None:
             if ctcp[0] != "ACTION":
-                return  # CTCP queries have no Flack meaning; nobody could answer them
+                yield from (_run("CTCP", q) for q in queries(params[0], ctcp, notice))
+                return
             action, text = True, ctcp[1]
         text = strip_formatting(text).strip()
         if not text:

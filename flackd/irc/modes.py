@@ -1,10 +1,11 @@
 """IRC channel modes and operators: MODE and KICK in, the hub's answers out.
 
-Owns: ``MODE`` (a channel's: shown, its bans listed, changed, each through Flack's MODE
-command; a user's own: ``+i`` only, answered here) and ``KICK`` (Flack's KICK, one per
-nick) as the translator's handlers, and the lines of the hub's mode events for one
-client: a query's ``MODE #c *`` as ``324`` and ``329``, a change as ``:nick MODE #c +o
-bob``, a ``BAN`` as ``367`` (``368`` ends the list), ``KICK`` as ``:op KICK #c bob
+Owns: ``MODE`` (a channel's: shown, its bans and exceptions listed, changed, each through
+Flack's MODE command; a user's own: ``+i`` only, answered here) and ``KICK`` (Flack's KICK,
+one per nick, at most ``KICK_TARGETS``) as the translator's handlers, and the lines of the
+hub's mode events for one client: a query's ``MODE #c *`` as ``324`` and ``329``, a change
+as ``:nick MODE #c +o bob``, a ``BAN`` as ``367`` (``368`` ends the list), an ``EXCEPT``
+as ``348`` (``349``), an ``INVEX`` as ``346`` (``347``), ``KICK`` as ``:op KICK #c bob
 :reason``. Who may do what (operators, the order of the checks) is the hub's; the errors
 become numerics in :mod:`flackd.irc.numerics`. Imports only the standard library,
 ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
@@ -13,18 +14,26 @@ become numerics in :mod:`flackd.irc.numerics`. Imports only the standard library
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
-from flackd.irc.numerics import Numerics, prefix, unix_time, word
+from flackd.irc.numerics import KICK_TARGETS, Numerics, prefix, unix_time, word
 from flackd.irc.wire import format_message, strip_formatting
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
 
-__all__ = ["ban_line", "bans_end", "kick", "kicked_line", "mode", "mode_line"]
+__all__ = ["MASK_BLOCKS", "kick", "kicked_line", "mask_end", "mask_line", "mode", "mode_line"]
+
+#: The hub's mask-list blocks and their numerics: (an entry, the end, the end's text).
+MASK_BLOCKS: Final = {
+    "BANS": ("367", "368", "End of channel ban list"),
+    "EXCEPTS": ("348", "349", "End of channel exception list"),
+    "INVEXES": ("346", "347", "End of channel invite exception list"),
+}
+_BLOCK_OF: Final = {e.BanEntry: "BANS", e.ExceptEntry: "EXCEPTS", e.InvexEntry: "INVEXES"}
 
 
 def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Mode]:
@@ -52,7 +61,8 @@ def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Mode]:
 
 def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Kick]:
     """``KICK <#channel> <nick>[,<nick>...] [:reason]``: one Flack KICK per nick (also
-    ``KICK #a,#b x,y``: channels and nicks paired in order)."""
+    ``KICK #a,#b x,y``: channels and nicks paired in order), at most ``KICK_TARGETS``
+    (407 for more: nobody is kicked)."""
     if len(params) < 2 or not params[0] or not params[1]:
         yield client.out.numeric("461", "KICK", "Not enough parameters")
         return
@@ -63,6 +73,10 @@ def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Kick]:
         channels = channels * len(nicks)
     elif len(channels) != len(nicks):
         yield client.out.numeric("461", "KICK", "Not enough parameters")
+        return
+    if len(nicks) > KICK_TARGETS:
+        text = f"Too many targets: at most {KICK_TARGETS} nicks in one KICK"
+        yield client.out.numeric("407", params[1][:64], text)
         return
     for channel, nick in zip(channels, nicks, strict=True):
         yield c.Kick(channel, nick, reason)
@@ -81,13 +95,19 @@ def mode_line(out: Numerics, event: e.ModeChanged, created: float | None) -> byt
     return format_message("MODE", params, source=prefix(event.nick))
 
 
-def ban_line(out: Numerics, channel: str, ban: e.BanEntry) -> bytes:
-    """One ban as ``367 <me> #c <mask> <setter> <unix time>``."""
-    return out.numeric("367", channel, ban.mask, ban.setter, str(unix_time(ban.time)))
+def mask_line(
+    out: Numerics, channel: str, entry: e.BanEntry | e.ExceptEntry | e.InvexEntry
+) -> bytes:
+    """One ban as ``367 <me> #c <mask> <setter> <unix time>`` (an exception 348, an
+    invite exception 346)."""
+    code = MASK_BLOCKS[_BLOCK_OF[type(entry)]][0]
+    return out.numeric(code, channel, entry.mask, entry.setter, str(unix_time(entry.time)))
 
 
-def bans_end(out: Numerics, channel: str) -> bytes:
-    return out.numeric("368", channel, "End of channel ban list")
+def mask_end(out: Numerics, kind: str, channel: str) -> bytes:
+    """The end of a mask list: ``368`` (``349``, ``347``) ``<me> #c :End of ...``."""
+    _, code, text = MASK_BLOCKS[kind]
+    return out.numeric(code, channel, text)
 
 
 def kicked_line(event: e.Kicked) -> bytes:

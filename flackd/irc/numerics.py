@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from flackd.codec import events as e
-from flackd.codec.modes import FLAG_MODES, KEY_MAX_CHARS, MAX_CHANGES, USER_HOST, hostmask
+from flackd.codec.modes import (
+    FLAG_MODES,
+    KEY_MAX_CHARS,
+    LIST_MODES,
+    MAX_CHANGES,
+    USER_HOST,
+    hostmask,
+)
 from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
 from flackd.irc.wire import format_message
 from flackd.limits import Limits
@@ -28,6 +35,7 @@ __all__ = [
     "CHANNEL_MODES",
     "DEFAULT_IRC_INFO",
     "DEFAULT_IRC_NAME",
+    "KICK_TARGETS",
     "NAMES_PER_LINE",
     "USER_HOST",
     "WHOX_FIELDS",
@@ -50,15 +58,17 @@ DEFAULT_IRC_NAME: Final = "flackd.local"
 DEFAULT_IRC_INFO: Final = "Flack"
 
 #: A channel's modes and roles as the client may see them, read from the hub's views:
-#: (flags, a subset of ``imnst``; when it was made, seconds since the epoch; each member's
+#: (flags, a subset of ``Cimnst``; when it was made, seconds since the epoch; each member's
 #: nick -> its member modes, ``"o"``, ``"v"``, ``"ov"`` or ``""``).
 ChannelState = tuple[str, float, dict[str, str]]
 
 #: Member modes and their prefixes, highest first (ISUPPORT ``PREFIX=(ov)@+``).
 _PREFIXES: Final = (("o", "@"), ("v", "+"))
-#: The channel modes flackd knows, as 004 and ISUPPORT ``CHANMODES`` list them: b a list,
-#: k a parameter always, l a parameter when set, the flags none.
-CHANNEL_MODES: Final = "biklmnostv"
+#: The channel modes flackd knows, as 004 and ISUPPORT ``CHANMODES`` list them: b e I
+#: lists, k a parameter always, l a parameter when set, the flags none.
+CHANNEL_MODES: Final = "CIbeiklmnostv"
+#: Most nicks one IRC KICK names (ISUPPORT ``TARGMAX=KICK:4``): one Flack KICK each.
+KICK_TARGETS: Final = 4
 
 #: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
 NAMES_PER_LINE: Final = 20
@@ -72,6 +82,7 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("INVALID_CHANNEL", "*"): ("403", "No such channel"),
     ("NOT_IN_CHANNEL", "MSG"): ("404", "Cannot send to channel"),
     ("NOT_IN_CHANNEL", "ACTION"): ("404", "Cannot send to channel"),
+    ("NOT_IN_CHANNEL", "CTCP"): ("404", "Cannot send to channel"),
     ("NOT_IN_CHANNEL", "*"): ("442", "You're not on that channel"),
     ("ALREADY_IN_CHANNEL", "*"): ("443", "is already on channel"),
     ("NOT_OPERATOR", "*"): ("482", "You're not channel operator"),
@@ -98,7 +109,7 @@ _FAILS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("INVALID_PARAMS", "DELETE"): ("REDACT", "UNKNOWN_MSGID"),
 }
 #: Flack command names as the IRC commands that lead to them (for 461 and 421 texts).
-_IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "LIST": "LIST"}
+_IRC_COMMAND: Final = {"MSG": "PRIVMSG", "ACTION": "PRIVMSG", "CTCP": "PRIVMSG", "LIST": "LIST"}
 
 
 class Numerics:
@@ -169,7 +180,7 @@ class Numerics:
             self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
             self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
             self.numeric("003", "This server speaks Flack and IRC into one chat"),
-            self.numeric("004", self.server, self.version, "i", CHANNEL_MODES, "bklov"),
+            self.numeric("004", self.server, self.version, "i", CHANNEL_MODES, "Ibeklov"),
         ]
         for start in range(0, len(isupport), 12):
             chunk = isupport[start : start + 12]
@@ -317,14 +328,16 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         f"NICKLEN={NICK_MAX_CHARS}",
         f"TOPICLEN={limits.max_line_bytes}",
         "PREFIX=(ov)@+",
-        f"CHANMODES=b,k,l,{FLAG_MODES}",
+        f"CHANMODES={LIST_MODES},k,l,{FLAG_MODES}",
+        "EXCEPTS=e",
+        "INVEX=I",
         f"MODES={MAX_CHANGES}",
         f"KEYLEN={KEY_MAX_CHARS}",
-        f"MAXLIST=b:{limits.channel_list_max}",
+        "MAXLIST=" + ",".join(f"{x}:{limits.channel_list_max}" for x in LIST_MODES),
         f"CHANLIMIT=#:{limits.max_joins}",
         f"NETWORK={network}",
         "UTF8ONLY",
-        "TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:",
+        f"TARGMAX=JOIN:,PART:,PRIVMSG:,NOTICE:,NAMES:,KICK:{KICK_TARGETS}",
         "AWAYLEN=200",
         "USERLEN=11",
         f"CHATHISTORY={limits.history}",

@@ -29,9 +29,10 @@ from typing import Final
 
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
+from flackd.irc.ctcp import ctcp_line
 from flackd.irc.markers import CAPABILITY as MARKER_CAP
 from flackd.irc.markers import markread_line
-from flackd.irc.modes import ban_line, bans_end, kicked_line, mode_line
+from flackd.irc.modes import MASK_BLOCKS, kicked_line, mask_end, mask_line, mode_line
 from flackd.irc.numerics import (
     DEFAULT_IRC_INFO,
     ChannelState,
@@ -97,7 +98,7 @@ class Renderer(Numerics):
         self.history_lines = history_lines
         self._block: str | None = None
         self._names: list[tuple[str, str]] = []  # (nick, role) of the open NAMES block
-        #: The channel of the open BANS block.
+        #: The channel of the open BANS (EXCEPTS, INVEXES) block.
         self._bans = "*"
         self._history_skip = 0
         #: The reference of the open ``chathistory`` batch (``batch`` capability), if any.
@@ -248,9 +249,9 @@ class Renderer(Numerics):
             elif kind is e.Member:
                 assert isinstance(event, e.Member)
                 self._names.append((event.nick, event.role))
-            elif kind is e.BanEntry:
-                assert isinstance(event, e.BanEntry)
-                out.append(ban_line(self, self._bans, event))
+            elif kind is e.BanEntry or kind is e.ExceptEntry or kind is e.InvexEntry:
+                assert isinstance(event, e.BanEntry | e.ExceptEntry | e.InvexEntry)
+                out.append(mask_line(self, self._bans, event))
             elif kind is e.ModeChanged:  # MODE #c: the answer to the query
                 assert isinstance(event, e.ModeChanged)
                 state = self.channels(event.channel)
@@ -261,6 +262,9 @@ class Renderer(Numerics):
                     self._history_skip -= 1
                 else:
                     out.append(self._message(event, live=self._block != "HISTORY"))
+            elif kind is e.ChannelEntry and self._block == "INVITES":  # INVITE alone
+                assert isinstance(event, e.ChannelEntry)
+                out.append(self.numeric("336", event.channel))
             elif kind is e.ChannelEntry:
                 assert isinstance(event, e.ChannelEntry)
                 out.append(
@@ -304,6 +308,8 @@ class Renderer(Numerics):
             )
         if isinstance(event, e.Info):
             return self.server_notice(event.text)
+        if isinstance(event, e.Ctcp):
+            return ctcp_line(event, self.nick, self.caps)
         if isinstance(event, e.Note):
             if event.code == "INVITED" and len(event.params) == 2:
                 channel, inviter = event.params
@@ -349,7 +355,7 @@ class Renderer(Numerics):
                 return self._open_batch("chathistory", target)
         elif start.kind == "LIST":
             return self.numeric("321", "Channel", "Users  Name")
-        elif start.kind == "BANS":
+        elif start.kind in MASK_BLOCKS:
             self._bans = start.params[0] if start.params else "*"
         return b""
 
@@ -368,8 +374,10 @@ class Renderer(Numerics):
             )
         if end.kind == "LIST":
             return self.numeric("323", "End of /LIST")
-        if end.kind == "BANS":
-            return bans_end(self, end.params[0] if end.params else self._bans)
+        if end.kind in MASK_BLOCKS:
+            return mask_end(self, end.kind, end.params[0] if end.params else self._bans)
+        if end.kind == "INVITES":
+            return self.numeric("337", "End of /INVITE list")
         self._history_skip = 0
         return self._close_batch()
 

@@ -101,8 +101,9 @@ class ChannelRow:
     #: with a sequence number up to this one are gone, and the store deletes them.
     last_dropped_seq: int
     #: Its modes (``flackd.codec.modes``): the session ids of its operators and voiced
-    #: members, the on/off modes set (of ``imst``), key, limit, bans (mask, setter, time)
-    #: and the session ids invited, oldest first; when it was made (Unix time; 0: unknown).
+    #: members, the on/off modes set (of ``Cimnst``), key, limit, bans (mask, setter, time)
+    #: and the session ids invited, oldest first; when it was made (Unix time; 0: unknown);
+    #: ban exceptions (+e) and invite exceptions (+I), shaped as bans.
     created: float = 0.0
     ops: tuple[int, ...] = ()
     voiced: tuple[int, ...] = ()
@@ -111,6 +112,8 @@ class ChannelRow:
     limit: int | None = None
     bans: tuple[tuple[str, str, str], ...] = ()
     invited: tuple[int, ...] = ()
+    excepts: tuple[tuple[str, str, str], ...] = ()
+    invexes: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -451,9 +451,12 @@ def _now_ms() -> int:
 
 
 def _modes_text(row: ChannelRow) -> str:
-    """A channel's modes as the ``modes`` column holds them: JSON, or '' for none."""
+    """A channel's modes as the ``modes`` column holds them: JSON, or '' for none. A key
+    that is missing is that field's default (``excepts`` and ``invexes`` came later)."""
     modes: dict[str, object] = {}
-    for name in ("created", "ops", "voiced", "passkey", "limit", "bans", "invited"):
+    fields = ("created", "ops", "voiced", "passkey", "limit", "bans", "invited", "excepts",
+              "invexes")  # fmt: skip
+    for name in fields:
         value = getattr(row, name)
         if value:
             modes[name] = value
@@ -478,9 +481,16 @@ def _channel_row(row: tuple[Any, ...]) -> ChannelRow:
         flags=modes.get("flags", "n"),
         passkey=modes.get("passkey"),
         limit=modes.get("limit"),
-        bans=tuple((mask, setter, when) for mask, setter, when in modes.get("bans", ())),
+        bans=_masks(modes.get("bans", ())),
         invited=tuple(modes.get("invited", ())),
+        excepts=_masks(modes.get("excepts", ())),
+        invexes=_masks(modes.get("invexes", ())),
     )
+
+
+def _masks(rows: list[list[str]]) -> tuple[tuple[str, str, str], ...]:
+    """A mask list of the ``modes`` column (JSON lists) as (mask, setter, time)."""
+    return tuple((mask, setter, when) for mask, setter, when in rows)
 
 
 def _write(db: sqlite3.Connection, ch: Changes) -> None:

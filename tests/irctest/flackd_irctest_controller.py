@@ -91,18 +91,24 @@ class FlackdController(BaseServerController, DirectoryBasedController):
             Capabilities.SETNAME,
         }
     )
-    # Commas in JOIN, PRIVMSG/NOTICE and NAMES targets; CAP REQ -cap; LIST's conditions.
+    # Commas in JOIN, PRIVMSG/NOTICE, NAMES and KICK targets; CAP REQ -cap; LIST's
+    # conditions; the channel modes +e, +I and +C; INVITE alone listing one's invitations.
     optional_behaviors = frozenset(
         {
+            OptionalBehaviors.BAN_EXCEPTION_MODE,
             OptionalBehaviors.CAP_REQ_MINUS,
             OptionalBehaviors.ELIST_C,
             OptionalBehaviors.ELIST_M,
             OptionalBehaviors.ELIST_N,
             OptionalBehaviors.ELIST_T,
             OptionalBehaviors.ELIST_U,
+            OptionalBehaviors.INVITE_EXCEPTION_MODE,
+            OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_KICK,
             OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.MULTI_PRIVMSG,
+            OptionalBehaviors.NO_CTCP,
         }
     )
     # flackd.irc.numerics.irc_isupport with flackd's default limits.
@@ -110,11 +116,13 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "AWAYLEN": "200",
         "CASEMAPPING": "ascii",
         "CHANLIMIT": patma.StrRe("#:[0-9]+"),
-        "CHANMODES": "b,k,l,imnst",
+        "CHANMODES": "beI,k,l,Cimnst",
         "CHANNELLEN": "33",
         "CHANTYPES": "#",
         "CHATHISTORY": patma.StrRe("[0-9]+"),
         "ELIST": "CMNTU",
+        "EXCEPTS": "e",
+        "INVEX": "I",
         "MSGREFTYPES": patma.StrRe("msgid(,timestamp)?"),
         "NETWORK": "Flack",
         "NICKLEN": "16",

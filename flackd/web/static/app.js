@@ -86,6 +86,7 @@ function run(action) {
     case 'list': dialogs.openBrowse(); return true;
     case 'names': return client.command('NAMES', [action.channel], null, { show: true });
     case 'invite': return client.command('INVITE', [action.nick, action.channel], null, {});
+    case 'invites': return client.command('INVITE', [], null, {});
     case 'topic': return client.command('TOPIC', [action.channel], action.text, { channel: action.channel, read: action.text === null });
     case 'history':
       if (!client.loadOlder(conv, action.count ?? 50)) view.notice(conv.more ? 'Older messages are on their way.' : 'There are no older messages.');

@@ -16,8 +16,8 @@ export const COMMANDS = [
   ['list', [], '/list', 'browse the server\'s channels'],
   ['names', ['who'], '/names [#channel]', 'show who is in a channel'],
   ['topic', [], '/topic [#channel] [text]', 'show the topic, or set it'],
-  ['invite', [], '/invite <nick> [#channel]', 'ask someone to join this channel (or #channel)'],
-  ['mode', [], '/mode [#channel] [+|-modes [params]]', "show the channel's modes, or change them (operators): /mode +m, /mode +o bob, /mode +b lists bans"],
+  ['invite', [], '/invite [<nick> [#channel]]', 'ask someone to join this channel (or #channel); alone: the channels you are invited to'],
+  ['mode', [], '/mode [#channel] [+|-modes [params]]', "show the channel's modes, or change them (operators): /mode +m, /mode +o bob, /mode +b lists bans (+e ban exceptions, +I invite exceptions), /mode +C refuses CTCP"],
   ['kick', [], '/kick [#channel] <nick> [reason]', 'put someone out of this channel (operators)'],
   ['op', [], '/op <nick>...', 'make members channel operators (@)'],
   ['deop', [], '/deop <nick>...', 'take channel operator away'],
@@ -177,7 +177,8 @@ const HANDLERS = {
   },
   invite(args, conv) {
     const w = words(args);
-    if (!w.length || w.length > 2) return usage('invite', 'give a nick, and a channel if this is not one');
+    if (!w.length) return { type: 'invites' };
+    if (w.length > 2) return usage('invite', 'give a nick, and a channel if this is not one');
     const channel = w[1] ?? (conv && isChannel(conv) ? conv : null);
     if (!channel) return usage('invite', 'this is not a channel');
     if (!isValidChannel(channel)) return badChannel(channel);
@@ -203,7 +204,7 @@ const HANDLERS = {
     const [channel, rest] = found;
     const w = words(rest);
     const letters = (w[0] ?? '').replace(/[+-]/g, '');
-    const unknown = [...letters].find((l) => !'biklmnostv'.includes(l));
+    const unknown = [...letters].find((l) => !'CIbeiklmnostv'.includes(l));
     if (unknown) return usage('mode', `${unknown} is not a channel mode`);
     if (letters.length > MAX_CHANGES) return usage('mode', `at most ${MAX_CHANGES} changes at once`);
     return { type: 'mode', channel, words: w };

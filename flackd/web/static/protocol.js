@@ -113,7 +113,11 @@ export function parseLine(line) {
     case 'HISTORY':
     case 'HELP':
     case 'BANS':
+    case 'EXCEPTS':
+    case 'INVEXES':
       return { kind: 'block', block: verb, target: p[0] ?? '', count: toInt(p[1]) };
+    case 'INVITES':
+      return { kind: 'block', block: 'INVITES', target: null, count: toInt(p[0]) };
     case 'UNREAD':
       return { kind: 'block', block: 'UNREAD', target: null, count: toInt(p[0]) };
     case 'CHANNEL':
@@ -121,7 +125,11 @@ export function parseLine(line) {
     case 'MEMBER':
       return { kind: 'member', nick: p[0] ?? '', role: keyValues(p.slice(1)).role ?? '' };
     case 'BAN':
+    case 'EXCEPT':
+    case 'INVEX':
       return { kind: 'ban', mask: p[0] ?? '', setter: p[1] ?? '', time: p[2] ?? '' };
+    case 'CTCP':
+      return { kind: 'ctcp', target: p[0] ?? '', nick: p[1] ?? '', verb: p[2] ?? '', text: text ?? '' };
     case 'INFO':
       return { kind: 'info', text: text ?? '' };
     case 'COUNT': {
@@ -155,7 +163,7 @@ export function modeChanges(words) {
       on = letter === '+';
       continue;
     }
-    const takes = 'bkov'.includes(letter) || (letter === 'l' && on);
+    const takes = 'beIkov'.includes(letter) || (letter === 'l' && on);
     out.push({ on, letter, param: takes && params.length ? params.shift() : null });
   }
   return out;

@@ -20,7 +20,10 @@ const serverPassword = {
   },
 };
 
-const BLOCK_BODY = { HISTORY: 'msg', NAMES: 'member', LIST: 'channel', UNREAD: 'count', HELP: 'info', BANS: 'ban' };
+const BLOCK_BODY = {
+  HISTORY: 'msg', NAMES: 'member', LIST: 'channel', UNREAD: 'count', HELP: 'info',
+  BANS: 'ban', EXCEPTS: 'ban', INVEXES: 'ban', INVITES: 'channel',
+};
 const RETRY_BYES = new Set(['SHUTDOWN', 'BUSY', 'TOO_MANY_CONNECTIONS']);
 
 export class Session {
@@ -189,6 +192,7 @@ export class Session {
       case 'edited': return this.onEdited(msg);
       case 'mode': return this.onMode(msg);
       case 'kick': return this.onKick(msg);
+      case 'ctcp': return this.onCtcp(msg);
       case 'ping': this.send('PONG', msg.token ? [msg.token] : []); return undefined;
       case 'bye': this.bye = msg; return undefined;
       case 'note': return this.onNote(msg);

@@ -10,6 +10,9 @@ import { conversationOf, isChannel, mentions, modeChanges, rolePrefix } from './
 import { Session } from './session.js';
 import { storage } from './state.js';
 
+/** The mask lists MODE +b, +e and +I answer, by block. */
+const MASK_LISTS = { BANS: 'Bans', EXCEPTS: 'Ban exceptions', INVEXES: 'Invite exceptions' };
+
 export class Sync extends Session {
   /** OK to one of our commands (registration aside). */
   /** NOTE lines: an invitation (with how to accept it), flood pacing, what a later
@@ -124,11 +127,16 @@ export class Sync extends Session {
       if (conv && conv.joined) state.setMembers(conv, members);
       const shown = members.map((m) => rolePrefix({ op: 'o', voice: 'v' }[m.role] ?? '') + m.nick);
       if (entry?.show) this.ui.notice(`${block.target} (${members.length}): ${shown.join(', ')}`);
-    } else if (block.block === 'BANS') {
+    } else if (block.block in MASK_LISTS) {
       this.take('MODE');
-      const bans = block.lines;
-      this.ui.notice(bans.length ? `Bans of ${block.target}:` : `${block.target} bans nobody.`);
-      for (const b of bans) this.ui.notice(`${b.mask} (set by ${b.setter}, ${b.time})`);
+      const masks = block.lines;
+      const what = MASK_LISTS[block.block];
+      this.ui.notice(masks.length ? `${what} of ${block.target}:` : `${block.target} has no ${what.toLowerCase()}.`);
+      for (const b of masks) this.ui.notice(`${b.mask} (set by ${b.setter}, ${b.time})`);
+    } else if (block.block === 'INVITES') {
+      this.take('INVITE');
+      const names = block.lines.map((c) => c.channel);
+      this.ui.notice(names.length ? `You are invited to ${names.join(', ')}: /join one.` : 'You have no pending invitations.');
     } else if (block.block === 'LIST') {
       this.take('LIST');
       for (const c of block.lines) state.channelList.set(c.channel.toLowerCase(), { name: c.channel, members: c.members, topic: c.topic });
@@ -304,6 +312,13 @@ export class Sync extends Session {
     if (!conv?.joined) return;
     state.removeMember(conv, msg.nick);
     state.addLine(conv, 'event', `${msg.by} kicked ${msg.nick}${why}`);
+  }
+
+  /** CTCP: a client-to-client query (VERSION, PING...), shown as an event, never answered. */
+  onCtcp(msg) {
+    const conv = this.state.get(conversationOf(msg.target, msg.nick, this.state.me ?? ''));
+    if (!conv) return;
+    this.state.addLine(conv, 'event', `${msg.nick} sent CTCP ${msg.verb}${msg.text ? ` ${msg.text}` : ''}`);
   }
 
   /** MODE: an operator changed the channel's modes (members' roles follow +o/-o/+v/-v);
