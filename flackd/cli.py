@@ -11,6 +11,7 @@ trio and the flackd modules it wires together.
 from __future__ import annotations
 
 import gc
+import getpass
 import inspect
 import logging
 import signal
@@ -21,6 +22,7 @@ import trio
 import typer
 
 from flackd import __version__
+from flackd.hub.credentials import hash_password, parse_opers
 from flackd.irc.numerics import DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
@@ -104,6 +106,7 @@ async def _run(
     irc: tuple[int | None, int | None, str] = (None, None, DEFAULT_IRC_NAME),
     web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
     redis: tuple[str, str, str, str | None] | None = None,
+    opers: dict[str, str] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
@@ -126,9 +129,9 @@ async def _run(
         ) as shared_log:
             log.info("state shared through Redis at %s (node %s)", shared_log.where,
                      shared_log.node_id)  # fmt: skip
-            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log)
+            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log, opers)
     else:
-        await _serve(host, port, limits, store, tls, tls_port, irc, web, None)
+        await _serve(host, port, limits, store, tls, tls_port, irc, web, None, opers)
 
 
 async def _serve(
@@ -141,6 +144,7 @@ async def _serve(
     irc: tuple[int | None, int | None, str],
     web: tuple[int | None, int | None, tuple[str, ...]],
     shared_log: SharedLog | None,
+    opers: dict[str, str] | None = None,
 ) -> None:
     shutdown = trio.Event()
     irc_port, irc_tls_port, irc_name = irc
@@ -152,6 +156,7 @@ async def _serve(
         irc_name=irc_name,
         web_origins=web_origins,
         shared_log=shared_log,
+        opers=opers,
     )
     _tune_gc()  # after the state is loaded: it is frozen too
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
@@ -254,6 +259,12 @@ def _command(**options: Any) -> None:
             raise typer.Exit(2) from None
     else:
         tls_port = irc_tls_port = web_tls_port = None
+    try:
+        opers = parse_opers(options.pop("oper") or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if opers:
+        log.info("server operators: %s", ", ".join(sorted(opers)))
     data_dir = options.pop("data_dir")
     redis_url: str = options.pop("redis")
     node_id: str = options.pop("node_id")
@@ -319,6 +330,7 @@ def _command(**options: Any) -> None:
             (irc_port, irc_tls_port, irc_name),
             (web_port, web_tls_port, web_origins),
             redis,
+            opers,
         )
     except* LogError as group:  # --redis: a node that may not join (other settings)
         reason: BaseException = group
@@ -444,6 +456,23 @@ def _build_signature() -> inspect.Signature:
             "disk's). When full, changes get ERR STORAGE_FAILED; reads go on.",
         ),
     ]
+    params.append(
+        inspect.Parameter(
+            "oper",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                None,
+                "--oper",
+                envvar=ENV_PREFIX + "OPERS",
+                metavar="NAME:HASH",
+                help="A server operator, as NAME:HASH (repeat for more; in FLACKD_OPERS, "
+                "separate them with spaces). HASH is what `flackd hash-password` prints: a "
+                "salted scrypt hash, never the password. OPER NAME <password> then makes a "
+                "client a server operator (KILL, WALLOPS).",
+            ),
+            annotation=list[str] | None,
+        )
+    )
     params += [option(name, default, help) for name, default, help in limit_fields()]
     return inspect.Signature(params)
 
@@ -461,6 +490,39 @@ Every flag can also be set by the environment variable shown beside it.
 app.command()(_command)
 
 
+HASH_PASSWORD_HELP: Final = """usage: flackd hash-password
+
+Reads a server operator's password (from the terminal without echo, or one line of
+standard input) and prints its salted scrypt hash, for flackd --oper NAME:HASH (or
+FLACKD_OPERS). The password itself is never given to flackd.
+"""
+
+
+def hash_password_command(args: list[str]) -> int:
+    """``flackd hash-password``: a password in, its hash (:mod:`flackd.hub.credentials`)
+    out; the exit status."""
+    if args:
+        out = sys.stdout if args[0] in ("-h", "--help") else sys.stderr
+        out.write(HASH_PASSWORD_HELP)
+        return 0 if out is sys.stdout else 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("operator password: ")
+        if getpass.getpass("again: ") != password:
+            sys.stderr.write("flackd hash-password: the two passwords differ\n")
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password or " " in password:
+        sys.stderr.write("flackd hash-password: give a password, without spaces (OPER takes "
+                         "one word)\n")  # fmt: skip
+        return 1
+    sys.stdout.write(hash_password(password) + "\n")
+    return 0
+
+
 def main() -> None:
-    """Entry point of the ``flackd`` console script."""
+    """Entry point of the ``flackd`` console script (``flackd hash-password`` is a
+    command of its own; everything else is the server's flags)."""
+    if sys.argv[1:2] == ["hash-password"]:
+        sys.exit(hash_password_command(sys.argv[2:]))
     app()

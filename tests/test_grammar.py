@@ -91,6 +91,9 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "KICK": ("kick #ops bob stop that", c.Kick("#ops", "bob", "stop that")),
     "NOTICE": ("notice #builds build 7 passed", c.Notice("#builds", "build 7 passed")),
     "HELP": ("help history", c.Help("HISTORY")),
+    "OPER": ("oper admin correct-horse", c.Oper("admin", "correct-horse")),
+    "KILL": ("kill spammer  flooding #general ", c.Kill("spammer", "flooding #general")),
+    "WALLOPS": ("wallops restart at 18:00", c.Wallops("restart at 18:00")),
 }
 
 
@@ -422,7 +425,7 @@ def test_format_command_covers_every_command_class() -> None:
 EVENT_LINES: list[tuple[e.Event, str]] = [
     (
         e.Hello("flackd", "0.1.0", 512, 100, "welcome to Flack; type NICK <name> to start"),
-        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.2 :welcome to Flack; type NICK "
+        "HELLO flackd 0.1.0 maxline=512 history=100 protocol=1.3 :welcome to Flack; type NICK "
         "<name> to start",
     ),
     (
@@ -513,6 +516,12 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
     (e.ChannelEntry("#empty", 0, ""), "CHANNEL #empty 0 :"),
     (e.Member("alice"), "MEMBER alice"),
     (e.Member("alice", "op"), "MEMBER alice role=op"),
+    (e.Member("robot", "", bot=True), "MEMBER robot bot=yes"),
+    (e.Member("alice", "voice", True, True), "MEMBER alice role=voice bot=yes oper=yes"),
+    (e.Member("root", oper=True), "MEMBER root oper=yes"),
+    (e.Wallops("alice", "restart at 18:00 :)"), "WALLOPS alice :restart at 18:00 :)"),
+    (e.ModeChanged("alice", "alice", ("+Bw",)), "MODE alice alice +Bw"),
+    (e.ModeChanged("alice", "*", ("+o",)), "MODE alice * +o"),
     (
         e.Message("#b", "1-2", "2026-12-03T12:00:00.000Z", "ci", "passed", notice=True),
         "MSG #b 1-2 2026-12-03T12:00:00.000Z ci kind=notice :passed",

@@ -210,7 +210,7 @@ def test_connect_greets_with_the_limits() -> None:
 def test_default_greeting_line() -> None:
     d = connect(make_hub(), "c1")
     assert d.lines("c1")[0].startswith(
-        f"HELLO flackd {__version__} maxline=512 history=100 protocol=1.2 :"
+        f"HELLO flackd {__version__} maxline=512 history=100 protocol=1.3 :"
     )
 
 

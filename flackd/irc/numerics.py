@@ -20,6 +20,7 @@ from typing import Final
 from flackd.codec import events as e
 from flackd.codec.modes import FLAG_MODES, KEY_MAX_CHARS, MAX_CHANGES, USER_HOST, hostmask
 from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
+from flackd.codec.usermodes import BOT_MODE, OPER_MODE
 from flackd.irc.wire import format_message
 from flackd.limits import Limits
 from flackd.views import UserView
@@ -37,6 +38,7 @@ __all__ = [
     "prefix",
     "status",
     "unix_time",
+    "user_flags",
     "word",
 ]
 
@@ -56,6 +58,9 @@ _PREFIXES: Final = (("o", "@"), ("v", "+"))
 #: The channel modes flackd knows, as 004 and ISUPPORT ``CHANMODES`` list them: b a list,
 #: k a parameter always, l a parameter when set, the flags none.
 CHANNEL_MODES: Final = "biklmnostv"
+
+#: The user modes 004 lists: Flack's (flackd.codec.usermodes) and i, which everyone has.
+USER_MODES_004: Final = "Biow"
 
 #: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
 NAMES_PER_LINE: Final = 20
@@ -84,6 +89,10 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("NOT_REGISTERED", "*"): ("451", "You have not registered"),
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
     ("LINE_TOO_LONG", "*"): ("417", "Input line was too long"),
+    ("NOT_SERVER_OPERATOR", "*"): ("481", "Permission Denied- You're not an IRC operator"),
+    ("UNKNOWN_OPER", "*"): ("491", "No O-lines for your host"),
+    ("BAD_PASSWORD", "*"): ("464", "Password incorrect"),
+    ("USERS_DONT_MATCH", "*"): ("502", "Can't change mode for other users"),
 }
 #: Flack errors of the commands behind IRCv3's (REDACT) as standard replies:
 #: (Flack code, Flack command) -> (IRC command, FAIL code).
@@ -149,7 +158,7 @@ class Numerics:
             self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
             self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
             self.numeric("003", "This server speaks Flack and IRC into one chat"),
-            self.numeric("004", self.server, self.version, "i", CHANNEL_MODES, "bklov"),
+            self.numeric("004", self.server, self.version, USER_MODES_004, CHANNEL_MODES, "bklov"),
         ]
         for start in range(0, len(isupport), 12):
             chunk = isupport[start : start + 12]
@@ -185,7 +194,7 @@ class Numerics:
         """One 352 line: H or G (away) and the member's status prefixes in ``channel``
         (its member ``modes``), the USER fields of an IRC user (a Flack user's nick
         stands in for them), and the one host Flack shows."""
-        flag = ("G" if user.away else "H") + status(modes, self.caps)
+        flag = ("G" if user.away else "H") + user_flags(user.modes) + status(modes, self.caps)
         return self.numeric(
             "352",
             channel,
@@ -214,7 +223,7 @@ class Numerics:
             "h": USER_HOST,
             "s": self.server,
             "n": user.nick,
-            "f": ("G" if user.away else "H") + status(modes, self.caps),
+            "f": ("G" if user.away else "H") + user_flags(user.modes) + status(modes, self.caps),
             "d": "0",
             "l": "0",
             "a": "0",
@@ -272,7 +281,7 @@ class Numerics:
             code, text = known
             if code == "451":
                 return format_message(code, ("*", text), source=self.server)
-            if code in ("417", "464"):
+            if code in ("417", "464", "481", "491", "502"):
                 return self.numeric(code, text)
             if code in ("443", "441", "478"):  # <nick|channel> <channel|letter>
                 return self.numeric(code, *error.params[:2], text)
@@ -312,6 +321,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         "WHOX",
         f"MONITOR={limits.irc_monitor}",
         "MSGREFTYPES=msgid,timestamp",
+        f"BOT={BOT_MODE}",
     ]
 
 
@@ -325,6 +335,12 @@ def word(text: str) -> str:
 def error_line(text: str) -> bytes:
     """``ERROR :<text>``: an IRC connection's last line (a refusal at the door, a close)."""
     return format_message("ERROR", (f"Closing link: {neutralise(text)}",))
+
+
+def user_flags(modes: str) -> str:
+    """What WHO's flags say of a user's modes after H or G: ``*`` a server operator,
+    ``B`` a bot (IRCv3 bot mode)."""
+    return ("*" if OPER_MODE in modes else "") + (BOT_MODE if BOT_MODE in modes else "")
 
 
 def status(modes: str, caps: set[str]) -> str:

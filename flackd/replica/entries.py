@@ -49,8 +49,9 @@ CMD: Final = "c"
 BYE: Final = "b"
 
 #: Beyond what changes stored state (:func:`flackd.committer.writes`): what changes the
-#: shared state a store does not keep (QUIT ends a session).
-BEYOND_WRITES: Final = (c.Quit,)
+#: shared state a store does not keep (QUIT ends a session), or reaches every node's
+#: connections (WALLOPS).
+BEYOND_WRITES: Final = (c.Quit, c.Wallops)
 NAMING: Final = (c.Nick, c.Resume, c.Quit)
 REGISTERING: Final = (c.Nick, c.Resume)
 COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Command"}

@@ -157,6 +157,7 @@ export class Session {
       case 'edited': return this.onEdited(msg);
       case 'mode': return this.onMode(msg);
       case 'kick': return this.onKick(msg);
+      case 'wallops': return this.ui.notice(`${msg.nick} (wallops): ${msg.text}`);
       case 'ping': this.send('PONG', msg.token ? [msg.token] : []); return undefined;
       case 'bye': this.bye = msg; return undefined;
       case 'note': return this.onNote(msg);
