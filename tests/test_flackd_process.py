@@ -144,7 +144,8 @@ BLOCKS = transcript.blocks()
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 async def test_transcripts_against_the_installed_binary(block: transcript.Block) -> None:
-    async with flackd_process("--flood-burst", "1000", "--flood-rate", "1000") as flackd:
+    flags = ("--flood-burst", "1000", "--flood-rate", "1000", *transcript.OPER_FLAG)
+    async with flackd_process(*flags) as flackd:
         await transcript.run(block, flackd.port)
         assert await flackd.terminate() == 0
 

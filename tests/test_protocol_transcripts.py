@@ -21,5 +21,5 @@ def test_protocol_md_has_transcripts() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 async def test_transcript(nursery: trio.Nursery, block: transcript.Block) -> None:
-    running = await start_server(nursery)
+    running = await start_server(nursery, opers=transcript.OPERS)
     await transcript.run(block, running.port)

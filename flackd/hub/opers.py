@@ -152,9 +152,9 @@ class OperRules(HubBase[C]):
             raise ProtocolError("NO_SUCH_NICK", "KILL", f"nobody is called {nick}", (nick,))
         said = f"Killed ({session.nick} ({reason or 'no reason given'}))"
         effects: list[Effect[C]] = []
-        effects += self._leave_all(target, e.Quit(target.nick, said), now)
         victim = target.conn
-        if victim is not None:
+        if victim is not None:  # (a dropped session's channels saw it go already)
+            effects += self._leave_all(target, e.Quit(target.nick, said), now)
             self._conns.pop(victim, None)
             effects.append(Close(victim, e.Bye("KILLED", (session.nick,), said), "killed"))
         name = target.nick

@@ -8,8 +8,9 @@ Owns: how irctest starts flackd for one test (the command line: 127.0.0.1, the s
 per-address limits off for loopback) and what irctest may expect of flackd (the IRCv3
 capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of its
 005) and the server operator irctest OPERs as (``operuser``, ``operpassword``: given to
-flackd as ``--oper`` with its scrypt hash, never the password). Refuses, as skips, what flackd does not have: a server password (flackd's PASS is a
-resume token), TLS, services, websockets. Imports only the standard library and irctest.
+flackd as ``--oper`` with its scrypt hash, never the password). Refuses, as skips, what
+flackd does not have: a server password (flackd's PASS is a resume token), TLS, services,
+websockets. Imports only the standard library and irctest.
 
 irctest imports this module by name (``--controller flackd_irctest_controller`` with this
 directory on ``PYTHONPATH``); flackd's own suite runs it that way in tests/test_irctest.py.
