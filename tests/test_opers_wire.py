@@ -1,6 +1,7 @@
 """Server operators and user modes on the wires: Flack's port, the IRC port (OPER, KILL,
 WALLOPS, user MODE, INFO, WHO and WHOIS of operators and bots, the ``bot`` tag), and two
-nodes sharing a Redis (an OPER's password never reaches the shared log).
+nodes sharing a Redis (an OPER's password never reaches the shared log), and ``flackd
+hash-password`` with ``--oper`` on the installed command.
 
 Real sockets on 127.0.0.1; every wait bounded; "nothing else" proved with PING barriers.
 The hub's rules themselves are tests/test_opers.py.
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from flackd.hub.credentials import hash_password
+from flackd.hub.credentials import hash_password, verify_password
 from tests.ircsupport import IrcServer, start_irc_server
+from tests.process import FLACKD, flackd_process
 from tests.redissupport import redis_server, start_node
 from tests.support import LineClient
 
@@ -219,3 +221,33 @@ async def test_operators_across_two_nodes_and_no_password_in_the_log(tmp_path: P
         assert PASSWORD not in log  # ... with their verdicts, never the password
         assert "not-it" not in log
         nursery.cancel_scope.cancel()
+
+
+async def test_hash_password_prints_a_hash_that_oper_accepts() -> None:
+    made = await trio.run_process(
+        [str(FLACKD), "hash-password"], stdin=b"correct-horse\n", capture_stdout=True
+    )
+    encoded = made.stdout.decode().strip()
+    assert encoded.startswith("scrypt$16384$8$1$")
+    assert "correct-horse" not in encoded
+    assert verify_password("correct-horse", encoded)
+    refused = await trio.run_process(
+        [str(FLACKD), "hash-password"], stdin=b"\n", capture_stderr=True, check=False
+    )
+    assert refused.returncode == 1
+    assert b"give a password" in refused.stderr
+    async with flackd_process("--oper", f"admin:{encoded}") as flackd:
+        client = await LineClient.connect(flackd.port, "alice")
+        await client.register("alice")
+        await client.send("OPER admin correct-horse")
+        assert await client.recv() == "MODE alice alice +o"
+        await client.aclose()
+        assert await flackd.terminate() == 0
+    assert not any("correct-horse" in line or encoded in line for line in flackd.log)
+    bad = await trio.run_process(
+        [str(FLACKD), "--port", "0", "--oper", "admin:correct-horse"],
+        capture_stderr=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert b"not a hash flackd makes" in bad.stderr
