@@ -11,6 +11,7 @@ trio and the flackd modules it wires together.
 from __future__ import annotations
 
 import gc
+import getpass
 import inspect
 import logging
 import signal
@@ -22,6 +23,7 @@ import typer
 
 from flackd import __version__
 from flackd.admission import PasswordFileError, ServerPassword
+from flackd.hub.credentials import hash_password, parse_opers
 from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
 from flackd.limits import ENV_PREFIX, Limits, limit_fields
 from flackd.server import Server
@@ -106,6 +108,7 @@ async def _run(
     web: tuple[int | None, int | None, tuple[str, ...]] = (None, None, ()),
     redis: tuple[str, str, str, str | None] | None = None,
     password: ServerPassword | None = None,
+    opers: dict[str, str] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully; a second signal stops at once.
 
@@ -128,9 +131,11 @@ async def _run(
         ) as shared_log:
             log.info("state shared through Redis at %s (node %s)", shared_log.where,
                      shared_log.node_id)  # fmt: skip
-            await _serve(host, port, limits, None, tls, tls_port, irc, web, shared_log, password)
+            await _serve(
+                host, port, limits, None, tls, tls_port, irc, web, shared_log, password, opers
+            )
     else:
-        await _serve(host, port, limits, store, tls, tls_port, irc, web, None, password)
+        await _serve(host, port, limits, store, tls, tls_port, irc, web, None, password, opers)
 
 
 async def _serve(
@@ -144,6 +149,7 @@ async def _serve(
     web: tuple[int | None, int | None, tuple[str, ...]],
     shared_log: SharedLog | None,
     password: ServerPassword | None,
+    opers: dict[str, str] | None,
 ) -> None:
     shutdown = trio.Event()
     irc_port, irc_tls_port, irc_name, irc_info = irc
@@ -157,6 +163,7 @@ async def _serve(
         web_origins=web_origins,
         shared_log=shared_log,
         password=password,
+        opers=opers,
     )
     _tune_gc()  # after the state is loaded: it is frozen too
     watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if tls else ())
@@ -260,6 +267,12 @@ def _command(**options: Any) -> None:
             raise typer.Exit(2) from None
     else:
         tls_port = irc_tls_port = web_tls_port = None
+    try:
+        opers = parse_opers(options.pop("oper") or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if opers:
+        log.info("server operators: %s", ", ".join(sorted(opers)))
     data_dir = options.pop("data_dir")
     redis_url: str = options.pop("redis")
     node_id: str = options.pop("node_id")
@@ -334,6 +347,7 @@ def _command(**options: Any) -> None:
             (web_port, web_tls_port, web_origins),
             redis,
             server_password,
+            opers,
         )
     except* LogError as group:  # --redis: a node that may not join (other settings)
         reason: BaseException = group
@@ -470,6 +484,23 @@ def _build_signature() -> inspect.Signature:
             "disk's). When full, changes get ERR STORAGE_FAILED; reads go on.",
         ),
     ]
+    params.append(
+        inspect.Parameter(
+            "oper",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                None,
+                "--oper",
+                envvar=ENV_PREFIX + "OPERS",
+                metavar="NAME:HASH",
+                help="A server operator, as NAME:HASH (repeat for more; in FLACKD_OPERS, "
+                "separate them with spaces). HASH is what `flackd hash-password` prints: a "
+                "salted scrypt hash, never the password. OPER NAME <password> then makes a "
+                "client a server operator (KILL, WALLOPS).",
+            ),
+            annotation=list[str] | None,
+        )
+    )
     params += [option(name, default, help) for name, default, help in limit_fields()]
     return inspect.Signature(params)
 
@@ -487,6 +518,39 @@ Every flag can also be set by the environment variable shown beside it.
 app.command()(_command)
 
 
+HASH_PASSWORD_HELP: Final = """usage: flackd hash-password
+
+Reads a server operator's password (from the terminal without echo, or one line of
+standard input) and prints its salted scrypt hash, for flackd --oper NAME:HASH (or
+FLACKD_OPERS). The password itself is never given to flackd.
+"""
+
+
+def hash_password_command(args: list[str]) -> int:
+    """``flackd hash-password``: a password in, its hash (:mod:`flackd.hub.credentials`)
+    out; the exit status."""
+    if args:
+        out = sys.stdout if args[0] in ("-h", "--help") else sys.stderr
+        out.write(HASH_PASSWORD_HELP)
+        return 0 if out is sys.stdout else 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("operator password: ")
+        if getpass.getpass("again: ") != password:
+            sys.stderr.write("flackd hash-password: the two passwords differ\n")
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password or " " in password:
+        sys.stderr.write("flackd hash-password: give a password, without spaces (OPER takes "
+                         "one word)\n")  # fmt: skip
+        return 1
+    sys.stdout.write(hash_password(password) + "\n")
+    return 0
+
+
 def main() -> None:
-    """Entry point of the ``flackd`` console script."""
+    """Entry point of the ``flackd`` console script (``flackd hash-password`` is a
+    command of its own; everything else is the server's flags)."""
+    if sys.argv[1:2] == ["hash-password"]:
+        sys.exit(hash_password_command(sys.argv[2:]))
     app()

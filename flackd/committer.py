@@ -85,7 +85,7 @@ SWITCH_INTERVAL: Final = 0.0002
 _REGISTERING: Final = (c.Nick, c.Resume)
 _WRITING: Final = (
     c.Nick, c.Resume, c.Join, c.Create, c.Part, c.Invite, c.Kick, c.Msg, c.Action, c.Notice,
-    c.Delete, c.Edit, c.Mark,
+    c.Delete, c.Edit, c.Mark, c.Oper, c.Kill,
 )  # fmt: skip
 
 

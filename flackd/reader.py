@@ -161,6 +161,9 @@ class LineReader:
         # One set lookup for MSG. A replica tells presence as it runs the log.
         naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
         before = self.hub.nick_of(conn) if naming else None
+        victim = None
+        if type(command) is commands.Kill and self.monitors and not self.replica:
+            victim = self.hub.user_info(command.nick)  # told offline if the KILL ends it
         if self.committer is None:
             self.apply(self.hub.handle(conn, verb, command, self.clock()))
         else:
@@ -172,6 +175,8 @@ class LineReader:
                     self.tell_presence(before, online=False)
                 if after:
                     self.tell_presence(after, online=True)
+        elif victim is not None and victim.connected and self.hub.user_info(victim.nick) is None:
+            self.tell_presence(victim.nick, online=False)
         return True
 
     def _pass(self, conn: Connection, given: str) -> None:

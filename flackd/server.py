@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Final
 
@@ -89,19 +89,21 @@ class Server(Entry, LineReader, Housekeeping):
         web_origins: Sequence[str] = (),
         shared_log: SharedLog | None = None,
         password: ServerPassword | None = None,
+        opers: Mapping[str, str] | None = None,
     ) -> None:
         """A server with no store (the state lives in memory only) or with one, or one
         node of several sharing ``shared_log`` (:mod:`flackd.replica`).
 
         With a ``store`` the hub starts from what it holds (unless a ``hub`` is given,
         already built from it) and every change is committed before it is acknowledged
-        (:mod:`flackd.committer`).
+        (:mod:`flackd.committer`). ``opers``: the server operators (name -> password
+        hash, :mod:`flackd.hub.credentials`) of the hub made here.
         """
         self.limits = limits or Limits()
         self.clock = clock
         if hub is None:
             snapshot = store.load() if store is not None else None
-            hub = Hub(self.limits, snapshot=snapshot, now=clock())
+            hub = Hub(self.limits, snapshot=snapshot, now=clock(), opers=opers)
         self.hub: HubProtocol[Connection] = hub
         #: The server's password (``--password-file``), checked at PASS (see the reader).
         self.password = password

@@ -27,6 +27,9 @@ class UserView(NamedTuple):
     #: What an IRC client said in USER (the nick for anyone else: Flack keeps none).
     username: str
     realname: str
+    #: Its user modes (``flackd.codec.usermodes``): ``o`` server operator, ``B`` bot,
+    #: ``w`` gets WALLOPS.
+    modes: str = ""
 
 
 class ChannelView(NamedTuple):

@@ -7,6 +7,7 @@ Waits are bounded (``WAIT``); "nothing else arrived" is proved with a PING barri
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import trio
@@ -122,10 +123,14 @@ class IrcServer:
 
 
 async def start_irc_server(
-    nursery: trio.Nursery, limits: Limits = TEST_LIMITS, store: Store | None = None
+    nursery: trio.Nursery,
+    limits: Limits = TEST_LIMITS,
+    store: Store | None = None,
+    opers: Mapping[str, str] | None = None,
 ) -> IrcServer:
-    """An in-process flackd with a Flack port and an IRC port, both ephemeral."""
-    server = Server(limits, store=store, irc_name="irc.test")
+    """An in-process flackd with a Flack port and an IRC port, both ephemeral (``opers``:
+    its server operators, name -> password hash)."""
+    server = Server(limits, store=store, irc_name="irc.test", opers=opers)
 
     async def serve(*, task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
         await server.serve("127.0.0.1", 0, irc_port=0, task_status=task_status)

@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -106,6 +106,18 @@ class RedisProcess:
         async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
             return await client.xlen("{" + prefix + "}:log")
 
+    async def log_text(self, prefix: str = "flack") -> str:
+        """Every field of every entry the log stream holds now, as one text."""
+        async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
+            entries = await client.xrange("{" + prefix + "}:log")
+        return " ".join(
+            (k.decode() if isinstance(k, bytes) else str(k))
+            + "="
+            + (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+            for entry in entries
+            for k, v in entry.field_values.items()
+        )
+
     async def snapshot_seq(self, prefix: str = "flack") -> int:
         """The log entry the stored snapshot covers (0: none)."""
         async with coredis.Redis(host="127.0.0.1", port=self.port) as client:
@@ -157,6 +169,7 @@ async def _run_node(
     limits: Limits,
     scope: trio.CancelScope,
     shutdown: trio.Event | None,
+    opers: Mapping[str, str] | None = None,
     *,
     task_status: trio.TaskStatus[Node],
 ) -> None:
@@ -174,6 +187,7 @@ async def _run_node(
                 limits,
                 clock=lambda: wall_start + trio.current_time() - trio_start,
                 shared_log=shared,
+                opers=opers,
             )
             async with trio.open_nursery() as nursery:
                 listeners = await nursery.start(
@@ -191,9 +205,11 @@ async def start_node(
     node_id: str,
     limits: Limits = CLUSTER_LIMITS,
     shutdown: trio.Event | None = None,
+    opers: Mapping[str, str] | None = None,
 ) -> Node:
-    """An in-process flackd node sharing ``redis``; serving once it has caught up."""
+    """An in-process flackd node sharing ``redis``; serving once it has caught up
+    (``opers``: its server operators)."""
     node: Node = await nursery.start(
-        _run_node, redis.url, node_id, limits, trio.CancelScope(), shutdown
+        _run_node, redis.url, node_id, limits, trio.CancelScope(), shutdown, opers
     )
     return node

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import trio
@@ -143,6 +144,7 @@ async def start_server(
     shutdown: trio.Event | None = None,
     store: Store | None = None,
     password: ServerPassword | None = None,
+    opers: Mapping[str, str] | None = None,
 ) -> RunningServer:
     """Start an in-process flackd on 127.0.0.1 and an ephemeral port (with ``store``, one
     that keeps its state there, as ``--data-dir`` does).
@@ -156,6 +158,7 @@ async def start_server(
         clock=lambda: wall_start + trio.current_time() - trio_start,
         store=store,
         password=password,
+        opers=opers,
     )
     listeners = await nursery.start(server.serve, "127.0.0.1", 0, shutdown)
     port = listeners[0].socket.getsockname()[1]

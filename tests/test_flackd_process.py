@@ -147,7 +147,7 @@ BLOCKS = transcript.blocks()
 async def test_transcripts_against_the_installed_binary(
     block: transcript.Block, tmp_path: Path
 ) -> None:
-    flags = ["--flood-burst", "1000", "--flood-rate", "1000"]
+    flags = ["--flood-burst", "1000", "--flood-rate", "1000", *transcript.OPER_FLAG]
     if block.password:
         (tmp_path / "password").write_text(block.password + "\n")
         flags += ["--password-file", str(tmp_path / "password")]

@@ -93,6 +93,9 @@ VERB_CASES: dict[str, tuple[str, c.Command]] = {
     "NOTICE": ("notice #builds build 7 passed", c.Notice("#builds", "build 7 passed")),
     "HELP": ("help history", c.Help("HISTORY")),
     "CTCP": ("ctcp #general version", c.Ctcp("#general", "VERSION")),
+    "OPER": ("oper admin correct-horse", c.Oper("admin", "correct-horse")),
+    "KILL": ("kill spammer  flooding #general ", c.Kill("spammer", "flooding #general")),
+    "WALLOPS": ("wallops restart at 18:00", c.Wallops("restart at 18:00")),
 }
 
 
@@ -538,6 +541,12 @@ EVENT_LINES: list[tuple[e.Event, str]] = [
     (e.ChannelEntry("#empty", 0, ""), "CHANNEL #empty 0 :"),
     (e.Member("alice"), "MEMBER alice"),
     (e.Member("alice", "op"), "MEMBER alice role=op"),
+    (e.Member("robot", "", bot=True), "MEMBER robot bot=yes"),
+    (e.Member("alice", "voice", True, True), "MEMBER alice role=voice bot=yes oper=yes"),
+    (e.Member("root", oper=True), "MEMBER root oper=yes"),
+    (e.Wallops("alice", "restart at 18:00 :)"), "WALLOPS alice :restart at 18:00 :)"),
+    (e.ModeChanged("alice", "alice", ("+Bw",)), "MODE alice alice +Bw"),
+    (e.ModeChanged("alice", "*", ("+o",)), "MODE alice * +o"),
     (
         e.Message("#b", "1-2", "2026-12-03T12:00:00.000Z", "ci", "passed", notice=True),
         "MSG #b 1-2 2026-12-03T12:00:00.000Z ci kind=notice :passed",

@@ -2,8 +2,8 @@
 
 Runs a selection of irctest's server tests as a child ``pytest`` in the irctest tree, with
 the controller in tests/irctest/ (which starts one flackd per test, on ports irctest
-reserves, and ends it by its PID). The selection is RFC 1459/2812 and Modern behaviour
-without IRCv3, services, operators' commands or implementation-specific tests; every test
+reserves, and ends it by its PID). The selection is RFC 1459/2812, Modern and IRCv3
+behaviour without services, deprecated, strict or implementation-specific tests; every test
 in it must pass except those in :data:`DELIBERATE`, where flackd differs from IRC on
 purpose (each with its reason). A test that fails and is not listed there is a bug.
 
@@ -46,7 +46,6 @@ SERVICES_MODULES: Final = ("chathistory", "redact")
 SERVICES: Final = "not implementation-specific and not deprecated and not strict"
 MARKERS: Final = f"({CORE}) or services"  # what the run collects; the node ids decide
 
-_NO_OPER = "Flack has no IRC operators: OPER gets 491 (so no KILL, WALLOPS, oper-only INFO)"
 _NO_TAGMSG = "client-only tags are not relayed and TAGMSG is not supported (CLIENTTAGDENY=*)"
 
 _MARK = (
@@ -61,17 +60,6 @@ _MARK_JOIN = (
 #: irctest node ids (under :data:`TESTS`) that fail because flackd differs from IRC on
 #: purpose, or lacks a command yet (each with its reason; docs/irc.md lists them too).
 DELIBERATE: Final[dict[str, str]] = {
-    "info.py::InfoTestCase::testInfo": _NO_OPER,
-    "kill.py::KillTestCase::testKill": _NO_OPER,
-    "oper.py::OperTestCase::testOperSuccess": _NO_OPER,
-    "wallops.py::WallopsTestCase::testWallops": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickAwayAndOper[casefolded]": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickAwayAndOper[exact]": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickAwayAndOper[mask]": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickOper[casefolded]": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickOper[exact]": _NO_OPER,
-    "who.py::WhoTestCase::testWhoNickOper[mask]": _NO_OPER,
-    "whois.py::WhoisTestCase::testWhoisNumerics[oper]": _NO_OPER,
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToChannel": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToClient": _NO_TAGMSG,  # noqa: E501
     "labeled_responses.py::LabeledResponsesTestCase::testLabeledTagMsgResponsesToSelf": _NO_TAGMSG,

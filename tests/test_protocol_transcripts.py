@@ -23,5 +23,5 @@ def test_protocol_md_has_transcripts() -> None:
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 async def test_transcript(nursery: trio.Nursery, block: transcript.Block) -> None:
     password = ServerPassword(block.password) if block.password else None
-    running = await start_server(nursery, password=password)
+    running = await start_server(nursery, password=password, opers=transcript.OPERS)
     await transcript.run(block, running.port)

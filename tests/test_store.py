@@ -439,7 +439,7 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     assert snap.conversations == []
     store.close()
     check = sqlite3.connect(tmp_path / DB_NAME)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     check.close()
 
 

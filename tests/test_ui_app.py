@@ -173,3 +173,13 @@ def test_me_and_edit_on_a_version_1_server_are_local_errors(pipe: PipeInput) -> 
     view.apply(e.Hello("flackd", "0.2.0", 512, 100, "hi", "1.1"))
     (action,) = run(pipe, view, ["/me waves\r"], until=1)
     assert action == ui.SendCommand(c.Action("#general", "waves"))
+
+
+def test_an_oper_password_is_not_kept_in_the_input_history(pipe: PipeInput) -> None:
+    submitted: list[ui.Action] = []
+    chat = ChatApp(joined_view(), submitted.append)
+    for text in ("/oper admin sesame-oper", "hello", "/OPER admin again", "//oper as text"):
+        chat.input.text = text
+        chat.accept()
+    assert submitted[0] == ui.SendCommand(c.Oper("admin", "sesame-oper"))
+    assert list(chat.input.history.get_strings()) == ["hello", "//oper as text"]

@@ -37,6 +37,7 @@ from flackcli.ui.input import (
     SetLogging,
     ShowHelp,
     StartEdit,
+    UserModes,
     clean_text,
     complete,
     current_word,
@@ -194,6 +195,13 @@ COMMAND_TABLE: list[tuple[str, str | None, Action]] = [
     ("/help who", "#dev", ShowHelp("names")),
     ("/quit", "#dev", Quit()),
     ("/quit see you tomorrow", "#dev", Quit("see you tomorrow")),
+    ("/oper admin correct-horse", "#dev", SendCommand(c.Oper("admin", "correct-horse"))),
+    ("/kill spammer", "#dev", SendCommand(c.Kill("spammer"))),
+    ("/kill spammer  flooding #dev", None, SendCommand(c.Kill("spammer", "flooding #dev"))),
+    ("/wallops restart at 18:00", "#dev", SendCommand(c.Wallops("restart at 18:00"))),
+    ("/umode", "#dev", UserModes()),
+    ("/umode +B -w", "#dev", UserModes(("+B", "-w"))),
+    ("/umode -o", None, UserModes(("-o",))),
     ("/exit", None, Quit()),
     ("/Exit bye", None, Quit("bye")),
 ]
@@ -349,6 +357,35 @@ def test_a_server_before_1_2_has_no_operators(text: str, protocol: str) -> None:
     assert isinstance(refusal, LocalError)
     assert f"protocol {protocol}" in refusal.text
     assert "MODE and KICK came with 1.2" in refusal.text
+
+
+@pytest.mark.parametrize(
+    "text", ["/oper admin pw", "/kill bob", "/wallops hi", "/umode", "/umode +B"]
+)
+@pytest.mark.parametrize("protocol", ["1", "1.1", "1.2"])
+def test_a_server_before_1_3_has_no_server_operators(text: str, protocol: str) -> None:
+    refusal = parse(text, "#dev", protocol=protocol)
+    assert isinstance(refusal, LocalError)
+    assert f"protocol {protocol}" in refusal.text
+    assert "came with 1.3" in refusal.text
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("/oper admin", "usage: /oper"),
+        ("/oper admin two words", "usage: /oper"),
+        ("/kill", "usage: /kill"),
+        ("/kill #dev spam", "is not a nick"),
+        ("/wallops", "usage: /wallops"),
+        ("/umode +x", "x is not a user mode"),
+        ("/umode w", "starts with + or -"),
+    ],
+)
+def test_server_operator_commands_are_checked_before_sending(text: str, why: str) -> None:
+    refusal = parse(text, "#dev")
+    assert isinstance(refusal, LocalError)
+    assert why in refusal.text
 
 
 @pytest.mark.parametrize(

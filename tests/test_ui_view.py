@@ -959,3 +959,26 @@ def test_mark_read_clears_counts() -> None:
     view.mark_all_read()
     assert counts(view, "#ops") == (0, 0)
     assert view.status().activity == ""
+
+
+# --- server operators and user modes (protocol 1.3) ----------------------------------------
+
+
+def test_user_modes_oper_kill_and_wallops_are_shown_where_you_are() -> None:
+    view = make_view()
+    view.apply(Members("#ops", ("alice", "bob"), ("op", "")))
+    assert view.select_name("#ops")
+    view.apply(ev.ModeChanged("alice", "alice", ("+o",)))
+    view.apply(ev.Ok("OPER", ("admin",), "you are a server operator now (admin)"))
+    view.apply(ev.ModeChanged("alice", "*", ("+Bow",)))
+    view.apply(ev.Wallops("alice", "restart at 18:00"))
+    view.apply(ev.Ok("KILL", ("carol",), "carol's session has ended"))
+    view.apply(ev.Ok("MARK", ("#ops", "1-1")))  # other OKs still say nothing
+    assert system_lines(view, "#ops") == [
+        "mode change of alice: +o",
+        "you are a server operator now (admin)",
+        "modes of alice: +Bow",
+        "-alice/wallops- restart at 18:00",
+        "carol's session has ended",
+    ]
+    assert view.members("#ops") == ["@alice", "bob"]  # a user mode is not a channel role

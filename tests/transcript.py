@@ -24,9 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from flackd.hub.credentials import hash_password
 from tests.support import LineClient
 
 PROTOCOL_MD: Final = Path(__file__).resolve().parent.parent / "protocol.md"
+
+#: The server operator the transcripts' server has (protocol.md, "Reading the examples"):
+#: ``admin`` with the password ``sesame-oper``, as ``--oper admin:<hash>`` gives it.
+OPERS: Final = {"admin": hash_password("sesame-oper", salt=b"protocol.md oper")}
+#: The same as a ``--oper`` flag of the flackd command.
+OPER_FLAG: Final = ("--oper", f"admin:{OPERS['admin']}")
 
 _BLOCK: Final = re.compile(r"^```transcript\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _PASSWORD_COMMENT: Final = "# server password:"

@@ -82,6 +82,8 @@ async def _perform(action: ui.Action, supervisor: Supervisor, view: View) -> boo
                 view.mark_all_read()
             else:
                 view.mark_read()
+        case ui.UserModes(words):
+            await supervisor.send(c.Mode(view.my_nick, words))
         case ui.SetLogging():
             view.note("logging to files is not available yet", error=True)
         case ui.LoadOlder(channel, count):

@@ -341,7 +341,8 @@ class ChatApp:
             return
         if not text.strip():
             return
-        self.input.reset(append_to_history=True)
+        head = text.lstrip().split(" ", 1)[0]  # an /oper's password is not kept in history:
+        self.input.reset(append_to_history=head[:1] != "/" or ui.lookup(head) != ui.lookup("oper"))
         self._quit_armed = False
         action = ui.parse(text, self.view.current.name, self.max_line, protocol=self.view.protocol)
         if isinstance(action, ui.SendMessages) and ui.needs_confirmation(action.texts):

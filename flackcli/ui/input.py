@@ -8,7 +8,8 @@ module the shell imports for input, the pieces it is built from: the actions
 operators' commands (protocol 1.2: ``/mode``, ``/kick``, ``/op``, ``/deop``, ``/voice``,
 ``/devoice``, ``/ban``, ``/unban``, and ``/join`` with a key) are checked here with
 ``flackd.codec.modes`` before they become ``MODE`` and ``KICK`` commands, so a typo is a
-local error, not a round trip.
+local error, not a round trip; the server operators' (protocol 1.3) are
+:mod:`flackcli.ui.opers`'.
 
 Must not import anything but the standard library, ``flackd.codec``, ``flackcli.notices``
 and those three: never trio, never prompt_toolkit, nothing else from flackd. Nothing
@@ -30,6 +31,7 @@ from flackcli.ui.intents import (
     EDIT_UNSUPPORTED,
     ME_UNSUPPORTED,
     OPERATORS_UNSUPPORTED,
+    SERVER_OPERATORS_UNSUPPORTED,
     Action,
     ClearBuffer,
     CloseBuffer,
@@ -49,7 +51,9 @@ from flackcli.ui.intents import (
     SetLogging,
     ShowHelp,
     StartEdit,
+    UserModes,
 )
+from flackcli.ui.opers import kill, needs_server_operators, oper, umode, wallops
 from flackcli.ui.paste import (
     clean_text,
     max_text_bytes,
@@ -78,6 +82,7 @@ __all__ = [
     "EDIT_UNSUPPORTED",
     "ME_UNSUPPORTED",
     "OPERATORS_UNSUPPORTED",
+    "SERVER_OPERATORS_UNSUPPORTED",
     "SLASH_COMMANDS",
     "Action",
     "ClearBuffer",
@@ -99,6 +104,7 @@ __all__ = [
     "ShowHelp",
     "SlashCommand",
     "StartEdit",
+    "UserModes",
     "clean_text",
     "complete",
     "current_word",
@@ -181,7 +187,7 @@ def parse(
     current_buffer: str | None,
     max_line: int = DEFAULT_MAX_LINE,
     *,
-    protocol: str = "1.2",
+    protocol: str = "1.3",
 ) -> Action:
     """What to do with one submitted input in ``current_buffer``.
 
@@ -190,7 +196,8 @@ def parse(
     case, aliases included. Input with several lines is always messages, never commands.
     ``max_line`` is the server's line limit (``HELLO ... maxline=``); ``protocol`` its
     version (``HELLO ... protocol=``): with "1", ``/me``, ``/edit`` and the history of
-    private conversations are local errors; before "1.2", the operators' commands are.
+    private conversations are local errors; before "1.2", the operators' commands are;
+    before "1.3", the server operators' commands and ``/umode`` are.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
@@ -214,6 +221,8 @@ def parse(
         action = _version_1(action)
     if protocol in ("1", "1.1") and _needs_operators(action):
         return LocalError(OPERATORS_UNSUPPORTED.format(protocol=protocol))
+    if protocol in ("1", "1.1", "1.2") and needs_server_operators(action):
+        return LocalError(SERVER_OPERATORS_UNSUPPORTED.format(protocol=protocol))
     return action
 
 
@@ -568,6 +577,10 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "invite": _invite,
     "mode": _mode,
     "kick": _kick,
+    "oper": oper,
+    "kill": kill,
+    "wallops": wallops,
+    "umode": umode,
     "op": _member_mode("+", "o", "op"),
     "deop": _member_mode("-", "o", "deop"),
     "voice": _member_mode("+", "v", "voice"),

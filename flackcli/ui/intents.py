@@ -32,6 +32,10 @@ OPERATORS_UNSUPPORTED: Final = (
     "this server has no channel operators or modes (it speaks protocol {protocol}; "
     "MODE and KICK came with 1.2)"
 )
+SERVER_OPERATORS_UNSUPPORTED: Final = (
+    "this server has no server operators or user modes (it speaks protocol {protocol}; "
+    "OPER, KILL, WALLOPS and /umode came with 1.3)"
+)
 
 # ---------------------------------------------------------------------------------------
 # Actions: what the caller should do. Frozen, compared by value.
@@ -171,6 +175,13 @@ class SetLogging:
 
 
 @dataclass(frozen=True, slots=True)
+class UserModes:
+    """``/umode [+|-Bw]``: ``MODE <own nick> [changes]`` (the caller knows the nick)."""
+
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Nothing:
     """Empty input: do nothing."""
 
@@ -193,5 +204,6 @@ Action = (
     | Reply
     | MarkRead
     | SetLogging
+    | UserModes
     | Nothing
 )

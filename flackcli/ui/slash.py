@@ -53,6 +53,16 @@ SLASH_COMMANDS: Final[tuple[SlashCommand, ...]] = (
                  "exceptions), /mode +C refuses CTCP"),
     SlashCommand("kick", (), "/kick [#channel] <nick> [reason]",
                  "put someone out of this channel (operators)"),
+    SlashCommand("oper", (), "/oper <name> <password>",
+                 "become a server operator with the credentials the server's administrator "
+                 "gave you"),
+    SlashCommand("kill", (), "/kill <nick> [reason]",
+                 "end someone's session (server operators)"),
+    SlashCommand("wallops", (), "/wallops <text>",
+                 "a message to everyone with user mode +w (server operators)"),
+    SlashCommand("umode", (), "/umode [+|-Bw]",
+                 "show or change your user modes: B you are a bot, w get WALLOPS, "
+                 "-o stop being a server operator"),
     SlashCommand("op", (), "/op <nick>...", "make members channel operators (@)"),
     SlashCommand("deop", (), "/deop <nick>...", "take channel operator away"),
     SlashCommand("voice", (), "/voice <nick>...",
@@ -112,7 +122,7 @@ def help_lines(topic: str | None = None) -> list[str]:
 # Completion.
 
 _NICK_ARG_COMMANDS: Final = frozenset(
-    {"msg", "query", "kick", "op", "deop", "voice", "devoice", "ban", "unban"}
+    {"msg", "query", "kick", "kill", "op", "deop", "voice", "devoice", "ban", "unban"}
 )
 
 

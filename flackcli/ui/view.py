@@ -1,22 +1,19 @@
 """The view model of the full-screen client: what flackcli shows, as data.
 
-The view model is split by concern into pure modules, each documented with what it owns:
-``ui.cells`` (cell widths, wrapping, nick colours, cleaning text for display),
-``ui.buffers`` (buffers and lines, as data), ``ui.reading`` (unread and mention counts, the
-read marker, the bell), ``ui.render`` (rows of ``(style, text)`` fragments, the shape of
-prompt-toolkit's formatted text, and the row geometry of scrolling), ``ui.buffer_list``
-(the buffers, their order and the current one) and ``ui.model`` (lines into buffers, the
-read position, scrolling). This module composes them into :class:`View`, the one class the
-rest of flackcli uses, and re-exports the names they use from those modules.
+The view model is split by concern into pure modules (``ui.cells``: widths, wrapping,
+colours; ``ui.buffers``: buffers and lines; ``ui.reading``: unread, mentions, the read
+marker; ``ui.render``: rows of fragments and scrolling geometry; ``ui.buffer_list``;
+``ui.model``: lines into buffers, scrolling), composed here into :class:`View`, the one
+class the rest of flackcli uses, which re-exports the names they use.
 
 Owns: applying server lines (``flackd.codec.events``) and client notices
 (``flackcli.notices``) to the buffers: messages (dedupe by id), our own joins and the sync
 state of a channel until it is caught up, member lists, topics (including a topic that
 arrives before its buffer), nick changes, parts, kicks and quits, deletions (by an
-operator, with a reason), channel modes and members' roles (protocol 1.2), where the gap
-line goes, edits (``EDITED``) and the server's unread counts (``UNREAD``, protocol 1.1),
-error lines, the connection state and the retry countdown, a session the server forgot;
-and the data of the status and title bars.
+operator, with a reason), channel modes and members' roles (protocol 1.2), one's user
+modes, OPER and KILL answers and WALLOPS (1.3), where the gap line goes, edits and unread
+counts (1.1), error lines, the connection state and the retry countdown, a session the
+server forgot; and the data of the status and title bars.
 
 Must not import anything but the standard library, ``flackd.codec``, ``flackcli.notices``
 and the ``ui`` view modules above: never trio, never prompt_toolkit, nothing else from
@@ -87,7 +84,7 @@ from flackcli.ui.cells import (
 from flackcli.ui.model import BufferModel, ModelOptions
 from flackd.codec import events as ev
 from flackd.codec.modes import ModeError, parse_changes
-from flackd.codec.text import fold
+from flackd.codec.text import fold, is_channel
 
 __all__ = [
     "GAP_TEXT",
@@ -132,7 +129,7 @@ class View(BufferModel):
         self.connection = ConnectionState("connecting")
         self._retry_at: datetime | None = None
         self.last_private_from: str | None = None  # for /reply
-        self.protocol = "1.2"  # the server's (HELLO protocol=); "1" has no EDIT, ACTION, MARK
+        self.protocol = "1.3"  # the server's (HELLO protocol=); "1" has no EDIT, ACTION, MARK
         self._orphan_topics: dict[str, ev.Topic] = {}  # TOPIC before its buffer opened
 
     # -- applying events and notices --------------------------------------------------
@@ -182,8 +179,10 @@ class View(BufferModel):
             case ev.ChannelEntry(channel, count, topic):
                 shown = f"{channel} ({count})" + (f" {topic}" if topic else "")
                 self._system(self.current, shown)
-            case ev.Info(text):
+            case ev.Info(text) | ev.Ok("OPER" | "KILL", _, text):
                 self._system(self.current, text)
+            case ev.Wallops(nick, text):
+                self._system(self.current, f"-{nick}/wallops- {text}")
             case Members(channel, nicks, roles):
                 buf = self._ensure(channel, joining=True)
                 set_members(buf, [fold(n) for n in nicks], [clean(n) for n in nicks], roles)
@@ -277,9 +276,10 @@ class View(BufferModel):
 
     def _on_mode(self, channel: str, nick: str, changes: tuple[str, ...]) -> None:
         """``nick`` changed the modes (roles follow ``+o/-v``...); ``*``: /mode's answer."""
-        buf, words = self.buffer(channel), " ".join(changes)
-        if nick == "*":
-            self._system(self.current, f"modes of {buf.name if buf else channel}: {words}")
+        buf, words = self.buffer(channel) if is_channel(channel) else None, " ".join(changes)
+        if nick == "*" or not is_channel(channel):
+            said = "modes" if nick == "*" else "mode change"
+            self._system(self.current, f"{said} of {buf.name if buf else channel}: {words}")
         elif buf is not None:
             with suppress(ModeError):  # a line we cannot read is still shown as it came
                 for change in parse_changes(list(changes)):

@@ -21,6 +21,7 @@ __all__ = [
     "Invites",
     "Join",
     "Kick",
+    "Kill",
     "ListChannels",
     "Mark",
     "Mode",
@@ -28,6 +29,7 @@ __all__ = [
     "Names",
     "Nick",
     "Notice",
+    "Oper",
     "Part",
     "Pass",
     "Ping",
@@ -36,6 +38,7 @@ __all__ = [
     "Resume",
     "Topic",
     "Unread",
+    "Wallops",
 ]
 
 
@@ -115,7 +118,8 @@ class Ctcp:
 class Mode:
     """``MODE <#channel> [changes [param...]]``: show a channel's modes, list its bans
     (``MODE #c +b``), or change them (``MODE #c +o bob``, operators only). The words are
-    read by ``flackd.codec.modes.parse_changes``."""
+    read by ``flackd.codec.modes.parse_changes``. ``MODE <own nick> [changes]``: show or
+    change one's user modes (``flackd.codec.usermodes``)."""
 
     channel: str
     words: tuple[str, ...] = ()
@@ -128,6 +132,30 @@ class Kick:
     channel: str
     nick: str
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    """``OPER <name> <password>``: become a server operator (user mode ``+o``) with the
+    credentials the server's administrator configured."""
+
+    name: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """``KILL <nick> [reason]``: a server operator ends someone's session."""
+
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Wallops:
+    """``WALLOPS <text>``: a server operator's message to everyone with user mode ``+w``."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +293,9 @@ Command = (
     | Ctcp
     | Mode
     | Kick
+    | Oper
+    | Kill
+    | Wallops
     | Msg
     | Action
     | Notice

@@ -42,6 +42,7 @@ __all__ = [
     "Quit",
     "Topic",
     "UnreadCount",
+    "Wallops",
 ]
 
 #: The protocol version flackd speaks (HELLO's ``protocol=``). Version 1 lines stay valid:
@@ -312,22 +313,48 @@ class ChannelEntry:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """``MEMBER <nick> [role=op|voice]``: one body line of a NAMES block; ``role`` is the
-    member's channel role (``op``: operator, ``voice``: voiced), "" for none."""
+    """``MEMBER <nick> [role=op|voice] [bot=yes] [oper=yes]``: one body line of a NAMES
+    block; ``role`` is the member's channel role (``op``: operator, ``voice``: voiced), ""
+    for none; ``bot``: the member is a bot (user mode ``+B``); ``oper``: a server operator
+    (``+o``)."""
 
     VERB: ClassVar[str] = "MEMBER"
     nick: str
     role: str = ""
+    bot: bool = False
+    oper: bool = False
 
     def wire(self) -> Wire:
-        return ((self.nick, f"role={self.role}") if self.role else (self.nick,)), None
+        params: tuple[str, ...] = (self.nick,)
+        if self.role:
+            params += (f"role={self.role}",)
+        if self.bot:
+            params += ("bot=yes",)
+        if self.oper:
+            params += ("oper=yes",)
+        return params, None
+
+
+@dataclass(frozen=True, slots=True)
+class Wallops:
+    """``WALLOPS <nick> :text``: a server operator's message to everyone with user mode
+    ``+w`` (and back to its sender)."""
+
+    VERB: ClassVar[str] = "WALLOPS"
+    nick: str
+    text: str
+
+    def wire(self) -> Wire:
+        return (self.nick,), self.text
 
 
 @dataclass(frozen=True, slots=True)
 class ModeChanged:
     """``MODE <#channel> <nick> <changes> [param...]``: ``nick`` changed the channel's
     modes (``MODE #c alice +o bob``); with ``nick`` ``*``, the answer to a query: the
-    modes the channel has (``MODE #c * +ntk key``)."""
+    modes the channel has (``MODE #c * +ntk key``). With a nick in place of the channel,
+    a user's own modes (``MODE alice alice +B``, ``MODE alice * +Bw``): only that user
+    gets these lines."""
 
     VERB: ClassVar[str] = "MODE"
     channel: str
@@ -473,6 +500,7 @@ Event = (
     | ChannelEntry
     | Member
     | ModeChanged
+    | Wallops
     | Kicked
     | BanEntry
     | ExceptEntry

@@ -55,7 +55,12 @@ ERROR_CODES: Final[dict[str, str]] = {
     "ALREADY_IN_CHANNEL": "INVITE named someone who is in the channel already",
     "NOT_OPERATOR": "the command needs you to be an operator of the channel (MODE +o)",
     "NOT_A_MEMBER": "KICK or MODE named someone who is not in the channel",
-    "UNKNOWN_MODE": "MODE named a letter that is not a channel mode; the letter follows",
+    "UNKNOWN_MODE": "MODE named a letter that is not a mode (of a channel, or of a user); "
+    "the letter follows",
+    "USERS_DONT_MATCH": "MODE named another user: only your own user modes may be read or changed",
+    "NOT_SERVER_OPERATOR": "the command needs you to be a server operator (OPER, user mode +o)",
+    "UNKNOWN_OPER": "OPER named an operator the server does not have",
+    "BAD_PASSWORD": "OPER's password is not that operator's",
     "INVITE_ONLY": "the channel is invite only (+i): an operator must INVITE you first",
     "BAD_KEY": "the channel has a key (+k) and JOIN did not give it",
     "CHANNEL_FULL": "the channel has as many members as its limit (+l) allows",
@@ -177,6 +182,25 @@ def _parse_kick(args: str) -> c.Command:
     if len(words) < 2:
         raise usage_error("KICK")
     return c.Kick(words[0], words[1], reason)
+
+
+def _parse_oper(args: str) -> c.Command:
+    name, password = _exactly("OPER", args, 2)
+    return c.Oper(name, password)
+
+
+def _parse_kill(args: str) -> c.Command:
+    words, reason = _rest_after(args, 1)
+    if not words:
+        raise usage_error("KILL")
+    return c.Kill(words[0], reason.strip(" "))
+
+
+def _parse_wallops(args: str) -> c.Command:
+    text = args.strip(" ")
+    if not text:
+        raise usage_error("WALLOPS")
+    return c.Wallops(text)
 
 
 def _parse_create(args: str) -> c.Command:
@@ -375,15 +399,24 @@ _TABLE: Final = (
          "ask someone connected to join a channel you are in; they get NOTE INVITED "
          "(no parameters: the channels you are invited to)", False,
          1, _parse_invite),
-    Verb("MODE", "MODE <#channel> [+|-modes [params...]]", "MODE #release +o bob",
-         "show a channel's modes, list its bans (MODE #c +b; +e, +I likewise), or change "
-         "them (operators): o/v op and voice a member, i invite only, k key, l limit, "
-         "m moderated, s secret, t topic by operators, C no CTCP, b ban a nick!user@host "
-         "mask, e except it from bans, I let it past +i", False, 1,
-         _parse_mode),
+    Verb("MODE", "MODE <#channel|your nick> [+|-modes [params...]]", "MODE #release +o bob",
+         "show a channel's modes, list its bans (MODE #c +b), or change them (operators): "
+         "o/v op and voice a member, i invite only, k key, l limit, m moderated, "
+         "s secret, t topic by operators, b ban a nick!user@host mask; MODE <your nick> "
+         "[+|-Bw]: your user modes (B bot, w get WALLOPS, -o stop being a server operator)",
+         False, 1, _parse_mode),
     Verb("KICK", "KICK <#channel> <nick> [reason]", "KICK #general spammer stop that",
          "put a member out of a channel (operators); they may JOIN again unless banned",
          False, 1, _parse_kick),
+    Verb("OPER", "OPER <name> <password>", "OPER admin correct-horse-battery",
+         "become a server operator (user mode +o) with credentials the server's "
+         "administrator gave you", False, 5, _parse_oper),
+    Verb("KILL", "KILL <nick> [reason]", "KILL spammer flooding #general",
+         "end someone's session (server operators); they cannot RESUME it", False, 1,
+         _parse_kill),
+    Verb("WALLOPS", "WALLOPS <text>", "WALLOPS restarting at 18:00 UTC",
+         "a message to everyone with user mode +w, and to you (server operators)", False, 3,
+         _parse_wallops),
     Verb("MSG", "MSG <#channel|nick> <text>", "MSG #general hello everyone",
          "send a message to a channel you are in, or privately to a nick", False, 1,
          _parse_msg),
@@ -470,6 +503,12 @@ def format_command(command: c.Command) -> str:
             return " ".join(("MODE", channel, *words))
         case c.Kick(channel, nick, reason):
             return f"KICK {channel} {nick} {reason}" if reason else f"KICK {channel} {nick}"
+        case c.Oper(name, password):
+            return f"OPER {name} {password}"
+        case c.Kill(nick, reason):
+            return f"KILL {nick} {reason}" if reason else f"KILL {nick}"
+        case c.Wallops(text):
+            return f"WALLOPS {text}"
         case c.Create(channel):
             return f"CREATE {channel}"
         case c.Part(channel, reason):

@@ -29,9 +29,9 @@ __all__ = [
 #: Longest line flackd sends with the default 512-byte client lines, CRLF included.
 MAX_SERVER_LINE_BYTES: Final = 1024
 
-#: Bytes of one NAMES body line at most (``MEMBER``, a 16-character nick and
-#: ``role=voice``, CRLF included).
-MAX_MEMBER_LINE_BYTES: Final = 38
+#: Bytes of one NAMES body line at most (``MEMBER``, a 16-character nick,
+#: ``role=voice``, ``bot=yes`` and ``oper=yes``, CRLF included).
+MAX_MEMBER_LINE_BYTES: Final = 53
 
 
 def server_line_limit(max_line_bytes: int) -> int:
@@ -141,10 +141,15 @@ def parse_event(line: str) -> e.Event:
         return e.ChannelEntry(p[0], _int(p[1]), t)
     if verb == "MEMBER":
         need(1)
-        return e.Member(p[0], _flags(p[1:]).get("role", ""))
+        flags = _flags(p[1:])
+        return e.Member(p[0], flags.get("role", ""), flags.get("bot") == "yes",
+                        flags.get("oper") == "yes")  # fmt: skip
     if verb == "MODE":
         need(3)
         return e.ModeChanged(p[0], p[1], tuple(p[2:]))
+    if verb == "WALLOPS":
+        need(1)
+        return e.Wallops(p[0], t)
     if verb == "KICK":
         need(3)
         return e.Kicked(p[0], p[1], p[2], t)

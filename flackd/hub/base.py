@@ -11,7 +11,7 @@ composed into :class:`flackd.hub.Hub`. Imports only the standard library,
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Generic
 
 from flackd.codec import events as e
@@ -37,6 +37,9 @@ class HubBase(Generic[C]):
     _conns: dict[C, Session[C] | None]  # every connection, with its session once registered
     #: Where new resume tokens come from (token, hash); None: made here, at random.
     mint: Callable[[], tuple[str, str]] | None = None
+    #: The server operators the administrator configured: name -> password hash
+    #: (:mod:`flackd.hub.credentials`); set by :class:`flackd.hub.Hub`, kept by ``_reset``.
+    opers: Mapping[str, str]
 
     def _reset(self) -> None:
         self._sessions: dict[str, Session[C]] = {}  # by folded nick, connected or detached

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flackd.codec import events as e
 from flackd.codec.grammar import VERBS, ProtocolError
+from flackd.codec.usermodes import BOT_MODE, OPER_MODE
 from flackd.history import Page
 from flackd.hub.gates import role
 from flackd.hub.state import C, Channel
@@ -22,7 +23,10 @@ def topic_line(channel: Channel[C]) -> e.Topic:
 def names_block(channel: Channel[C]) -> list[e.Event]:
     members = sorted(channel.members.items())
     lines: list[e.Event] = [e.BlockStart("NAMES", (channel.name, str(len(members))))]
-    lines += [e.Member(s.nick, role(channel, s)) for _, s in members]
+    lines += [
+        e.Member(s.nick, role(channel, s), BOT_MODE in s.modes, OPER_MODE in s.modes)
+        for _, s in members
+    ]
     lines.append(e.BlockEnd("NAMES", (channel.name,)))
     return lines
 

@@ -12,7 +12,7 @@ hub's own modules: never trio, never a concrete store.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Final, assert_never
 
 from flackd import __version__
@@ -20,7 +20,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import ProtocolError, Verb
 from flackd.codec.ids import IdGenerator
-from flackd.codec.text import fold
+from flackd.codec.text import fold, is_channel
 from flackd.history import ChannelHistory, Entry
 from flackd.hub.blocks import help_block, names_block
 from flackd.hub.effects import Close, Effect, Reply
@@ -28,6 +28,7 @@ from flackd.hub.gates import visible
 from flackd.hub.journal import Journal
 from flackd.hub.messages import MessageRules
 from flackd.hub.modes import ModeRules
+from flackd.hub.opers import OperRules
 from flackd.hub.sessions import SessionRules
 from flackd.hub.state import C, Channel, Conversation, Holder, Session, hash_token
 from flackd.hub.views import Views
@@ -40,7 +41,7 @@ _WELCOME_PASSWORD: Final = (
 )
 
 
-class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
+class Hub(SessionRules[C], ModeRules[C], MessageRules[C], OperRules[C], Views[C]):
     """The in-memory chat state of one server. See :mod:`flackd.hub` for the rules."""
 
     def __init__(
@@ -50,14 +51,17 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
         *,
         snapshot: Snapshot | None = None,
         now: float | None = None,
+        opers: Mapping[str, str] | None = None,
     ) -> None:
         """A hub with no store (``snapshot`` None), or one whose state a store keeps.
 
         With a ``snapshot`` (what :meth:`flackd.store.Store.load` returned), the hub starts
         from it, with every session dropped at ``now`` unless it already was, and keeps a
-        :attr:`journal` of its changes for the server to commit.
+        :attr:`journal` of its changes for the server to commit. ``opers``: the server
+        operators, name -> password hash (:mod:`flackd.hub.credentials`).
         """
         self.limits = limits or Limits()
+        self.opers = dict(opers or {})
         self.ids = ids or IdGenerator()
         #: The server checks a password (PASS) before NICK or RESUME; only the greeting
         #: says so here: the check is the server's (:mod:`flackd.admission`).
@@ -135,6 +139,7 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
             if srow.last_channel in session.channels:
                 session.last_channel = srow.last_channel
             session.markers = dict(srow.markers)
+            session.modes = srow.modes
             self._sessions[session.key] = session
             self._tokens[session.token_hash] = session
             back = live.get(srow.sid)
@@ -227,6 +232,20 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
         except ProtocolError as err:
             return [Reply(conn, [err.reply])]
 
+    def oper_checked(self, conn: C, name: str, verdict: str, now: float) -> list[Effect[C]]:
+        """``OPER`` whose credentials were already checked (:meth:`check_oper`): how a
+        replica of a shared hub carries out an OPER from its log, which holds the verdict,
+        never a password (:mod:`flackd.replica`)."""
+        session = self._conns.get(conn)
+        if session is None:
+            if conn not in self._conns:
+                return []
+            return [Reply(conn, [self._not_registered("OPER")])]
+        try:
+            return self._oper(session, name, verdict)
+        except ProtocolError as err:
+            return [Reply(conn, [err.reply])]
+
     def disconnect(self, conn: C, reason: str, now: float) -> list[Effect[C]]:
         """The connection is gone (for any reason). Idempotent."""
         if conn not in self._conns:
@@ -303,7 +322,15 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], Views[C]):
             case c.Ctcp(target, verb, text):
                 return self._ctcp(session, target, verb, text)
             case c.Mode(name, words):
+                if not is_channel(name):
+                    return self._user_mode(session, name, words)
                 return self._mode(session, name, words, now)
+            case c.Oper(name, password):
+                return self._oper(session, name, self.check_oper(name, password))
+            case c.Kill(nick, reason):
+                return self._kill(session, nick, reason, now)
+            case c.Wallops(text):
+                return self._wallops(session, text)
             case c.Kick(name, nick, reason):
                 return self._kick(session, name, nick, reason, now)
             case c.Msg(target, text):

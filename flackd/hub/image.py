@@ -29,8 +29,8 @@ from flackd.hub.state import C, Channel, Conversation, Holder, Session, conversa
 
 __all__ = ["VERSION", "dump", "load"]
 
-#: The layout's version; :func:`load` refuses any other.
-VERSION: Final = 2
+#: The layout's version; :func:`load` refuses any other (3: sessions' user modes).
+VERSION: Final = 3
 
 Image = dict[str, Any]
 
@@ -79,6 +79,7 @@ def dump(hub: Hub[C], key_of: Callable[[C], str | None]) -> Image:
                 list(session.created),
                 list(session.conversations),
                 dict(session.markers),
+                session.modes,
             ]
         )
     channels = [
@@ -173,13 +174,14 @@ def load(hub: Hub[C], image: Image, conn_of: Callable[[str], C]) -> None:
     layout: dict[int, tuple[list[str], list[int]]] = {}
     for row in image["sessions"]:
         sid, nick, token_hash, conn_key, chans, last, detached_at, created = row[:8]
-        peers, markers = row[8:]
+        peers, markers, modes = row[8:]
         conn = None if conn_key is None else conn_of(conn_key)
         session: Session[C] = Session(sid, nick, token_hash, conn)
         session.last_channel = last
         session.detached_at = detached_at
         session.created = list(created)
         session.markers = dict(markers)
+        session.modes = modes
         by_sid[sid] = session
         hub._sessions[session.key] = session
         hub._tokens[token_hash] = session

@@ -148,6 +148,7 @@ def _session_row(session: Session[C]) -> SessionRow:
         session.last_channel,
         session.detached_at,
         tuple(session.markers.items()),
+        session.modes,
     )
 
 

@@ -44,6 +44,9 @@ class Session(Generic[C]):
     #: True once the session has ended (QUIT, expiry): it lives on only as the other side
     #: of conversations the other session still has.
     ended: bool = False
+    #: User modes (of ``flackd.codec.usermodes.USER_MODES``, in that order): ``o`` a
+    #: server operator, ``w`` gets WALLOPS, ``B`` a bot. Stored; kept by RESUME.
+    modes: str = ""
     #: An away message (IRC's AWAY) while set; volatile: not stored, cleared on disconnect.
     away: str | None = None
     #: (username, realname) an IRC client gave in USER; volatile like ``away``.

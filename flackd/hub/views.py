@@ -95,7 +95,13 @@ class Views(HubBase[C]):
         names = [ch.name for ch in session.channels.values()]
         username, realname = session.identity or (session.nick, session.nick)
         return UserView(
-            session.nick, session.conn is not None, names, session.away, username, realname
+            session.nick,
+            session.conn is not None,
+            names,
+            session.away,
+            username,
+            realname,
+            session.modes,
         )
 
     def whowas(self, nick: str, count: int) -> list[tuple[str, str, str]]:

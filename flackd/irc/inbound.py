@@ -30,6 +30,7 @@ from flackd.irc.labels import LabelCapture
 from flackd.irc.markers import markread, markread_line
 from flackd.irc.modes import kick, mode
 from flackd.irc.numerics import ChannelState, word
+from flackd.irc.opers import info, kill, oper, user_mode, wallops
 from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.presence import REALLEN, Announce, Monitors, away, monitor, setname
 from flackd.irc.queries import QUERIES
@@ -366,7 +367,8 @@ class IrcClient:
         yield _run("INVITE", c.Invite(params[0], params[1]))
 
     def _mode(self, params: Sequence[str]) -> Iterator[Action]:
-        for step in mode(self, params):
+        steps = user_mode(self, params) if params and params[0][:1] != "#" else mode(self, params)
+        for step in steps:
             yield step if isinstance(step, bytes) else _run("MODE", step)
 
     def _markread(self, params: Sequence[str]) -> Iterator[Action]:
@@ -552,9 +554,27 @@ def _ref(text: str) -> Ref | None:
 
 
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
+
+
+def _through_hub(
+    verb: str, handler: Callable[[IrcClient, Sequence[str]], Iterator[bytes | c.Command]]
+) -> _Handler:
+    """A handler whose commands are Flack's ``verb``, run through the hub."""
+
+    def run(client: IrcClient, params: Sequence[str]) -> Iterator[Action]:
+        for step in handler(client, params):
+            yield step if isinstance(step, bytes) else _run(verb, step)
+
+    return run
+
+
 _HANDLERS: Final[dict[str, _Handler]] = {
     **QUERIES,
     **INFO_QUERIES,
+    "INFO": info,
+    "KILL": _through_hub("KILL", kill),
+    "OPER": _through_hub("OPER", oper),
+    "WALLOPS": _through_hub("WALLOPS", wallops),
     "AWAY": away,
     "MONITOR": monitor,
     "SETNAME": setname,

@@ -1,7 +1,7 @@
 """IRC channel modes and operators: MODE and KICK in, the hub's answers out.
 
-Owns: ``MODE`` (a channel's: shown, its bans and exceptions listed, changed, each through
-Flack's MODE command; a user's own: ``+i`` only, answered here) and ``KICK`` (Flack's KICK,
+Owns: ``MODE`` of a channel (shown, its bans and exceptions listed, changed, each through
+Flack's MODE command; a user's own modes are :mod:`flackd.irc.opers`') and ``KICK`` (Flack's KICK,
 one per nick, at most ``KICK_TARGETS``) as the translator's handlers, and the lines of the
 hub's mode events for one client: a query's ``MODE #c *`` as ``324`` and ``329``, a change
 as ``:nick MODE #c +o bob``, a ``BAN`` as ``367`` (``368`` ends the list), an ``EXCEPT``
@@ -38,25 +38,12 @@ _BLOCK_OF: Final = {e.BanEntry: "BANS", e.ExceptEntry: "EXCEPTS", e.InvexEntry: 
 
 def mode(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Mode]:
     """``MODE #channel [changes [params...]]``: Flack's MODE, whose answers the renderer
-    shows (324 and 329, 367 and 368, a ``MODE`` line, or a numeric). ``MODE <nick>``: the
-    client's own user modes, ``+i`` (every Flack user is invisible); nothing else
-    changes, and nobody else's may be read."""
-    out = client.out
+    shows (324 and 329, 367 and 368, a ``MODE`` line, or a numeric). (``MODE <nick>``, a
+    user's own modes, is :func:`flackd.irc.opers.user_mode`.)"""
     if not params:
-        yield out.numeric("461", "MODE", "Not enough parameters")
+        yield client.out.numeric("461", "MODE", "Not enough parameters")
         return
-    target = params[0]
-    if target.startswith("#"):
-        yield c.Mode(target, tuple(params[1:]))
-        return
-    if target.lower() != client.nick.lower():
-        yield out.numeric("502", "Can't change mode for other users")
-    elif len(params) == 1:
-        yield out.numeric("221", "+i")
-    elif all(ch in "+-i" for ch in params[1]):
-        yield b""  # +i is what every Flack user is already: nothing changes
-    else:
-        yield out.numeric("501", "Unknown MODE flag")
+    yield c.Mode(params[0], tuple(params[1:]))
 
 
 def kick(client: IrcClient, params: Sequence[str]) -> Iterator[bytes | c.Kick]:

@@ -27,6 +27,7 @@ from flackd.codec.modes import (
     hostmask,
 )
 from flackd.codec.text import CHANNEL_MAX_CHARS, NICK_MAX_CHARS, neutralise
+from flackd.codec.usermodes import BOT_MODE, OPER_MODE
 from flackd.irc.wire import format_message
 from flackd.limits import Limits
 from flackd.views import UserView
@@ -46,6 +47,7 @@ __all__ = [
     "prefix",
     "status",
     "unix_time",
+    "user_flags",
     "word",
 ]
 
@@ -69,6 +71,9 @@ _PREFIXES: Final = (("o", "@"), ("v", "+"))
 CHANNEL_MODES: Final = "CIbeiklmnostv"
 #: Most nicks one IRC KICK names (ISUPPORT ``TARGMAX=KICK:4``): one Flack KICK each.
 KICK_TARGETS: Final = 4
+
+#: The user modes 004 lists: Flack's (flackd.codec.usermodes) and i, which everyone has.
+USER_MODES_004: Final = "Biow"
 
 #: Names per 353 line at most (its bytes stay far under 512 with 16-character nicks).
 NAMES_PER_LINE: Final = 20
@@ -99,6 +104,10 @@ _NUMERIC_ERRORS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("UNKNOWN_TOKEN", "*"): ("464", "Password incorrect"),
     ("PASSWORD_REQUIRED", "*"): ("464", "Password required"),
     ("LINE_TOO_LONG", "*"): ("417", "Input line was too long"),
+    ("NOT_SERVER_OPERATOR", "*"): ("481", "Permission Denied- You're not an IRC operator"),
+    ("UNKNOWN_OPER", "*"): ("491", "No O-lines for your host"),
+    ("BAD_PASSWORD", "*"): ("464", "Password incorrect"),
+    ("USERS_DONT_MATCH", "*"): ("502", "Can't change mode for other users"),
 }
 #: Flack errors of the commands behind IRCv3's (REDACT) as standard replies:
 #: (Flack code, Flack command) -> (IRC command, FAIL code).
@@ -180,7 +189,9 @@ class Numerics:
             self.numeric("001", f"Welcome to the Flack IRC network, {self.nick}"),
             self.numeric("002", f"Your host is {self.server}, running version {self.version}"),
             self.numeric("003", "This server speaks Flack and IRC into one chat"),
-            self.numeric("004", self.server, self.version, "i", CHANNEL_MODES, "Ibeklov"),
+            self.numeric(
+                "004", self.server, self.version, USER_MODES_004, CHANNEL_MODES, "Ibeklov"
+            ),
         ]
         for start in range(0, len(isupport), 12):
             chunk = isupport[start : start + 12]
@@ -216,7 +227,7 @@ class Numerics:
         """One 352 line: H or G (away) and the member's status prefixes in ``channel``
         (its member ``modes``), the USER fields of an IRC user (a Flack user's nick
         stands in for them), and the one host Flack shows."""
-        flag = ("G" if user.away else "H") + status(modes, self.caps)
+        flag = ("G" if user.away else "H") + user_flags(user.modes) + status(modes, self.caps)
         return self.numeric(
             "352",
             channel,
@@ -245,7 +256,7 @@ class Numerics:
             "h": USER_HOST,
             "s": self.server,
             "n": user.nick,
-            "f": ("G" if user.away else "H") + status(modes, self.caps),
+            "f": ("G" if user.away else "H") + user_flags(user.modes) + status(modes, self.caps),
             "d": "0",
             "l": "0",
             "a": "0",
@@ -303,7 +314,7 @@ class Numerics:
             code, text = known
             if code == "451":
                 return format_message(code, ("*", text), source=self.server)
-            if code in ("417", "464"):
+            if code in ("417", "464", "481", "491", "502"):
                 return self.numeric(code, text)
             if code in ("443", "441", "478"):  # <nick|channel> <channel|letter>
                 return self.numeric(code, *error.params[:2], text)
@@ -346,6 +357,7 @@ def irc_isupport(limits: Limits, network: str) -> list[str]:
         f"MONITOR={limits.irc_monitor}",
         "MSGREFTYPES=msgid,timestamp",
         "ELIST=CMNTU",  # LIST's conditions: flackd.irc.elist
+        f"BOT={BOT_MODE}",
     ]
 
 
@@ -359,6 +371,12 @@ def word(text: str) -> str:
 def error_line(text: str) -> bytes:
     """``ERROR :<text>``: an IRC connection's last line (a refusal at the door, a close)."""
     return format_message("ERROR", (f"Closing link: {neutralise(text)}",))
+
+
+def user_flags(modes: str) -> str:
+    """What WHO's flags say of a user's modes after H or G: ``*`` a server operator,
+    ``B`` a bot (IRCv3 bot mode)."""
+    return ("*" if OPER_MODE in modes else "") + (BOT_MODE if BOT_MODE in modes else "")
 
 
 def status(modes: str, caps: set[str]) -> str:

@@ -9,7 +9,8 @@ never the hub.
 Rules:
 
 1. A client gets tags only for capabilities it negotiated (``server-time``: the stored
-   time; ``message-tags``: ``msgid``, the Flack id).
+   time; ``message-tags``: ``msgid``, the Flack id, and ``bot`` on the messages of a
+   user who is a bot now, user mode ``+B``).
 2. Without ``echo-message`` a client does not get its own messages back (IRC clients show
    what they sent themselves); with it, the echo carries the stored id and time.
 3. Text from Flack passes :func:`~flackd.codec.text.neutralise`, as on Flack's port: no
@@ -29,6 +30,7 @@ from typing import Final
 
 from flackd.codec import events as e
 from flackd.codec.text import neutralise
+from flackd.codec.usermodes import BOT_MODE
 from flackd.irc.ctcp import ctcp_line
 from flackd.irc.markers import CAPABILITY as MARKER_CAP
 from flackd.irc.markers import markread_line
@@ -41,6 +43,7 @@ from flackd.irc.numerics import (
     prefix,
     unix_time,
 )
+from flackd.irc.opers import user_mode_line, wallops_line
 from flackd.irc.presence import AwayChanged, Monitored, NickPresence, RealnameChanged
 from flackd.irc.wire import ctcp, format_message, server_time
 from flackd.views import UserView
@@ -213,6 +216,8 @@ class Renderer(Numerics):
             )
         if kind is e.ModeChanged:
             assert isinstance(event, e.ModeChanged)
+            if event.channel[:1] != "#":
+                return user_mode_line(self, event)
             return mode_line(self, event, None)
         if kind is e.Kicked:
             assert isinstance(event, e.Kicked)
@@ -236,6 +241,8 @@ class Renderer(Numerics):
                     out.append(self._join(joined, self.nick))
                 elif event.command == "INVITE":
                     out.append(self.numeric("341", *event.params[:2]))
+                elif event.command == "OPER":
+                    out.append(self.numeric("381", "You are now an IRC operator"))
                 # MARK has no IRC form.
             elif kind is e.Topic:
                 assert isinstance(event, e.Topic)
@@ -254,6 +261,9 @@ class Renderer(Numerics):
                 out.append(mask_line(self, self._bans, event))
             elif kind is e.ModeChanged:  # MODE #c: the answer to the query
                 assert isinstance(event, e.ModeChanged)
+                if event.channel[:1] != "#":  # a user's own modes
+                    out.append(user_mode_line(self, event))
+                    continue
                 state = self.channels(event.channel)
                 out.append(mode_line(self, event, state[1] if state is not None else None))
             elif kind is e.Message:
@@ -310,6 +320,8 @@ class Renderer(Numerics):
             return self.server_notice(event.text)
         if isinstance(event, e.Ctcp):
             return ctcp_line(event, self.nick, self.caps)
+        if isinstance(event, e.Wallops):
+            return wallops_line(event)
         if isinstance(event, e.Note):
             if event.code == "INVITED" and len(event.params) == 2:
                 channel, inviter = event.params
@@ -405,11 +417,16 @@ class Renderer(Numerics):
             text = f"[{_clock(message.time)}] {text}"
         if message.action:
             text = ctcp("ACTION", text)
+        tags = self._tags(message.time, message.id)
+        if tags is not None and "message-tags" in self.caps:
+            author = self.users(message.author)  # IRCv3 bot mode: the author is +B now
+            if author is not None and BOT_MODE in author.modes:
+                tags["bot"] = ""
         line = format_message(
             "NOTICE" if message.notice and not message.action else "PRIVMSG",
             (message.target, text or " "),
             source=prefix(message.author),
-            tags=self._tags(message.time, message.id),
+            tags=tags,
         )
         if (
             live

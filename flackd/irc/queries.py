@@ -1,5 +1,5 @@
 """IRC queries flackd answers itself: NAMES, WHO, WHOIS, WHOWAS, ISON, USERHOST and the
-server's own (LUSERS, MOTD, VERSION, TIME), and OPER, which Flack has no concept for.
+server's own (LUSERS, MOTD, VERSION, TIME).
 
 Owns: those replies, built from the read-only :class:`~flackd.irc.inbound.Directory` of
 the hub and the client's own state; they change nothing in the hub, so they need no hub
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
 from flackd.irc.numerics import USER_HOST, status
+from flackd.irc.opers import whois_lines
 from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def whois(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
             shown.append(status(state[2].get(name, ""), out.caps) + channel)
     if shown:
         lines.append(out.numeric("319", name, " ".join(shown)))
+    lines += whois_lines(out, name, user.modes)
     if not connected:
         lines.append(out.numeric("301", name, "connection dropped; may come back"))
     elif away_text:
@@ -194,16 +196,11 @@ def server_time(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     yield client.out.numeric("391", client.out.server, now)
 
 
-def oper(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
-    yield client.out.numeric("491", "Flack has no IRC operators")
-
-
 QUERIES: Final[dict[str, Callable[[IrcClient, Sequence[str]], Iterator[bytes]]]] = {
     "ISON": ison,
     "LUSERS": lusers,
     "MOTD": motd,
     "NAMES": names,
-    "OPER": oper,
     "TIME": server_time,
     "USERHOST": userhost,
     "VERSION": version,

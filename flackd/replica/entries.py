@@ -50,8 +50,9 @@ BYE: Final = "b"
 
 #: Beyond what changes stored state (:func:`flackd.committer.writes`): what changes the
 #: shared state a store does not keep (QUIT ends a session) or reaches users on other
-#: nodes without changing state (a CTCP query is relayed, not kept).
-BEYOND_WRITES: Final = (c.Quit, c.Ctcp)
+#: nodes without changing state (a CTCP query is relayed, not kept; WALLOPS reaches every
+#: node's connections).
+BEYOND_WRITES: Final = (c.Quit, c.Ctcp, c.Wallops)
 NAMING: Final = (c.Nick, c.Resume, c.Quit)
 REGISTERING: Final = (c.Nick, c.Resume)
 COMMANDS: Final = {name: getattr(c, name) for name in c.__all__ if name != "Command"}

@@ -146,6 +146,10 @@ class Replica(ReplicaTasks):
                 token = secrets.token_urlsafe(16)
                 extra = [hash_token(command.token), hash_token(token)]
                 command = c.Resume("")  # the log holds hashes, never a token
+            elif type(command) is c.Oper:
+                # Checked here; the log holds the verdict, never the password.
+                extra = self.hub.check_oper(command.name, command.password)
+                command = c.Oper(command.name, "")
             body = [local.n, verb.name, encode_command(command), extra]
             local.appended = True
             self._send(Append(CMD, conn, local.key, body, verb.name, token))
@@ -335,10 +339,13 @@ class Replica(ReplicaTasks):
         command = decode_command(data)
         naming = isinstance(command, NAMING)
         before = hub.nick_of(conn) if naming else None
+        victim = hub.user_info(command.nick) if type(command) is c.Kill else None
         token = item.token if item is not None else ""
         if type(command) is c.Resume:
             hub.mint = lambda: (token, extra[1])
             effects = hub.resume_hashed(conn, extra[0], now)
+        elif type(command) is c.Oper:
+            effects = hub.oper_checked(conn, command.name, str(extra), now)
         else:
             if type(command) is c.Nick:
                 hub.mint = lambda: (token, extra)
@@ -351,6 +358,8 @@ class Replica(ReplicaTasks):
             self._drain(conn, local)
         else:
             self._out(effects)
+        if victim is not None and victim.connected and hub.user_info(victim.nick) is None:
+            self._presence(victim.nick, False)  # a session a KILL ended is offline
         if naming:
             after = hub.nick_of(conn)
             if local is not None and before is None and after is not None:

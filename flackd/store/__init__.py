@@ -86,6 +86,8 @@ class SessionRow:
     #: Read markers: (holder key, sequence number read up to), a holder key being a folded
     #: channel name or a conversation's key.
     markers: tuple[tuple[str, int], ...] = ()
+    #: User modes (``flackd.codec.usermodes``): ``o`` server operator, ``w``, ``B`` bot.
+    modes: str = ""
 
 
 @dataclass(frozen=True, slots=True)

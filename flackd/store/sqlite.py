@@ -116,6 +116,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE channels ADD COLUMN modes TEXT NOT NULL DEFAULT '';
     ALTER TABLE messages ADD COLUMN notice INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: user modes (protocol 1.3): the letters a session has (o server operator, w,
+    # B bot); '' for none, as every session from version 3 had.
+    """
+    ALTER TABLE sessions ADD COLUMN modes TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -237,10 +242,13 @@ class SqliteStore:
                 last_channel,
                 detached_at,
                 _markers(markers),
+                modes,
             )
-            for sid, nick, token_hash, chans, last_channel, detached_at, markers in db.execute(
-                "SELECT sid, nick, token_hash, channels, last_channel, detached_at, markers "
-                "FROM sessions ORDER BY sid"
+            for sid, nick, token_hash, chans, last_channel, detached_at, markers, modes in (
+                db.execute(
+                    "SELECT sid, nick, token_hash, channels, last_channel, detached_at, "
+                    "markers, modes FROM sessions ORDER BY sid"
+                )
             )
         ]
         return Snapshot(
@@ -550,8 +558,8 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
     if ch.sessions:
         db.executemany(
             "INSERT OR REPLACE INTO sessions "
-            "(sid, nick, token_hash, channels, last_channel, detached_at, markers) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "(sid, nick, token_hash, channels, last_channel, detached_at, markers, modes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     s.sid,
@@ -561,6 +569,7 @@ def _write(db: sqlite3.Connection, ch: Changes) -> None:
                     s.last_channel,
                     s.detached_at,
                     _SEP.join(f"{key}={seq}" for key, seq in s.markers),
+                    s.modes,
                 )
                 for s in ch.sessions
             ],

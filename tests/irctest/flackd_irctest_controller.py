@@ -8,7 +8,9 @@ Owns: how irctest starts flackd for one test (the command line: 127.0.0.1, the s
 second one for Flack's own, flood and per-address limits off for loopback; under
 libfaketime when a test asks for a fast clock) and what irctest may expect of flackd (the
 IRCv3 capabilities ``CAP LS`` offers, the optional behaviours it has, the ISUPPORT tokens of
-its 005). A server password is given as ``--password-file``. Refuses, as skips, what
+its 005) and the server operator irctest OPERs as (``operuser``, ``operpassword``: given to
+flackd as ``--oper`` with its scrypt hash, never the password). A server password is given
+as ``--password-file``. Refuses, as skips, what
 flackd does not have: TLS, services, websockets, and a fast clock without libfaketime. Imports
 only the standard library and irctest.
 
@@ -21,6 +23,8 @@ goes to flackd.log in the test's temporary directory, and its end into ProcessSt
 from __future__ import annotations
 
 import atexit
+import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -40,6 +44,22 @@ from irctest.specifications import Capabilities, OptionalBehaviors
 
 #: The server name irctest's tests expect (004, the source of numerics).
 SERVER_NAME = "My.Little.Server"
+
+#: The server operator irctest's tests OPER as (every server's controller configures it).
+OPER_NAME, OPER_PASSWORD = "operuser", "operpassword"
+
+
+def oper_hash(password: str, salt: bytes = b"irctest-flackd16") -> str:
+    """``password`` as ``flackd hash-password`` would print it (flackd.hub.credentials:
+    ``scrypt$n$r$p$salt$key``, base64), made here with hashlib alone."""
+    n, r, p = 1 << 14, 8, 1
+    key = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(key).decode()}"
+
+
+#: ``--oper`` for flackd: computed once per worker.
+OPER_ENTRY = f"{OPER_NAME}:{oper_hash(OPER_PASSWORD)}"
 
 
 #: Every flackd this worker started. irctest stops a test's server in tearDown, which
@@ -132,6 +152,7 @@ class FlackdController(BaseServerController, DirectoryBasedController):
         "UTF8ONLY": None,
         "WHOX": None,
         "MONITOR": patma.StrRe("[0-9]+"),
+        "BOT": "B",
     }
 
     def registerUser(self, case, username, password=None):
@@ -202,6 +223,8 @@ class FlackdController(BaseServerController, DirectoryBasedController):
                     "1000",
                     "--trusted-loopback",
                     *extra,
+                    "--oper",
+                    OPER_ENTRY,
                 ],
                 env=env,
                 cwd=self.directory,

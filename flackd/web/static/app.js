@@ -99,6 +99,10 @@ function run(action) {
     }
     case 'mode': return client.command('MODE', [action.channel, ...action.words], null, {});
     case 'kick': return client.command('KICK', [action.channel, action.nick], action.reason || null, {});
+    case 'oper': return client.command('OPER', [action.name, action.password], null, {});
+    case 'kill': return client.command('KILL', [action.nick], action.reason || null, {});
+    case 'wallops': return client.command('WALLOPS', [], action.text);
+    case 'umode': return client.command('MODE', [state.me, ...action.words], null, {});
     case 'edit': {
       const item = action.id ? conv?.message(action.id) : conv.lastOwn(state.me);
       if (!item || item.deleted) {

@@ -19,6 +19,10 @@ export const COMMANDS = [
   ['invite', [], '/invite [<nick> [#channel]]', 'ask someone to join this channel (or #channel); alone: the channels you are invited to'],
   ['mode', [], '/mode [#channel] [+|-modes [params]]', "show the channel's modes, or change them (operators): /mode +m, /mode +o bob, /mode +b lists bans (+e ban exceptions, +I invite exceptions), /mode +C refuses CTCP"],
   ['kick', [], '/kick [#channel] <nick> [reason]', 'put someone out of this channel (operators)'],
+  ['oper', [], '/oper <name> <password>', "become a server operator with the credentials the server's administrator gave you"],
+  ['kill', [], '/kill <nick> [reason]', "end someone's session (server operators)"],
+  ['wallops', [], '/wallops <text>', 'a message to everyone with user mode +w (server operators)'],
+  ['umode', [], '/umode [+|-Bw]', 'show or change your user modes: B you are a bot, w get WALLOPS, -o stop being a server operator'],
   ['op', [], '/op <nick>...', 'make members channel operators (@)'],
   ['deop', [], '/deop <nick>...', 'take channel operator away'],
   ['voice', [], '/voice <nick>...', 'let members write in a moderated (+m) channel (+)'],
@@ -218,6 +222,24 @@ const HANDLERS = {
     if (!nick) return usage('kick');
     if (!isValidNick(nick)) return badNick(nick);
     return { type: 'kick', channel, nick, reason: sp < 0 ? '' : rest.slice(sp + 1).trim() };
+  },
+  oper(args) {
+    const w = words(args);
+    return w.length === 2 ? { type: 'oper', name: w[0], password: w[1] } : usage('oper', 'the password is one word');
+  },
+  kill(args) {
+    const sp = args.indexOf(' ');
+    const nick = sp < 0 ? args : args.slice(0, sp);
+    if (!nick) return usage('kill');
+    if (!isValidNick(nick)) return badNick(nick);
+    return { type: 'kill', nick, reason: sp < 0 ? '' : args.slice(sp + 1).trim() };
+  },
+  wallops: (args) => (args.trim() ? { type: 'wallops', text: args.trim() } : usage('wallops')),
+  umode(args) {
+    const w = words(args);
+    const bad = w.find((x) => !/^[+-][+\-Bow]*$/.test(x));
+    if (bad) return usage('umode', `${bad} is not a change of user modes (B, w, -o)`);
+    return { type: 'umode', words: w };
   },
   op: memberMode('+', 'o', 'op'),
   deop: memberMode('-', 'o', 'deop'),

@@ -122,8 +122,12 @@ export function parseLine(line) {
       return { kind: 'block', block: 'UNREAD', target: null, count: toInt(p[0]) };
     case 'CHANNEL':
       return { kind: 'channel', channel: p[0] ?? '', members: toInt(p[1]), topic: text ?? '' };
-    case 'MEMBER':
-      return { kind: 'member', nick: p[0] ?? '', role: keyValues(p.slice(1)).role ?? '' };
+    case 'MEMBER': {
+      const kv = keyValues(p.slice(1));
+      return { kind: 'member', nick: p[0] ?? '', role: kv.role ?? '', bot: kv.bot === 'yes', oper: kv.oper === 'yes' };
+    }
+    case 'WALLOPS':
+      return { kind: 'wallops', nick: p[0] ?? '', text: text ?? '' };
     case 'BAN':
     case 'EXCEPT':
     case 'INVEX':

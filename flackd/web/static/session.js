@@ -193,6 +193,7 @@ export class Session {
       case 'mode': return this.onMode(msg);
       case 'kick': return this.onKick(msg);
       case 'ctcp': return this.onCtcp(msg);
+      case 'wallops': return this.ui.notice(`${msg.nick} (wallops): ${msg.text}`);
       case 'ping': this.send('PONG', msg.token ? [msg.token] : []); return undefined;
       case 'bye': this.bye = msg; return undefined;
       case 'note': return this.onNote(msg);

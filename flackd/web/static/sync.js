@@ -33,6 +33,12 @@ export class Sync extends Session {
       this.ui.notice(`${first} was invited to ${msg.params[1] ?? ''}.`);
       return;
     }
+    if (msg.command === 'OPER' || msg.command === 'KILL') {
+      // OPER: you are a server operator now; KILL: the session you killed has ended.
+      this.take(msg.command);
+      if (msg.text) this.ui.notice(msg.text);
+      return;
+    }
     if (msg.command === 'MODE' || msg.command === 'KICK') {
       // OK MODE: a change list that changed nothing (a kick is answered by its KICK line).
       this.take(msg.command);
@@ -327,6 +333,11 @@ export class Sync extends Session {
     const state = this.state;
     const conv = state.get(msg.channel);
     const words = msg.changes.join(' ');
+    if (!isChannel(msg.channel)) { // your own user modes (protocol 1.3): shown, or changed
+      this.take('MODE');
+      this.ui.notice(`Your user modes${msg.nick === '*' ? '' : ' changed'}: ${words}`);
+      return;
+    }
     if (msg.nick === '*') {
       this.take('MODE');
       this.ui.notice(`Modes of ${conv?.name ?? msg.channel}: ${words}`);
