@@ -148,7 +148,7 @@ FLACKD_FLAGS = {
     "--trusted-loopback": ("", "off: 16 connections and 30 new a minute per address"),
     "--max-connections": ("12000", "4096"),
     "--max-unregistered": ("12000", "512"),
-    "--sendq-bytes": ("524288", "262144"),
+    "--sendq-bytes": ("786432", "262144"),
 }
 # --sendq-bytes is raised only because flackd refuses a send queue smaller than its largest
 # reply, which grows with --max-connections (a NAMES block of every connection); no run
