@@ -20,15 +20,14 @@ masks given (any, if none is given), none of the ``!`` masks, and every count an
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from flackd.codec.modes import mask_matches
 from flackd.codec.text import neutralise
 from flackd.irc.numerics import Numerics, unix_time
-from flackd.irc.wire import irc_casefold
 from flackd.views import ChannelListing
 
 __all__ = ["MAX_CONDITIONS", "ListQuery", "list_lines", "parse_query"]
@@ -38,7 +37,7 @@ MAX_CONDITIONS: Final = 20
 
 @dataclass(slots=True)
 class ListQuery:
-    """LIST's conditions: masks (folded), masks excluded, and (what, op, number) bounds:
+    """LIST's conditions: masks, masks excluded, and (what, op, number) bounds:
     ``U`` users, ``C`` minutes since made, ``T`` minutes since the topic was set."""
 
     masks: list[str] = field(default_factory=list)
@@ -46,10 +45,10 @@ class ListQuery:
     bounds: list[tuple[str, str, int]] = field(default_factory=list)
 
     def matches(self, channel: ChannelListing, now: float) -> bool:
-        name = irc_casefold(channel.name)
-        if self.masks and not any(fnmatch.fnmatchcase(name, m) for m in self.masks):
+        name = channel.name
+        if self.masks and not any(mask_matches(m, name) for m in self.masks):
             return False
-        if any(fnmatch.fnmatchcase(name, m) for m in self.excluded):
+        if any(mask_matches(m, name) for m in self.excluded):
             return False
         for what, op, number in self.bounds:
             if what == "U":
@@ -66,8 +65,8 @@ class ListQuery:
 
 
 def parse_query(text: str) -> ListQuery:
-    """LIST's first parameter as conditions (a term that is no count or time is a mask;
-    ``[`` is no mask character: ``fnmatch``'s sets are escaped)."""
+    """LIST's first parameter as conditions (a term that is no count or time is a mask,
+    matched as a ban mask is: :func:`flackd.codec.modes.mask_matches`)."""
     query = ListQuery()
     for term in [t for t in text.split(",") if t][:MAX_CONDITIONS]:
         head = term[:2] if term[:1] in "CT" else term[:1]
@@ -76,14 +75,10 @@ def parse_query(text: str) -> ListQuery:
             what = head[0] if len(head) == 2 else "U"
             query.bounds.append((what, head[-1], int(number)))
         elif term.startswith("!"):
-            query.excluded.append(_mask(term[1:]))
+            query.excluded.append(term[1:])
         else:
-            query.masks.append(_mask(term))
+            query.masks.append(term)
     return query
-
-
-def _mask(text: str) -> str:
-    return irc_casefold(text).replace("[", "[[]")
 
 
 def list_lines(

@@ -4,17 +4,16 @@ Owns: one short help text per IRC command the front end answers (:data:`HELP_TEX
 IRC's syntax, not Flack's: a Flack client's ``HELP`` is answered by the hub from Flack's
 verb table, :mod:`flackd.hub.blocks`), the 704/705/706 and 524 replies built from them,
 and ``LINKS`` (364/365: the one server; a cluster of flackd nodes presents itself as one
-server, as its users share one chat). Imports only the standard library and
-``flackd.irc``: never trio, never the hub.
+server, as its users share one chat). Imports only the standard library,
+``flackd.codec.modes`` (mask matching) and ``flackd.irc``: never trio, never the hub.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
-from flackd.irc.wire import irc_casefold
+from flackd.codec.modes import mask_matches
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
@@ -120,7 +119,7 @@ def links(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     out = client.out
     mask = params[-1] if params else "*"
     lines = []
-    if fnmatch.fnmatchcase(irc_casefold(out.server), irc_casefold(mask)):
+    if mask_matches(mask, out.server):
         lines.append(out.numeric("364", out.server, out.server, f"0 {out.info}"))
     lines.append(out.numeric("365", mask, "End of /LINKS list"))
     yield b"".join(lines)

@@ -12,13 +12,13 @@ Imports only the standard library, ``flackd`` (its version), ``flackd.codec`` an
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
 from flackd.codec import commands as c
 from flackd.codec import events as e
+from flackd.codec.modes import mask_matches
 from flackd.codec.text import neutralise
 from flackd.codec.usermodes import BOT_MODE, OPER_MODE, USER_MODES
 from flackd.irc.numerics import Numerics, prefix
@@ -96,7 +96,7 @@ def info(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
     target = params[0] if params and params[0] else None
     if (
         target is not None
-        and not fnmatch.fnmatchcase(out.server.lower(), target.lower())
+        and not mask_matches(target, out.server)
         and client.directory.user_info(target) is None
     ):
         yield out.numeric("402", target, "No such server")

@@ -3,21 +3,20 @@ server's own (LUSERS, MOTD, VERSION, TIME).
 
 Owns: those replies, built from the read-only :class:`~flackd.irc.inbound.Directory` of
 the hub and the client's own state; they change nothing in the hub, so they need no hub
-command. Imports only the standard library, ``flackd`` (its version) and
-``flackd.irc``: never trio, never the hub.
+command. Imports only the standard library, ``flackd`` (its version),
+``flackd.codec.modes`` (mask matching) and ``flackd.irc``: never trio, never the hub.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from flackd import __version__
+from flackd.codec.modes import mask_matches
 from flackd.irc.numerics import USER_HOST, status
 from flackd.irc.opers import whois_lines
-from flackd.irc.wire import irc_casefold
 
 if TYPE_CHECKING:
     from flackd.irc.inbound import IrcClient
@@ -84,10 +83,9 @@ def who(client: IrcClient, params: Sequence[str]) -> Iterator[bytes]:
         if user is not None and user.connected:
             lines.append(line("*", user))
         elif any(ch in mask for ch in "*?"):
-            pattern = irc_casefold(mask)
             for nick in sorted(_neighbours(client)):
                 match = directory.user_info(nick)
-                if match is not None and fnmatch.fnmatchcase(irc_casefold(nick), pattern):
+                if match is not None and mask_matches(mask, nick):
                     lines.append(line("*", match))
     lines.append(out.numeric("315", mask, "End of /WHO list"))
     yield b"".join(lines)
