@@ -147,16 +147,7 @@ class LineReader:
             conn.awaiting_pong = None
             conn.answers_pings = True
             return False
-        if (
-            self.password is not None
-            and not conn.password_given
-            and (type(command) is commands.Nick or type(command) is commands.Resume)
-            and not self.hub.is_registered(conn)
-        ):
-            self._tell(conn, _password_required(verb.name))
-            return True
-        if type(command) is commands.Pass:
-            self._pass(conn, command.password)
+        if verb.before_registration and self._at_the_door(conn, verb, command):
             return True
         # One set lookup for MSG. A replica tells presence as it runs the log.
         naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
@@ -178,6 +169,23 @@ class LineReader:
         elif victim is not None and victim.connected and self.hub.user_info(victim.nick) is None:
             self.tell_presence(victim.nick, online=False)
         return True
+
+    def _at_the_door(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
+        """The server's password, for the verbs a connection may send before it has
+        registered: PASS is answered here, and NICK or RESUME without the password is
+        refused here. True if the command was dealt with (the hub never sees it)."""
+        if type(command) is commands.Pass:
+            self._pass(conn, command.password)
+            return True
+        if (
+            self.password is not None
+            and not conn.password_given
+            and type(command) in (commands.Nick, commands.Resume)
+            and not self.hub.is_registered(conn)
+        ):
+            self._tell(conn, _password_required(verb.name))
+            return True
+        return False
 
     def _pass(self, conn: Connection, given: str) -> None:
         """``PASS``: the server's password, checked here, at the door, on every wire (it
