@@ -132,7 +132,7 @@ async def _send(command: c.Command, supervisor: Supervisor, view: View) -> None:
         case c.Mode(channel, words) if [w.lstrip("+") for w in words] in (["b"], ["e"], ["I"]):
             lines = await supervisor.call(command)  # a BANS block: the pump skips blocks
             letter = words[0].lstrip("+")
-            masks = [x for x in lines if isinstance(x, e.BanEntry | e.ExceptEntry | e.InvexEntry)]
+            masks = [x for x in lines if isinstance(x, e.MaskEntry)]
             what, lift = _MASK_LISTS[letter]
             view.note(f"{channel}: {len(masks)} {what}" + (f"; {lift}" if masks else ""))
             for listed in masks:

@@ -380,10 +380,12 @@ class Kicked:
 
 
 @dataclass(frozen=True, slots=True)
-class BanEntry:
-    """``BAN <mask> <setter> <time>``: one body line of a BANS block."""
+class MaskEntry:
+    """``<VERB> <mask> <setter> <time>``: one body line of a channel's mask list. Only its
+    three kinds below are sent (and are events); each has its own type, so a renderer tells
+    them apart, and code that takes any of them takes this one."""
 
-    VERB: ClassVar[str] = "BAN"
+    VERB: ClassVar[str]
     mask: str
     setter: str
     time: str
@@ -393,29 +395,24 @@ class BanEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class ExceptEntry:
+class BanEntry(MaskEntry):
+    """``BAN <mask> <setter> <time>``: one body line of a BANS block (``+b``)."""
+
+    VERB: ClassVar[str] = "BAN"
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptEntry(MaskEntry):
     """``EXCEPT <mask> <setter> <time>``: one body line of an EXCEPTS block (``+e``)."""
 
     VERB: ClassVar[str] = "EXCEPT"
-    mask: str
-    setter: str
-    time: str
-
-    def wire(self) -> Wire:
-        return (self.mask, self.setter, self.time), None
 
 
 @dataclass(frozen=True, slots=True)
-class InvexEntry:
+class InvexEntry(MaskEntry):
     """``INVEX <mask> <setter> <time>``: one body line of an INVEXES block (``+I``)."""
 
     VERB: ClassVar[str] = "INVEX"
-    mask: str
-    setter: str
-    time: str
-
-    def wire(self) -> Wire:
-        return (self.mask, self.setter, self.time), None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,9 +82,7 @@ def mode_line(out: Numerics, event: e.ModeChanged, created: float | None) -> byt
     return format_message("MODE", params, source=prefix(event.nick))
 
 
-def mask_line(
-    out: Numerics, channel: str, entry: e.BanEntry | e.ExceptEntry | e.InvexEntry
-) -> bytes:
+def mask_line(out: Numerics, channel: str, entry: e.MaskEntry) -> bytes:
     """One ban as ``367 <me> #c <mask> <setter> <unix time>`` (an exception 348, an
     invite exception 346)."""
     code = MASK_BLOCKS[_BLOCK_OF[type(entry)]][0]

@@ -257,7 +257,7 @@ class Renderer(Numerics):
                 assert isinstance(event, e.Member)
                 self._names.append((event.nick, event.role))
             elif kind is e.BanEntry or kind is e.ExceptEntry or kind is e.InvexEntry:
-                assert isinstance(event, e.BanEntry | e.ExceptEntry | e.InvexEntry)
+                assert isinstance(event, e.MaskEntry)
                 out.append(mask_line(self, self._bans, event))
             elif kind is e.ModeChanged:  # MODE #c: the answer to the query
                 assert isinstance(event, e.ModeChanged)
