@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="rows per table (25)")
     parser.add_argument("--out", type=Path, default=run.RESULTS, help="where files go")
     parser.add_argument(
-        "--server", default="flackd", choices=("flackd", *run.FLACKD_MODES), help="which mode"
+        "--server",
+        default="flackd",
+        help="which mode: flackd, "
+        + ", ".join(run.FLACKD_MODES)
+        + ", or a variant with flags of its own as in run.py (flackd@write-delay-us=0)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.channels <= args.members // 2:
@@ -90,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 2 <= args.members <= 5000 or not 0 < args.rate <= 1_000_000 or args.seconds > 120:
         raise SystemExit("--members 2..5000, --rate up to 1e6, --seconds up to 120")
     spy = ensure_py_spy()
-    server = run.make_servers()[args.server]
+    if args.server.split("@")[0] not in ("flackd", *run.FLACKD_MODES):
+        raise SystemExit(f"--server: flackd, {', '.join(run.FLACKD_MODES)} or a variant")
+    known = run.make_servers()
+    server = run.variant(known, args.server)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     raw = args.out / f"profile-{stamp}.txt"

@@ -3,8 +3,9 @@
 Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writer, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
-with byte accounting), the :class:`Flusher` (one task per server that hands each
-connection's queue to the kernel in one system call per pass of the scheduler, rule 6),
+with byte accounting), the :class:`Flusher` (one Trio instrument per server that hands
+each connection's queue to the kernel in one system call at the end of each pass of the
+event loop, rule 6),
 the writer that does the same for its own connection when the kernel had no room (and
 always for a :class:`StreamConnection`, or without a flusher), the closing sequence (last
 line, flush under a deadline), and the liveness fields the server's housekeeping task
@@ -39,26 +40,27 @@ Rules:
    :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
    flight beyond the limit, like the kernel's send buffer on the fast path.
 6. Fewer system calls and no task switch per delivery: a plain TCP connection given the
-   server's :class:`Flusher` (``--write-delay-us`` above 0; off by default) is written by it
-   while the kernel takes its lines whole. The flusher runs once per pass of the scheduler
-   (after the readers that were ready) and makes one ``os.writev`` per connection with
-   lines queued; when it is busy it first lets at most ``--write-delay-us`` (and at most
-   :data:`GATHER_PASSES` passes) go by, so that more lines ride in each call. Exactly one
-   of the flusher and the writer task writes a connection at any time: the flusher only
-   while the writer task is blocked waiting (so the stream is open, rule 4); a short
-   write, an error, and :meth:`Connection.close` wake the writer task, which writes
-   everything queued itself (waiting for room, or meeting the error and closing) and
-   hands the connection back to the flusher when its queue is empty. Lines keep their
-   order (rule 2) because one queue feeds both, and a closing connection's last lines are
-   always its writer's (rule 3), so the flusher may stop once the connections are done.
-   With ``--write-delay-us 0`` there is no flusher: every writer is woken by the first
-   line pushed and makes one ``os.writev`` per wake-up, as before.
+   server's :class:`Flusher` (every one flackd accepts) is written by it while the kernel
+   takes its lines whole. The flusher is a Trio instrument: at the end of each pass of
+   the event loop, once every task that was ready has run and just before the loop asks
+   the kernel for I/O, it makes one ``os.writev`` per connection with lines queued, so the
+   lines of every message read in that pass leave together, and no writer task is woken
+   for them. While the loop is busy it may first let at most ``--write-delay-us`` (0 by
+   default: none) and :data:`GATHER_PASSES` passes go by, so that more lines ride in each
+   call; it never holds lines while the loop is about to sleep. Exactly one of the
+   flusher and the writer task writes a connection at any time: the flusher only while
+   the writer task is blocked waiting (so the stream is open, rule 4); a short write, an
+   error, and :meth:`Connection.close` wake the writer task, which writes everything
+   queued itself (waiting for room, or meeting the error and closing) and hands the
+   connection back to the flusher when its queue is empty. Lines keep their order (rule
+   2) because one queue feeds both, and a closing connection's last lines are always its
+   writer's (rule 3). Without a flusher (a :class:`StreamConnection`, TLS or WebSocket)
+   the writer is woken by the first line pushed and makes one write per wake-up.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from collections.abc import Iterable
 from typing import Final, Protocol, final
@@ -68,7 +70,6 @@ from trio.lowlevel import (
     Abort,
     Task,
     cancel_shielded_checkpoint,
-    checkpoint,
     checkpoint_if_cancelled,
     current_task,
     reschedule,
@@ -117,6 +118,7 @@ class Connection:
 
     __slots__ = (
         "_blocked",
+        "_drained",
         "_flusher",
         "_head_is_partial",
         "_parked",
@@ -170,6 +172,9 @@ class Connection:
         #: of a line whose start was sent: a memoryview, and _head_is_partial is True.
         self._queue: list[bytes | memoryview] = []
         self._head_is_partial = False
+        #: The last read took less than it asked for (so the kernel had nothing more):
+        #: the next one waits for readability before it reads.
+        self._drained = True
         #: What the next line pushed wakes, else None: the writer task while it waits for
         #: lines (then the queue is empty), or, for a connection the server's
         #: :class:`Flusher` writes, that flusher (rule 6).
@@ -309,26 +314,32 @@ class Connection:
     async def receive(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` from the peer, waiting until some arrive; ``b""`` at EOF.
 
-        ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse),
-        waiting for readability only when nothing is there. Every call passes one
-        checkpoint, so a client that never stops sending cannot hold the event loop.
+        ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse).
+        After a read that filled ``max_bytes`` more is likely waiting, so it reads again
+        at once (with a checkpoint, so a client that never stops sending cannot hold the
+        event loop); after a shorter one the kernel had nothing more, so it waits for
+        readability first instead of paying a read that would find nothing.
         Raises :class:`OSError` when the connection was reset.
         """
         await checkpoint_if_cancelled()  # a closed connection reads nothing more
         sock = self.stream.socket
-        try:
-            data: bytes | None = os.read(sock.fileno(), max_bytes)
-        except BlockingIOError:
-            data = None  # wait outside the except block: it would keep the exception alive
-        if data is not None:
-            await cancel_shielded_checkpoint()  # shielded: these bytes must not be lost
-            return data
+        if not self._drained:
+            try:
+                data: bytes | None = os.read(sock.fileno(), max_bytes)
+            except BlockingIOError:
+                data = None  # wait outside the except block: it would keep the exception
+            if data is not None:
+                self._drained = len(data) < max_bytes
+                await cancel_shielded_checkpoint()  # shielded: these bytes must not be lost
+                return data
         while True:
             await wait_readable(sock)
             try:
-                return os.read(sock.fileno(), max_bytes)
+                data = os.read(sock.fileno(), max_bytes)
             except BlockingIOError:  # pragma: no cover - a spurious wake-up
                 continue
+            self._drained = len(data) < max_bytes
+            return data
 
     # -- the writer task ----------------------------------------------------------------
 
@@ -401,24 +412,32 @@ class Connection:
         self._head_is_partial = sent > 0
         return batch is not queue and not sent  # else a short write: the buffer is full
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
         """The flusher's write (rule 6): one ``os.writev`` of everything queued, if the
         writer task is still blocked (else it writes itself: it took over, or it is
         gone). If the kernel did not take it all (or the peer has gone), the writer task
-        takes over, to wait for room (or to meet the error and close)."""
-        task = self._blocked
-        if task is None:
-            return
+        takes over, to wait for room (or to meet the error and close): then True."""
+        if self._blocked is None:
+            return False
         try:  # noqa: SIM105 - contextlib.suppress costs more than this write's glue
             self._write_some(self.stream.socket.fileno())
         except OSError:
             pass  # the writer meets it again and closes the connection
         if self._queue:
-            self._blocked = None
-            self._parked = None
-            reschedule(task)
-        else:
-            self._parked = self._flusher
+            return self._take_over_flush()
+        self._parked = self._flusher
+        return False
+
+    def _take_over_flush(self) -> bool:
+        """The writer task takes this connection back from the flusher (True if it was
+        blocked, and is now woken)."""
+        task = self._blocked
+        if task is None:
+            return False
+        self._blocked = None
+        self._parked = None
+        reschedule(task)
+        return True
 
     def _unpark_on_cancel(self, _raise_cancel: object) -> Abort:
         """The parked writer is being cancelled (the grace deadline passed)."""
@@ -487,69 +506,77 @@ class StreamConnection(Connection):
 
 
 @final
-class Flusher:
-    """One task per server that writes every connection with lines queued, once per pass
-    of the scheduler (rule 6), instead of a wake-up of each connection's writer task.
+class Flusher(trio.abc.Instrument):
+    """Writes every connection with lines queued at the end of each pass of the scheduler
+    (rule 6), instead of a wake-up of each connection's writer task.
 
-    A connection's first line since its last write adds it to the flusher's list (and
-    wakes the flusher if it waits); the lines after it are appends. The flusher runs in the
-    scheduler's next pass, after the readers that were ready have run. When it is busy
-    (it had written less than ``delay`` seconds before it was woken again), it first lets
-    the scheduler run more passes (at most :data:`GATHER_PASSES`) until ``delay`` has gone
-    by since it was woken, so that
-    more lines gather for each connection and one ``os.writev`` carries them all. Then it
-    gives each connection one ``os.writev``; a connection whose lines the kernel did not
-    take whole goes back to its own writer task, which waits for room.
+    It is a Trio instrument, not a task: its :meth:`before_io_wait` runs once per pass of
+    the event loop, after every task that was ready has run and just before the loop asks
+    the kernel for I/O, which is the one moment at which every line that pass produced
+    (the readers', the committer's) is queued. A connection's first line since its last
+    write adds it to the flusher's list; the lines after it are appends. When the loop is
+    busy (tasks are ready, so it will not sleep) and ``delay`` is above 0, the lines may
+    wait for at most ``delay`` seconds and :data:`GATHER_PASSES` passes, so that more of
+    them ride in each ``os.writev``; they never wait while the loop is about to sleep.
+    A connection whose lines the kernel did not take whole goes back to its own writer
+    task, which waits for room.
     """
 
-    __slots__ = ("_dirty", "_last_pass", "_task", "_woken_at", "delay", "passes", "writes")
+    __slots__ = ("_dirty", "_held", "_since", "_token", "delay", "passes", "writes")
 
     def __init__(self, delay: float) -> None:
-        #: Seconds the flusher may wait for more lines when busy (0: none).
+        #: Seconds lines may wait for company while the loop is busy (0: none).
         self.delay = delay
         self._dirty: list[Connection] = []
-        #: The flusher task while it waits for work, else None.
-        self._task: Task | None = None
-        #: trio.current_time() when it was last woken, and when its last pass ended.
-        self._woken_at = 0.0
-        self._last_pass = -math.inf
-        #: Passes made, and connections written in them (for tests and profiling).
+        #: trio.current_time() when the oldest connection in the list joined it.
+        self._since = 0.0
+        #: Passes the list has been held back for (at most GATHER_PASSES).
+        self._held = 0
+        #: The run's token, to wake the loop when a writer task was woken here.
+        self._token: trio.lowlevel.TrioToken | None = None
+        #: Passes that wrote, and connections written in them (for tests and profiling).
         self.passes = 0
         self.writes = 0
 
     def add(self, conn: Connection) -> None:
-        """``conn`` has lines queued and its writer task waits: write them soon."""
-        self._dirty.append(conn)
-        task = self._task
-        if task is not None:
-            self._task = None
-            self._woken_at = trio.current_time()
-            reschedule(task)
+        """``conn`` has lines queued and its writer task waits: write them this pass."""
+        dirty = self._dirty
+        if not dirty and self.delay:
+            self._since = trio.current_time()
+        dirty.append(conn)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Write, pass after pass, forever. Cancel it only once its connections are done
-        (a closing connection's writer task does its own last writes)."""
-        task_status.started()
-        while True:
-            if not self._dirty:
-                self._task = current_task()
-                await wait_task_rescheduled(self._abort)
-            if self._woken_at - self._last_pass < self.delay:  # busy: gather more lines
-                deadline = self._woken_at + self.delay
-                for _ in range(GATHER_PASSES):
-                    if trio.current_time() >= deadline:
-                        break
-                    await checkpoint()
-            dirty, self._dirty = self._dirty, []
-            for conn in dirty:
-                conn._flush()
-            self.passes += 1
-            self.writes += len(dirty)
-            self._last_pass = trio.current_time()
+    def before_io_wait(self, timeout: float) -> None:
+        """The end of a pass: one ``os.writev`` per connection with lines queued."""
+        dirty = self._dirty
+        if not dirty:
+            return
+        if (
+            self.delay
+            and timeout == 0  # tasks are ready: the loop will not sleep
+            and self._held < GATHER_PASSES
+            and trio.current_time() - self._since < self.delay
+        ):
+            self._held += 1
+            return
+        self._held = 0
+        self._dirty = []
+        woke = False
+        for conn in dirty:
+            try:
+                woke |= conn._flush()
+            except Exception:  # an instrument that raises is removed: never let it
+                woke |= conn._take_over_flush()
+        self.passes += 1
+        self.writes += len(dirty)
+        if woke and timeout:  # the loop would sleep with a writer task ready: wake it
+            token = self._token
+            if token is None:
+                token = self._token = trio.lowlevel.current_trio_token()
+            token.run_sync_soon(_nothing)
 
-    def _abort(self, _raise_cancel: object) -> Abort:
-        self._task = None
-        return Abort.SUCCEEDED
+
+def _nothing() -> None:
+    """What the flusher asks the event loop to run, only to keep it from sleeping."""
 
 
 def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) -> None:

@@ -215,11 +215,11 @@ class Limits:
     )
     write_delay_us: int = _limit(
         0,
-        "0 (the default): each connection's writer task writes its lines as soon as it is "
-        "woken. Above 0: one task writes every plain TCP client with lines queued, once per "
-        "pass of the event loop, and when busy it may hold lines up to this many "
-        "microseconds so that one system call carries more of them (less CPU per message, "
-        "a higher p99 latency: docs/performance.md). At most 10000.",
+        "Every plain TCP client's queued lines are written at the end of each pass of the "
+        "event loop, one system call per client. 0 (the default): every pass. Above 0: "
+        "while the loop is busy, lines may wait up to this many microseconds (and 16 passes) "
+        "so that one system call carries more of them (less CPU per message, a higher p99 "
+        "latency: docs/performance.md). At most 10000.",
     )
     shutdown_grace: float = _limit(
         3.0,

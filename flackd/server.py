@@ -32,6 +32,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -137,12 +138,9 @@ class Server(Entry, LineReader, Housekeeping):
                 retry_seconds=self.limits.store_retry,
                 unregistered=self._unregistered_again,
             )
-        #: The task that writes every plain TCP connection's lines once per pass of the
-        #: scheduler (``--write-delay-us`` above 0; :class:`flackd.connection.Flusher`),
-        #: or None (``--write-delay-us 0``, the default): each writer task writes its own.
-        self.flusher = (
-            Flusher(self.limits.write_delay_us / 1e6) if self.limits.write_delay_us else None
-        )
+        #: Writes every plain TCP connection's lines at the end of each pass of the event
+        #: loop (:class:`flackd.connection.Flusher`, a Trio instrument; rule 6 there).
+        self.flusher = Flusher(self.limits.write_delay_us / 1e6)
         #: Connections whose BYE waits behind a commit (see :meth:`_bye`).
         self._byes: set[Connection] = set()
         #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.
@@ -219,7 +217,7 @@ class Server(Entry, LineReader, Housekeeping):
                 self.committer.submit(conn, "*", self.hub.connect(conn, self.clock()))
             if handshake is not None and not await self._handshake(conn, handshake):
                 return  # the caller closes it, without a linger: TLS never began
-            if self.flusher is not None and type(conn) is Connection:
+            if type(conn) is Connection:
                 conn.use_flusher(self.flusher)  # TLS and WebSocket: the writer's own writes
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.writer)
@@ -344,11 +342,10 @@ class Server(Entry, LineReader, Housekeeping):
             everything = (
                 listeners + tls_listeners + irc_listeners + irc_tls_listeners + self.web_listeners
             )
+            trio.lowlevel.add_instrument(self.flusher)  # writes at the end of every pass
             async with trio.open_nursery() as store_side:
                 if self.committer is not None:
                     await store_side.start(self.committer.run)
-                if self.flusher is not None:  # outlives the connections, as the committer
-                    await store_side.start(self.flusher.run)
                 async with trio.open_nursery() as connections:
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)
@@ -391,6 +388,8 @@ class Server(Entry, LineReader, Housekeeping):
                     log.info("committer: %s", self.committer.summary())
                 store_side.cancel_scope.cancel()
         finally:
+            with contextlib.suppress(KeyError):  # not added yet, or removed by Trio
+                trio.lowlevel.remove_instrument(self.flusher)
             for listener in (*listeners, *tls_listeners, *irc_listeners, *irc_tls_listeners,
                              *web_listeners, *web_tls_listeners):  # fmt: skip
                 await trio.aclose_forcefully(listener)

@@ -1,16 +1,20 @@
-"""flackd.connection.Flusher on real TCP sockets: one task writes every connection with
-lines queued, once per pass of the scheduler (rule 6 of flackd.connection).
+"""flackd.connection.Flusher on real TCP sockets: a Trio instrument writes every
+connection with lines queued at the end of each pass of the event loop (rule 6 of
+flackd.connection).
 
 What is checked: lines pushed in one pass leave in one ``writev`` per connection, in
 order; many connections are written in one pass without waking their writer tasks; a
 write the kernel does not take whole is finished by the connection's own writer (order
 kept); closing still flushes, and a peer's reset still closes; when busy, the flusher
-gathers the lines of several passes into one write; and ``--write-delay-us 0`` keeps
-today's writers (no flusher). No timing is asserted: a MockClock stands still where the
-delay matters.
+gathers the lines of several passes into one write, but never holds them while the loop
+would sleep; an instrument that Trio would remove never sees an exception; and every
+server's plain TCP connections use it, with or without a delay. No timing is asserted:
+a MockClock stands still where the delay matters.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import pytest
 import trio
@@ -30,11 +34,12 @@ def connection(stream: trio.SocketStream, flusher: Flusher) -> Connection:
 
 
 @pytest.fixture
-async def flusher(nursery: trio.Nursery) -> Flusher:
-    """A flusher with no delay (it writes in the pass after it is woken), running."""
+async def flusher() -> AsyncIterator[Flusher]:
+    """A flusher with no delay (it writes at the end of every pass), installed."""
     flusher = Flusher(0.0)
-    await nursery.start(flusher.run)
-    return flusher
+    trio.lowlevel.add_instrument(flusher)
+    yield flusher
+    trio.lowlevel.remove_instrument(flusher)
 
 
 async def test_lines_pushed_in_one_pass_leave_in_one_write_in_order(flusher: Flusher) -> None:
@@ -125,16 +130,17 @@ async def test_a_peer_reset_closes_the_connection(flusher: Flusher) -> None:
 async def test_when_busy_the_lines_of_several_passes_leave_in_one_write(
     nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
-    """The clock stands still, so the delay never runs out: the flusher, busy (it wrote a
-    moment ago), lets GATHER_PASSES passes run, and lines pushed one pass apart meanwhile
-    leave together."""
+    """The clock stands still, so the delay never runs out: while a task is ready (the
+    loop is busy) the flusher holds the lines for up to GATHER_PASSES passes, and lines
+    pushed one pass apart meanwhile leave together; once every task waits (the loop would
+    sleep) it writes what it holds at once."""
     flusher = Flusher(0.001)
-    await nursery.start(flusher.run)
+    trio.lowlevel.add_instrument(flusher)
     server, client = await tcp_pair()
     conn = connection(server, flusher)
     nursery.start_soon(conn.writer)
     await trio.testing.wait_all_tasks_blocked()
-    conn.push(b"not busy yet\r\n")  # the first wake-up: written at once
+    conn.push(b"not busy yet\r\n")  # the test then waits: the loop is idle, written at once
     assert await read_exactly(client, 14) == b"not busy yet\r\n"
     assert flusher.writes == 1
     lines = [f"pass {i}\r\n".encode() for i in range(GATHER_PASSES // 4)]
@@ -148,7 +154,7 @@ async def test_when_busy_the_lines_of_several_passes_leave_in_one_write(
 
 
 @pytest.mark.parametrize("delay_us", [0, 100])
-async def test_a_chat_works_with_and_without_the_flusher(
+async def test_a_chat_goes_through_the_flusher_with_and_without_a_delay(
     nursery: trio.Nursery, delay_us: int
 ) -> None:
     limits = Limits(
@@ -158,18 +164,52 @@ async def test_a_chat_works_with_and_without_the_flusher(
     )
     running = await start_server(nursery, limits)
     server: Server = running.server
-    assert (server.flusher is None) == (delay_us == 0)
     alice = await running.client("alice", "#c")
     bob = await running.client("bob", "#c")
     await alice.recv()  # JOIN #c bob
     await alice.send(*[f"MSG #c hello {i}" for i in range(30)])
     texts = [(await bob.recv()).rsplit(" :", 1)[1] for _ in range(30)]
     assert texts == [f"hello {i}" for i in range(30)]
-    if server.flusher is not None:
-        assert server.flusher.writes > 0
+    assert server.flusher.writes > 0  # the lines left through the flusher
 
 
-def test_the_flusher_is_off_by_default_and_its_delay_is_bounded() -> None:
-    assert Limits().write_delay_us == 0  # measured: less CPU, but a higher p99 latency
+def test_the_flusher_holds_nothing_by_default_and_its_delay_is_bounded() -> None:
+    assert Limits().write_delay_us == 0  # measured: a delay costs p99 latency
     with pytest.raises(ValueError, match="write_delay_us"):
         Limits(write_delay_us=10_001)
+
+
+async def test_an_error_in_a_write_leaves_the_flusher_installed(
+    flusher: Flusher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trio removes an instrument whose hook raises, which would leave every connection
+    unwritten: an unexpected error in one connection's write hands that connection to
+    its writer task instead, and the flusher goes on writing the others."""
+    (server_a, client_a), (server_b, client_b) = await tcp_pair(), await tcp_pair()
+    a, b = connection(server_a, flusher), connection(server_b, flusher)
+    real_write = Connection._write_some
+    failures: list[int] = []
+
+    def fail_once(self: Connection, fd: int) -> bool:
+        if self is a and not failures:
+            failures.append(fd)
+            raise RuntimeError("a bug in one write")
+        return real_write(self, fd)
+
+    monkeypatch.setattr(Connection, "_write_some", fail_once)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(a.writer)
+        nursery.start_soon(b.writer)
+        await trio.testing.wait_all_tasks_blocked()
+        push_to_all([a, b], b"first\r\n")
+        assert await read_exactly(client_a, 7) == b"first\r\n"  # a's own writer wrote it
+        assert await read_exactly(client_b, 7) == b"first\r\n"
+        assert failures
+        await trio.testing.wait_all_tasks_blocked()
+        writes = flusher.writes
+        push_to_all([a, b], b"second\r\n")
+        assert await read_exactly(client_a, 8) == b"second\r\n"
+        assert await read_exactly(client_b, 8) == b"second\r\n"
+        assert flusher.writes == writes + 2  # still installed, writing both
+        a.finish("done")
+        b.finish("done")
