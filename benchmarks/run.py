@@ -795,6 +795,7 @@ class Settings:
     idle_clients: int
     storm_clients: int
     storm_rate: float
+    warmup_seconds: float = 2.0  # an unmeasured run after each setup (Bench.warm_up)
     rooms_clients: int = 2000
     rooms_size: int = 10  # members per room: rooms_clients / rooms_size rooms
     rooms_senders: int = 500
@@ -921,6 +922,16 @@ class Bench:
             raise
         return gen, ready
 
+    def warm_up(self, gen: Loadgen, rate: float) -> None:
+        """An unmeasured run of ``warmup_seconds`` at ``rate`` after the clients have set
+        up, for every server alike: the first messages after thousands of registrations
+        and joins otherwise meet one-off costs (the setup's garbage, cold caches, the
+        hypervisor's first scheduling of the load) that fail a step on a single stall."""
+        if self.s.warmup_seconds > 0:
+            gen.command("settle 10", 30)
+            timeout = self.s.warmup_seconds + self.s.drain_seconds + 60
+            gen.command(f"run {rate:.3f} {self.s.warmup_seconds} {self.s.drain_seconds}", timeout)
+
     def step(self, gen: Loadgen, started: Started, rate: float, seconds: float) -> Json:
         """One measured step; with the CPU time each server process spent in it, and the
         messages delivered per second (deliveries/s over the deliveries each message owed)."""
@@ -1007,6 +1018,7 @@ class Bench:
                         )
                         if ready["failed"]:
                             return {"error": f"setup failed: {ready}", "steps": steps}
+                        self.warm_up(gen, rate)
                     result = self.step(gen, started, rate, s.step_seconds)
                     ok = passing(result, s.p99_limit_ms)
                     result["pass"] = ok
@@ -1052,6 +1064,7 @@ class Bench:
             try:
                 if ready["failed"]:
                     return {"error": f"setup failed: {ready}"}
+                self.warm_up(gen, rate)
                 result = self.step(gen, started, rate, self.s.fixed_seconds)
             finally:
                 gen.close()
@@ -1417,6 +1430,69 @@ def print_report(report: Json, command: str) -> None:
 # -- main --------------------------------------------------------------------------------
 
 
+#: Lines the loopback writev probe writes (each one waking a receiver that waits for it).
+PROBE_WRITES = 2000
+
+
+def writev_probe(writes: int = PROBE_WRITES) -> Json:
+    """What one loopback ``writev`` of a 62-byte line costs here, in µs (median): to a
+    receiver on the load generator's core that sleeps until it arrives (the chat case:
+    the write also wakes it), and back to back while the receiver is busy reading. Where
+    the first is several µs, the server that makes fewer system calls per delivery wins;
+    machines differ most in this. Bounded: ``writes`` lines each way, 127.0.0.1 only."""
+    line = [b"x" * 60 + b"\r\n"]
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        pid = os.fork()
+        if pid == 0:  # the receiver: answer each line with one byte, then read to the end
+            code = 0
+            try:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, {int(LOADGEN_CORE)})
+                peer = socket.create_connection(("127.0.0.1", port))
+                peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for _ in range(writes):
+                    if not peer.recv(64):
+                        break
+                    peer.send(b"k")
+                while peer.recv(65536):
+                    pass
+            except BaseException:
+                code = 1
+            os._exit(code)
+        conn, _ = listener.accept()
+    finally:
+        listener.close()
+    try:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {int(SERVER_CORE)})
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fd = conn.fileno()
+        waking: list[float] = []
+        for _ in range(writes):  # one line at a time: the receiver sleeps between them
+            t0 = time.perf_counter()
+            os.writev(fd, line)
+            waking.append(time.perf_counter() - t0)
+            conn.recv(1)
+        busy: list[float] = []
+        for _ in range(writes):  # back to back: the receiver is awake, reading
+            t0 = time.perf_counter()
+            os.writev(fd, line)
+            busy.append(time.perf_counter() - t0)
+    finally:
+        conn.close()
+        os.waitpid(pid, 0)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    return {
+        "writev_waking_us": round(statistics.median(waking) * 1e6, 2),
+        "writev_busy_us": round(statistics.median(busy) * 1e6, 2),
+    }
+
+
 def machine() -> Json:
     model = "?"
     with contextlib.suppress(OSError):
@@ -1430,6 +1506,7 @@ def machine() -> Json:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "pinned": bool(shutil.which("taskset")),
+        **writev_probe(),
     }
 
 
@@ -1453,6 +1530,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, help="runs of each workload; the median is shown (3)")
     parser.add_argument("--workloads", help=f"{','.join(WORKLOADS)} (all)")
     parser.add_argument("--step-seconds", type=float, help="seconds per ramp step (3)")
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        help="an unmeasured run at the first rate after every setup, for every server (2; 0: none)",
+    )
     parser.add_argument("--senders", type=int, default=10, help="senders per fan-out channel (10)")
     parser.add_argument("--rooms-clients", type=int, help="clients in the rooms workload (2000)")
     parser.add_argument("--rooms-size", type=int, help="members per room (10)")
@@ -1499,6 +1581,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         members=members,
         repeat=args.repeat or (1 if smoke else 3),
         step_seconds=args.step_seconds or (0.5 if smoke else 3.0),
+        warmup_seconds=(
+            args.warmup_seconds if args.warmup_seconds is not None else (0.2 if smoke else 2.0)
+        ),
         senders=args.senders if not smoke else 3,
         p99_limit_ms=50.0,
         start_deliveries=200 if smoke else 200_000,
@@ -1549,6 +1634,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"== Flack benchmark, {started:%Y-%m-%d %H:%M} UTC: {command}")
     host = machine()
     say(f"   {host['cpus']} CPUs ({host['cpu']}), Linux {host['kernel']}, Python {host['python']}")
+    say(
+        f"   one loopback writev of a line: {host['writev_waking_us']} µs when it wakes the "
+        f"receiver, {host['writev_busy_us']} µs back to back (median of {PROBE_WRITES})"
+    )
     servers, skipped = prepare_servers(names, install=not args.no_install)
     say("== Limits raised for this benchmark")
     for server in servers:

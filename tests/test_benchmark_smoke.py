@@ -66,6 +66,16 @@ def test_smoke_run_covers_both_servers_and_every_workload(report: dict[str, Any]
 
 
 @pytest.mark.subprocess
+def test_the_machine_is_recorded_with_the_cost_of_a_loopback_writev(
+    report: dict[str, Any],
+) -> None:
+    host = report["machine"]
+    assert host["cpus"] >= 1 and host["python"] and host["kernel"]
+    assert host["writev_waking_us"] > 0 and host["writev_busy_us"] > 0
+    assert report["settings"]["warmup_seconds"] > 0  # every setup is followed by a warm-up
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("server", SERVERS)
 def test_messages_are_delivered_and_none_is_lost(report: dict[str, Any], server: str) -> None:
     for workload in ("fanout-10", "rooms", "latency", "channels"):
