@@ -1,16 +1,14 @@
-"""Connection: one client's socket, its bounded outbox, its writer task, and the flusher.
+"""Connection: one client's socket, its bounded outbox, its writes, and the flusher.
 
-Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writer, on the
+Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writes, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
 with byte accounting), the :class:`Flusher` (one Trio instrument per server that hands
 each connection's queue to the kernel in one system call at the end of each pass of the
-event loop, rule 6),
-the writer that does the same for its own connection when the kernel had no room (and
-always for a :class:`StreamConnection`, or without a flusher), the closing sequence (last
-line, flush under a deadline), and the liveness fields the server's housekeeping task
-reads. Knows nothing about the hub or
-the protocol's meaning. Imports trio and the standard library only.
+event loop, rule 6), the writer tasks that do the same when the kernel had no room (and
+always for a :class:`StreamConnection`), the closing sequence (last line, flush under a
+deadline), and the liveness fields the server's housekeeping task reads. Knows nothing
+about the hub or the protocol's meaning. Imports trio and the standard library only.
 
 Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
 socket's file descriptor. :class:`StreamConnection` carries the same lines through any
@@ -34,33 +32,37 @@ Rules:
 3. A closing connection accepts no more lines, flushes what it has within
    ``shutdown_grace`` seconds, and then closes whatever the peer does.
 4. The file descriptor is used only while the stream is open: the server closes the
-   stream only after the reader and the writer have returned.
+   stream only after the reader and the last writes (:meth:`Connection.finish_writes`,
+   or the writer task) have returned; a writer task started for a short write that is
+   still waiting then meets the closed socket and ends without writing.
 5. "Queued" means not yet handed to the transport: the kernel on the fast path, the
    stream's ``send_all`` for :class:`StreamConnection`, which hands over at most
    :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
    flight beyond the limit, like the kernel's send buffer on the fast path.
-6. Fewer system calls and no task switch per delivery: a plain TCP connection given the
-   server's :class:`Flusher` (every one flackd accepts) is written by it while the kernel
-   takes its lines whole. The flusher is a Trio instrument: at the end of each pass of
-   the event loop, once every task that was ready has run and just before the loop asks
-   the kernel for I/O, it makes one ``os.writev`` per connection with lines queued, so the
-   lines of every message read in that pass leave together, and no writer task is woken
-   for them. While the loop is busy it may first let at most ``--write-delay-us`` (0 by
-   default: none) and :data:`GATHER_PASSES` passes go by, so that more lines ride in each
-   call; it never holds lines while the loop is about to sleep. Exactly one of the
-   flusher and the writer task writes a connection at any time: the flusher only while
-   the writer task is blocked waiting (so the stream is open, rule 4); a short write, an
-   error, and :meth:`Connection.close` wake the writer task, which writes everything
-   queued itself (waiting for room, or meeting the error and closing) and hands the
-   connection back to the flusher when its queue is empty. Lines keep their order (rule
-   2) because one queue feeds both, and a closing connection's last lines are always its
-   writer's (rule 3). Without a flusher (a :class:`StreamConnection`, TLS or WebSocket)
-   the writer is woken by the first line pushed and makes one write per wake-up.
+6. Fewer system calls, no task switch per delivery, and no writer task per connection:
+   a plain TCP connection given the server's :class:`Flusher` (every one flackd
+   accepts) is written by it. The flusher is a Trio instrument: at the end of each pass
+   of the event loop, once every task that was ready has run and just before the loop
+   asks the kernel for I/O, it makes one ``os.writev`` per connection with lines queued,
+   so the lines of every message read in that pass leave together. While the loop is
+   busy it may first let at most ``--write-delay-us`` (0 by default: none) and
+   :data:`GATHER_PASSES` passes go by, so that more lines ride in each call; it never
+   holds lines while the loop is about to sleep. Such a connection has no writer task:
+   only when the kernel did not take its lines whole does the flusher start one (in the
+   server's connections nursery), which waits for room, writes everything queued, and
+   hands the connection back when its queue is empty; while it runs the flusher leaves
+   the connection alone, so exactly one of them writes at any time and lines keep their
+   order (rule 2: one queue feeds both). Closing is the connection's own task's: once
+   its reader has returned it waits for such a writer task, then flushes the rest, the
+   BYE last (rule 3), with :meth:`Connection.finish_writes`. Without a flusher (a
+   :class:`StreamConnection`, TLS or WebSocket) a writer task runs beside the reader,
+   is woken by the first line pushed and makes one write per wake-up.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Iterable
 from typing import Final, Protocol, final
@@ -86,6 +88,8 @@ __all__ = [
     "StreamConnection",
     "push_to_all",
 ]
+
+log = logging.getLogger("flackd")
 
 _ids: Final = itertools.count(1)
 
@@ -123,6 +127,8 @@ class Connection:
         "_head_is_partial",
         "_parked",
         "_queue",
+        "_writer_done",
+        "_writing",
         "answers_pings",
         "awaiting_pong",
         "bye_sendq",
@@ -177,14 +183,21 @@ class Connection:
         self._drained = True
         #: What the next line pushed wakes, else None: the writer task while it waits for
         #: lines (then the queue is empty), or, for a connection the server's
-        #: :class:`Flusher` writes, that flusher (rule 6).
+        #: :class:`Flusher` writes, that flusher while the connection is not in its list
+        #: and no writer task writes it (rule 6).
         self._parked: Task | Flusher | None = None
-        #: The writer task while it is blocked waiting to be woken (it may be woken to
-        #: take over from the flusher, or to close), else None.
+        #: The writer task (of a connection without a flusher) while it is blocked
+        #: waiting to be woken, by a line or to close, else None.
         self._blocked: Task | None = None
         #: The server's flusher, for a connection whose writes it makes (see
         #: :meth:`use_flusher`); None: the writer task makes them all.
         self._flusher: Flusher | None = None
+        #: With a flusher: a task is writing this connection (a writer task started for
+        #: a write the kernel did not take whole, or :meth:`finish_writes`), so the
+        #: flusher leaves it alone.
+        self._writing = False
+        #: Set when the last writer task started for this connection has finished.
+        self._writer_done: trio.Event | None = None
         #: Bytes in the queue, not yet taken by the kernel.
         self.queued = 0
         self.closing = False
@@ -227,10 +240,15 @@ class Connection:
         self.sendq_limit = -1
 
     def use_flusher(self, flusher: Flusher) -> None:
-        """Let ``flusher`` make this connection's writes while the kernel takes them
-        whole (rule 6). Only for the plain TCP fast path; call before the writer starts."""
+        """Let ``flusher`` make this connection's writes (rule 6): no writer task then,
+        but :meth:`finish_writes` once the reader has returned. Only for the plain TCP
+        fast path, before any other write."""
         assert type(self) is Connection, "a StreamConnection's writer does its own writes"
         self._flusher = flusher
+        if self._queue:
+            flusher.add(self)  # lines queued already (the greeting): this pass
+        else:
+            self._parked = flusher
 
     def _slow_push(self, data: bytes, event: object) -> None:
         """:func:`push_to_all`'s slow path: a full send queue, a closing connection, or a
@@ -281,7 +299,7 @@ class Connection:
             self.queued += len(last_line)
         self.read_scope.cancel()
         self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
-        self._take_over()  # the writer flushes what is queued, and returns
+        self._take_over()  # a writer task flushes what is queued, and returns
 
     def _wake_writer(self) -> None:
         """A line was queued: wake what :attr:`_parked` names (as :func:`push_to_all`
@@ -296,9 +314,9 @@ class Connection:
                 reschedule(waker)
 
     def _take_over(self) -> None:
-        """Wake the writer task itself (if it is blocked), to write what is queued: after
-        a write the flusher could not finish, and to close. From then until it blocks
-        again, it alone writes (the flusher skips this connection)."""
+        """Wake the writer task of a connection without a flusher (if it is blocked), to
+        write what is queued and return: the connection is closing. (A connection the
+        flusher writes makes its last writes in :meth:`finish_writes`.)"""
         task = self._blocked
         if task is not None:
             self._blocked = None
@@ -344,15 +362,14 @@ class Connection:
     # -- the writer task ----------------------------------------------------------------
 
     async def writer(self) -> None:
-        """Send everything queued, one ``os.writev`` per wake-up, until closed and flushed.
-
-        With a flusher (rule 6), the writer waits while the flusher writes for it, and
-        is woken only to finish a write the kernel did not take whole, or to close.
+        """Send everything queued, one ``os.writev`` per wake-up, until closed and flushed:
+        the writer task of a connection without a flusher (TLS, WebSocket).
 
         Cancellation: runs inside :attr:`write_scope`, whose deadline :meth:`close` sets.
         Returns normally when the connection is closing and the queue is empty, when the
         deadline passes, or when the peer has gone (broken or closed stream).
         """
+        assert self._flusher is None, "the flusher writes this connection: finish_writes"
         queue = self._queue
         with self.write_scope:
             try:
@@ -364,10 +381,52 @@ class Connection:
                     else:
                         task = current_task()
                         self._blocked = task
-                        self._parked = self._flusher or task
+                        self._parked = task
                         await wait_task_rescheduled(self._unpark_on_cancel)
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                 self.close(b"", "connection reset")  # no-op if it was closing already
+
+    async def finish_writes(self) -> None:
+        """The last writes of a connection the flusher writes, from its own task once the
+        reader has returned: wait until the connection closes (a BYE may wait behind a
+        commit, and the flusher goes on writing meanwhile), then for a writer task
+        started for a short write to finish, then flush what is queued (its BYE last)
+        within ``shutdown_grace``. Returns when the queue is empty, when the deadline
+        passes, or when the peer has gone; the stream may then be closed (rule 4)."""
+        with self.write_scope:
+            try:
+                if not self.closing:  # woken by close() (_take_over)
+                    self._blocked = current_task()
+                    await wait_task_rescheduled(self._unpark_on_cancel)
+                done = self._writer_done
+                if done is not None:
+                    await done.wait()
+                self._writing = True  # the flusher leaves it alone from now on
+                self._parked = None
+                await self._send_queued()
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                self.close(b"", "connection reset")  # no-op if it was closing already
+
+    async def _write_rest(self) -> None:
+        """A writer task the flusher started for a write the kernel did not take whole:
+        wait for room and write everything queued, then give the connection back to the
+        flusher and end. A connection that is closing stays with :meth:`finish_writes`.
+        Never raises (it runs in the server's connections nursery): a bug closes this
+        connection only."""
+        try:
+            await self._send_queued()
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+            self.close(b"", "connection reset")
+        except Exception:
+            log.exception("%r: internal error while writing; closing this connection only", self)
+            self.close(b"", "server error")
+        finally:
+            if not self.closing:
+                self._writing = False
+                self._parked = self._flusher
+            done = self._writer_done
+            if done is not None:
+                done.set()
 
     async def _send_queued(self) -> None:
         """Hand everything queued to the kernel, waiting only while its buffer is full.
@@ -413,30 +472,33 @@ class Connection:
         return batch is not queue and not sent  # else a short write: the buffer is full
 
     def _flush(self) -> bool:
-        """The flusher's write (rule 6): one ``os.writev`` of everything queued, if the
-        writer task is still blocked (else it writes itself: it took over, or it is
-        gone). If the kernel did not take it all (or the peer has gone), the writer task
-        takes over, to wait for room (or to meet the error and close): then True."""
-        if self._blocked is None:
+        """The flusher's write (rule 6): one ``os.writev`` of everything queued, unless a
+        task is writing this connection. If the kernel did not take it all, a writer task
+        is started to wait for room (True: the loop must not sleep); if the peer has gone,
+        the connection closes."""
+        if self._writing:
             return False
-        try:  # noqa: SIM105 - contextlib.suppress costs more than this write's glue
+        try:
             self._write_some(self.stream.socket.fileno())
         except OSError:
-            pass  # the writer meets it again and closes the connection
-        if self._queue:
-            return self._take_over_flush()
-        self._parked = self._flusher
-        return False
-
-    def _take_over_flush(self) -> bool:
-        """The writer task takes this connection back from the flusher (True if it was
-        blocked, and is now woken)."""
-        task = self._blocked
-        if task is None:
+            self.close(b"", "connection reset")  # its reader ends; finish_writes returns
             return False
-        self._blocked = None
+        if not self._queue:
+            self._parked = self._flusher
+            return False
+        return self._start_writer()
+
+    def _start_writer(self) -> bool:
+        """Start a writer task for what the flusher could not write (True if it did). A
+        closing connection's last writes are :meth:`finish_writes`'s."""
+        flusher = self._flusher
+        if self._writing or self.closing or flusher is None or flusher.nursery is None:
+            return False
+        self._writing = True
         self._parked = None
-        reschedule(task)
+        self._writer_done = trio.Event()
+        flusher.started += 1
+        flusher.nursery.start_soon(self._write_rest)
         return True
 
     def _unpark_on_cancel(self, _raise_cancel: object) -> Abort:
@@ -508,7 +570,7 @@ class StreamConnection(Connection):
 @final
 class Flusher(trio.abc.Instrument):
     """Writes every connection with lines queued at the end of each pass of the scheduler
-    (rule 6), instead of a wake-up of each connection's writer task.
+    (rule 6), so that no connection needs a writer task of its own.
 
     It is a Trio instrument, not a task: its :meth:`before_io_wait` runs once per pass of
     the event loop, after every task that was ready has run and just before the loop asks
@@ -518,11 +580,21 @@ class Flusher(trio.abc.Instrument):
     busy (tasks are ready, so it will not sleep) and ``delay`` is above 0, the lines may
     wait for at most ``delay`` seconds and :data:`GATHER_PASSES` passes, so that more of
     them ride in each ``os.writev``; they never wait while the loop is about to sleep.
-    A connection whose lines the kernel did not take whole goes back to its own writer
-    task, which waits for room.
+    For a connection whose lines the kernel did not take whole it starts a writer task
+    in :attr:`nursery`, which waits for room and hands the connection back.
     """
 
-    __slots__ = ("_dirty", "_held", "_since", "_token", "delay", "passes", "writes")
+    __slots__ = (
+        "_dirty",
+        "_held",
+        "_since",
+        "_token",
+        "delay",
+        "nursery",
+        "passes",
+        "started",
+        "writes",
+    )
 
     def __init__(self, delay: float) -> None:
         #: Seconds lines may wait for company while the loop is busy (0: none).
@@ -532,11 +604,16 @@ class Flusher(trio.abc.Instrument):
         self._since = 0.0
         #: Passes the list has been held back for (at most GATHER_PASSES).
         self._held = 0
-        #: The run's token, to wake the loop when a writer task was woken here.
+        #: Where writer tasks for short writes are started (the server's connections
+        #: nursery, set once it is open).
+        self.nursery: trio.Nursery | None = None
+        #: The run's token, to wake the loop when a writer task was started here.
         self._token: trio.lowlevel.TrioToken | None = None
-        #: Passes that wrote, and connections written in them (for tests and profiling).
+        #: Passes that wrote, connections written in them, and writer tasks started for
+        #: writes the kernel did not take whole (for tests and profiling).
         self.passes = 0
         self.writes = 0
+        self.started = 0
 
     def add(self, conn: Connection) -> None:
         """``conn`` has lines queued and its writer task waits: write them this pass."""
@@ -565,7 +642,7 @@ class Flusher(trio.abc.Instrument):
             try:
                 woke |= conn._flush()
             except Exception:  # an instrument that raises is removed: never let it
-                woke |= conn._take_over_flush()
+                woke |= conn._start_writer()
         self.passes += 1
         self.writes += len(dirty)
         if woke and timeout:  # the loop would sleep with a writer task ready: wake it

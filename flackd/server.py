@@ -218,17 +218,25 @@ class Server(Entry, LineReader, Housekeeping):
             if handshake is not None and not await self._handshake(conn, handshake):
                 return  # the caller closes it, without a linger: TLS never began
             if type(conn) is Connection:
-                conn.use_flusher(self.flusher)  # TLS and WebSocket: the writer's own writes
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(conn.writer)
+                # Plain TCP: the flusher writes it, and no writer task waits beside the
+                # reader (one is started only while the kernel has no room); this task
+                # makes the last writes once the reader has returned.
+                # (The reader is awaited here, not through a helper: every coroutine frame
+                # in its chain is held by every idle connection.)
+                conn.use_flusher(self.flusher)
                 try:
                     await self._read(conn)
-                    saw_eof = conn.closing and conn.close_reason == "connection closed"
-                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-                    conn.close(b"", "connection reset")
-                except Exception:
-                    log.exception("%r: internal error; closing this connection only", conn)
-                    conn.close(render(conn, (self._server_error,)), "server error")
+                except Exception as exc:
+                    self._reader_failed(conn, exc)
+                await conn.finish_writes()
+            else:  # TLS and WebSocket: a writer task makes every write
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(conn.writer)
+                    try:
+                        await self._read(conn)
+                    except Exception as exc:
+                        self._reader_failed(conn, exc)
+            saw_eof = conn.closing and conn.close_reason == "connection closed"
             if not saw_eof:
                 try:
                     await linger(
@@ -250,6 +258,15 @@ class Server(Entry, LineReader, Housekeeping):
             if gone is not None:
                 self.tell_presence(gone, online=False)
             log.debug("%r closed: %s", conn, conn.close_reason)
+
+    def _reader_failed(self, conn: Connection, exc: Exception) -> None:
+        """``conn``'s reader raised: a reset closes it quietly, a bug (logged) with the
+        server's error; either way this connection only."""
+        if isinstance(exc, (OSError, trio.BrokenResourceError, trio.ClosedResourceError)):
+            conn.close(b"", "connection reset")
+        else:
+            log.error("%r: internal error; closing this connection only", conn, exc_info=exc)
+            conn.close(render(conn, (self._server_error,)), "server error")
 
     def _close_all(self, reason: str) -> None:
         """Close every client connection with ``BYE SHUTDOWN`` (this node starts again)."""
@@ -347,6 +364,7 @@ class Server(Entry, LineReader, Housekeeping):
                 if self.committer is not None:
                     await store_side.start(self.committer.run)
                 async with trio.open_nursery() as connections:
+                    self.flusher.nursery = connections  # writer tasks for short writes
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)
                         groups = (
