@@ -47,10 +47,11 @@ Rules:
    so the lines of every message read in that pass leave together. While the loop is
    busy it may first let at most ``--write-delay-us`` (0 by default: none) and
    :data:`GATHER_PASSES` passes go by, so that more lines ride in each call; it never
-   holds lines while the loop is about to sleep. Such a connection has no writer task:
-   only when the kernel did not take its lines whole does the flusher start one (in the
-   server's connections nursery), which waits for room, writes everything queued, and
-   hands the connection back when its queue is empty; while it runs the flusher leaves
+   holds lines while the loop is about to sleep. Such a connection has no writer task
+   until the kernel first does not take its lines whole: then the flusher starts one (in
+   the server's connections nursery), which waits for room, writes everything queued,
+   hands the connection back when its queue is empty, and waits, parked, for the next
+   such write (an idle connection never has one); while it writes the flusher leaves
    the connection alone, so exactly one of them writes at any time and lines keep their
    order (rule 2: one queue feeds both). Closing is the connection's own task's: once
    its reader has returned it waits for such a writer task, then flushes the rest, the
@@ -127,6 +128,7 @@ class Connection:
         "_head_is_partial",
         "_parked",
         "_queue",
+        "_spare",
         "_writer_done",
         "_writing",
         "answers_pings",
@@ -196,8 +198,10 @@ class Connection:
         #: a write the kernel did not take whole, or :meth:`finish_writes`), so the
         #: flusher leaves it alone.
         self._writing = False
-        #: Set when the last writer task started for this connection has finished.
+        #: Set when the writer task started for this connection has finished.
         self._writer_done: trio.Event | None = None
+        #: That writer task while it waits, parked, for the flusher's next short write.
+        self._spare: Task | None = None
         #: Bytes in the queue, not yet taken by the kernel.
         self.queued = 0
         self.closing = False
@@ -300,6 +304,10 @@ class Connection:
         self.read_scope.cancel()
         self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
         self._take_over()  # a writer task flushes what is queued, and returns
+        spare = self._spare
+        if spare is not None:  # a parked writer task of the flusher's: it ends
+            self._spare = None
+            reschedule(spare)
 
     def _wake_writer(self) -> None:
         """A line was queued: wake what :attr:`_parked` names (as :func:`push_to_all`
@@ -408,25 +416,39 @@ class Connection:
                 self.close(b"", "connection reset")  # no-op if it was closing already
 
     async def _write_rest(self) -> None:
-        """A writer task the flusher started for a write the kernel did not take whole:
-        wait for room and write everything queued, then give the connection back to the
-        flusher and end. A connection that is closing stays with :meth:`finish_writes`.
-        Never raises (it runs in the server's connections nursery): a bug closes this
-        connection only."""
+        """The writer task the flusher starts at a connection's first write the kernel did
+        not take whole: wait for room and write everything queued, then give the
+        connection back to the flusher and wait, parked, until the next such write or
+        the close (so a busy connection pays for one task, not one per burst; a
+        connection that never fills its socket buffer never has one). At the close it
+        ends, and :meth:`finish_writes` makes the last writes. Never raises (it runs in
+        the server's connections nursery): a bug closes this connection only."""
         try:
-            await self._send_queued()
+            while True:
+                await self._send_queued()
+                if self.closing:
+                    return
+                self._writing = False  # back to the flusher
+                self._parked = self._flusher
+                self._spare = current_task()
+                await wait_task_rescheduled(self._unspare_on_cancel)
+                if self.is_closing():  # woken by close(), not by a short write
+                    return
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
             self.close(b"", "connection reset")
         except Exception:
             log.exception("%r: internal error while writing; closing this connection only", self)
             self.close(b"", "server error")
         finally:
-            if not self.closing:
-                self._writing = False
-                self._parked = self._flusher
+            self._spare = None
             done = self._writer_done
             if done is not None:
                 done.set()
+
+    def _unspare_on_cancel(self, _raise_cancel: object) -> Abort:
+        """The parked writer task is being cancelled (the server is stopping)."""
+        self._spare = None
+        return Abort.SUCCEEDED
 
     async def _send_queued(self) -> None:
         """Hand everything queued to the kernel, waiting only while its buffer is full.
@@ -489,13 +511,19 @@ class Connection:
         return self._start_writer()
 
     def _start_writer(self) -> bool:
-        """Start a writer task for what the flusher could not write (True if it did). A
-        closing connection's last writes are :meth:`finish_writes`'s."""
+        """Wake this connection's writer task, or start it, for what the flusher could not
+        write (True if it did). A closing connection's last writes are
+        :meth:`finish_writes`'s."""
         flusher = self._flusher
         if self._writing or self.closing or flusher is None or flusher.nursery is None:
             return False
         self._writing = True
         self._parked = None
+        spare = self._spare
+        if spare is not None:
+            self._spare = None
+            reschedule(spare)
+            return True
         self._writer_done = trio.Event()
         flusher.started += 1
         flusher.nursery.start_soon(self._write_rest)

@@ -4,14 +4,14 @@ it writes has no writer task until the kernel has no room (rule 6 of flackd.conn
 
 What is checked: lines pushed in one pass leave in one ``writev`` per connection, in
 order, with no writer task; many connections are written in one pass; a write the kernel
-does not take whole is finished by a writer task started for it (order kept), and the
-flusher takes the connection back; closing flushes what is queued, the BYE last, even
-behind such a writer task, and gives up at the grace deadline on a peer that never
-reads; a peer's reset closes the connection; when busy, the flusher gathers the lines of
-several passes into one write, but never holds them while the loop would sleep; an
-unexpected error in one write leaves the flusher installed; and every server's plain TCP
-connections use it, with or without a delay. No timing is asserted: a MockClock stands
-still where the delay matters.
+does not take whole is finished by a writer task started for it (order kept), the
+flusher takes the connection back, and the next such write wakes the same task; closing
+flushes what is queued, the BYE last, even behind such a writer task, and gives up at
+the grace deadline on a peer that never reads; a peer's reset closes the connection;
+when busy, the flusher gathers the lines of several passes into one write, but never
+holds them while the loop would sleep; an unexpected error in one write leaves the
+flusher installed; and every server's plain TCP connections use it, with or without a
+delay. No timing is asserted: a MockClock stands still where the delay matters.
 """
 
 from __future__ import annotations
@@ -111,11 +111,17 @@ async def test_a_write_the_kernel_does_not_take_whole_is_finished_in_order(
     expected = b"".join(sent)
     assert await read_exactly(client, len(expected)) == expected
     assert flusher.started >= 1
-    await trio.testing.wait_all_tasks_blocked()  # the writer task has ended
+    await trio.testing.wait_all_tasks_blocked()  # the writer task is parked
     writes, started = flusher.writes, flusher.started
     conn.push(b"after the writer\r\n")  # back with the flusher
     assert await read_exactly(client, 18) == b"after the writer\r\n"
     assert (flusher.writes, flusher.started) == (writes + 1, started)
+    second = burst("again")
+    for line in second:  # another short write: the parked writer task takes it
+        conn.push(line)
+    expected = b"".join(second)
+    assert await read_exactly(client, len(expected)) == expected
+    assert flusher.started == started  # one writer task per connection, not per burst
 
 
 async def test_closing_flushes_what_is_queued_then_the_bye(flusher: Flusher) -> None:
