@@ -616,7 +616,6 @@ class Flusher(trio.abc.Instrument):
         "_dirty",
         "_held",
         "_since",
-        "_token",
         "delay",
         "nursery",
         "passes",
@@ -635,8 +634,6 @@ class Flusher(trio.abc.Instrument):
         #: Where writer tasks for short writes are started (the server's connections
         #: nursery, set once it is open).
         self.nursery: trio.Nursery | None = None
-        #: The run's token, to wake the loop when a writer task was started here.
-        self._token: trio.lowlevel.TrioToken | None = None
         #: Passes that wrote, connections written in them, and writer tasks started for
         #: writes the kernel did not take whole (for tests and profiling).
         self.passes = 0
@@ -674,10 +671,7 @@ class Flusher(trio.abc.Instrument):
         self.passes += 1
         self.writes += len(dirty)
         if woke and timeout:  # the loop would sleep with a writer task ready: wake it
-            token = self._token
-            if token is None:
-                token = self._token = trio.lowlevel.current_trio_token()
-            token.run_sync_soon(_nothing)
+            trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
 
 
 def _nothing() -> None:
