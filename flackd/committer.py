@@ -17,14 +17,17 @@ Rules:
    whoever it is for, so each connection gets its lines in the order the hub made them.
    When nothing is held and a command changed nothing (PING, HISTORY, LIST...), its
    effects go out at once: reads cost nothing extra.
-3. **Group commit.** The commit loop takes everything submitted since the last commit and
-   commits it at once: what arrived in one pass of the readers, or while the previous
-   commit ran. A commit that is short CPU work (SQLite with ``synchronous=normal``) runs
-   on the event loop: bounded by ``commit_queue``, it holds the loop for a millisecond or
+3. **Group commit.** Each commit takes everything submitted since the last one. A commit
+   that is short CPU work (SQLite with ``synchronous=normal``) runs on the event loop at
+   the end of each pass of the scheduler (:meth:`Committer.end_of_pass`, called by the
+   server's flusher just before it writes): everything the readers of that pass held is
+   committed at once, and the lines it releases leave in the same pass, as they would
+   without a store. Bounded by ``commit_queue``, it holds the loop for a millisecond or
    two at most, far less than a worker thread costs on a busy core (measured in
    docs/performance.md). A commit that waits for the disk (``synchronous=full``) runs in
-   a worker thread (``trio.to_thread``). Housekeeping that may take long (copying a
-   large WAL) runs in a worker thread between commits. Fan-out never awaits.
+   a worker thread (``trio.to_thread``) from the commit loop, a task. Housekeeping that
+   may take long (copying a large WAL) runs in a worker thread between commits, from the
+   same task. Fan-out never awaits.
 4. **Bounded.** At most ``commit_queue`` commands wait behind the running commit (which
    itself holds at most as many); past it, readers stop reading
    (:meth:`Committer.wait_room`) until a commit frees room, so TCP pushes back.
@@ -156,6 +159,12 @@ class Committer(Generic[C]):
         self._commit_times: deque[float] = deque(maxlen=STATS_SAMPLES)
         self._waits: deque[float] = deque(maxlen=STATS_SAMPLES)
         self._changes = 0
+        #: Whether commits are made by :meth:`end_of_pass` (the server's flusher calls it
+        #: at the end of every pass) rather than by the commit loop; see :meth:`on_passes`.
+        self.on_pass = False
+        #: An error :meth:`end_of_pass` could not raise (it runs inside an instrument),
+        #: raised by the commit loop instead.
+        self._crash: BaseException | None = None
 
     # -- called by the server, synchronously -------------------------------------------
 
@@ -204,7 +213,8 @@ class Committer(Generic[C]):
         held.since = trio.current_time()
         self._open.append(held)
         self._idle = trio.Event() if self._idle.is_set() else self._idle
-        self._work.set()
+        if not self.on_pass:
+            self._work.set()
 
     def holding(self) -> bool:
         """True while anything waits for a commit (then a close must wait its turn too)."""
@@ -253,6 +263,75 @@ class Committer(Generic[C]):
         while self._open or self._busy:
             await self._idle.wait()
 
+    # -- commits at the end of each pass -----------------------------------------------
+
+    def on_passes(self) -> bool:
+        """Make commits at the end of each pass (:meth:`end_of_pass`) from now on, if the
+        store's commits are short CPU work; returns whether it does. Call it before
+        :meth:`run` starts, and only with something that calls :meth:`end_of_pass` once
+        per pass of the event loop (the server's flusher)."""
+        self.on_pass = not self.store.commit_in_thread
+        return self.on_pass
+
+    def end_of_pass(self) -> bool:
+        """Commit everything held and release its effects, now, on the event loop.
+
+        Called once at the end of each pass of the scheduler, before the flusher writes,
+        so what the readers of the pass held is committed together and its lines leave
+        in the same pass. Returns whether anything was released (a task may then have been
+        woken, and the loop must not sleep). Never raises: it runs inside a Trio
+        instrument, which Trio would remove; an unexpected error is raised by the commit
+        loop instead.
+        """
+        if self._busy or not self._open:
+            return False
+        try:
+            self._commit_open()
+            if not self._open:
+                self._idle.set()
+            if self.store.maintenance_due():
+                self._busy = True  # what arrives meanwhile waits for it (see _maintain)
+                self._work.set()
+        except Exception as exc:  # pragma: no cover - a bug: crash as the task would
+            self._crash = exc
+            self._busy = True
+            self._work.set()
+        return True
+
+    def _commit_open(self) -> None:
+        """Commit everything held, on the event loop, and release it (or undo it)."""
+        batch, self._open = self._open, []
+        self._room.set()
+        changes = self.hub.take_changes()
+        if changes is None:
+            self._release(batch)
+            return
+        self._changes += len(batch)
+        started = trio.current_time()
+        try:
+            self.store.commit(changes)
+        except StoreError as exc:
+            self._failed(batch, exc)
+        else:
+            self._commit_times.append(trio.current_time() - started)
+            self.commits += 1
+            self._release(batch)
+
+    async def _maintain(self) -> None:
+        """The commit loop when :meth:`end_of_pass` commits: housekeeping only."""
+        while True:
+            await self._work.wait()
+            self._work = trio.Event()
+            if self._crash is not None:
+                raise self._crash
+            try:
+                # Off the loop; end_of_pass commits nothing meanwhile (``_busy``).
+                await trio.to_thread.run_sync(self.store.maintain)
+            finally:
+                self._busy = False
+            if not self._open:
+                self._idle.set()
+
     # -- the commit loop ---------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -266,6 +345,8 @@ class Committer(Generic[C]):
 
     async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
+        if self.on_pass:
+            await self._maintain()
         while True:
             if not self._open:
                 self._idle.set()

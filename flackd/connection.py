@@ -65,7 +65,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Protocol, final
 
 import trio
@@ -616,6 +616,7 @@ class Flusher(trio.abc.Instrument):
         "_dirty",
         "_held",
         "_since",
+        "commit",
         "delay",
         "nursery",
         "passes",
@@ -639,6 +640,10 @@ class Flusher(trio.abc.Instrument):
         self.passes = 0
         self.writes = 0
         self.started = 0
+        #: Called first at the end of every pass, if set: commits what the pass held (the
+        #: server sets :meth:`flackd.committer.Committer.end_of_pass`), so the lines it
+        #: releases are written in the same pass. Returns whether it released anything.
+        self.commit: Callable[[], bool] | None = None
 
     def add(self, conn: Connection) -> None:
         """``conn`` has lines queued and its writer task waits: write them this pass."""
@@ -649,8 +654,12 @@ class Flusher(trio.abc.Instrument):
 
     def before_io_wait(self, timeout: float) -> None:
         """The end of a pass: one ``os.writev`` per connection with lines queued."""
+        commit = self.commit
+        released = commit is not None and commit()
         dirty = self._dirty
         if not dirty:
+            if released and timeout:  # a task it woke must not wait for the timeout
+                trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
             return
         if (
             self.delay
@@ -670,7 +679,7 @@ class Flusher(trio.abc.Instrument):
                 woke |= conn._start_writer()
         self.passes += 1
         self.writes += len(dirty)
-        if woke and timeout:  # the loop would sleep with a writer task ready: wake it
+        if (woke or released) and timeout:  # the loop would sleep with a task ready
             trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
 
 

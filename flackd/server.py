@@ -139,8 +139,11 @@ class Server(Entry, LineReader, Housekeeping):
                 unregistered=self._unregistered_again,
             )
         #: Writes every plain TCP connection's lines at the end of each pass of the event
-        #: loop (:class:`flackd.connection.Flusher`, a Trio instrument; rule 6 there).
+        #: loop (:class:`flackd.connection.Flusher`, a Trio instrument; rule 6 there),
+        #: and first has the committer commit what the pass held (rule 3 there).
         self.flusher = Flusher(self.limits.write_delay_us / 1e6)
+        if isinstance(self.committer, Committer) and self.committer.on_passes():
+            self.flusher.commit = self.committer.end_of_pass
         #: Connections whose BYE waits behind a commit (see :meth:`_bye`).
         self._byes: set[Connection] = set()
         #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.

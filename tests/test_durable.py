@@ -16,6 +16,7 @@ from pathlib import Path
 import trio
 import trio.testing
 
+from flackd.committer import Committer
 from flackd.connection import Connection
 from flackd.hub import Hub
 from flackd.limits import Limits
@@ -58,6 +59,26 @@ class GatedStore:
 
     async def wait_entered(self) -> None:
         assert await trio.to_thread.run_sync(self.entered.wait, WAIT)
+
+
+class MaintainedStore(MemoryStore):
+    """A MemoryStore committed on the event loop (as SQLite's ``synchronous=normal`` is)
+    that asks for housekeeping after its first commit and holds it, in its worker
+    thread, until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(BOOT)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.maintained = 0
+
+    def maintenance_due(self) -> bool:
+        return self.commits == 1 and not self.maintained
+
+    def maintain(self) -> None:
+        self.entered.set()
+        assert self.gate.wait(WAIT), "the test never opened the gate"
+        self.maintained += 1
 
 
 def outbox(server: Server, nick: str) -> int:
@@ -238,3 +259,47 @@ async def test_a_restart_on_a_real_database(nursery: trio.Nursery, tmp_path: Pat
     block = await carol.join("#c")
     assert block[1] == lines[0]  # the topic line, setter and time included
     assert [ln for ln in block if ln.startswith("MSG ")] == lines[1:]
+
+
+def test_commits_run_at_the_end_of_a_pass_unless_they_wait_for_the_disk(tmp_path: Path) -> None:
+    """SQLite with ``synchronous=normal`` commits on the event loop, at the end of each
+    pass (the flusher asks the committer first); ``full`` waits for the disk, in the
+    commit loop's worker thread."""
+    for synchronous, on_pass in (("normal", True), ("full", False)):
+        store = SqliteStore.open(tmp_path / synchronous, synchronous=synchronous)
+        try:
+            server = Server(TEST_LIMITS, store=store)
+            committer = server.committer
+            assert isinstance(committer, Committer)
+            assert committer.on_pass is on_pass
+            assert (server.flusher.commit is not None) is on_pass
+        finally:
+            store.close()
+
+
+async def test_housekeeping_holds_commits_until_it_is_done(nursery: trio.Nursery) -> None:
+    """While the commit loop copies the WAL in its worker thread, what arrives waits for
+    it: nothing is committed or echoed meanwhile, and all of it goes out afterwards."""
+    store = MaintainedStore()
+    flackd = await start_server(nursery, store=store)
+    alice = await flackd.client("alice")
+    assert store.commits == 1
+    assert await store_entered(store)
+    await alice.send("JOIN #c", "MSG #c one")
+    await trio.testing.wait_all_tasks_blocked()
+    committer = flackd.server.committer
+    assert isinstance(committer, Committer)
+    assert committer.on_pass
+    assert committer.holding()  # both read and held, neither committed
+    assert store.commits == 1
+    assert store.messages == {}
+    store.gate.set()
+    block = await alice.recv_until("END HISTORY")
+    assert block[0].startswith("OK JOIN #c ")
+    assert (await alice.recv()).endswith(" alice :one")
+    assert store.maintained == 1
+    assert [m.text for m in store.messages.values()] == ["one"]
+
+
+async def store_entered(store: MaintainedStore) -> bool:
+    return await trio.to_thread.run_sync(store.entered.wait, WAIT)

@@ -10,8 +10,9 @@ flushes what is queued, the BYE last, even behind such a writer task, and gives 
 the grace deadline on a peer that never reads; a peer's reset closes the connection;
 when busy, the flusher gathers the lines of several passes into one write, but never
 holds them while the loop would sleep; an unexpected error in one write leaves the
-flusher installed; and every server's plain TCP connections use it, with or without a
-delay. No timing is asserted: a MockClock stands still where the delay matters.
+flusher installed; every server's plain TCP connections use it, with or without a
+delay; and a task woken by the commit it makes first (a durable server's end of pass)
+runs at once. No timing is asserted: a MockClock stands still where the delay matters.
 """
 
 from __future__ import annotations
@@ -306,3 +307,30 @@ async def test_the_last_writes_wait_for_a_close_that_comes_later(flusher: Flushe
         while chunk := await client.receive_some(65536):
             received += chunk
     assert received == BYE
+
+
+async def test_a_task_its_commit_wakes_does_not_wait_for_the_loop_to_sleep(
+    nursery: trio.Nursery, flusher: Flusher
+) -> None:
+    """The flusher first calls its ``commit`` (the committer's end of pass), inside
+    ``before_io_wait``: the loop has already chosen how long to sleep. A task that commit
+    wakes (a reader waiting at a barrier, a TLS writer) must run at once, not when the
+    loop's timeout (here a sleeper's deadline, WAIT away) runs out."""
+    woken = trio.Event()
+    armed = False
+
+    def commit() -> bool:
+        nonlocal armed
+        if not armed:
+            return False
+        armed = False
+        woken.set()  # wakes this test's task from inside the instrument
+        return True
+
+    flusher.commit = commit
+    deadline = trio.current_time() + WAIT
+    nursery.start_soon(trio.sleep_until, deadline)  # the loop's only timeout (cancelled
+    await trio.testing.wait_all_tasks_blocked()  # with the test's nursery at the end)
+    armed = True
+    await woken.wait()  # every task waits now: the loop would sleep until the deadline
+    assert trio.current_time() < deadline
