@@ -796,6 +796,10 @@ class Settings:
     storm_clients: int
     storm_rate: float
     warmup_seconds: float = 2.0  # an unmeasured run after each setup (Bench.warm_up)
+    #: A ramp step that fails is run again this many times, on fresh clients after a
+    #: warm-up, and fails only if every try fails (a stall of the machine, not of the
+    #: server, fails one try); the same for every server.
+    retries: int = 1
     rooms_clients: int = 2000
     rooms_size: int = 10  # members per room: rooms_clients / rooms_size rooms
     rooms_senders: int = 500
@@ -1019,11 +1023,28 @@ class Bench:
                         if ready["failed"]:
                             return {"error": f"setup failed: {ready}", "steps": steps}
                         self.warm_up(gen, rate)
-                    result = self.step(gen, started, rate, s.step_seconds)
-                    ok = passing(result, s.p99_limit_ms)
-                    result["pass"] = ok
-                    steps.append(result)
-                    say(f"    step {n + 1:2d}: {describe_step(result, ok)}")
+                    for attempt in range(s.retries + 1):
+                        if gen is None:  # the try before failed: start afresh
+                            gen, _ = self.spawn(
+                                server,
+                                started,
+                                clients,
+                                senders=senders,
+                                channels=channels,
+                                quickack=quickack,
+                            )
+                            self.warm_up(gen, rate)
+                        result = self.step(gen, started, rate, s.step_seconds)
+                        ok = passing(result, s.p99_limit_ms)
+                        result["pass"] = ok
+                        result["try"] = attempt + 1
+                        steps.append(result)
+                        again = f" (try {attempt + 1})" if attempt else ""
+                        say(f"    step {n + 1:2d}{again}: {describe_step(result, ok)}")
+                        if ok:
+                            break
+                        gen.close()  # a failed try leaves backlog behind
+                        gen = None
                     if ok:
                         lo = max(lo, rate)
                         if best is None or result["deliveries_per_s"] > best["deliveries_per_s"]:
@@ -1032,8 +1053,6 @@ class Bench:
                         hi = min(hi, rate) if hi else rate
                         if first_fail is None or rate < first_fail["rate"]:
                             first_fail = result
-                        gen.close()  # a failed step leaves backlog behind: start afresh
-                        gen = None
                     if doubling:
                         if ok and rate * 2 * fan <= s.max_deliveries:
                             rate *= 2
@@ -1535,6 +1554,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         help="an unmeasured run at the first rate after every setup, for every server (2; 0: none)",
     )
+    parser.add_argument(
+        "--p99-limit-ms",
+        type=float,
+        default=50.0,
+        help="the p99 latency past which a ramp step fails (50)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        help="times a failed ramp step is run again (fresh clients, a warm-up) before it "
+        "counts as failed, for every server (1; 0: the first failure counts)",
+    )
     parser.add_argument("--senders", type=int, default=10, help="senders per fan-out channel (10)")
     parser.add_argument("--rooms-clients", type=int, help="clients in the rooms workload (2000)")
     parser.add_argument("--rooms-size", type=int, help="members per room (10)")
@@ -1584,8 +1615,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         warmup_seconds=(
             args.warmup_seconds if args.warmup_seconds is not None else (0.2 if smoke else 2.0)
         ),
+        retries=args.retries if args.retries is not None else (0 if smoke else 1),
         senders=args.senders if not smoke else 3,
-        p99_limit_ms=50.0,
+        p99_limit_ms=args.p99_limit_ms,
         start_deliveries=200 if smoke else 200_000,
         max_deliveries=400 if smoke else 13_000_000,
         max_steps=2 if smoke else 14,

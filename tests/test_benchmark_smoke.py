@@ -204,3 +204,22 @@ def test_a_flackd_variant_runs_with_its_own_flags(tmp_path_factory: pytest.TempP
     for run in result["runs"]["fanout-10"][variant]:
         assert run["steps"], run
         assert all(s["lost"] == 0 for s in run["steps"]), run
+
+
+def test_a_failed_step_is_tried_again_before_it_counts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A p99 limit no step can meet: every step fails, and each is run twice (fresh
+    clients) before the ramp takes it as failed."""
+    result = smoke(
+        tmp_path_factory,
+        *("--servers", "relay", "--workloads", "fanout", "--retries", "1"),
+        *("--p99-limit-ms", "0.000001"),
+    )
+    for run in result["runs"]["fanout-10"]["relay"]:
+        steps = run["steps"]
+        assert [s["try"] for s in steps] == [1, 2], steps
+        assert steps[0]["rate"] == steps[1]["rate"]
+        assert not any(s["pass"] for s in steps)
+        assert all(s["lost"] == 0 and s["delivered"] > 0 for s in steps), steps
+        assert run["best"] is None
