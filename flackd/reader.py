@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 import trio
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled, wait_readable
 
 from flackd.admission import ServerPassword
 from flackd.codec import commands
@@ -317,9 +318,24 @@ class LineReader:
         overlong_at: deque[float] | None = None  # made on the first over-long line
         told_to_slow_down = False
         delayed_at = -math.inf  # when a line of this connection was last delayed
+        # Plain TCP: Connection.receive spelled out here, so that an idle connection's
+        # task waits in wait_readable one coroutine frame shallower (and a read creates
+        # no coroutine); TLS and WebSocket connections receive through their streams.
+        plain = type(conn) is Connection
+        sock = conn.stream.socket
         with conn.read_scope:
             while True:
-                data = await conn.receive(RECEIVE_BYTES)
+                if plain:
+                    await checkpoint_if_cancelled()  # a closed connection reads no more
+                    data = conn.read_now(RECEIVE_BYTES)
+                    if data is None:
+                        while data is None:
+                            await wait_readable(sock)
+                            data = conn.read_now(RECEIVE_BYTES)
+                    else:
+                        await cancel_shielded_checkpoint()  # these bytes must not be lost
+                else:
+                    data = await conn.receive(RECEIVE_BYTES)
                 if not data:
                     if self.committer is not None:
                         # What this client sent before its EOF is answered first.

@@ -56,6 +56,7 @@ from flackd.reader import LineReader, line_error, render
 from flackd.replica import Replica
 from flackd.sockets import (
     LINGER_SECONDS,
+    accept_forever,
     linger,
 )
 from flackd.store import Store
@@ -381,9 +382,10 @@ class Server(Entry, LineReader, Housekeeping):
                         for group, tls, irc, web in groups:
                             if group:
                                 accepting.start_soon(
-                                    partial(trio.serve_listeners, handler_nursery=connections),
-                                    partial(self.handle_stream, tls=tls, irc=irc, web=web),
+                                    accept_forever,
                                     group,
+                                    partial(self.handle_stream, tls=tls, irc=irc, web=web),
+                                    connections,
                                 )
                         task_status.started(everything)
                         if shutdown is None:

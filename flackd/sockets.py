@@ -1,15 +1,21 @@
 """Socket details every listener shares: options, the linger before a close, the HTTP
 tripwire.
 
-Owns: the socket options of an accepted connection (send buffer, keepalive), the
-half-close-and-drain that keeps a reset from destroying the last lines sent, and
-recognising an HTTP request sent to a line port. Imports trio and ``flackd.tls``.
+Owns: the accept loop of every listener, the socket options of an accepted connection
+(send buffer, keepalive), the half-close-and-drain that keeps a reset from destroying the
+last lines sent, and recognising an HTTP request sent to a line port. Imports trio and
+``flackd.tls``.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import logging
+import os
 import socket
-from typing import Final
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, NoReturn
 
 import trio
 
@@ -20,6 +26,7 @@ __all__ = [
     "LINGER_SECONDS",
     "RECEIVE_BYTES",
     "REFUSAL_LINGER_SECONDS",
+    "accept_forever",
     "linger",
     "looks_like_http",
     "tune_socket",
@@ -35,6 +42,55 @@ LINGER_SECONDS: Final = 1.0
 #: The same for a connection refused at the door (BUSY, TOO_MANY_CONNECTIONS): shorter,
 #: because a flood of refused connections must not hold sockets for long.
 REFUSAL_LINGER_SECONDS: Final = 0.25
+
+
+#: What ``accept`` fails with when the process or the machine is out of a resource: the
+#: listener waits :data:`ACCEPT_RETRY_SECONDS` and tries again (as ``trio.serve_listeners``).
+ACCEPT_CAPACITY_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_RETRY_SECONDS: Final = 0.1
+
+log = logging.getLogger("flackd")
+
+
+async def accept_forever(
+    listeners: Sequence[trio.abc.Listener[trio.SocketStream]],
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    handler_nursery: trio.Nursery,
+) -> NoReturn:
+    """``trio.serve_listeners`` without its wrapper: each accepted stream's task runs
+    ``handler(stream)`` itself, which must close the stream and never raise. (Trio's
+    wrapper coroutine, which only closes the stream afterwards, would stay suspended in
+    every connection's task for as long as it lives: a frame per idle client.)"""
+    async with trio.open_nursery() as nursery:
+        for listener in listeners:
+            nursery.start_soon(_accept, listener, handler, handler_nursery)
+    raise AssertionError("unreachable: every accept loop runs forever")  # pragma: no cover
+
+
+async def _accept(
+    listener: trio.abc.Listener[trio.SocketStream],
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    handler_nursery: trio.Nursery,
+) -> NoReturn:
+    # One name for every task of this listener (Trio would format a new string per task).
+    func = handler.func if isinstance(handler, functools.partial) else handler
+    name = getattr(func, "__qualname__", repr(func))
+    async with listener:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error(
+                    "accept failed: %s (%s); trying again in %g s",
+                    errno.errorcode[exc.errno],
+                    os.strerror(exc.errno),
+                    ACCEPT_RETRY_SECONDS,
+                )
+                await trio.sleep(ACCEPT_RETRY_SECONDS)
+            else:
+                handler_nursery.start_soon(handler, stream, name=name)
 
 
 def looks_like_http(line: bytes, first: bool) -> bool:
