@@ -163,12 +163,16 @@ class Browser:
         """The element ``selector`` names, once it is there."""
         return self.until(lambda: next(iter(self.css(selector)), None))
 
-    def text_content(self, selector: str) -> str | None:
-        """The ``textContent`` of the first element matching ``selector`` (None if none):
-        all its text, visually hidden parts included, whatever the layout."""
+    def text_content(self, selector: str, *, last: bool = False) -> str | None:
+        """The ``textContent`` of the first element matching ``selector`` (the last one,
+        with ``last``; None if none): all its text, visually hidden parts included,
+        whatever the layout."""
         found: str | None = self.driver.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            "const all = document.querySelectorAll(arguments[0]);"
+            "const e = arguments[1] ? all[all.length - 1] : all[0];"
+            "return e ? e.textContent : null;",
             selector,
+            last,
         )
         return found
 
@@ -226,13 +230,19 @@ class Page:
         await self.until(lambda: any(text in n.text for n in self.browser.css(selector)))
 
     async def wait_text(
-        self, selector: str, equals: str | None = None, *, contains: str | None = None
+        self,
+        selector: str,
+        equals: str | None = None,
+        *,
+        contains: str | None = None,
+        last: bool = False,
     ) -> str:
-        """Wait until the ``textContent`` of ``selector`` equals ``equals`` (or contains
-        ``contains``, or, given neither, is not empty); return it."""
+        """Wait until the ``textContent`` of ``selector`` (its last match, with ``last``)
+        equals ``equals`` (or contains ``contains``, or, given neither, is not empty);
+        return it."""
 
         def check() -> str | None:
-            text = self.browser.text_content(selector)
+            text = self.browser.text_content(selector, last=last)
             if text is None:
                 return None
             if equals is not None:
@@ -242,6 +252,11 @@ class Page:
             return text or None
 
         return await self.until(check)
+
+    async def wait_event(self, text: str) -> str:
+        """Wait until the newest event line of the log (joins, modes, kicks...) reads
+        ``text``. Notices may come after it (a flood note, an answer) and do not count."""
+        return await self.wait_text("#log li.event .text", text, last=True)
 
     async def attr(self, selector: str, name: str) -> str | None:
         """An attribute of ``selector``, read again if the page re-rendered it meanwhile."""
