@@ -1011,21 +1011,9 @@ class Bench:
             doubling, bisected = True, 0
             try:
                 for n in range(s.max_steps):
-                    if gen is None:
-                        gen, ready = self.spawn(
-                            server,
-                            started,
-                            clients,
-                            senders=senders,
-                            channels=channels,
-                            quickack=quickack,
-                        )
-                        if ready["failed"]:
-                            return {"error": f"setup failed: {ready}", "steps": steps}
-                        self.warm_up(gen, rate)
                     for attempt in range(s.retries + 1):
-                        if gen is None:  # the try before failed: start afresh
-                            gen, _ = self.spawn(
+                        if gen is None:  # the first step, or after a failed try: afresh
+                            gen, ready = self.spawn(
                                 server,
                                 started,
                                 clients,
@@ -1033,6 +1021,8 @@ class Bench:
                                 channels=channels,
                                 quickack=quickack,
                             )
+                            if ready["failed"]:
+                                return {"error": f"setup failed: {ready}", "steps": steps}
                             self.warm_up(gen, rate)
                         result = self.step(gen, started, rate, s.step_seconds)
                         ok = passing(result, s.p99_limit_ms)

@@ -62,7 +62,7 @@ from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.grammar import Verb
 from flackd.hub import Close, Effect, HubProtocol, Reply
-from flackd.store import Store, StoreError
+from flackd.store import Changes, Store, StoreError
 
 __all__ = ["Committer", "writes"]
 
@@ -300,22 +300,34 @@ class Committer(Generic[C]):
 
     def _commit_open(self) -> None:
         """Commit everything held, on the event loop, and release it (or undo it)."""
-        batch, self._open = self._open, []
-        self._room.set()
-        changes = self.hub.take_changes()
-        if changes is None:
-            self._release(batch)
+        taken = self._take()
+        if taken is None:
             return
-        self._changes += len(batch)
+        batch, changes = taken
         started = trio.current_time()
         try:
             self.store.commit(changes)
         except StoreError as exc:
             self._failed(batch, exc)
         else:
-            self._commit_times.append(trio.current_time() - started)
-            self.commits += 1
+            self._committed(batch, started)
+
+    def _take(self) -> tuple[list[_Held[C]], Changes] | None:
+        """Take everything held and the changes it made; None if it made none (then it
+        has been released already)."""
+        batch, self._open = self._open, []
+        self._room.set()
+        changes = self.hub.take_changes()
+        if changes is None:
             self._release(batch)
+            return None
+        self._changes += len(batch)
+        return batch, changes
+
+    def _committed(self, batch: list[_Held[C]], started: float) -> None:
+        self._commit_times.append(trio.current_time() - started)
+        self.commits += 1
+        self._release(batch)
 
     async def _maintain(self) -> None:
         """The commit loop when :meth:`end_of_pass` commits: housekeeping only."""
@@ -344,6 +356,8 @@ class Committer(Generic[C]):
             sys.setswitchinterval(previous)
 
     async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        """Commits that wait for the disk, each in a worker thread; or, when
+        :meth:`end_of_pass` commits, housekeeping only."""
         task_status.started()
         if self.on_pass:
             await self._maintain()
@@ -357,27 +371,19 @@ class Committer(Generic[C]):
             # One more turn of the scheduler first: every reader already woken adds its
             # lines to this commit (fewer, larger commits when busy; a turn when idle).
             await trio.lowlevel.checkpoint()
-            batch, self._open = self._open, []
-            self._room.set()
-            changes = self.hub.take_changes()
-            if changes is None:
-                self._release(batch)
+            taken = self._take()
+            if taken is None:
                 continue
+            batch, changes = taken
             self._busy = True
-            self._changes += len(batch)
             started = trio.current_time()
             try:
-                if self.store.commit_in_thread:
-                    # Not abandoned on cancellation: a commit, once started, is waited for.
-                    await trio.to_thread.run_sync(self.store.commit, changes)
-                else:
-                    self.store.commit(changes)  # short CPU work: see Store.commit_in_thread
-                self._commit_times.append(trio.current_time() - started)
+                # Not abandoned on cancellation: a commit, once started, is waited for.
+                await trio.to_thread.run_sync(self.store.commit, changes)
             except StoreError as exc:
                 self._failed(batch, exc)
             else:
-                self.commits += 1
-                self._release(batch)
+                self._committed(batch, started)
                 if self.store.maintenance_due():
                     # Between commits, off the loop: what arrives meanwhile waits for it.
                     await trio.to_thread.run_sync(self.store.maintain)

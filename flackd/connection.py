@@ -662,31 +662,27 @@ class Flusher(trio.abc.Instrument):
     def before_io_wait(self, timeout: float) -> None:
         """The end of a pass: one ``os.writev`` per connection with lines queued."""
         commit = self.commit
-        released = commit is not None and commit()
+        woke = commit is not None and commit()  # what it released may have woken a task
         dirty = self._dirty
-        if not dirty:
-            if released and timeout:  # a task it woke must not wait for the timeout
-                trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
-            return
-        if (
-            self.delay
-            and timeout == 0  # tasks are ready: the loop will not sleep
-            and self._held < GATHER_PASSES
-            and trio.current_time() - self._since < self.delay
-        ):
-            self._held += 1
-            return
-        self._held = 0
-        self._dirty = []
-        woke = False
-        for conn in dirty:
-            try:
-                woke |= conn._flush()
-            except Exception:  # an instrument that raises is removed: never let it
-                woke |= conn._start_writer()
-        self.passes += 1
-        self.writes += len(dirty)
-        if (woke or released) and timeout:  # the loop would sleep with a task ready
+        if dirty:
+            if (
+                self.delay
+                and timeout == 0  # tasks are ready: the loop will not sleep
+                and self._held < GATHER_PASSES
+                and trio.current_time() - self._since < self.delay
+            ):
+                self._held += 1
+                return
+            self._held = 0
+            self._dirty = []
+            for conn in dirty:
+                try:
+                    woke |= conn._flush()
+                except Exception:  # an instrument that raises is removed: never let it
+                    woke |= conn._start_writer()
+            self.passes += 1
+            self.writes += len(dirty)
+        if woke and timeout:  # the loop would sleep with a task ready: wake it
             trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
 
 
