@@ -53,9 +53,10 @@ Rules:
    hands the connection back when its queue is empty, and waits, parked, for the next
    such write (an idle connection never has one); while it writes the flusher leaves
    the connection alone, so exactly one of them writes at any time and lines keep their
-   order (rule 2: one queue feeds both). Closing is the connection's own task's: once
-   its reader has returned it waits for such a writer task, then flushes the rest, the
-   BYE last (rule 3), with :meth:`Connection.finish_writes`. Without a flusher (a
+   order (rule 2: one queue feeds both). Closing is the connection's last task's (its
+   own, or the one :attr:`Connection.on_close` starts for a connection no task reads):
+   once its reader has returned it waits for such a writer task, then flushes the
+   rest, the BYE last (rule 3), with :meth:`Connection.finish_writes`. Without a flusher (a
    :class:`StreamConnection`, TLS or WebSocket) a writer task runs beside the reader,
    is woken by the first line pushed and makes one write per wake-up.
 """
@@ -141,6 +142,7 @@ class Connection:
         "id",
         "idle_pings",
         "last_input",
+        "on_close",
         "password_given",
         "peer",
         "ping_sent_at",
@@ -208,6 +210,9 @@ class Connection:
         self.close_reason = "connection closed"
         self.read_scope = trio.CancelScope()
         self.write_scope = trio.CancelScope()
+        #: Called once when the connection begins to close, if set: the server's, for a
+        #: connection no task reads (its poller's), to start the task of its last writes.
+        self.on_close: Callable[[], None] | None = None
         # Liveness, kept here for the server's housekeeping task (trio.current_time() values).
         now = trio.current_time()
         #: When the client must have registered; math.inf once it has.
@@ -308,6 +313,10 @@ class Connection:
         if spare is not None:  # a parked writer task of the flusher's: it ends
             self._spare = None
             reschedule(spare)
+        on_close = self.on_close
+        if on_close is not None:
+            self.on_close = None
+            on_close()
 
     def _wake_writer(self) -> None:
         """A line was queued: wake what :attr:`_parked` names (as :func:`push_to_all`
@@ -511,7 +520,7 @@ class Connection:
             self._write_some(self.stream.socket.fileno())
         except OSError:
             self.close(b"", "connection reset")  # its reader ends; finish_writes returns
-            return False
+            return True  # the close woke a task or started one
         if not self._queue:
             self._parked = self._flusher
             return False

@@ -27,7 +27,8 @@ from flackd.hub import HubProtocol
 from flackd.irc import IrcClient, Monitors, Renderer
 from flackd.irc.numerics import error_line, irc_isupport
 from flackd.limits import Limits
-from flackd.reader import FREE_FACTOR
+from flackd.poller import Poller
+from flackd.reader import FREE_FACTOR, ReadState
 from flackd.sockets import REFUSAL_LINGER_SECONDS, linger, tune_socket
 from flackd.tls import ServerTLS
 from flackd.web import Answer, Site, WebSocketStream, refusal, serve_http
@@ -56,7 +57,12 @@ class Entry:
     _bye_sendq: bytes
     _bye_sendq_event: e.Bye
 
+    #: Reads the plain TCP connections (:mod:`flackd.lifecycle`); None: tasks do.
+    poller: Poller[ReadState] | None
+
     if TYPE_CHECKING:
+
+        def _enter(self, conn: Connection, ip: str) -> None: ...
 
         async def _live(
             self, conn: Connection, handshake: trio.SSLStream[trio.SocketStream] | None = None
@@ -102,6 +108,14 @@ class Entry:
             limits.reg_timeout,
         )
         self.admission.opened(ip)
+        if tls is None and not web and self.poller is not None:
+            # Plain TCP: the poller reads it, and its last task releases ``ip`` and the
+            # stream (:mod:`flackd.lifecycle`); this task ends here.
+            conn = Connection(stream, *settings)
+            if irc:
+                self._speak_irc(conn)
+            self._enter(conn, ip)
+            return
         try:
             tls_stream = None if tls is None else tls.wrap(stream)
             if web:
@@ -115,10 +129,7 @@ class Entry:
                 else StreamConnection(tls_stream, stream, *settings)
             )
             if irc:
-                client = self._irc_client(conn)
-                conn.use_frontend(client)
-                conn.answers_pings = True  # IRC clients must: one that stops is closed
-                conn.bye_sendq = client.render_reply([self._bye_sendq_event])
+                self._speak_irc(conn)
             await self._live(conn, tls_stream)
         finally:
             self.admission.closed(ip)
@@ -196,6 +207,13 @@ class Entry:
         )
         self.peak_users = max(self.peak_users, users)
         return users, self.hub.channel_count(), self.peak_users
+
+    def _speak_irc(self, conn: Connection) -> None:
+        """``conn`` speaks IRC: its front end renders what it is sent."""
+        client = self._irc_client(conn)
+        conn.use_frontend(client)
+        conn.answers_pings = True  # IRC clients must: one that stops is closed
+        conn.bye_sendq = client.render_reply([self._bye_sendq_event])
 
     def _irc_client(self, conn: Connection) -> IrcClient:
         """The IRC front end of one connection (see :mod:`flackd.irc`)."""

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 import trio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled, wait_readable
 
 from flackd.admission import ServerPassword
 from flackd.codec import commands
 from flackd.codec import events as e
-from flackd.codec.framing import OVERLONG, LineBuffer
+from flackd.codec.framing import OVERLONG, LineBuffer, Overlong
 from flackd.codec.grammar import ProtocolError, Verb, parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
@@ -49,10 +48,17 @@ from flackd.replica import Replica
 from flackd.sockets import RECEIVE_BYTES, looks_like_http
 
 __all__ = [
+    "BARRIER",
+    "CLOSED",
+    "DONE",
+    "EOF",
     "FLOOD_QUIET_SECONDS",
     "FREE_FACTOR",
     "OVERLONG_WINDOW",
+    "ROOM",
+    "SLEEP",
     "LineReader",
+    "ReadState",
     "line_error",
     "render",
 ]
@@ -65,6 +71,76 @@ FREE_FACTOR: Final = 4
 #: full and no line was delayed for this long: a busy machine that reads a flooder in
 #: small pieces must not turn one episode into a NOTE per read.
 FLOOD_QUIET_SECONDS: Final = 1.0
+
+
+# What carrying out the lines of a read came to (:meth:`LineReader._take`): done or
+# closing, or what must be awaited before :meth:`LineReader._drain` goes on.
+#: The connection is closing (or its BYE waits behind a commit): it reads no more.
+CLOSED: Final = 0
+#: Every line read so far is carried out: read again.
+DONE: Final = 1
+#: The flood bucket is empty: sleep ``ReadState.wait`` seconds.
+SLEEP: Final = 2
+#: The commit queue is full: wait for room.
+ROOM: Final = 3
+#: An IRC command, as one node of several, waits for the shared log.
+BARRIER: Final = 4
+#: The peer's EOF, with a committer: what came before it is answered first.
+EOF: Final = 5
+
+
+class ReadState:
+    """What the reader keeps of one connection between reads (so that no task need hold
+    it in its frame: the poller reads most connections)."""
+
+    __slots__ = (
+        "bucket",
+        "conn",
+        "delayed_at",
+        "first_line",
+        "ip",
+        "irc",
+        "lines",
+        "liveness",
+        "now",
+        "overlong",
+        "overlong_at",
+        "pending",
+        "told_to_slow_down",
+        "wait",
+    )
+
+    def __init__(
+        self,
+        conn: Connection,
+        lines: LineBuffer,
+        bucket: TokenBucket,
+        liveness: TokenBucket,
+        ip: str,
+    ) -> None:
+        self.conn = conn
+        self.lines = lines
+        self.bucket = bucket
+        #: PING and PONG's own bucket.
+        self.liveness = liveness
+        #: The peer's address (what admission counts), for the poller's connections.
+        self.ip = ip
+        self.first_line = True
+        #: When the over-long lines were sent (made on the first over-long line).
+        self.overlong_at: deque[float] | None = None
+        #: The last read held an over-long line.
+        self.overlong = False
+        self.told_to_slow_down = False
+        #: When a line of this connection was last delayed.
+        self.delayed_at = -math.inf
+        #: When the last read came (the time its lines are charged at).
+        self.now = 0.0
+        #: The lines of the last read not carried out yet.
+        self.pending: Iterator[bytes | Overlong] | None = None
+        #: An IRC line under way (waiting for the shared log), see ``_process_irc``.
+        self.irc: Generator[None, None, tuple[int, int]] | None = None
+        #: Seconds the flood bucket asks to wait (:data:`SLEEP`).
+        self.wait = 0.0
 
 
 #: The commands that can give a connection a nick, change it or end it (MONITOR's concern).
@@ -222,16 +298,18 @@ class LineReader:
         if watchers:
             push_to_all(watchers, b"", NickPresence(nick, online))
 
-    async def _process_irc(
+    def _process_irc(
         self, conn: Connection, client: IrcClient, raw: bytes
-    ) -> tuple[int, int]:
+    ) -> Generator[None, None, tuple[int, int]]:
         """One IRC line (see :mod:`flackd.irc`): the same hub, in the same order, with the
         same flood and liveness costs as a Flack line (PING and PONG are free).
 
         The translator reads the hub right after each command it hands over (did the NICK
         register? is the client in that channel now?). As one node of several (``--redis``)
         a command is carried out only when it comes back from the shared log, so there the
-        translator waits for it before it goes on, and so does the connection's next line.
+        translator waits for it before it goes on, and so does the connection's next line:
+        this generator yields, the reader awaits the barrier and resumes it. Elsewhere it
+        never yields. Returns the line's flood and liveness costs.
         """
         tags, rest = split_tags(raw)
         # A client's tags: at most 4094 bytes, with the '@' and the space (IRCv3).
@@ -255,7 +333,7 @@ class LineReader:
                     if not self._run(conn, action.verb, action.command):
                         return 0, 0
                     if self.replica is not None:
-                        await self.replica.barrier(conn)
+                        yield  # the reader awaits the replica's barrier, then goes on
                 elif type(action) is Announce:
                     # A volatile change (AWAY, SETNAME): the others' front ends render it;
                     # Flack's wire has no word for it, so only other wires' members hear.
@@ -297,104 +375,172 @@ class LineReader:
 
     # -- one connection ------------------------------------------------------------------
 
-    async def _read(self, conn: Connection) -> None:
-        """The reader loop: bytes -> lines -> hub, with every input-side limit.
-
-        Returns once the connection is closing. Enforces (protocol.md, "Limits"): over-long
-        lines and junk, the HTTP tripwire and flood pacing. The deadlines (registration,
-        idle PING, PONG) belong to the housekeeping task (:meth:`_keep_time`), which closes
-        the connection, and so ends this loop, even while flood control has it waiting.
-        """
+    def _reading(self, conn: Connection, ip: str = "") -> ReadState:
+        """The reader's state of a new connection (``ip``: its address, for the poller's
+        connections, whose closing task releases it)."""
         limits = self.limits
-        clock = trio.current_time
+        now = trio.current_time()
         # An IRC line may carry up to MAX_TAG_BYTES of tags before its max_line_bytes.
         lines = LineBuffer(limits.max_line_bytes + (MAX_TAG_BYTES if conn.frontend else 0))
-        bucket = TokenBucket(limits.flood_burst, limits.flood_rate, clock())
+        bucket = TokenBucket(limits.flood_burst, limits.flood_rate, now)
         # PING and PONG do not spend the flood bucket, but they are not unlimited either.
         liveness = TokenBucket(
-            limits.flood_burst * FREE_FACTOR, limits.flood_rate * FREE_FACTOR, clock()
+            limits.flood_burst * FREE_FACTOR, limits.flood_rate * FREE_FACTOR, now
         )
-        first_line = True
-        overlong_at: deque[float] | None = None  # made on the first over-long line
-        told_to_slow_down = False
-        delayed_at = -math.inf  # when a line of this connection was last delayed
-        # Plain TCP: Connection.receive spelled out here, so that an idle connection's
-        # task waits in wait_readable one coroutine frame shallower (and a read creates
-        # no coroutine); TLS and WebSocket connections receive through their streams.
-        plain = type(conn) is Connection
-        sock = conn.stream.socket
-        with conn.read_scope:
-            while True:
-                if plain:
-                    await checkpoint_if_cancelled()  # a closed connection reads no more
-                    data = conn.read_now(RECEIVE_BYTES)
-                    if data is None:
-                        while data is None:
-                            await wait_readable(sock)
-                            data = conn.read_now(RECEIVE_BYTES)
-                    else:
-                        await cancel_shielded_checkpoint()  # these bytes must not be lost
+        return ReadState(conn, lines, bucket, liveness, ip)
+
+    def _take(self, st: ReadState, data: bytes) -> int:
+        """What one read gave (``b""``: EOF): carry out its complete lines, in order, until
+        they are done or one must wait; the outcome (:data:`DONE`, :data:`CLOSED`, or what
+        to wait for before :meth:`_drain` goes on). Never awaits."""
+        conn = st.conn
+        if not data:
+            if self.committer is not None:
+                return EOF  # what this client sent before its EOF is answered first
+            conn.finish("connection closed")
+            return CLOSED
+        conn.last_input = st.now = trio.current_time()
+        st.overlong = False
+        st.pending = iter(st.lines.feed(data))
+        return self._drain(st)
+
+    def _drain(self, st: ReadState) -> int:
+        """Carry out the lines of the last read still held (in order, with every input
+        limit), until none is left (:data:`DONE`), the connection closes (:data:`CLOSED`)
+        or a line must wait: for the flood bucket (:data:`SLEEP`), for room in the commit
+        queue (:data:`ROOM`) or for the shared log (:data:`BARRIER`, an IRC command as one
+        node of several). Called again once the wait is over. Never awaits."""
+        conn = st.conn
+        limits = self.limits
+        committer = self.committer
+        pending = st.pending
+        assert pending is not None
+        while True:
+            steps = st.irc
+            if steps is not None:  # an IRC line, under way
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    st.irc = None
+                    cost, free = done.value
                 else:
-                    data = await conn.receive(RECEIVE_BYTES)
-                if not data:
-                    if self.committer is not None:
-                        # What this client sent before its EOF is answered first.
-                        await self.committer.barrier(conn)
-                    conn.finish("connection closed")
-                    return
-                conn.last_input = now = clock()
-                overlong = False
-                for item in lines.feed(data):
-                    registered = conn.registration_deadline == math.inf
-                    if item is OVERLONG:
-                        overlong = True
-                        if overlong_at is None:
-                            overlong_at = deque(maxlen=limits.max_overlong_lines)
-                        overlong_at.append(now)
-                        if not registered or (
-                            len(overlong_at) == overlong_at.maxlen
-                            and overlong_at[-1] - overlong_at[0] <= OVERLONG_WINDOW
-                        ):
-                            self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
-                            return
-                        self._tell(conn, self._too_long_error, self._too_long)
-                        cost, free = 1, 0
-                    else:
-                        if not registered and looks_like_http(item, first_line):
-                            conn.close(b"", "HTTP request on the chat port")
-                            return
-                        first_line = False
-                        frontend = conn.frontend
-                        if frontend is not None:
-                            assert isinstance(frontend, IrcClient)
-                            cost, free = await self._process_irc(conn, frontend, item)
-                        else:
-                            cost, free = self._process(conn, item)
-                        if not registered and self.hub.is_registered(conn):
-                            self._now_registered(conn)
-                    if conn.is_closing():
-                        return
-                    if self.committer is not None and self.committer.full():
-                        await self.committer.wait_room()  # the store is behind: stop reading
-                    if (
-                        told_to_slow_down
-                        and now - delayed_at >= FLOOD_QUIET_SECONDS
-                        and bucket.full(now)
-                        and liveness.full(now)
+                    return BARRIER
+            else:
+                if committer is not None and committer.full():
+                    return ROOM  # the store is behind: stop reading
+                item = next(pending, None)
+                if item is None:
+                    break
+                now = st.now
+                registered = conn.registration_deadline == math.inf
+                if item is OVERLONG:
+                    st.overlong = True
+                    overlong_at = st.overlong_at
+                    if overlong_at is None:
+                        st.overlong_at = overlong_at = deque(maxlen=limits.max_overlong_lines)
+                    overlong_at.append(now)
+                    if not registered or (
+                        len(overlong_at) == overlong_at.maxlen
+                        and overlong_at[-1] - overlong_at[0] <= OVERLONG_WINDOW
                     ):
-                        told_to_slow_down = False  # the episode is over: tell again next time
-                    wait = max(bucket.charge(cost, now), liveness.charge(free, now))
-                    if wait > 0:
-                        delayed_at = now
-                        if not told_to_slow_down:
-                            told_to_slow_down = True
-                            self._tell(conn, self._flood_note(wait))
-                        await trio.sleep(wait)
-                        now = clock()
-                if (overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
-                    text = f"over {limits.max_junk_bytes} bytes without a newline"
-                    self._bye(conn, "LINE_TOO_LONG", text)
-                    return
+                        self._bye(conn, "LINE_TOO_LONG", "too many over-long lines")
+                        return CLOSED
+                    self._tell(conn, self._too_long_error, self._too_long)
+                    cost, free = 1, 0
+                else:
+                    if not registered and looks_like_http(item, st.first_line):
+                        conn.close(b"", "HTTP request on the chat port")
+                        return CLOSED
+                    st.first_line = False
+                    frontend = conn.frontend
+                    if frontend is not None:
+                        assert isinstance(frontend, IrcClient)
+                        steps = self._process_irc(conn, frontend, item)
+                        try:
+                            next(steps)
+                        except StopIteration as done:
+                            cost, free = done.value
+                        else:
+                            st.irc = steps
+                            return BARRIER
+                    else:
+                        cost, free = self._process(conn, item)
+            if conn.registration_deadline != math.inf and self.hub.is_registered(conn):
+                self._now_registered(conn)
+            if conn.is_closing():
+                return CLOSED
+            now = st.now
+            if (
+                st.told_to_slow_down
+                and now - st.delayed_at >= FLOOD_QUIET_SECONDS
+                and st.bucket.full(now)
+                and st.liveness.full(now)
+            ):
+                st.told_to_slow_down = False  # the episode is over: tell again next time
+            wait = max(st.bucket.charge(cost, now), st.liveness.charge(free, now))
+            if wait > 0:
+                st.delayed_at = now
+                if not st.told_to_slow_down:
+                    st.told_to_slow_down = True
+                    self._tell(conn, self._flood_note(wait))
+                st.wait = wait
+                return SLEEP
+        st.pending = None
+        lines = st.lines
+        if (st.overlong or lines.discarding) and lines.junk_bytes > limits.max_junk_bytes:
+            text = f"over {limits.max_junk_bytes} bytes without a newline"
+            self._bye(conn, "LINE_TOO_LONG", text)
+            return CLOSED
+        return DONE
+
+    async def _read(
+        self, st: ReadState, outcome: int = DONE, *, until_caught_up: bool = False
+    ) -> bool:
+        """The reader loop: bytes -> lines -> hub, with every input-side limit, and the
+        waits its lines call for (``outcome``: the first, for a connection the poller
+        handed over). Runs in the connection's read scope, which closing it cancels.
+
+        Returns once the connection is done reading (False), or, with
+        ``until_caught_up``, once every line read so far is carried out (True: the
+        poller reads it again). Enforces (protocol.md, "Limits"): over-long lines and
+        junk, the HTTP tripwire and flood pacing (see :meth:`_drain`). The deadlines
+        (registration, idle PING, PONG) belong to the housekeeping task
+        (:meth:`_keep_time`), which closes the connection, and so ends this loop, even
+        while flood control has it waiting.
+        """
+        conn = st.conn
+        scope = conn.read_scope = trio.CancelScope()  # a scope is entered once
+        if conn.is_closing():
+            return False
+        try:
+            with scope:
+                while True:
+                    while outcome > DONE:
+                        if outcome == SLEEP:
+                            await trio.sleep(st.wait)
+                            st.now = trio.current_time()
+                        elif outcome == ROOM:
+                            assert self.committer is not None
+                            await self.committer.wait_room()
+                        elif outcome == BARRIER:
+                            assert self.replica is not None
+                            await self.replica.barrier(conn)
+                        else:  # EOF: what came before it is answered first
+                            assert self.committer is not None
+                            await self.committer.barrier(conn)
+                            conn.finish("connection closed")
+                            return False
+                        outcome = self._drain(st)
+                    if outcome == CLOSED:
+                        return False
+                    if until_caught_up:
+                        return True
+                    outcome = self._take(st, await conn.receive(RECEIVE_BYTES))
+            return False  # cancelled: the connection is closing
+        finally:
+            if st.irc is not None:  # an IRC line cut short: its labeled batch ends
+                st.irc.close()
+                st.irc = None
 
     def _now_registered(self, conn: Connection) -> None:
         """``conn`` has registered: its registration deadline no longer applies."""

@@ -1,23 +1,28 @@
 """The server: listeners, connections, and effects turned into I/O.
 
-Owns: the task tree (one nursery accepting, one holding connections, one per connection
-with a reader and a writer), the listeners of every wire (Flack's and IRC's, plain and
-TLS) and the front end each connection gets, the TLS handshake, applying hub effects to
-outboxes, and graceful shutdown. This is the only module that turns hub effects into I/O.
-Its other concerns live beside it: the reader loop and its input limits in
-:mod:`flackd.reader`, the deadlines in :mod:`flackd.housekeeping` (both mixins of
-:class:`Server`), who may connect in :mod:`flackd.admission`, socket details in
-:mod:`flackd.sockets`. Imports trio, the standard library and the other flackd modules;
-never flackcli.
+Owns: the task tree (one nursery accepting, one holding the connections' tasks), the
+listeners of every wire (Flack's and IRC's, plain and TLS) and the front end each
+connection gets, applying hub effects to outboxes, and graceful shutdown. This is the
+only module that turns hub effects into I/O. Its other concerns live beside it: an
+admitted connection's life (who reads it, the TLS handshake, its last writes) in
+:mod:`flackd.lifecycle`, the reader loop and its input limits in :mod:`flackd.reader`,
+the deadlines in :mod:`flackd.housekeeping` (mixins of :class:`Server`), who may connect
+in :mod:`flackd.admission`, socket details in :mod:`flackd.sockets`. Imports trio, the
+standard library and the other flackd modules; never flackcli.
 
 Task tree::
 
     serve()
     ├── accepting (cancelled first at shutdown)
-    │   ├── trio.serve_listeners(..., handler_nursery=connections)
+    │   ├── accept_forever(...): a task per accepted stream, which ends once the
+    │   │   connection is admitted and handed to the poller (plain TCP) ...
+    │   ├── the poller: reads every plain TCP connection no task reads
     │   └── _keep_time: the housekeeping task (every connection's deadlines)
     └── connections (outlives accepting; gets a deadline at shutdown)
-        └── per connection: writer task + the reader loop in the handler itself
+        ├── ... or that task lives on as the connection's own (TLS, WebSocket)
+        ├── per plain connection, only while needed: its lines waiting (flood pacing,
+        │   a full commit queue), a write the kernel did not take whole, its last writes
+        └── at shutdown: a task waiting until every connection is gone
 
 Rules:
 
@@ -45,23 +50,24 @@ from flackd.admission import Admission, ServerPassword
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
-from flackd.connection import Connection, Flusher, StreamConnection, push_to_all
+from flackd.connection import Connection, Flusher, push_to_all
 from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.irc import Monitors
 from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
+from flackd.lifecycle import Lifecycle
 from flackd.limits import Limits
-from flackd.reader import LineReader, line_error, render
+from flackd.poller import Poller, available
+from flackd.reader import LineReader, ReadState, line_error, render
 from flackd.replica import Replica
 from flackd.sockets import (
     LINGER_SECONDS,
     accept_forever,
-    linger,
 )
 from flackd.store import Store
 from flackd.store.log import SharedLog
-from flackd.tls import ServerTLS, failure_reason
+from flackd.tls import ServerTLS
 from flackd.web import Site
 
 __all__ = ["Server", "serve"]
@@ -76,7 +82,7 @@ SWEEP_SECONDS: Final = 1.0
 FREE_FACTOR: Final = 4
 
 
-class Server(Entry, LineReader, Housekeeping):
+class Server(Entry, Lifecycle, LineReader, Housekeeping):
     """One flackd server: a hub, the limits, and the connections it holds."""
 
     def __init__(
@@ -185,6 +191,12 @@ class Server(Entry, LineReader, Housekeeping):
         self._server_error = e.Bye("SERVER_ERROR", (), "internal error; please reconnect")
         #: The housekeeping task's sleep (see :meth:`_keep_time`).
         self._sleep = trio.CancelScope()
+        #: Reads every plain TCP connection no task reads, while :meth:`serve` runs
+        #: (:mod:`flackd.lifecycle`); None where the kernel has no epoll.
+        self.poller: Poller[ReadState] | None = None
+        #: The connections nursery, while :meth:`serve` runs.
+        self.nursery: trio.Nursery | None = None
+        self._all_gone: trio.Event | None = None
 
     # -- effects -> outboxes -------------------------------------------------------------
 
@@ -200,105 +212,12 @@ class Server(Entry, LineReader, Housekeeping):
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(effect)
 
-    async def _live(
-        self,
-        conn: Connection,
-        handshake: trio.SSLStream[trio.SocketStream] | None = None,
-    ) -> None:
-        """Serve one admitted connection, its front end chosen, until it closes: the hub
-        learns of it, the TLS handshake (``handshake``) if any, then its writer and its
-        reader; then the linger, and the hub learns it is gone. Never raises."""
-        self.connections.add(conn)
-        if conn.registration_deadline < self._sleep.deadline:
-            self._sleep.deadline = conn.registration_deadline  # wake housekeeping in time
-        self._unregistered.add(conn)
-        log.debug("%r connected", conn)
-        saw_eof = False
-        try:
-            if self.committer is None:
-                self.apply(self.hub.connect(conn, self.clock()))
-            else:
-                self.committer.submit(conn, "*", self.hub.connect(conn, self.clock()))
-            if handshake is not None and not await self._handshake(conn, handshake):
-                return  # the caller closes it, without a linger: TLS never began
-            if type(conn) is Connection:
-                # Plain TCP: the flusher writes it, and no writer task waits beside the
-                # reader (one is started only while the kernel has no room); this task
-                # makes the last writes once the reader has returned.
-                # (The reader is awaited here, not through a helper: every coroutine frame
-                # in its chain is held by every idle connection.)
-                conn.use_flusher(self.flusher)
-                try:
-                    await self._read(conn)
-                except Exception as exc:
-                    self._reader_failed(conn, exc)
-                await conn.finish_writes()
-            else:  # TLS and WebSocket: a writer task makes every write
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(conn.writer)
-                    try:
-                        await self._read(conn)
-                    except Exception as exc:
-                        self._reader_failed(conn, exc)
-            saw_eof = conn.closing and conn.close_reason == "connection closed"
-            if not saw_eof:
-                try:
-                    await linger(
-                        conn.transport if isinstance(conn, StreamConnection) else conn.stream
-                    )
-                except Exception:  # a transport's own protocol error: this connection only
-                    log.exception("%r: error while closing", conn)
-        finally:
-            self.connections.discard(conn)
-            self._unregistered.discard(conn)
-            self._byes.discard(conn)
-            gone = self.hub.nick_of(conn) if self.monitors and not self.replica else None
-            if conn.frontend is not None:
-                self.monitors.forget(conn)
-            if self.committer is None:
-                self.apply(self.hub.disconnect(conn, conn.close_reason, self.clock()))
-            else:
-                self.committer.disconnect(conn, conn.close_reason, self.clock())
-            if gone is not None:
-                self.tell_presence(gone, online=False)
-            log.debug("%r closed: %s", conn, conn.close_reason)
-
-    def _reader_failed(self, conn: Connection, exc: Exception) -> None:
-        """``conn``'s reader raised: a reset closes it quietly, a bug (logged) with the
-        server's error; either way this connection only."""
-        if isinstance(exc, (OSError, trio.BrokenResourceError, trio.ClosedResourceError)):
-            conn.close(b"", "connection reset")
-        else:
-            log.error("%r: internal error; closing this connection only", conn, exc_info=exc)
-            conn.close(render(conn, (self._server_error,)), "server error")
-
     def _close_all(self, reason: str) -> None:
         """Close every client connection with ``BYE SHUTDOWN`` (this node starts again)."""
         bye = e.Bye("SHUTDOWN", ("retry=1",), f"this node is starting again ({reason}); "
                     "reconnect and RESUME")  # fmt: skip
         for conn in list(self.connections):
             conn.close(render(conn, (bye,)), "node restarting")
-
-    async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:
-        """Complete the TLS handshake before the reader and the writer start; True if done.
-
-        It runs in the connection's read scope, so whatever closes the connection meanwhile
-        ends it: shutdown, or the registration deadline (a client that opens TLS and stalls
-        is closed like one that never sends NICK: the handshake counts against
-        ``--reg-timeout``). A failed handshake (plain text sent to the TLS port, a client
-        that rejects the certificate) closes the connection; it is logged at debug level.
-        """
-        try:
-            with conn.read_scope:
-                await stream.do_handshake()
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            conn.close(b"", f"TLS handshake failed: {failure_reason(exc)}")
-            return False
-        if conn.is_closing():
-            conn.close_reason = f"no TLS handshake: {conn.close_reason}"
-            return False
-        conn.read_scope = trio.CancelScope()  # a scope is entered once: the reader's own
-        return True
 
     # -- the whole server ----------------------------------------------------------------
 
@@ -369,8 +288,12 @@ class Server(Entry, LineReader, Housekeeping):
                     await store_side.start(self.committer.run)
                 async with trio.open_nursery() as connections:
                     self.flusher.nursery = connections  # writer tasks for short writes
+                    self.nursery = connections  # the connections' tasks
                     async with trio.open_nursery() as accepting:
                         accepting.start_soon(self._keep_time)
+                        if available():
+                            self.poller = Poller()
+                            accepting.start_soon(self.poller.run, self._ready)
                         groups = (
                             (listeners, None, False, False),
                             (tls_listeners, self.tls, False, False),
@@ -402,6 +325,9 @@ class Server(Entry, LineReader, Housekeeping):
                     connections.cancel_scope.deadline = (
                         trio.current_time() + self.limits.shutdown_grace + LINGER_SECONDS + 0.5
                     )
+                    if self.connections:  # some may have no task yet: the BYE starts it
+                        self._all_gone = trio.Event()
+                        connections.start_soon(self._all_gone.wait)
                 if self.replica is not None:
                     deadline = trio.current_time() + self.limits.redis_timeout
                     await self.replica.stop(deadline)  # the last disconnects are stored
@@ -413,6 +339,9 @@ class Server(Entry, LineReader, Housekeeping):
         finally:
             with contextlib.suppress(KeyError):  # not added yet, or removed by Trio
                 trio.lowlevel.remove_instrument(self.flusher)
+            self._abandon()  # cancelled: connections no task holds close at once
+            if self.poller is not None:
+                self.poller.close()
             for listener in (*listeners, *tls_listeners, *irc_listeners, *irc_tls_listeners,
                              *web_listeners, *web_tls_listeners):  # fmt: skip
                 await trio.aclose_forcefully(listener)
