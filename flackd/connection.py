@@ -208,8 +208,12 @@ class Connection:
         self.queued = 0
         self.closing = False
         self.close_reason = "connection closed"
-        self.read_scope = trio.CancelScope()
-        self.write_scope = trio.CancelScope()
+        #: The scope the reader runs in while a task reads (closing cancels it); made by
+        #: that task (an idle connection the poller reads has none).
+        self.read_scope: trio.CancelScope | None = None
+        #: The scope the last writes run in (closing gives it its deadline); made by
+        #: the close or by the writer task, whichever comes first.
+        self.write_scope: trio.CancelScope | None = None
         #: Called once when the connection begins to close, if set: the server's, for a
         #: connection no task reads (its poller's), to start the task of its last writes.
         self.on_close: Callable[[], None] | None = None
@@ -306,8 +310,14 @@ class Connection:
         if last_line:
             self._queue.append(last_line)
             self.queued += len(last_line)
-        self.read_scope.cancel()
-        self.write_scope.deadline = min(self.write_scope.deadline, trio.current_time() + self.grace)
+        if self.read_scope is not None:
+            self.read_scope.cancel()
+        deadline = trio.current_time() + self.grace
+        scope = self.write_scope
+        if scope is None:
+            self.write_scope = trio.CancelScope(deadline=deadline)
+        else:
+            scope.deadline = min(scope.deadline, deadline)
         self._take_over()  # a writer task flushes what is queued, and returns
         spare = self._spare
         if spare is not None:  # a parked writer task of the flusher's: it ends
@@ -395,7 +405,7 @@ class Connection:
         """
         assert self._flusher is None, "the flusher writes this connection: finish_writes"
         queue = self._queue
-        with self.write_scope:
+        with self._write_scope():
             try:
                 while True:
                     if queue:
@@ -417,7 +427,7 @@ class Connection:
         started for a short write to finish, then flush what is queued (its BYE last)
         within ``shutdown_grace``. Returns when the queue is empty, when the deadline
         passes, or when the peer has gone; the stream may then be closed (rule 4)."""
-        with self.write_scope:
+        with self._write_scope():
             try:
                 if not self.closing:  # woken by close() (_take_over)
                     self._blocked = current_task()
@@ -460,6 +470,12 @@ class Connection:
             done = self._writer_done
             if done is not None:
                 done.set()
+
+    def _write_scope(self) -> trio.CancelScope:
+        scope = self.write_scope
+        if scope is None:
+            scope = self.write_scope = trio.CancelScope()
+        return scope
 
     def _unspare_on_cancel(self, _raise_cancel: object) -> Abort:
         """The parked writer task is being cancelled (the server is stopping)."""

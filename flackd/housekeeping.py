@@ -19,9 +19,9 @@ import trio
 from flackd.codec import events as e
 from flackd.committer import Committer
 from flackd.connection import Connection
+from flackd.dispatch import render
 from flackd.hub import Close
 from flackd.limits import Limits
-from flackd.reader import render
 from flackd.replica import Replica
 
 __all__ = ["SWEEP_SECONDS", "Housekeeping"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -26,10 +25,11 @@ from flackd.admission import Admission
 from flackd.codec import events as e
 from flackd.committer import Committer
 from flackd.connection import Connection, Flusher, StreamConnection
+from flackd.dispatch import render
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import Monitors
 from flackd.poller import Poller
-from flackd.reader import CLOSED, DONE, ReadState, render
+from flackd.reader import CLOSED, DONE, ReadState
 from flackd.replica import Replica
 from flackd.sockets import RECEIVE_BYTES, linger
 from flackd.tls import failure_reason
@@ -60,6 +60,8 @@ class Lifecycle:
     nursery: trio.Nursery | None
     #: Set once the last connection is gone, while the server shuts down.
     _all_gone: trio.Event | None
+    #: :meth:`_closed`, bound once (every polled connection's ``ReadState.closed``).
+    _on_closed: Callable[[ReadState], None]
 
     if TYPE_CHECKING:
 
@@ -122,7 +124,9 @@ class Lifecycle:
         assert type(conn) is Connection
         self._begin(conn)
         conn.use_flusher(self.flusher)
-        self._poll(self._reading(conn, ip))
+        st = self._reading(conn, ip)
+        st.closed = self._on_closed
+        self._poll(st)
 
     def _poll(self, st: ReadState) -> None:
         """The poller reads ``st.conn`` from now on; closing it starts its last task."""
@@ -130,7 +134,7 @@ class Lifecycle:
         if conn.is_closing():
             self._start_end(st)
             return
-        conn.on_close = partial(self._closed, st)
+        conn.on_close = st  # calls _closed(st)
         assert self.poller is not None
         self.poller.add(conn.stream.socket.fileno(), st)
 
@@ -183,7 +187,7 @@ class Lifecycle:
                 if caught_up:
                     self._poll(st)
                 else:  # its BYE waits behind a commit: the close starts its last task
-                    conn.on_close = partial(self._closed, st)
+                    conn.on_close = st
         finally:
             if ended:
                 await self._end(st)
@@ -209,10 +213,9 @@ class Lifecycle:
         """The server was cancelled (not shut down): every connection no task holds is
         closed at once, as those with a task were when it was cancelled."""
         for conn in list(self.connections):
-            closed = conn.on_close
-            if isinstance(closed, partial):
+            st = conn.on_close
+            if isinstance(st, ReadState):
                 conn.on_close = None
-                st: ReadState = closed.args[0]
                 self._forget(conn)
                 self.admission.closed(st.ip)
                 conn.stream.socket.close()
@@ -269,8 +272,9 @@ class Lifecycle:
         that rejects the certificate) closes the connection; it is logged at debug level.
         """
         try:
-            with conn.read_scope:
-                await stream.do_handshake()
+            with trio.CancelScope() as conn.read_scope:
+                if not conn.is_closing():  # closed before it began: said below
+                    await stream.do_handshake()
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             conn.close(b"", f"TLS handshake failed: {failure_reason(exc)}")
             return False

@@ -51,6 +51,7 @@ from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
 from flackd.connection import Connection, Flusher, push_to_all
+from flackd.dispatch import line_error, render
 from flackd.entry import Entry
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
@@ -59,7 +60,7 @@ from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
 from flackd.lifecycle import Lifecycle
 from flackd.limits import Limits
 from flackd.poller import Poller, available
-from flackd.reader import LineReader, ReadState, line_error, render
+from flackd.reader import LineReader, ReadState
 from flackd.replica import Replica
 from flackd.sockets import (
     LINGER_SECONDS,
@@ -197,6 +198,7 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
         #: The connections nursery, while :meth:`serve` runs.
         self.nursery: trio.Nursery | None = None
         self._all_gone: trio.Event | None = None
+        self._on_closed = self._closed
 
     # -- effects -> outboxes -------------------------------------------------------------
 

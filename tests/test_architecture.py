@@ -218,7 +218,14 @@ def test_redis_lives_only_in_the_redis_store() -> None:
 
 
 #: Modules that may import the IRC front end: the server's (I/O) and the command line.
-IRC_WIRING = {"flackd.server", "flackd.entry", "flackd.reader", "flackd.lifecycle", "flackd.cli"}
+IRC_WIRING = {
+    "flackd.server",
+    "flackd.entry",
+    "flackd.reader",
+    "flackd.dispatch",
+    "flackd.lifecycle",
+    "flackd.cli",
+}
 
 
 def test_irc_lives_only_in_flackd_irc() -> None:

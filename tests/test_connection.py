@@ -175,7 +175,7 @@ async def test_a_closed_connection_reads_nothing_more() -> None:
     with trio.fail_after(WAIT):
         await trio.lowlevel.wait_readable(server.socket)  # the line is there to be read
     got: bytes | None = None
-    with conn.read_scope:
+    with trio.CancelScope() as conn.read_scope:
         conn.close(b"", "resumed elsewhere")  # cancels read_scope
         got = await conn.receive(4096)
     assert got is None

@@ -471,7 +471,7 @@ async def test_stream_transport_reads_then_nothing_once_closed(pki: Pki) -> None
         assert await conn.receive(4096) == b"NICK alice\r\n"
     got: bytes | None = None
     await client.send_all(b"NICK mallory\r\n")
-    with conn.read_scope:
+    with trio.CancelScope() as conn.read_scope:
         conn.close(b"", "resumed elsewhere")
         got = await conn.receive(4096)
     assert got is None
