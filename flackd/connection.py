@@ -362,8 +362,8 @@ class Connection:
         ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse), as
         :meth:`read_now` says; with a checkpoint after a read that did not wait, so a
         client that never stops sending cannot hold the event loop. Raises
-        :class:`OSError` when the connection was reset. (The reader's loop spells this
-        out in place, ``flackd.reader``: a coroutine frame less per idle connection.)
+        :class:`OSError` when the connection was reset. (Where the server has a poller,
+        :mod:`flackd.lifecycle`, it reads plain TCP connections itself, without this.)
         """
         await checkpoint_if_cancelled()  # a closed connection reads nothing more
         data = self.read_now(max_bytes)

@@ -71,12 +71,7 @@ class Dispatch:
     hub: HubProtocol[Connection]
     committer: Committer[Connection] | Replica | None
     clock: Callable[[], float]
-    connections: set[Connection]
-    _unregistered: set[Connection]
-    peak_users: int
     _bad_utf8: bytes
-    _too_long: bytes
-    _too_long_error: e.Error
     monitors: Monitors
     replica: Replica | None
     password: ServerPassword | None
