@@ -42,7 +42,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Final
 
 import trio
 
@@ -74,13 +73,6 @@ from flackd.web import Site
 __all__ = ["Server", "serve"]
 
 log = logging.getLogger("flackd")
-
-#: Seconds over which --max-overlong-lines counts.
-OVERLONG_WINDOW: Final = 60.0
-#: The housekeeping task looks at the deadlines at most this often (their precision).
-SWEEP_SECONDS: Final = 1.0
-#: PING and PONG have their own bucket, this many times the flood bucket's burst and rate.
-FREE_FACTOR: Final = 4
 
 
 class Server(Entry, Lifecycle, LineReader, Housekeeping):
