@@ -258,12 +258,13 @@ class Page:
         ``text``. Notices may come after it (a flood note, an answer) and do not count."""
         return await self.wait_text("#log li.event .text", text, last=True)
 
-    async def attr(self, selector: str, name: str) -> str | None:
-        """An attribute of ``selector``, read again if the page re-rendered it meanwhile."""
+    async def attr(self, selector: str, name: str, *, last: bool = False) -> str | None:
+        """An attribute of ``selector`` (its last match, with ``last``), read again if the
+        page re-rendered it meanwhile."""
 
         def read() -> tuple[str | None] | None:
             found = self.browser.css(selector)
-            return (found[0].get_attribute(name),) if found else None
+            return (found[-1 if last else 0].get_attribute(name),) if found else None
 
         return (await self.until(read))[0]
 
