@@ -359,39 +359,33 @@ class Connection:
     async def receive(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` from the peer, waiting until some arrive; ``b""`` at EOF.
 
-        ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse), as
-        :meth:`read_now` says; with a checkpoint after a read that did not wait, so a
-        client that never stops sending cannot hold the event loop. Raises
-        :class:`OSError` when the connection was reset. (Where the server has a poller,
-        :mod:`flackd.lifecycle`, it reads plain TCP connections itself, without this.)
+        ``os.read`` on the non-blocking socket (the writer's ``os.writev`` in reverse).
+        After a read that filled ``max_bytes`` more is likely waiting, so it reads again
+        at once (with a checkpoint, so a client that never stops sending cannot hold the
+        event loop); after a shorter one the kernel had nothing more, so it waits for
+        readability first instead of paying a read that would find nothing.
+        Raises :class:`OSError` when the connection was reset. (Where the server has a
+        poller, :mod:`flackd.lifecycle`, it reads plain TCP connections itself.)
         """
         await checkpoint_if_cancelled()  # a closed connection reads nothing more
-        data = self.read_now(max_bytes)
-        if data is not None:
-            await cancel_shielded_checkpoint()  # shielded: these bytes must not be lost
+        sock = self.stream.socket
+        if not self._drained:
+            try:
+                data: bytes | None = os.read(sock.fileno(), max_bytes)
+            except BlockingIOError:
+                data = None  # wait outside the except block: it would keep the exception
+            if data is not None:
+                self._drained = len(data) < max_bytes
+                await cancel_shielded_checkpoint()  # shielded: these bytes must not be lost
+                return data
+        while True:
+            await wait_readable(sock)
+            try:
+                data = os.read(sock.fileno(), max_bytes)
+            except BlockingIOError:  # pragma: no cover - a spurious wake-up
+                continue
+            self._drained = len(data) < max_bytes
             return data
-        while data is None:
-            await wait_readable(self.stream.socket)
-            data = self.read_now(max_bytes)
-        return data
-
-    def read_now(self, max_bytes: int) -> bytes | None:
-        """One read that does not wait: up to ``max_bytes`` (``b""`` at EOF), or None when
-        there is nothing yet; wait for readability, then call again.
-
-        After a read that filled ``max_bytes`` more is likely waiting, so the next call
-        reads at once; after a shorter one the kernel had nothing more, so the next call
-        returns None without a read that would find nothing, and the one after reads.
-        """
-        if self._drained:
-            self._drained = False
-            return None
-        try:
-            data = os.read(self.stream.socket.fileno(), max_bytes)
-        except BlockingIOError:
-            return None
-        self._drained = len(data) < max_bytes
-        return data
 
     # -- the writer task ----------------------------------------------------------------
 

@@ -199,11 +199,7 @@ class Lifecycle:
         conn = st.conn
         try:
             await conn.finish_writes()
-            if conn.close_reason != "connection closed":  # not the peer's EOF
-                try:
-                    await linger(conn.stream)
-                except Exception:
-                    log.exception("%r: error while closing", conn)
+            await self._linger(conn)
         finally:
             self._forget(conn)
             self.admission.closed(st.ip)
@@ -252,15 +248,19 @@ class Lifecycle:
                         await self._read(st)
                     except Exception as exc:
                         self._reader_failed(conn, exc)
-            if not (conn.closing and conn.close_reason == "connection closed"):
-                try:
-                    await linger(
-                        conn.transport if isinstance(conn, StreamConnection) else conn.stream
-                    )
-                except Exception:  # a transport's own protocol error: this connection only
-                    log.exception("%r: error while closing", conn)
+            await self._linger(conn)
         finally:
             self._forget(conn)
+
+    async def _linger(self, conn: Connection) -> None:
+        """Unless the peer ended it (EOF), wait a moment for the peer's EOF before the
+        close, so unread input does not turn it into a reset that destroys the BYE."""
+        if conn.closing and conn.close_reason == "connection closed":
+            return
+        try:
+            await linger(conn.transport if isinstance(conn, StreamConnection) else conn.stream)
+        except Exception:  # a transport's own protocol error: this connection only
+            log.exception("%r: error while closing", conn)
 
     async def _handshake(self, conn: Connection, stream: trio.SSLStream[trio.SocketStream]) -> bool:
         """Complete the TLS handshake before the reader and the writer start; True if done.

@@ -196,7 +196,7 @@ class LineReader(Dispatch):
         assert pending is not None
         while True:
             steps = st.irc
-            if steps is not None:  # an IRC line, under way
+            if steps is not None:  # an IRC line (its steps wait for the shared log)
                 try:
                     next(steps)
                 except StopIteration as done:
@@ -234,16 +234,9 @@ class LineReader(Dispatch):
                     frontend = conn.frontend
                     if frontend is not None:
                         assert isinstance(frontend, IrcClient)
-                        steps = self._process_irc(conn, frontend, item)
-                        try:
-                            next(steps)
-                        except StopIteration as done:
-                            cost, free = done.value
-                        else:
-                            st.irc = steps
-                            return BARRIER
-                    else:
-                        cost, free = self._process(conn, item)
+                        st.irc = self._process_irc(conn, frontend, item)
+                        continue  # carried out above, step by step
+                    cost, free = self._process(conn, item)
             if conn.registration_deadline != math.inf and self.hub.is_registered(conn):
                 self._now_registered(conn)
             if conn.is_closing():
