@@ -113,8 +113,6 @@ class _Held(Generic[C]):
     command: tuple[Verb, c.Command, float] | None = None
     #: Set once the item has gone out (see :meth:`Committer.barrier`).
     done: trio.Event | None = None
-    #: trio.current_time() when it was held (for the acknowledgement-delay statistics).
-    since: float = 0.0
 
 
 class Committer(Generic[C]):
@@ -154,10 +152,15 @@ class Committer(Generic[C]):
         #: Commits made and failed (for tests and logs).
         self.commits = 0
         self.failures = 0
-        #: Recent commit durations and how long held effects waited (seconds), for the
-        #: summary logged at the end (:meth:`summary`); bounded reservoirs.
+        #: Recent commit durations and, per commit, how long the oldest of its effects
+        #: had waited when it went out (seconds), for the summary logged at the end
+        #: (:meth:`summary`); bounded reservoirs.
         self._commit_times: deque[float] = deque(maxlen=STATS_SAMPLES)
         self._waits: deque[float] = deque(maxlen=STATS_SAMPLES)
+        #: trio.current_time() when the oldest of :attr:`_open` was held, and when the
+        #: oldest of the batch being committed was.
+        self._held_since = 0.0
+        self._batch_since = 0.0
         self._changes = 0
         #: Whether commits are made by :meth:`end_of_pass` (the server's flusher calls it
         #: at the end of every pass) rather than by the commit loop; see :meth:`on_passes`.
@@ -173,7 +176,7 @@ class Committer(Generic[C]):
         hub = self.hub
         journal = hub.journal
         assert journal is not None
-        if self.refusing_until > trio.current_time() and writes(command):
+        if self.refusing_until != -math.inf and self._refusing() and writes(command):
             self.submit(conn, "*", [Reply(conn, [_storage_error(verb.name, self.refusing_until)])])
             return
         # Only NICK and RESUME register a connection: for them, note whether it already was
@@ -209,10 +212,21 @@ class Committer(Generic[C]):
             return
         self._hold(_Held(conn, verb, effects, kind, was_registered))
 
+    def _refusing(self) -> bool:
+        """Whether changes are refused still (after a failed commit)."""
+        if self.refusing_until > trio.current_time():
+            return True
+        self.refusing_until = -math.inf  # over: no clock reading per command until the next
+        return False
+
     def _hold(self, held: _Held[C]) -> None:
-        held.since = trio.current_time()
+        if not self._open:
+            # The first held since the last commit: its wait is the longest of its batch,
+            # the one the statistics keep (a clock reading per commit, not per command).
+            self._held_since = trio.current_time()
+            if self._idle.is_set():
+                self._idle = trio.Event()
         self._open.append(held)
-        self._idle = trio.Event() if self._idle.is_set() else self._idle
         if not self.on_pass:
             self._work.set()
 
@@ -254,7 +268,7 @@ class Committer(Generic[C]):
         mean = self._changes / max(1, self.commits + self.failures)
         return (
             f"{self.commits} commits ({self.failures} failed), {mean:.1f} commands each on "
-            f"average; commit time {_quantiles(self._commit_times)}; effects held for "
+            f"average; commit time {_quantiles(self._commit_times)}; longest hold per commit "
             f"{_quantiles(self._waits)}"
         )
 
@@ -316,6 +330,7 @@ class Committer(Generic[C]):
         """Take everything held and the changes it made; None if it made none (then it
         has been released already)."""
         batch, self._open = self._open, []
+        self._batch_since = self._held_since
         self._room.set()
         changes = self.hub.take_changes()
         if changes is None:
@@ -325,7 +340,9 @@ class Committer(Generic[C]):
         return batch, changes
 
     def _committed(self, batch: list[_Held[C]], started: float) -> None:
-        self._commit_times.append(trio.current_time() - started)
+        now = trio.current_time()
+        self._commit_times.append(now - started)
+        self._waits.append(now - self._batch_since)
         self.commits += 1
         self._release(batch)
 
@@ -391,8 +408,6 @@ class Committer(Generic[C]):
                 self._busy = False
 
     def _release(self, batch: list[_Held[C]]) -> None:
-        now = trio.current_time()
-        self._waits.extend(now - held.since for held in batch if held.since)
         for held in batch:
             if isinstance(held.effects, bytes):
                 self._push_to(held.conn, held.effects)

@@ -127,6 +127,36 @@ def test_rows_are_replaced_deleted_and_trimmed(store: Store) -> None:
     assert snap.last_seq == 7
 
 
+def test_one_commit_of_every_kind_of_message_loads_the_newest_row_of_each(store: Store) -> None:
+    # Plain messages, /me actions and NOTICEs mixed in one commit, some edited in the same
+    # commit (an edit is the row again, newer), enough of them for statements of every size.
+    edited = "2026-11-24T09:21:00.000Z"
+    rows: list[MessageRow | int] = []
+    for seq in range(1, 301):
+        row = message(seq)
+        if seq % 3 == 1:
+            row = row._replace(action=True)
+        elif seq % 7 == 0:
+            row = row._replace(notice=True)
+        rows.append(row)
+    for seq in (1, 2, 14, 299):  # an action, a plain one, a notice, a plain one: edited
+        original = rows[seq - 1]
+        assert isinstance(original, MessageRow)
+        rows.append(original._replace(text=f"edited {seq}", edited=edited))
+    store.commit(Changes(channels=[channel()], messages=rows, last_seq=300))
+    loaded = {m.seq: m for m in store.load().messages}
+    assert len(loaded) == 300
+    assert loaded[1] == message(1, text="edited 1")._replace(action=True, edited=edited)
+    assert loaded[2] == message(2, text="edited 2")._replace(edited=edited)
+    assert loaded[14] == message(14, text="edited 14")._replace(notice=True, edited=edited)
+    assert loaded[299] == message(299, text="edited 299")._replace(edited=edited)
+    assert loaded[4] == message(4)._replace(action=True)
+    assert loaded[21] == message(21)._replace(notice=True)
+    assert loaded[300] == message(300)
+    assert [m.action for m in (loaded[4], loaded[5])] == [True, False]
+    assert all(type(m.action) is bool and type(m.notice) is bool for m in loaded.values())
+
+
 def test_counters_never_go_back(store: Store) -> None:
     store.commit(Changes(last_seq=10, last_sid=4))
     store.commit(Changes(last_seq=3, last_sid=1))

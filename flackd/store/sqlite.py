@@ -595,23 +595,52 @@ def _insert(db: sqlite3.Connection, rows: list[MessageRow]) -> None:
     every message, and under load the event loop holds it for up to the switch interval
     each time. Statements come in a few fixed sizes (see :data:`INSERT_SIZES`), so SQLite's
     statement cache keeps each prepared.
+
+    Most messages are plain (no ``/me``, no edit, not a NOTICE): they go in a statement of
+    their own that binds only the first :data:`_PLAIN_FIELDS` fields and leaves the rest to
+    the columns' defaults. Each value bound costs, and a Python ``bool`` costs several times
+    an ``int`` (sqlite3 looks for an adapter for it): the plain rows bind eight values and
+    no bool; the others bind all eleven, their flags as ints. The plain rows go first: a
+    row with the same ``seq`` later in the batch is an edit, never plain, so the newest row
+    of a message still wins.
     """
+    plain = [row[:_PLAIN_FIELDS] for row in rows if row[_PLAIN_FIELDS:] == _PLAIN_TAIL]
+    _insert_rows(db, _INSERT_PLAIN, plain)
+    if len(plain) != len(rows):
+        other = [
+            (*row[:_PLAIN_FIELDS], int(row.action), row.edited, int(row.notice))
+            for row in rows
+            if row[_PLAIN_FIELDS:] != _PLAIN_TAIL
+        ]
+        _insert_rows(db, _INSERT_FULL, other)
+
+
+def _insert_rows(
+    db: sqlite3.Connection, statements: dict[int, str], rows: list[tuple[Any, ...]]
+) -> None:
     start = 0
     for size in _sizes(len(rows)):
-        chunk = rows[start : start + size]
+        db.execute(statements[size], list(chain.from_iterable(rows[start : start + size])))
         start += size
-        db.execute(_INSERT[size], list(chain.from_iterable(chunk)))
 
 
 #: Rows per multi-row INSERT statement, largest first (11 parameters a row stays under
 #: SQLite's limit of 32,766 parameters a statement).
 INSERT_SIZES: Final = (256, 16, 1)
-_INSERT: Final = {
-    size: "INSERT OR REPLACE INTO messages "
-    "(seq, holder, msgid, time, author, author_sid, text, target, action, edited, notice) "
-    "VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * size)
-    for size in INSERT_SIZES
-}
+#: A plain message's fields: the first eight of a :class:`MessageRow`; the rest
+#: (``action``, ``edited``, ``notice``) are then the columns' defaults.
+_PLAIN_FIELDS: Final = 8
+_PLAIN_TAIL: Final = (False, None, False)
+
+
+def _insert_statements(columns: tuple[str, ...]) -> dict[int, str]:
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    head = f"INSERT OR REPLACE INTO messages ({', '.join(columns)}) VALUES "
+    return {size: head + ",".join([row] * size) for size in INSERT_SIZES}
+
+
+_INSERT_FULL: Final = _insert_statements(MessageRow._fields)
+_INSERT_PLAIN: Final = _insert_statements(MessageRow._fields[:_PLAIN_FIELDS])
 
 
 def _sizes(count: int) -> list[int]:
