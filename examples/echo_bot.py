@@ -23,7 +23,7 @@ import trio
 
 from flackcli.address import parse_address, tls_context
 from flackcli.notices import CaughtUp, ConnectionState
-from flackcli.scripting import Pacer
+from flackcli.pacing import Pacer
 from flackcli.supervisor import Memory, Supervisor
 from flackd.codec import commands as c
 from flackd.codec import events as e

@@ -22,7 +22,7 @@ import trio
 
 from flackcli.address import parse_address, tls_context
 from flackcli.client import ConnectionClosed, FlackError, open_client
-from flackcli.scripting import Pacer, split_text
+from flackcli.pacing import Pacer, split_text
 from flackd.codec import commands as c
 from flackd.codec import events as e
 

@@ -3,10 +3,10 @@
 Owns: the command line (typer): ``--server``/``--nick``/``--ca`` (also ``FLACK_SERVER``,
 ``FLACK_NICK`` and ``FLACK_CA``), ``--json``/``--text``, the subcommands ``send``,
 ``tail``, ``history``, ``channels``, ``who`` and ``unread`` (carried out by
-:mod:`flackcli.scripting`; ``unread`` and the history of a conversation resume the
-interactive client's saved session, under its lock),
-and starting the interactive client, which is imported only when it is wanted, so the
-script commands never load prompt_toolkit. Imports typer, the standard library and flackcli.
+:mod:`flackcli.scripting` and :mod:`flackcli.script_tail`; ``unread`` and the history of
+a conversation resume the interactive client's saved session, under its lock), and
+starting the interactive client, which is imported only when it is wanted, so the script
+commands never load prompt_toolkit. Imports typer, the standard library and flackcli.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from flackcli import address, files, scripting
+from flackcli.script_output import Output
+from flackcli.script_session import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, Target
+from flackcli.script_tail import run_tail
 from flackd.codec.text import is_valid_nick
 
 __all__ = ["app", "main"]
@@ -86,7 +89,7 @@ class _Globals:
     ca: str | None = None
 
 
-def _fail(message: str, code: int = scripting.EXIT_USAGE) -> NoReturn:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     typer.echo(f"flackcli: {message}", err=True)
     raise typer.Exit(code)
 
@@ -119,25 +122,25 @@ def _tls(settings: files.Settings) -> ssl.SSLContext | None:
         _fail(str(exc))
 
 
-def _target(ctx: typer.Context, nick: str | None) -> scripting.Target:
+def _target(ctx: typer.Context, nick: str | None) -> Target:
     settings, _, _ = _settings(ctx)
     tls = _tls(settings)
     if nick is not None:
         if not is_valid_nick(nick):
             _fail(f"--nick {nick!r} is not a valid nick (1-16 ASCII letters, digits, _ or -)")
-        return scripting.Target(settings.host, settings.port, nick, exact=True, tls=tls)
-    return scripting.Target(settings.host, settings.port, files.script_nick(settings.nick), tls=tls)
+        return Target(settings.host, settings.port, nick, exact=True, tls=tls)
+    return Target(settings.host, settings.port, files.script_nick(settings.nick), tls=tls)
 
 
-def _output(ctx: typer.Context, json_flag: bool, text_flag: bool) -> scripting.Output:
+def _output(ctx: typer.Context, json_flag: bool, text_flag: bool) -> Output:
     g: _Globals = ctx.obj
     if json_flag and text_flag:
         _fail("--json and --text cannot be used together")
     if json_flag or text_flag:
-        return scripting.Output(json_mode=json_flag)
+        return Output(json_mode=json_flag)
     if g.json or g.text:
-        return scripting.Output(json_mode=g.json)
-    return scripting.Output(json_mode=not sys.stdout.isatty())
+        return Output(json_mode=g.json)
+    return Output(json_mode=not sys.stdout.isatty())
 
 
 def _exit(code: int) -> NoReturn:
@@ -194,7 +197,7 @@ def _root(
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         typer.echo(NO_TERMINAL, err=True)
-        raise typer.Exit(scripting.EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE)
     settings, config, state = _settings(ctx)
     try:
         from flackcli.ui.first_run import ask
@@ -205,7 +208,7 @@ def _root(
         try:
             where, nick = ask(settings.server, settings.nick)
         except (EOFError, KeyboardInterrupt):
-            raise typer.Exit(scripting.EXIT_INTERRUPTED) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         settings = dataclasses.replace(
             settings, address=where, nick=nick, server_from="asked", nick_from="asked"
         )
@@ -308,7 +311,7 @@ def tail(
     out = _output(ctx, json_flag, text_flag)
     target = _target(ctx, nick)
     start = 10 if history is None else history
-    _exit(scripting.run_tail(target, channel, out=out, history=start, since_id=since_id))
+    _exit(run_tail(target, channel, out=out, history=start, since_id=since_id))
 
 
 @app.command("history")
@@ -372,7 +375,7 @@ def unread(
 @contextmanager
 def _saved_session(
     ctx: typer.Context, nick: str | None
-) -> Iterator[tuple[scripting.Target, Callable[[str], None]]]:
+) -> Iterator[tuple[Target, Callable[[str], None]]]:
     """The interactive client's saved session (of ``nick``, default yours), locked
     against the interactive client while the command runs, and how to save its next
     token. Fails (exit 3) when there is none, or when the interactive client runs it."""
@@ -386,14 +389,14 @@ def _saved_session(
     if memory.token is None:
         _fail(
             f"no saved session of {who} on {server}: start flackcli --nick {who} once",
-            scripting.EXIT_REFUSED,
+            EXIT_REFUSED,
         )
     with files.session_lock(server, who) as free:
         if not free:
             _fail(
                 f"the interactive client is using the session of {who} on {server} "
                 "(its channel list shows the counts); try again once it has quit",
-                scripting.EXIT_REFUSED,
+                EXIT_REFUSED,
             )
 
         def save_token(token: str) -> None:
@@ -401,7 +404,7 @@ def _saved_session(
             files.remember(state, server, memory, nick=who)
             files.save_state(state)
 
-        target = scripting.Target(settings.host, settings.port, who, exact=True, tls=tls)
+        target = Target(settings.host, settings.port, who, exact=True, tls=tls)
         yield dataclasses.replace(target, token=memory.token), save_token
 
 

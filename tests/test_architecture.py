@@ -126,6 +126,11 @@ RULES: dict[str, set[str]] = {
     "flackcli.client": {"trio", "flackd.codec"},
     "flackcli.supervisor": {"trio", "flackd.codec", "flackcli"},
     "flackcli.scripting": {"trio", "typer", "flackd.codec", "flackcli", "platformdirs"},
+    "flackcli.script_tail": {"trio", "flackd.codec", "flackcli"},
+    "flackcli.script_session": {"trio", "flackd.codec", "flackcli"},
+    # What the script commands print: data in, text out, no trio.
+    "flackcli.script_output": {"flackd.codec", "flackcli.notices"},
+    "flackcli.pacing": {"trio"},
     "flackcli.files": {"flackcli", "flackd.codec", "platformdirs"},
     # Only the runner may bring asyncio and trio together.
     "flackcli.ui.app": {"prompt_toolkit", "flackd.codec", "flackcli"},
@@ -298,7 +303,11 @@ def test_only_the_runner_imports_both_asyncio_and_trio() -> None:
 
 def test_script_commands_never_import_prompt_toolkit() -> None:
     for module, path in _modules():
-        if module in ("flackcli.scripting", "flackcli.client", "flackcli.supervisor"):
+        if module.startswith("flackcli.script") or module in (
+            "flackcli.pacing",
+            "flackcli.client",
+            "flackcli.supervisor",
+        ):
             assert not any(n.startswith("prompt_toolkit") for n in _imports(path)), module
 
 

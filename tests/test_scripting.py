@@ -25,14 +25,13 @@ import trio
 import trio.testing
 
 from flackcli.notices import ConnectionState, Gap
-from flackcli.scripting import (
+from flackcli.pacing import Pacer, split_text
+from flackcli.script_output import (
     Output,
-    Pacer,
     event_json,
     gap_json,
     local_time,
     message_json,
-    split_text,
     status_json,
 )
 from flackd.codec import events as e

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from flackcli import files
-from flackcli.scripting import message_json, message_text, unread_json, unread_text
+from flackcli.script_output import message_json, message_text, unread_json, unread_text
 from flackcli.supervisor import Memory
 from flackd.codec import events as e
 from tests.support import LineClient, RunningServer
