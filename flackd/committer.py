@@ -64,7 +64,7 @@ from flackd.codec.grammar import Verb
 from flackd.hub import Close, Effect, HubProtocol, Reply
 from flackd.store import Changes, Store, StoreError
 
-__all__ = ["Committer", "writes"]
+__all__ = ["Committer", "carry_out", "writes"]
 
 C = TypeVar("C", bound=Hashable)
 
@@ -92,6 +92,17 @@ _WRITING: Final = (
 )  # fmt: skip
 
 
+def carry_out(
+    hub: HubProtocol[C], conn: C, verb: Verb, command: c.Command, now: float, verdict: str | None
+) -> list[Effect[C]]:
+    """``command`` through the hub; an OPER whose password was checked already (off the
+    event loop: ``verdict``, :meth:`HubProtocol.check_oper`) through ``oper_checked``."""
+    if verdict is not None:
+        assert isinstance(command, c.Oper)
+        return hub.oper_checked(conn, command.name, verdict, now)
+    return hub.handle(conn, verb, command, now)
+
+
 def writes(command: c.Command) -> bool:
     """Whether ``command`` may change stored state (refused while the store is failing)."""
     if isinstance(command, c.Topic):
@@ -110,7 +121,7 @@ class _Held(Generic[C]):
     was_registered: bool
     #: A read's command, to run again if the commit it waited behind fails (its effects
     #: were made from a state that is then undone).
-    command: tuple[Verb, c.Command, float] | None = None
+    command: tuple[Verb, c.Command, float, str | None] | None = None
     #: Set once the item has gone out (see :meth:`Committer.barrier`).
     done: trio.Event | None = None
 
@@ -171,8 +182,11 @@ class Committer(Generic[C]):
 
     # -- called by the server, synchronously -------------------------------------------
 
-    def handle(self, conn: C, verb: Verb, command: c.Command, now: float) -> None:
-        """Run ``command`` through the hub and hold its effects as the rules say."""
+    def handle(
+        self, conn: C, verb: Verb, command: c.Command, now: float, verdict: str | None = None
+    ) -> None:
+        """Run ``command`` through the hub and hold its effects as the rules say
+        (``verdict``: an OPER's, checked already, see :func:`carry_out`)."""
         hub = self.hub
         journal = hub.journal
         assert journal is not None
@@ -183,13 +197,14 @@ class Committer(Generic[C]):
         # (a failed commit then knows whom to unregister again).
         registered = type(command) not in _REGISTERING or hub.is_registered(conn)
         before = journal.count
-        effects = hub.handle(conn, verb, command, now)
+        effects = carry_out(hub, conn, verb, command, now, verdict)
         if journal.count != before:
             self.submit(conn, verb.name, effects, WRITE, registered)
         elif not self._busy and not self._open:
             self._apply(effects)  # a read with nothing held: out at once
         else:
-            self._hold(_Held(conn, verb.name, effects, READ, registered, (verb, command, now)))
+            again = (verb, command, now, verdict)
+            self._hold(_Held(conn, verb.name, effects, READ, registered, again))
 
     def disconnect(self, conn: C, reason: str, now: float) -> None:
         self.submit(conn, "*", self.hub.disconnect(conn, reason, now), LEAVE, True)
@@ -450,8 +465,8 @@ class Committer(Generic[C]):
                 self._apply([ef for ef in held.effects if type(ef) is Close])
             elif held.command is not None and held.conn is not None:
                 # A read made from the undone state: answer it from the restored one.
-                verb, command, now = held.command
-                self._apply(self.hub.handle(held.conn, verb, command, now))
+                verb, command, now, verdict = held.command
+                self._apply(carry_out(self.hub, held.conn, verb, command, now, verdict))
             else:
                 self._release([held])
                 continue

@@ -3,9 +3,11 @@
 Owns: Flack's lines decoded and parsed (``flackd.codec``) and handed to the hub, or to the
 committer that holds their effects for a commit; IRC's lines handed to the connection's
 :class:`flackd.irc.IrcClient`, whose actions run through the same path (a generator that
-yields where, as one node of several, a command must wait for the shared log); the
-server's password (PASS, checked at the door before NICK or RESUME on every wire); the
-MONITOR watchers told when a nick comes or goes; the server's own replies in their turn
+yields where a command must wait: for its password's check, or as one node of several
+for the shared log); the server's password (PASS, checked at the door before NICK or
+RESUME on every wire); OPER, set aside for the reader to check its password (scrypt) in a
+worker thread and carried out after (:meth:`Dispatch._carry_out_oper`); the MONITOR
+watchers told when a nick comes or goes; the server's own replies in their turn
 (:meth:`Dispatch._say`); and :func:`render`, which turns events into the bytes of a
 connection's wire. A mixin of :class:`flackd.server.Server` (through
 :class:`flackd.reader.LineReader`, which frames the lines and keeps their limits).
@@ -24,7 +26,7 @@ from flackd.codec import events as e
 from flackd.codec.grammar import ProtocolError, Verb, parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
-from flackd.committer import Committer
+from flackd.committer import Committer, carry_out
 from flackd.connection import Connection, push_to_all
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import (
@@ -75,6 +77,10 @@ class Dispatch:
     monitors: Monitors
     replica: Replica | None
     password: ServerPassword | None
+    #: Connections whose OPER waits for its password's check (scrypt, tens of
+    #: milliseconds: run off the event loop by the reader, which reads no more of the
+    #: connection until it is carried out: :meth:`_carry_out_oper`).
+    oper_checks: dict[Connection, tuple[Verb, commands.Oper]]
 
     if TYPE_CHECKING:
 
@@ -127,6 +133,9 @@ class Dispatch:
         # One set lookup for MSG. A replica tells presence as it runs the log.
         naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
         before = self.hub.nick_of(conn) if naming else None
+        if type(command) is commands.Oper:
+            self.oper_checks[conn] = (verb, command)  # checked off the loop, then carried out
+            return True
         victim = None
         if type(command) is commands.Kill and self.monitors and not self.replica:
             victim = self.hub.user_info(command.nick)  # told offline if the KILL ends it
@@ -144,6 +153,19 @@ class Dispatch:
         elif victim is not None and victim.connected and self.hub.user_info(victim.nick) is None:
             self.tell_presence(victim.nick, online=False)
         return True
+
+    def _carry_out_oper(self, conn: Connection, verdict: str) -> None:
+        """The OPER of ``conn`` whose password was checked (``verdict``, from
+        :meth:`flackd.hub.HubProtocol.check_oper` in a worker thread), carried out in its
+        turn: through the committer (or the shared log) like any command."""
+        held = self.oper_checks.pop(conn, None)
+        if held is None:
+            return  # the connection was closed and forgotten meanwhile
+        verb, command = held
+        if self.committer is None:
+            self.apply(carry_out(self.hub, conn, verb, command, self.clock(), verdict))
+        else:
+            self.committer.handle(conn, verb, command, self.clock(), verdict)
 
     def _at_the_door(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
         """The server's password, for the verbs a connection may send before it has
@@ -230,8 +252,8 @@ class Dispatch:
                 if type(action) is Run:
                     if not self._run(conn, action.verb, action.command):
                         return 0, 0
-                    if self.replica is not None:
-                        yield  # the reader awaits the replica's barrier, then goes on
+                    if self.replica is not None or conn in self.oper_checks:
+                        yield  # the reader awaits the check and the replica, then goes on
                 elif type(action) is Announce:
                     # A volatile change (AWAY, SETNAME): the others' front ends render it;
                     # Flack's wire has no word for it, so only other wires' members hear.

@@ -23,6 +23,8 @@ import trio
 
 from flackd.admission import Admission
 from flackd.codec import events as e
+from flackd.codec.commands import Oper
+from flackd.codec.grammar import Verb
 from flackd.committer import Committer
 from flackd.connection import Connection, Flusher, StreamConnection
 from flackd.dispatch import render
@@ -49,6 +51,8 @@ class Lifecycle:
     connections: set[Connection]
     _unregistered: set[Connection]
     _byes: set[Connection]
+    #: OPERs waiting for their password's check (see flackd.dispatch).
+    oper_checks: dict[Connection, tuple[Verb, Oper]]
     monitors: Monitors
     flusher: Flusher
     admission: Admission
@@ -92,6 +96,7 @@ class Lifecycle:
         self.connections.discard(conn)
         self._unregistered.discard(conn)
         self._byes.discard(conn)
+        self.oper_checks.pop(conn, None)  # an OPER whose check never ran: nobody to answer
         gone = self.hub.nick_of(conn) if self.monitors and not self.replica else None
         if conn.frontend is not None:
             self.monitors.forget(conn)

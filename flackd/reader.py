@@ -40,6 +40,7 @@ __all__ = [
     "EOF",
     "FLOOD_QUIET_SECONDS",
     "FREE_FACTOR",
+    "OPER_CHECKS",
     "OVERLONG_WINDOW",
     "ROOM",
     "SLEEP",
@@ -47,6 +48,8 @@ __all__ = [
     "ReadState",
 ]
 
+#: OPER password checks (scrypt) running at once, in worker threads; more wait their turn.
+OPER_CHECKS: Final = 1
 #: Seconds over which --max-overlong-lines counts.
 OVERLONG_WINDOW: Final = 60.0
 #: PING and PONG have their own bucket, this many times the flood bucket's burst and rate.
@@ -67,7 +70,8 @@ DONE: Final = 1
 SLEEP: Final = 2
 #: The commit queue is full: wait for room.
 ROOM: Final = 3
-#: An IRC command, as one node of several, waits for the shared log.
+#: The last command waits: for its password's check in a worker thread (OPER, on any
+#: wire) and, an IRC command as one node of several, for the shared log.
 BARRIER: Final = 4
 #: The peer's EOF, with a committer: what came before it is answered first.
 EOF: Final = 5
@@ -149,6 +153,7 @@ class LineReader(Dispatch):
     _too_long: bytes
     _too_long_error: e.Error
     replica: Replica | None
+    oper_limiter: trio.CapacityLimiter
 
     if TYPE_CHECKING:
 
@@ -205,6 +210,8 @@ class LineReader(Dispatch):
                 else:
                     return BARRIER
             else:
+                if self.oper_checks and conn in self.oper_checks:
+                    return BARRIER  # an OPER's password is being checked: wait for it
                 if committer is not None and committer.full():
                     return ROOM  # the store is behind: stop reading
                 item = next(pending, None)
@@ -295,8 +302,10 @@ class LineReader(Dispatch):
                             assert self.committer is not None
                             await self.committer.wait_room()
                         elif outcome == BARRIER:
-                            assert self.replica is not None
-                            await self.replica.barrier(conn)
+                            if conn in self.oper_checks:
+                                await self._check_oper(conn)
+                            if self.replica is not None and st.irc is not None:
+                                await self.replica.barrier(conn)
                         else:  # EOF: what came before it is answered first
                             assert self.committer is not None
                             await self.committer.barrier(conn)
@@ -313,6 +322,21 @@ class LineReader(Dispatch):
             if st.irc is not None:  # an IRC line cut short: its labeled batch ends
                 st.irc.close()
                 st.irc = None
+
+    async def _check_oper(self, conn: Connection) -> None:
+        """Check the password of ``conn``'s OPER in a worker thread (scrypt takes tens of
+        milliseconds: on the event loop it would stall every client), at most
+        :data:`OPER_CHECKS` at once (each takes 16 MiB), then carry the OPER out. Only
+        this connection's later lines wait for it."""
+        command = self.oper_checks[conn][1]
+        try:
+            verdict = await trio.to_thread.run_sync(
+                self.hub.check_oper, command.name, command.password, limiter=self.oper_limiter
+            )
+        except BaseException:
+            self.oper_checks.pop(conn, None)  # the connection is closing: nothing to answer
+            raise
+        self._carry_out_oper(conn, verdict)
 
     def _now_registered(self, conn: Connection) -> None:
         """``conn`` has registered: its registration deadline no longer applies."""

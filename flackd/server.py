@@ -59,7 +59,7 @@ from flackd.irc.numerics import DEFAULT_IRC_INFO, DEFAULT_IRC_NAME
 from flackd.lifecycle import Lifecycle
 from flackd.limits import Limits
 from flackd.poller import Poller, available
-from flackd.reader import LineReader, ReadState
+from flackd.reader import OPER_CHECKS, LineReader, ReadState
 from flackd.replica import Replica
 from flackd.sockets import (
     LINGER_SECONDS,
@@ -163,6 +163,9 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
         self._http_scopes: set[trio.CancelScope] = set()
         #: Who watches which nick with IRC's MONITOR (see :mod:`flackd.irc.presence`).
         self.monitors = Monitors()
+        self.oper_checks = {}
+        #: OPER's password checks in worker threads, :data:`flackd.reader.OPER_CHECKS` at once.
+        self.oper_limiter = trio.CapacityLimiter(OPER_CHECKS)
         self.connections: set[Connection] = set()
         self._unregistered: set[Connection] = set()
         #: The most registered connections there were at once (LUSERS' "max").

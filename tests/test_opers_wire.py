@@ -9,16 +9,19 @@ The hub's rules themselves are tests/test_opers.py.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio
 
 from flackd.hub.credentials import hash_password, verify_password
+from flackd.store.sqlite import SqliteStore
 from tests.ircsupport import IrcServer, start_irc_server
 from tests.process import FLACKD, flackd_process
 from tests.redissupport import redis_server, start_node
-from tests.support import LineClient
+from tests.support import WAIT, LineClient
 
 PASSWORD = "sesame-oper"
 OPERS = {"admin": hash_password(PASSWORD, n=1 << 10)}
@@ -189,6 +192,82 @@ async def test_a_resumed_irc_operator_is_still_one(chat: IrcServer) -> None:
     assert (await irc.expect("221")).params[1] == "+iBo"
     await irc.send("WALLOPS :still here")
     assert (await irc.expect("WALLOPS")).params == ("still here",)
+
+
+class HeldCheck:
+    """Stands in for the hub's ``check_oper``: the real check, but only once the test says
+    so. A check run on the event loop would block the loop in ``release.wait`` (the test
+    could not go on until it times out) and then refuse the password, so the tests below
+    fail unless the check runs in a worker thread."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, name: str, password: str) -> str:
+        self.started.set()
+        if not self.release.wait(WAIT):
+            return "BAD_PASSWORD"  # held on the loop: the loop was stuck
+        assert callable(self.real)
+        verdict = self.real(name, password)
+        assert isinstance(verdict, str)
+        return verdict
+
+    async def under_way(self) -> None:
+        assert await trio.to_thread.run_sync(self.started.wait, WAIT)
+
+
+@pytest.fixture
+def held(chat: IrcServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldCheck]:
+    check = HeldCheck(chat.server.hub.check_oper)
+    monkeypatch.setattr(chat.server.hub, "check_oper", check)
+    yield check
+    check.release.set()
+
+
+async def test_an_opers_password_is_checked_off_the_loop_and_its_lines_wait(
+    chat: IrcServer, held: HeldCheck
+) -> None:
+    alice = await chat.flack("alice")
+    bob = await chat.flack("bob")
+    await alice.send(f"OPER admin {PASSWORD}", "PING after")
+    await held.under_way()
+    await bob.send("PING meanwhile")  # the server serves others while scrypt runs
+    assert await bob.recv() == "PONG meanwhile"
+    held.release.set()
+    assert await alice.recv() == "MODE alice alice +o"
+    assert (await alice.recv()).startswith("OK OPER admin ")
+    assert await alice.recv() == "PONG after"  # alice's next line waited for her OPER
+
+
+async def test_an_irc_oper_checked_off_the_loop_with_durable_state(
+    nursery: trio.Nursery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore.open(tmp_path)
+    try:
+        chat = await start_irc_server(nursery, store=store, opers=OPERS)
+        check = HeldCheck(chat.server.hub.check_oper)
+        monkeypatch.setattr(chat.server.hub, "check_oper", check)
+        op = await chat.irc("op")
+        bob = await chat.flack("bob")
+        await op.send(f"OPER admin {PASSWORD}", "MODE op")
+        await check.under_way()
+        await bob.send("PING meanwhile")
+        assert await bob.recv() == "PONG meanwhile"
+        check.release.set()
+        got = await op.sync()
+        assert [m.command for m in got] == ["MODE", "381", "221"]
+        assert got[2].params[1] == "+io"  # the MODE query saw the OPER carried out
+        assert chat.server.committer is not None
+        await chat.server.committer.flush()
+        (session,) = [s for s in store.load().sessions if s.nick == "op"]
+        assert "o" in session.modes  # stored, as every OPER is
+        await op.send("OPER admin wrong")
+        await check.under_way()
+        assert [(m.command, len(m.params)) for m in await op.sync()] == [("464", 2)]
+    finally:
+        store.close()
 
 
 async def test_operators_across_two_nodes_and_no_password_in_the_log(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import trio
 from flackd import __version__
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
+from flackd.committer import carry_out
 from flackd.connection import Connection
 from flackd.hub import Broadcast, Effect, Hub, Reply, hash_token
 from flackd.limits import Limits
@@ -123,9 +124,17 @@ class Replica(ReplicaTasks):
 
     # -- called by the server, synchronously (the Committer's interface) ---------------
 
-    def handle(self, conn: Connection, verb: Verb, command: c.Command, now: float) -> None:
+    def handle(
+        self,
+        conn: Connection,
+        verb: Verb,
+        command: c.Command,
+        now: float,
+        verdict: str | None = None,
+    ) -> None:
         """Run ``command``: through the log if it changes shared state, else at once (or
-        behind this connection's own changes still on their way)."""
+        behind this connection's own changes still on their way). ``verdict``: an OPER's,
+        checked already off the event loop (:func:`flackd.committer.carry_out`)."""
         local = self._local(conn)
         if shared(command) and (
             local.queue or type(command) in REGISTERING or self.hub.is_registered(conn)
@@ -147,17 +156,19 @@ class Replica(ReplicaTasks):
                 extra = [hash_token(command.token), hash_token(token)]
                 command = c.Resume("")  # the log holds hashes, never a token
             elif type(command) is c.Oper:
-                # Checked here; the log holds the verdict, never the password.
-                extra = self.hub.check_oper(command.name, command.password)
+                # The log holds the verdict, never the password.
+                if verdict is None:
+                    verdict = self.hub.check_oper(command.name, command.password)
+                extra = verdict
                 command = c.Oper(command.name, "")
             body = [local.n, verb.name, encode_command(command), extra]
             local.appended = True
             self._send(Append(CMD, conn, local.key, body, verb.name, token))
             return
         if local.queue:
-            local.queue.append((verb, command))
+            local.queue.append((verb, command, verdict))
         else:
-            self._out(self.hub.handle(conn, verb, command, now))
+            self._out(carry_out(self.hub, conn, verb, command, now, verdict))
 
     def disconnect(self, conn: Connection, reason: str, now: float) -> None:
         local = self._locals.pop(conn, None)
@@ -415,8 +426,8 @@ class Replica(ReplicaTasks):
                 continue
             queue.popleft()
             if isinstance(head, tuple):
-                verb, command = head
-                self._out(self.hub.handle(conn, verb, command, self._clock()))
+                verb, command, verdict = head
+                self._out(carry_out(self.hub, conn, verb, command, self._clock(), verdict))
             elif isinstance(head, bytes):
                 conn.push(head)
             else:
