@@ -464,12 +464,12 @@ def rss_bytes(pid: int) -> int:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads, from /proc/<pid>/stat."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all its threads, from /proc/<pid>/stat."""
     # The fields after the command name, which is in parentheses and may hold spaces:
     # utime and stime are the 14th and 15th fields of the line, so 12th and 13th here.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 def io_calls(pid: int) -> tuple[int, int]:
@@ -855,7 +855,10 @@ def fmt_cpu(step: Json) -> str:
         return ""
     per = {label: 1000 * seconds / step["sent"] for label, seconds in cpu.items()}
     if len(per) == 1:
-        return f"{next(iter(per.values())):.3f}"
+        system: dict[str, float] = step.get("cpu_sys_s") or {}
+        total = sum(cpu.values())
+        kernel = f" ({sum(system.values()) / total:.0%} kernel)" if system and total else ""
+        return f"{next(iter(per.values())):.3f}{kernel}"
     parts = " + ".join(f"{label} {value:.3f}" for label, value in per.items())
     return f"{parts} = {sum(per.values()):.3f}"
 
@@ -944,12 +947,19 @@ class Bench:
         processes = started.processes
         with contextlib.ExitStack() as stack:
             traced = stack.enter_context(straced(processes, self.tmp)) if self.s.strace else None
-            before = {label: cpu_seconds(p.pid) for label, p in processes.items()}
+            before = {label: cpu_times(p.pid) for label, p in processes.items()}
             io_before = {label: io_calls(p.pid) for label, p in processes.items()}
             result = gen.command(f"run {rate:.3f} {seconds} {self.s.drain_seconds}", timeout)
-            after = {label: cpu_seconds(p.pid) for label, p in processes.items()}
+            after = {label: cpu_times(p.pid) for label, p in processes.items()}
             io_after = {label: io_calls(p.pid) for label, p in processes.items()}
-        result["cpu_s"] = {label: round(after[label] - before[label], 3) for label in before}
+        # CPU seconds per process in the step, and the kernel's part of them (system
+        # time: the system calls, and on loopback the receivers' side of each write).
+        result["cpu_s"] = {
+            label: round(sum(after[label]) - sum(before[label]), 3) for label in before
+        }
+        result["cpu_sys_s"] = {
+            label: round(after[label][1] - before[label][1], 3) for label in before
+        }
         # System calls the server made in the step (run and drain), per process: read
         # and write calls from /proc/<pid>/io, and with --strace every call by name.
         result["io_calls"] = {
