@@ -109,6 +109,8 @@ class Server:
     missing: str = ""  # why it cannot run when find() finds nothing and there is no install
     version: str = ""
     skipped: str = ""
+    #: A flackd variant's code, when not the installed one (``@src=DIR``).
+    source: str | None = None
 
 
 def _which(*candidates: str) -> str | None:
@@ -366,8 +368,14 @@ def server_version(server: Server, exe: str) -> str:
         return "benchmarks/relay.py"
     if not server.name.startswith("flackd"):
         return _first_line([exe, "--version"])
-    script = "import importlib.metadata as m; print(m.version('flack'))"
-    version = _first_line([PYTHON, "-c", script])
+    if server.source is not None:  # the code it runs: its flackd.__version__, and where
+        script = "import flackd; print(flackd.__version__)"
+        # -P: not the current directory first, as for the flackd script the server runs.
+        found = _first_line(["env", f"PYTHONPATH={server.source}", PYTHON, "-P", "-c", script])
+        version = f"{found} from {server.source}"
+    else:
+        script = "import importlib.metadata as m; print(m.version('flack'))"
+        version = _first_line([PYTHON, "-c", script])
     if server.nodes > 1:
         redis = _first_line([shutil.which("redis-server") or "redis-server", "--version"])
         version += f" x{server.nodes} nodes, {redis}"
@@ -377,7 +385,10 @@ def server_version(server: Server, exe: str) -> str:
 def variant(known: dict[str, Server], name: str) -> Server:
     """The server ``name`` names: one of ``known``, or a flackd one with flags of its own
     (``flackd@write-delay-us=0@history=50``: ``--write-delay-us 0 --history 50`` added
-    to its command, on every node of a cluster)."""
+    to its command, on every node of a cluster). ``@src=DIR`` runs the flackd code in
+    ``DIR`` instead of the installed one (a checkout or ``git worktree add --detach DIR
+    REV`` of another revision, through ``PYTHONPATH``), for a before/after in one run:
+    ``--servers flackd@src=/tmp/before,flackd``."""
     base, *changes = name.split("@")
     server = known[base]
     if not changes:
@@ -385,15 +396,26 @@ def variant(known: dict[str, Server], name: str) -> Server:
     if not base.startswith("flackd"):
         raise SystemExit(f"{name}: only flackd's servers take flags of their own")
     extra: list[str] = []
+    source: str | None = None
     for change in changes:
         flag, _, value = change.partition("=")
+        if flag == "src":
+            if not (Path(value) / "flackd" / "__init__.py").is_file():
+                raise SystemExit(f"{name}: {value} holds no flackd package")
+            source = str(Path(value).resolve())
+            continue
         extra += [f"--{flag}", value] if value else [f"--{flag}"]
     original = server.command
+    prefix = ["env", f"PYTHONPATH={source}"] if source is not None else []
+    raised = [f"{shlex.join(extra)} (this variant)"] if extra else []
+    if source is not None:
+        raised.append(f"the code in {source} (this variant)")
     return dataclasses.replace(
         server,
         name=name,
-        raised=[*server.raised, f"{shlex.join(extra)} (this variant)"],
-        command=lambda port, tmp: [*original(port, tmp), *extra],
+        raised=[*server.raised, *raised],
+        command=lambda port, tmp: [*prefix, *original(port, tmp), *extra],
+        source=source,
     )
 
 
@@ -571,7 +593,7 @@ def child(
     that text. Log lines that look like trouble (warnings, errors, send queue, flood) are
     appended to ``notable`` once it has stopped (``tagged``: each after the label).
     """
-    log_path = tmp / f"{label.replace(' ', '-')}-{port}.log"
+    log_path = tmp / f"{re.sub(r'[^A-Za-z0-9@=.-]', '-', label)}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             pinned(SERVER_CORE, argv),
@@ -1543,7 +1565,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--servers",
         help=f"comma-separated, from {','.join(ALL_SERVERS)}; a flackd server may be run "
         "as a variant with flags of its own, measured beside the others: NAME@FLAG=VALUE "
-        "(repeatable), e.g. flackd@write-delay-us=0 runs flackd with --write-delay-us 0",
+        "(repeatable), e.g. flackd@write-delay-us=0 runs flackd with --write-delay-us 0; "
+        "@src=DIR runs the flackd code in DIR (a checkout or git worktree of another "
+        "revision) instead of the installed one",
     )
     parser.add_argument("--members", help="fan-out channel sizes, comma-separated (200,50)")
     parser.add_argument("--repeat", type=int, help="runs of each workload; the median is shown (3)")

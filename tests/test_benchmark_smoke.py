@@ -206,6 +206,33 @@ def test_a_flackd_variant_runs_with_its_own_flags(tmp_path_factory: pytest.TempP
         assert all(s["lost"] == 0 for s in run["steps"]), run
 
 
+def test_a_flackd_variant_runs_the_code_of_another_tree(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``flackd@src=DIR``: before and after in one run. The copy says it is another
+    version, and the report shows the version the variant's environment imports."""
+    tree = tmp_path_factory.mktemp("before")
+    shutil.copytree(ROOT / "flackd", tree / "flackd", ignore=shutil.ignore_patterns("*.pyc"))
+    init = tree / "flackd" / "__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9.9.9-'))
+    variant = f"flackd@src={tree}"
+    result = smoke(tmp_path_factory, "--servers", f"flackd,{variant}", "--workloads", "fanout")
+    assert result["servers"][variant]["version"].startswith("9.9.9-")
+    assert result["servers"][variant]["version"].endswith(f" from {tree.resolve()}")
+    assert not result["servers"]["flackd"]["version"].startswith("9.9.9")
+    for run in result["runs"]["fanout-10"][variant]:
+        assert run["steps"], run
+        assert all(s["lost"] == 0 for s in run["steps"]), run
+
+
+def test_a_variant_from_a_tree_without_flackd_is_refused(tmp_path: Path) -> None:
+    argv = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--no-install"]
+    argv += ["--servers", f"flackd@src={tmp_path}", "--out", str(tmp_path / "x.json")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode != 0
+    assert f"{tmp_path} holds no flackd package" in done.stderr
+
+
 def test_a_failed_step_is_tried_again_before_it_counts(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
