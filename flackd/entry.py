@@ -196,17 +196,19 @@ class Entry:
 
     # -- IRC ---------------------------------------------------------------------------
 
-    def _irc_stats(self) -> tuple[int, int, int]:
+    def _irc_stats(self) -> tuple[int, int, int, int]:
         """LUSERS: registered connections (every wire) not closing, channels, the most
-        users at once. One pass over the connections: LUSERS and IRC registrations only."""
+        users at once, and how many of those connections are server operators. One pass
+        over the connections: LUSERS and IRC registrations only."""
         unregistered, registered = self._unregistered, self.hub.is_registered
-        users = sum(
-            1
+        users = [
+            c
             for c in self.connections
             if not c.closing and (c not in unregistered or registered(c))  # one registering
-        )
-        self.peak_users = max(self.peak_users, users)
-        return users, self.hub.channel_count(), self.peak_users
+        ]
+        self.peak_users = max(self.peak_users, len(users))
+        operators = self.hub.operator_count(users)
+        return len(users), self.hub.channel_count(), self.peak_users, operators
 
     def _speak_irc(self, conn: Connection) -> None:
         """``conn`` speaks IRC: its front end renders what it is sent."""

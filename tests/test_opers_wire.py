@@ -194,6 +194,28 @@ async def test_a_resumed_irc_operator_is_still_one(chat: IrcServer) -> None:
     assert (await irc.expect("WALLOPS")).params == ("still here",)
 
 
+async def test_lusers_counts_the_server_operators_online(chat: IrcServer) -> None:
+    watcher = await chat.irc("watcher")
+    await watcher.send("LUSERS")
+    assert (await watcher.expect("252")).params[1] == "0"
+    alice = await chat.flack("alice")
+    await alice.send(f"OPER admin {PASSWORD}")
+    assert await alice.recv() == "MODE alice alice +o"
+    await alice.recv()
+    op = await chat.irc("op")
+    await op.send(f"OPER admin {PASSWORD}")
+    await op.expect("381")
+    await watcher.send("LUSERS")
+    got = await watcher.expect("252")
+    assert got.params[1:] == ("2", "operator(s) online")  # one on each wire
+    await alice.send("MODE alice -o")
+    assert await alice.recv() == "MODE alice alice -o"
+    await op.send("QUIT :bye")
+    await op.expect("ERROR")  # the QUIT is carried out: op's session has ended
+    await watcher.send("LUSERS")
+    assert (await watcher.expect("252")).params[1] == "0"
+
+
 class HeldCheck:
     """Stands in for the hub's ``check_oper``: the real check, but only once the test says
     so. A check run on the event loop would block the loop in ``release.wait`` (the test

@@ -15,11 +15,13 @@ of who may read what are the same as HISTORY's. Imports only the standard librar
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Generic, NamedTuple
 
 from flackd.codec.grammar import ProtocolError
 from flackd.codec.ids import parse_id
 from flackd.codec.text import fold, is_channel
+from flackd.codec.usermodes import OPER_MODE
 from flackd.hub.base import HubBase
 from flackd.hub.gates import visible
 from flackd.hub.state import C, Conversation, Holder, Session, hash_token
@@ -146,6 +148,12 @@ class Views(HubBase[C]):
 
     def channel_count(self) -> int:
         return len(self._channels)
+
+    def operator_count(self, conns: Iterable[C]) -> int:
+        """How many of ``conns`` are registered sessions with user mode ``+o`` (server
+        operators: LUSERS' 252, over the connections the server asks about)."""
+        sessions = self._conns
+        return sum(1 for c in conns if (s := sessions.get(c)) is not None and OPER_MODE in s.modes)
 
     def token_owner(self, token: str) -> str | None:
         """The nick of the live session ``token`` would resume (RESUME's check, read-only)."""

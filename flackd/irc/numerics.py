@@ -141,7 +141,7 @@ class Numerics:
         server: str,
         version: str,
         isupport: Sequence[str],
-        stats: Callable[[], tuple[int, int, int]],
+        stats: Callable[[], tuple[int, int, int, int]],
         info: str = DEFAULT_IRC_INFO,
     ) -> None:
         self.server = server
@@ -149,7 +149,7 @@ class Numerics:
         self.info = info
         self.version = version
         self.isupport = tuple(isupport)
-        #: (users, channels, most users at once) for LUSERS.
+        #: (users, channels, most users at once, server operators) for LUSERS.
         self.stats = stats
         #: The nick the client asked for when it resumed a session by its token (PASS):
         #: the session's own nick may differ, and the client is told with a NICK line.
@@ -200,14 +200,14 @@ class Numerics:
         return b"".join(lines)
 
     def lusers(self) -> bytes:
-        """251-255, 265 and 266: users now (registered connections, every wire), the most
-        there were since the server started, and channels."""
-        users, channels, peak = self.stats()
+        """251-255, 265 and 266: users now (registered connections, every wire), the server
+        operators among them, the most there were since the server started, and channels."""
+        users, channels, peak, operators = self.stats()
         now, most = str(users), str(peak)
         return b"".join(
             [
                 self.numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
-                self.numeric("252", "0", "operator(s) online"),
+                self.numeric("252", str(operators), "operator(s) online"),
                 self.numeric("254", str(channels), "channels formed"),
                 self.numeric("255", f"I have {users} clients and 0 servers"),
                 self.numeric("265", now, most, f"Current local users {users}, max {peak}"),

@@ -93,7 +93,7 @@ class Renderer(Numerics):
         version: str,
         history_lines: int,
         isupport: Sequence[str],
-        stats: Callable[[], tuple[int, int, int]],
+        stats: Callable[[], tuple[int, int, int, int]],
         info: str = DEFAULT_IRC_INFO,
     ) -> None:
         super().__init__(server, version, isupport, stats, info)
