@@ -130,6 +130,8 @@ def peer_name(stream: trio.SocketStream) -> tuple[str, str]:
         return str(addr), str(addr)
     host = str(addr[0])
     peer = f"{host}:{addr[1]}"
+    if ":" not in host:  # IPv4, as the kernel wrote it: counted as it is, no parsing
+        return host, peer
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -143,6 +145,9 @@ def peer_name(stream: trio.SocketStream) -> tuple[str, str]:
 
 
 def is_loopback(source: str) -> bool:
+    """Whether ``source`` (what :func:`peer_name` counts) is a loopback address."""
+    if ":" not in source and source.count(".") == 3:  # IPv4: 127.0.0.0/8, no parsing
+        return source.startswith("127.")
     try:
         return ipaddress.ip_network(source, strict=False).is_loopback
     except ValueError:
