@@ -133,7 +133,9 @@ class Dispatch:
         # One set lookup for MSG. A replica tells presence as it runs the log.
         naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
         before = self.hub.nick_of(conn) if naming else None
-        if type(command) is commands.Oper:
+        if type(command) is commands.Oper and (
+            self.replica is not None or self.hub.is_registered(conn)
+        ):  # (unregistered: refused by the hub below, with no password checked)
             self.oper_checks[conn] = (verb, command)  # checked off the loop, then carried out
             return True
         victim = None

@@ -263,6 +263,16 @@ async def test_an_opers_password_is_checked_off_the_loop_and_its_lines_wait(
     assert await alice.recv() == "PONG after"  # alice's next line waited for her OPER
 
 
+async def test_an_oper_before_registering_is_refused_without_a_check(
+    chat: IrcServer, held: HeldCheck
+) -> None:
+    client = await LineClient.connect(chat.port, "early")
+    await client.send(f"OPER admin {PASSWORD}", "PING after")
+    assert (await client.recv()).startswith("ERR NOT_REGISTERED OPER ")
+    assert await client.recv() == "PONG after"
+    assert not held.started.is_set()  # no scrypt for a connection that is nobody yet
+
+
 async def test_an_irc_oper_checked_off_the_loop_with_durable_state(
     nursery: trio.Nursery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
