@@ -130,14 +130,14 @@ class Dispatch:
             return False
         if verb.before_registration and self._at_the_door(conn, verb, command):
             return True
-        # One set lookup for MSG. A replica tells presence as it runs the log.
-        naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
-        before = self.hub.nick_of(conn) if naming else None
         if type(command) is commands.Oper and (
             self.replica is not None or self.hub.is_registered(conn)
         ):  # (unregistered: refused by the hub below, with no password checked)
             self.oper_checks[conn] = (verb, command)  # checked off the loop, then carried out
             return True
+        # One set lookup for MSG. A replica tells presence as it runs the log.
+        naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
+        before = self.hub.nick_of(conn) if naming else None
         victim = None
         if type(command) is commands.Kill and self.monitors and not self.replica:
             victim = self.hub.user_info(command.nick)  # told offline if the KILL ends it
@@ -160,10 +160,7 @@ class Dispatch:
         """The OPER of ``conn`` whose password was checked (``verdict``, from
         :meth:`flackd.hub.HubProtocol.check_oper` in a worker thread), carried out in its
         turn: through the committer (or the shared log) like any command."""
-        held = self.oper_checks.pop(conn, None)
-        if held is None:
-            return  # the connection was closed and forgotten meanwhile
-        verb, command = held
+        verb, command = self.oper_checks.pop(conn)
         if self.committer is None:
             self.apply(carry_out(self.hub, conn, verb, command, self.clock(), verdict))
         else:

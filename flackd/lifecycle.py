@@ -96,7 +96,7 @@ class Lifecycle:
         self.connections.discard(conn)
         self._unregistered.discard(conn)
         self._byes.discard(conn)
-        self.oper_checks.pop(conn, None)  # an OPER whose check never ran: nobody to answer
+        self.oper_checks.pop(conn, None)  # an OPER whose check was cut short: nobody to answer
         gone = self.hub.nick_of(conn) if self.monitors and not self.replica else None
         if conn.frontend is not None:
             self.monitors.forget(conn)

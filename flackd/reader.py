@@ -327,15 +327,12 @@ class LineReader(Dispatch):
         """Check the password of ``conn``'s OPER in a worker thread (scrypt takes tens of
         milliseconds: on the event loop it would stall every client), at most
         :data:`OPER_CHECKS` at once (each takes 16 MiB), then carry the OPER out. Only
-        this connection's later lines wait for it."""
+        this connection's later lines wait for it. A check cut short by the connection's
+        close leaves its entry to :meth:`flackd.lifecycle.Lifecycle._forget`."""
         command = self.oper_checks[conn][1]
-        try:
-            verdict = await trio.to_thread.run_sync(
-                self.hub.check_oper, command.name, command.password, limiter=self.oper_limiter
-            )
-        except BaseException:
-            self.oper_checks.pop(conn, None)  # the connection is closing: nothing to answer
-            raise
+        verdict = await trio.to_thread.run_sync(
+            self.hub.check_oper, command.name, command.password, limiter=self.oper_limiter
+        )
         self._carry_out_oper(conn, verdict)
 
     def _now_registered(self, conn: Connection) -> None:

@@ -156,9 +156,9 @@ class Replica(ReplicaTasks):
                 extra = [hash_token(command.token), hash_token(token)]
                 command = c.Resume("")  # the log holds hashes, never a token
             elif type(command) is c.Oper:
-                # The log holds the verdict, never the password.
-                if verdict is None:
-                    verdict = self.hub.check_oper(command.name, command.password)
+                # Checked off the event loop before it came here (the reader, see
+                # flackd.dispatch); the log holds the verdict, never the password.
+                assert verdict is not None, "an OPER reaches the replica checked"
                 extra = verdict
                 command = c.Oper(command.name, "")
             body = [local.n, verb.name, encode_command(command), extra]
