@@ -3,8 +3,11 @@
 One ``MSG #bench <100 bytes>`` line from a member of an N-member channel goes through the
 same functions the reader calls: decode, parse, the hub, encode, and the fan-out into
 every member's outbox. Each piece is timed on its own (microseconds per message), then
-the whole ``Server._process`` path. Deterministic enough to compare before and after a
-change on one machine (run it twice); it measures CPython, not the network.
+the whole ``Server._process`` path. Last, the writes: the flusher's pass over connections
+with a line queued each (real socket pairs, drained between rounds) against a bare
+``os.writev`` per socket, so its Python per delivery shows. Deterministic enough to compare
+before and after a change on one machine (run it twice); it measures CPython, not the
+network.
 
 Usage::
 
@@ -14,6 +17,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -22,7 +28,7 @@ import trio
 from flackd.codec.grammar import parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import decode_line
-from flackd.connection import Connection, push_to_all
+from flackd.connection import Connection, Flusher, push_to_all
 from flackd.hub import Broadcast, Hub
 from flackd.limits import Limits
 from flackd.server import Server
@@ -85,6 +91,54 @@ async def main(members: int, count: int) -> None:
     whole = timed("Server._process + emptying", count, process) - clearing
     print(f"  {'Server._process (all of it)':<34} {whole:8.2f} us")
     stream.socket.close()
+    writes(min(members, 100), max(20, count // members))
+
+
+def writes(members: int, rounds: int) -> None:
+    """The flusher's pass against bare ``os.writev`` calls, per delivery (one line to each
+    of ``members`` socket pairs, ``rounds`` times, the peers drained between rounds)."""
+    pairs = [socket.socketpair() for _ in range(members)]
+    try:
+        for ours, theirs in pairs:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            theirs.setblocking(False)
+        flusher = Flusher(0.0)
+        conns = []
+        for ours, _ in pairs:
+            stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+            conn = Connection(stream, "bench", 1 << 40, 1.0, b"BYE\r\n", 30.0)
+            conn.use_flusher(flusher)
+            conns.append(conn)
+        fds = [ours.fileno() for ours, _ in pairs]
+        line = b"MSG #bench BM001 1795507200000-57 2026-12-04T09:00:00.000Z :" + b"x" * 60 + b"\r\n"
+
+        def drain() -> None:
+            for _, theirs in pairs:
+                with contextlib.suppress(BlockingIOError):
+                    while theirs.recv(1 << 16):
+                        pass
+
+        bare = flushed = 0.0
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for fd in fds:
+                os.writev(fd, [line])
+            bare += time.perf_counter() - start
+            drain()
+            push_to_all(conns, line)
+            start = time.perf_counter()
+            flusher.before_io_wait(0)
+            flushed += time.perf_counter() - start
+            drain()
+        per = 1e6 / (rounds * members)
+        print(f"one line to each of {members} connections ({rounds} times):")
+        print(f"  {'os.writev alone':<34} {bare * per:8.2f} us a delivery")
+        print(f"  {'Flusher.before_io_wait':<34} {flushed * per:8.2f} us a delivery")
+        print(f"  {'(the flusher Python alone)':<34} {(flushed - bare) * per:8.2f} us a delivery")
+    finally:
+        for ours, theirs in pairs:
+            ours.close()
+            theirs.close()
 
 
 if __name__ == "__main__":

@@ -109,6 +109,12 @@ class Frontend(Protocol):
         ...
 
 
+class HasFileno(Protocol):
+    """A socket, as far as writing to it goes."""
+
+    def fileno(self) -> int: ...
+
+
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 #: Most passes of the scheduler the :class:`Flusher` lets run while it gathers lines (its
@@ -151,6 +157,7 @@ class Connection:
         "registration_deadline",
         "sendq_bytes",
         "sendq_limit",
+        "sock",
         "stream",
         "write_scope",
     )
@@ -166,6 +173,10 @@ class Connection:
     ) -> None:
         self.id = next(_ids)
         self.stream = stream
+        #: The standard socket beneath Trio's, for its ``fileno()``: a C call, -1 once the
+        #: socket is closed (Trio's is a Python method around the same call, paid on
+        #: every write the flusher makes). Trio's own where it has none.
+        self.sock: HasFileno = getattr(stream.socket, "_sock", stream.socket)
         self.peer = peer
         #: The send queue limit, and the one :func:`push_to_all` checks: the same, except
         #: for a connection with a ``frontend`` (where it is -1, see :meth:`_slow_push`)
@@ -486,7 +497,7 @@ class Connection:
         """
         queue = self._queue
         sock = self.stream.socket
-        fd = sock.fileno()
+        fd = self.sock.fileno()
         while queue:
             if not self._write_some(fd):
                 await wait_writable(sock)
@@ -502,11 +513,19 @@ class Connection:
             sent = os.writev(fd, batch)
         except BlockingIOError:
             return False
-        self.queued -= sent
-        if not self.queued:  # all of it: the usual case
+        if sent == self.queued:  # all of it: the usual case
+            self.queued = 0
             queue.clear()
             self._head_is_partial = False
             return True
+        return self._took(batch, sent)
+
+    def _took(self, batch: list[bytes | memoryview], sent: int) -> bool:
+        """The kernel took ``sent`` bytes of ``batch`` (the queue, or its first
+        :data:`IOV_MAX` lines), not everything queued: they leave the queue. True if it
+        took the whole batch."""
+        queue = self._queue
+        self.queued -= sent
         whole = 0  # lines sent in full
         for line in batch:
             if sent < len(line):
@@ -523,15 +542,27 @@ class Connection:
         """The flusher's write (rule 6): one ``os.writev`` of everything queued, unless a
         task is writing this connection. If the kernel did not take it all, a writer task
         is started to wait for room (True: the loop must not sleep); if the peer has gone,
-        the connection closes."""
+        the connection closes. (:meth:`_write_some` written out, as this is paid for
+        every connection written in every pass.)"""
         if self._writing:
             return False
+        queue = self._queue
+        batch = queue if len(queue) <= IOV_MAX else queue[:IOV_MAX]
         try:
-            self._write_some(self.stream.socket.fileno())
+            sent = os.writev(self.sock.fileno(), batch)
+        except BlockingIOError:
+            return self._start_writer()
         except OSError:
             self.close(b"", "connection reset")  # its reader ends; finish_writes returns
             return True  # the close woke a task or started one
-        if not self._queue:
+        if sent == self.queued:  # all of it: the usual case
+            self.queued = 0
+            queue.clear()
+            self._head_is_partial = False
+            self._parked = self._flusher
+            return False
+        self._took(batch, sent)
+        if not queue:
             self._parked = self._flusher
             return False
         return self._start_writer()

@@ -1,6 +1,6 @@
 """Entry: how an accepted connection comes in, on each kind of listener.
 
-Owns: :meth:`Entry.handle_stream` (admission, with the refusal each wire understands: a
+Owns: :meth:`Entry.door` (admission, with the refusal each wire understands: a
 ``BYE``, an IRC ``ERROR`` or an HTTP status; socket tuning; which transport and which
 front end a connection gets), the web port's HTTP phase until a WebSocket is accepted
 (:mod:`flackd.web` answers the requests; the per-address rate of chat connections is
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -29,7 +30,7 @@ from flackd.irc.numerics import error_line, irc_isupport
 from flackd.limits import Limits
 from flackd.poller import Poller
 from flackd.reader import FREE_FACTOR, ReadState
-from flackd.sockets import REFUSAL_LINGER_SECONDS, linger, tune_socket
+from flackd.sockets import REFUSAL_LINGER_SECONDS, Job, linger, tune_socket
 from flackd.tls import ServerTLS
 from flackd.web import Answer, Site, WebSocketStream, refusal, serve_http
 
@@ -68,20 +69,22 @@ class Entry:
             self, conn: Connection, handshake: trio.SSLStream[trio.SocketStream] | None = None
         ) -> None: ...
 
-    async def handle_stream(
+    def door(
         self,
         stream: trio.SocketStream,
         tls: ServerTLS | None = None,
         irc: bool = False,
         web: bool = False,
-    ) -> None:
-        """Serve one accepted connection until it closes. Never raises.
+    ) -> Job:
+        """Take in one accepted connection, in the accept loop. Never raises.
 
-        With ``tls`` (a TLS listener) the connection is admitted or refused first, by the
-        same per-address limits, before any handshake work; a refusal is then a close
-        without a word (there is no channel to say it on yet). ``irc``: the connection
-        speaks IRC. ``web``: it speaks HTTP, and may become a WebSocket carrying Flack's
-        lines.
+        Admission first, by the same per-address limits on every listener and before any
+        handshake work. A plain TCP connection it admits is handed to the poller here and
+        needs no task (None); anything else returns the task that serves it, which closes
+        the stream: a refusal (said in the wire's words, or for ``tls`` a close without a
+        word: there is no channel to say it on yet), a TLS connection, a web connection.
+        ``irc``: the connection speaks IRC. ``web``: it speaks HTTP, and may become a
+        WebSocket carrying Flack's lines.
         """
         ip, peer = peer_name(stream)
         # Connections still fetching pages count against --max-connections too.
@@ -89,15 +92,8 @@ class Entry:
         refused = self.admission.admit(ip, connections, len(self._unregistered), new_chat=not web)
         if refused is not None:
             log.debug("refused %s: %s", peer, refused.code)
-            if tls is None:
-                with (
-                    trio.move_on_after(1),
-                    contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
-                ):
-                    await stream.send_all(self._refusal(refused, irc, web))
-                await linger(stream, REFUSAL_LINGER_SECONDS)  # so a reset cannot eat it
-            await trio.aclose_forcefully(stream)
-            return
+            said = None if tls is not None else self._refusal(refused, irc, web)
+            return partial(_refuse, stream, said)
         tune_socket(stream, self.limits.socket_sndbuf)
         limits = self.limits
         settings = (
@@ -110,12 +106,25 @@ class Entry:
         self.admission.opened(ip)
         if tls is None and not web and self.poller is not None:
             # Plain TCP: the poller reads it, and its last task releases ``ip`` and the
-            # stream (:mod:`flackd.lifecycle`); this task ends here.
+            # stream (:mod:`flackd.lifecycle`).
             conn = Connection(stream, *settings)
             if irc:
                 self._speak_irc(conn)
             self._enter(conn, ip)
-            return
+            return None
+        return partial(self._serve, stream, ip, settings, tls, irc, web)
+
+    async def _serve(
+        self,
+        stream: trio.SocketStream,
+        ip: str,
+        settings: tuple[str, int, float, bytes, float],
+        tls: ServerTLS | None,
+        irc: bool,
+        web: bool,
+    ) -> None:
+        """The task of an admitted connection that the poller does not read (TLS, a web
+        connection, or any where ``epoll`` is missing), for its whole life."""
         try:
             tls_stream = None if tls is None else tls.wrap(stream)
             if web:
@@ -242,3 +251,16 @@ class Entry:
             server_password=self.password is not None,
             list_max=limits.list_max,
         )
+
+
+async def _refuse(stream: trio.SocketStream, said: bytes | None) -> None:
+    """A refused connection's task: say why (when there is a wire to say it on), linger
+    so that a reset cannot eat it, close."""
+    if said is not None:
+        with (
+            trio.move_on_after(1),
+            contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+        ):
+            await stream.send_all(said)
+        await linger(stream, REFUSAL_LINGER_SECONDS)
+    await trio.aclose_forcefully(stream)

@@ -141,14 +141,14 @@ class Lifecycle:
             return
         conn.on_close = st  # calls _closed(st)
         assert self.poller is not None
-        self.poller.add(conn.stream.socket.fileno(), st)
+        self.poller.add(conn.sock.fileno(), st)
 
     def _ready(self, st: ReadState) -> None:
         """The poller's callback: ``st.conn`` is readable. One read, its lines carried
         out; if one must wait, a task of the connection's own takes over. Never raises."""
         conn = st.conn
         try:
-            data = os.read(conn.stream.socket.fileno(), RECEIVE_BYTES)
+            data = os.read(conn.sock.fileno(), RECEIVE_BYTES)
             outcome = self._take(st, data)
         except BlockingIOError:
             return
@@ -158,7 +158,7 @@ class Lifecycle:
         if outcome == DONE:
             return
         assert self.poller is not None
-        self.poller.remove(conn.stream.socket.fileno())
+        self.poller.remove(conn.sock.fileno())
         if outcome != CLOSED:
             conn.on_close = None  # the task's now, and so is the close
             assert self.nursery is not None
@@ -169,7 +169,7 @@ class Lifecycle:
     def _closed(self, st: ReadState) -> None:
         """``Connection.on_close`` of a connection no task reads: its last task starts."""
         if self.poller is not None:
-            self.poller.remove(st.conn.stream.socket.fileno())
+            self.poller.remove(st.conn.sock.fileno())
         self._start_end(st)
 
     def _start_end(self, st: ReadState) -> None:

@@ -14,12 +14,13 @@ Task tree::
 
     serve()
     ├── accepting (cancelled first at shutdown)
-    │   ├── accept_forever(...): a task per accepted stream, which ends once the
-    │   │   connection is admitted and handed to the poller (plain TCP) ...
+    │   ├── accept_forever(...): a loop per listener; a plain TCP connection is
+    │   │   admitted in it and handed to the poller, with no task ...
     │   ├── the poller: reads every plain TCP connection no task reads
     │   └── _keep_time: the housekeeping task (every connection's deadlines)
     └── connections (outlives accepting; gets a deadline at shutdown)
-        ├── ... or that task lives on as the connection's own (TLS, WebSocket)
+        ├── ... anything else gets a task of its own for its whole life (TLS,
+        │   WebSocket), or for its refusal
         ├── per plain connection, only while needed: its lines waiting (flood pacing,
         │   a full commit queue), a write the kernel did not take whole, its last writes
         └── at shutdown: a task waiting until every connection is gone
@@ -304,7 +305,7 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
                                 accepting.start_soon(
                                     accept_forever,
                                     group,
-                                    partial(self.handle_stream, tls=tls, irc=irc, web=web),
+                                    partial(self.door, tls=tls, irc=irc, web=web),
                                     connections,
                                 )
                         task_status.started(everything)

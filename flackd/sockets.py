@@ -26,6 +26,7 @@ __all__ = [
     "LINGER_SECONDS",
     "RECEIVE_BYTES",
     "REFUSAL_LINGER_SECONDS",
+    "Job",
     "accept_forever",
     "linger",
     "looks_like_http",
@@ -52,45 +53,106 @@ ACCEPT_RETRY_SECONDS: Final = 0.1
 log = logging.getLogger("flackd")
 
 
+#: A task to start for an accepted stream, or None when the door took it in at once.
+Job = Callable[[], Awaitable[None]] | None
+#: Most connections one wake-up of a listener accepts before it lets other tasks run.
+ACCEPT_BATCH: Final = 64
+#: ``accept`` errors that concern only the connection being accepted (it was reset, its
+#: network went away or a firewall refused it before we took it): skip it (Trio's list).
+_SKIP_NAMES: Final = "EPERM ECONNABORTED EPROTO ENETDOWN ENOPROTOOPT EHOSTDOWN ENONET \
+EHOSTUNREACH EOPNOTSUPP ENETUNREACH ENOSR ESOCKTNOSUPPORT EPROTONOSUPPORT ETIMEDOUT ECONNRESET"
+ACCEPT_SKIP_ERRNOS: Final = frozenset(
+    getattr(errno, name) for name in _SKIP_NAMES.split() if hasattr(errno, name)
+)
+
+
 async def accept_forever(
     listeners: Sequence[trio.abc.Listener[trio.SocketStream]],
-    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    door: Callable[[trio.SocketStream], Job],
     handler_nursery: trio.Nursery,
 ) -> NoReturn:
-    """``trio.serve_listeners`` without its wrapper: each accepted stream's task runs
-    ``handler(stream)`` itself, which must close the stream and never raise. (Trio's
-    wrapper coroutine, which only closes the stream afterwards, would stay suspended in
-    every connection's task for as long as it lives: a frame per idle client.)"""
+    """Accept on every listener, for ever: each accepted stream goes to ``door`` at once,
+    in the accept loop, which either takes it in without a task (a plain TCP connection
+    the poller reads) or returns the task to start for it in ``handler_nursery`` (TLS,
+    WebSocket, a refusal), which must close the stream and never raise.
+
+    A Trio :class:`~trio.SocketListener` is accepted from directly, up to
+    :data:`ACCEPT_BATCH` connections per wake-up (a connection storm costs one wake-up
+    for many, not a task and a pass of the event loop each); any other listener through
+    its ``accept``."""
     async with trio.open_nursery() as nursery:
         for listener in listeners:
-            nursery.start_soon(_accept, listener, handler, handler_nursery)
+            nursery.start_soon(_accept, listener, door, handler_nursery)
     raise AssertionError("unreachable: every accept loop runs forever")  # pragma: no cover
 
 
 async def _accept(
     listener: trio.abc.Listener[trio.SocketStream],
-    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    door: Callable[[trio.SocketStream], Job],
     handler_nursery: trio.Nursery,
 ) -> NoReturn:
     # One name for every task of this listener (Trio would format a new string per task).
-    func = handler.func if isinstance(handler, functools.partial) else handler
+    func = door.func if isinstance(door, functools.partial) else door
     name = getattr(func, "__qualname__", repr(func))
     async with listener:
+        if isinstance(listener, trio.SocketListener):
+            await _accept_batches(listener, door, handler_nursery, name)
         while True:
             try:
                 stream = await listener.accept()
             except OSError as exc:
-                if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
-                    raise
-                log.error(
-                    "accept failed: %s (%s); trying again in %g s",
-                    errno.errorcode[exc.errno],
-                    os.strerror(exc.errno),
-                    ACCEPT_RETRY_SECONDS,
-                )
-                await trio.sleep(ACCEPT_RETRY_SECONDS)
+                await _out_of(exc)
             else:
-                handler_nursery.start_soon(handler, stream, name=name)
+                job = door(stream)
+                if job is not None:
+                    handler_nursery.start_soon(job, name=name)
+
+
+async def _accept_batches(
+    listener: trio.SocketListener,
+    door: Callable[[trio.SocketStream], Job],
+    handler_nursery: trio.Nursery,
+    name: str,
+) -> NoReturn:
+    """The accept loop of a listening socket: wait until it is readable, then accept
+    what is there (at most :data:`ACCEPT_BATCH`) without waiting in between."""
+    listening = listener.socket
+    # The same descriptor as a standard socket, for a plain non-blocking accept(); it is
+    # detached, not closed, when the loop ends (the listener closes the descriptor).
+    raw = socket.socket(fileno=listening.fileno())
+    raw.setblocking(False)
+    try:
+        while True:
+            await trio.lowlevel.wait_readable(listening)
+            for _ in range(ACCEPT_BATCH):
+                try:
+                    accepted, _ = raw.accept()
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno in ACCEPT_SKIP_ERRNOS:
+                        continue
+                    await _out_of(exc)
+                    break
+                job = door(trio.SocketStream(trio.socket.from_stdlib_socket(accepted)))
+                if job is not None:
+                    handler_nursery.start_soon(job, name=name)
+    finally:
+        raw.detach()
+
+
+async def _out_of(exc: OSError) -> None:
+    """An accept that failed for want of a resource (EMFILE and kin) is logged and tried
+    again after a pause; any other failure is raised."""
+    if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
+        raise exc
+    log.error(
+        "accept failed: %s (%s); trying again in %g s",
+        errno.errorcode[exc.errno],
+        os.strerror(exc.errno),
+        ACCEPT_RETRY_SECONDS,
+    )
+    await trio.sleep(ACCEPT_RETRY_SECONDS)
 
 
 def looks_like_http(line: bytes, first: bool) -> bool:

@@ -1,21 +1,24 @@
 """flackd.sockets.accept_forever: every listener's accept loop.
 
-Each accepted stream's task runs the handler itself (no wrapper frame held by every
-connection); an accept that fails for want of a resource (EMFILE and kin) is logged and
-tried again after a pause, and any other failure of accept is not hidden. The loop over
+Each accepted stream goes to the door at once, and the task it asks for runs in the
+handler nursery (no wrapper frame held by every connection); an accept that fails for
+want of a resource (EMFILE and kin) is logged and tried again after a pause, and any
+other failure of accept is not hidden. The loop over
 real sockets is exercised by every test that connects to a server; these are its edges.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import logging
+import socket
 
 import pytest
 import trio
 import trio.testing
 
-from flackd.sockets import ACCEPT_RETRY_SECONDS, accept_forever
+from flackd.sockets import ACCEPT_RETRY_SECONDS, Job, accept_forever
 
 
 class FailingListener(trio.abc.Listener[trio.SocketStream]):
@@ -57,10 +60,13 @@ async def test_out_of_descriptors_is_logged_and_accept_is_tried_again(
         handled.append(stream)
         done.set()
 
+    def door(stream: trio.SocketStream) -> Job:
+        return functools.partial(handler, stream)
+
     caplog.set_level(logging.ERROR, "flackd")
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(accept_forever, [listener], handler, nursery)
+        nursery.start_soon(accept_forever, [listener], door, nursery)
         await done.wait()
         nursery.cancel_scope.cancel()
     assert handled == [ours]  # the handler got the stream itself
@@ -75,14 +81,61 @@ async def test_any_other_accept_failure_is_raised() -> None:
     ours, theirs = await stream_pair()
     listener = FailingListener([OSError(errno.EBADF, "Bad file descriptor")], ours)
 
-    async def handler(stream: trio.SocketStream) -> None:
+    def door(stream: trio.SocketStream) -> Job:
         raise AssertionError("nothing was accepted")
 
     with pytest.RaisesGroup(
         pytest.RaisesExc(OSError, check=lambda e: e.errno == errno.EBADF), flatten_subgroups=True
     ):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(accept_forever, [listener], handler, nursery)
+            nursery.start_soon(accept_forever, [listener], door, nursery)
     assert listener.closed
     await theirs.aclose()
     await ours.aclose()
+
+
+async def test_a_listening_socket_gives_up_what_waits_in_one_wake_up() -> None:
+    """Connections waiting in the backlog are accepted one after another without a pass
+    of the event loop in between (a connection storm costs one wake-up for many); the
+    door takes each at once, and only the task it asks for is started."""
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
+    passes = 0  # passes of the event loop the ticker saw
+    seen: list[int] = []  # the pass in which the door took each connection
+    served: list[trio.SocketStream] = []
+    all_seen, all_served = trio.Event(), trio.Event()
+
+    async def ticker() -> None:
+        nonlocal passes
+        while True:
+            await trio.lowlevel.checkpoint()
+            passes += 1
+
+    async def serve(stream: trio.SocketStream) -> None:
+        served.append(stream)
+        if len(served) == len(clients) // 2:
+            all_served.set()
+        await stream.aclose()
+
+    def door(stream: trio.SocketStream) -> Job:
+        seen.append(passes)
+        if len(seen) == len(clients):
+            all_seen.set()
+        if len(seen) % 2:
+            return functools.partial(serve, stream)
+        stream.socket.close()  # taken in: no task
+        return None
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            nursery.start_soon(accept_forever, [listener], door, nursery)
+            await all_seen.wait()
+            await all_served.wait()
+            nursery.cancel_scope.cancel()
+    finally:
+        for client in clients:
+            client.close()
+    assert len(set(seen)) == 1, seen  # all in one wake-up of the accept loop
+    assert len(served) == 5  # a task for each connection whose door asked for one, no more

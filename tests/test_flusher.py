@@ -266,16 +266,16 @@ async def test_an_error_in_a_write_leaves_the_flusher_installed(
     that connection instead, and the flusher goes on writing the others."""
     (server_a, client_a), (server_b, client_b) = await tcp_pair(), await tcp_pair()
     a, b = connection(server_a, flusher), connection(server_b, flusher)
-    real_write = Connection._write_some
+    real_flush = Connection._flush
     failures: list[int] = []
 
-    def fail_once(self: Connection, fd: int) -> bool:
+    def fail_once(self: Connection) -> bool:
         if self is a and not failures:
-            failures.append(fd)
+            failures.append(self.id)
             raise RuntimeError("a bug in one write")
-        return real_write(self, fd)
+        return real_flush(self)
 
-    monkeypatch.setattr(Connection, "_write_some", fail_once)
+    monkeypatch.setattr(Connection, "_flush", fail_once)
     push_to_all([a, b], b"first\r\n")
     assert await read_exactly(client_a, 7) == b"first\r\n"  # a writer task wrote it
     assert await read_exactly(client_b, 7) == b"first\r\n"
