@@ -1,20 +1,19 @@
-"""Connection: one client's socket, its bounded outbox, its writes, and the flusher.
+"""Connection: one client's socket, its bounded outbox and its writes.
 
 Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writes, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
-with byte accounting), the :class:`Flusher` (one Trio instrument per server that hands
-each connection's queue to the kernel in one system call at the end of each pass of the
-event loop, rule 6), the writer tasks that do the same when the kernel had no room (and
-always for a :class:`StreamConnection`), the closing sequence (last line, flush under a
-deadline), and the liveness fields the server's housekeeping task reads. Knows nothing
-about the hub or the protocol's meaning. Imports trio and the standard library only.
+with byte accounting) and the fan-out into outboxes (:func:`push_to_all`), the write the
+flusher makes for a connection (:meth:`Connection._flush`) and the writer tasks that write
+when the kernel had no room, the closing sequence (last line, flush under a deadline),
+and the liveness fields the server's housekeeping task reads. Knows nothing about the hub
+or the protocol's meaning. Imports trio, the standard library and :mod:`flackd.flusher`
+(whose flusher wakes on a connection's first line).
 
 Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
-socket's file descriptor. :class:`StreamConnection` carries the same lines through any
-:class:`trio.abc.Stream` layered on that socket (a :class:`trio.SSLStream` for TLS; a
-WebSocket adapter later): it overrides only the two I/O methods (``receive_some``, and
-``send_all`` of the queued lines joined), so the outbox, its limit, the closing sequence and
+socket's file descriptor; :class:`flackd.stream_connection.StreamConnection` carries the
+same lines through any :class:`trio.abc.Stream` layered on that socket (TLS, WebSocket),
+overriding only the two I/O methods, so the outbox, its limit, the closing sequence and
 every rule below hold for both alike.
 
 Rules:
@@ -36,29 +35,17 @@ Rules:
    or the writer task) have returned; a writer task started for a short write that is
    still waiting then meets the closed socket and ends without writing.
 5. "Queued" means not yet handed to the transport: the kernel on the fast path, the
-   stream's ``send_all`` for :class:`StreamConnection`, which hands over at most
-   :data:`STREAM_BATCH_BYTES` (and whole lines) at a time, so at most that much is in
-   flight beyond the limit, like the kernel's send buffer on the fast path.
-6. Fewer system calls, no task switch per delivery, and no writer task per connection:
-   a plain TCP connection given the server's :class:`Flusher` (every one flackd
-   accepts) is written by it. The flusher is a Trio instrument: at the end of each pass
-   of the event loop, once every task that was ready has run and just before the loop
-   asks the kernel for I/O, it makes one ``os.writev`` per connection with lines queued,
-   so the lines of every message read in that pass leave together. While the loop is
-   busy it may first let at most ``--write-delay-us`` (0 by default: none) and
-   :data:`GATHER_PASSES` passes go by, so that more lines ride in each call; it never
-   holds lines while the loop is about to sleep. Such a connection has no writer task
-   until the kernel first does not take its lines whole: then the flusher starts one (in
-   the server's connections nursery), which waits for room, writes everything queued,
-   hands the connection back when its queue is empty, and waits, parked, for the next
-   such write (an idle connection never has one); while it writes the flusher leaves
-   the connection alone, so exactly one of them writes at any time and lines keep their
-   order (rule 2: one queue feeds both). Closing is the connection's last task's (its
-   own, or the one :attr:`Connection.on_close` starts for a connection no task reads):
-   once its reader has returned it waits for such a writer task, then flushes the
-   rest, the BYE last (rule 3), with :meth:`Connection.finish_writes`. Without a flusher (a
-   :class:`StreamConnection`, TLS or WebSocket) a writer task runs beside the reader,
-   is woken by the first line pushed and makes one write per wake-up.
+   stream's ``send_all`` for a ``StreamConnection`` (at most one batch in flight beyond
+   the limit, like the kernel's send buffer on the fast path).
+6. A plain TCP connection given the server's :class:`flackd.flusher.Flusher` (every one
+   flackd accepts) is written by it, at the end of each pass of the event loop, one
+   ``os.writev`` per connection with lines queued; a writer task of its own only while
+   the kernel has no room (:meth:`Connection._start_writer`) and for its last writes
+   (:meth:`Connection.finish_writes`). Exactly one of them writes at any time, and one
+   queue feeds both (rule 2). Without a flusher (a
+   :class:`flackd.stream_connection.StreamConnection`: TLS or WebSocket) a writer task
+   runs beside the reader, is woken by the first line pushed and makes one write per
+   wake-up. (The flusher's own rules: :mod:`flackd.flusher`.)
 """
 
 from __future__ import annotations
@@ -67,7 +54,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import Final, Protocol, final
+from typing import Final, Protocol
 
 import trio
 from trio.lowlevel import (
@@ -82,12 +69,11 @@ from trio.lowlevel import (
     wait_writable,
 )
 
+from flackd.flusher import Flusher
+
 __all__ = [
-    "STREAM_BATCH_BYTES",
     "Connection",
-    "Flusher",
     "Frontend",
-    "StreamConnection",
     "push_to_all",
 ]
 
@@ -117,12 +103,6 @@ class HasFileno(Protocol):
 
 #: Most buffers one ``os.writev`` call takes (Linux's IOV_MAX).
 IOV_MAX: Final = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
-#: Most passes of the scheduler the :class:`Flusher` lets run while it gathers lines (its
-#: bound besides its delay: a pass is a few µs when the loop is idle, and a clock that
-#: stands still while tasks run, such as Trio's MockClock, must not hold it forever).
-GATHER_PASSES: Final = 16
-#: Most bytes :class:`StreamConnection` hands to one ``send_all`` (one TLS record's worth).
-STREAM_BATCH_BYTES: Final = 16 * 1024
 
 
 class Connection:
@@ -591,153 +571,6 @@ class Connection:
         self._parked = None
         self._blocked = None
         return Abort.SUCCEEDED
-
-
-class StreamConnection(Connection):
-    """A connection whose lines travel through a :class:`trio.abc.Stream` (TLS, WebSocket).
-
-    ``stream`` stays the TCP socket underneath (its peer, its socket options); ``transport``
-    is what the lines are read from and written to. Everything but :meth:`receive` and
-    :meth:`_send_queued` is :class:`Connection`'s, so every limit applies alike.
-    """
-
-    __slots__ = ("transport",)
-
-    def __init__(
-        self,
-        transport: trio.abc.Stream,
-        stream: trio.SocketStream,
-        peer: str,
-        sendq_limit: int,
-        grace: float,
-        bye_sendq: bytes,
-        registration_timeout: float,
-    ) -> None:
-        super().__init__(stream, peer, sendq_limit, grace, bye_sendq, registration_timeout)
-        self.transport = transport
-
-    async def receive(self, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` from the peer (``transport.receive_some``); ``b""`` at EOF.
-
-        A closed connection reads nothing more; the bytes a cancelled read had taken from
-        the socket are not lost (trio's streams guarantee it). Raises
-        :class:`trio.BrokenResourceError` when the connection broke.
-        """
-        await checkpoint_if_cancelled()
-        data = await self.transport.receive_some(max_bytes)
-        return data if type(data) is bytes else bytes(data)
-
-    async def _send_queued(self) -> None:
-        """Hand the queued lines to ``transport.send_all``, joined, whole lines at most
-        :data:`STREAM_BATCH_BYTES` at a time (more only for one longer line), until the
-        queue is empty. ``send_all`` waits while the peer is not reading, and meanwhile
-        :func:`push_to_all` keeps counting against the same send queue limit."""
-        queue = self._queue
-        send_all = self.transport.send_all
-        while queue:
-            size = 0
-            count = 0
-            for line in queue:
-                size += len(line)
-                count += 1
-                if size >= STREAM_BATCH_BYTES:
-                    break
-            if count == len(queue):
-                data = b"".join(queue)
-                queue.clear()
-            else:
-                data = b"".join(queue[:count])
-                del queue[:count]
-            self.queued -= size
-            await send_all(data)
-
-
-@final
-class Flusher(trio.abc.Instrument):
-    """Writes every connection with lines queued at the end of each pass of the scheduler
-    (rule 6), so that no connection needs a writer task of its own.
-
-    It is a Trio instrument, not a task: its :meth:`before_io_wait` runs once per pass of
-    the event loop, after every task that was ready has run and just before the loop asks
-    the kernel for I/O, which is the one moment at which every line that pass produced
-    (the readers', the committer's) is queued. A connection's first line since its last
-    write adds it to the flusher's list; the lines after it are appends. When the loop is
-    busy (tasks are ready, so it will not sleep) and ``delay`` is above 0, the lines may
-    wait for at most ``delay`` seconds and :data:`GATHER_PASSES` passes, so that more of
-    them ride in each ``os.writev``; they never wait while the loop is about to sleep.
-    For a connection whose lines the kernel did not take whole it starts a writer task
-    in :attr:`nursery`, which waits for room and hands the connection back.
-    """
-
-    __slots__ = (
-        "_dirty",
-        "_held",
-        "_since",
-        "commit",
-        "delay",
-        "nursery",
-        "passes",
-        "started",
-        "writes",
-    )
-
-    def __init__(self, delay: float) -> None:
-        #: Seconds lines may wait for company while the loop is busy (0: none).
-        self.delay = delay
-        self._dirty: list[Connection] = []
-        #: trio.current_time() when the oldest connection in the list joined it.
-        self._since = 0.0
-        #: Passes the list has been held back for (at most GATHER_PASSES).
-        self._held = 0
-        #: Where writer tasks for short writes are started (the server's connections
-        #: nursery, set once it is open).
-        self.nursery: trio.Nursery | None = None
-        #: Passes that wrote, connections written in them, and writer tasks started for
-        #: writes the kernel did not take whole (for tests and profiling).
-        self.passes = 0
-        self.writes = 0
-        self.started = 0
-        #: Called first at the end of every pass, if set: commits what the pass held (the
-        #: server sets :meth:`flackd.committer.Committer.end_of_pass`), so the lines it
-        #: releases are written in the same pass. Returns whether it released anything.
-        self.commit: Callable[[], bool] | None = None
-
-    def add(self, conn: Connection) -> None:
-        """``conn`` has lines queued and its writer task waits: write them this pass."""
-        dirty = self._dirty
-        if not dirty and self.delay:
-            self._since = trio.current_time()
-        dirty.append(conn)
-
-    def before_io_wait(self, timeout: float) -> None:
-        """The end of a pass: one ``os.writev`` per connection with lines queued."""
-        commit = self.commit
-        woke = commit is not None and commit()  # what it released may have woken a task
-        dirty = self._dirty
-        if dirty:
-            if (
-                self.delay
-                and timeout == 0  # tasks are ready: the loop will not sleep
-                and self._held < GATHER_PASSES
-                and trio.current_time() - self._since < self.delay
-            ):
-                self._held += 1
-                return
-            self._held = 0
-            self._dirty = []
-            for conn in dirty:
-                try:
-                    woke |= conn._flush()
-                except Exception:  # an instrument that raises is removed: never let it
-                    woke |= conn._start_writer()
-            self.passes += 1
-            self.writes += len(dirty)
-        if woke and timeout:  # the loop would sleep with a task ready: wake it
-            trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
-
-
-def _nothing() -> None:
-    """What the flusher asks the event loop to run, only to keep it from sleeping."""
 
 
 def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) -> None:

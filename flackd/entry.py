@@ -23,7 +23,7 @@ from flackd import __version__
 from flackd.admission import Admission, ServerPassword, peer_name
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
-from flackd.connection import Connection, StreamConnection
+from flackd.connection import Connection
 from flackd.hub import HubProtocol
 from flackd.irc import IrcClient, Monitors, Renderer
 from flackd.irc.numerics import error_line, irc_isupport
@@ -31,6 +31,7 @@ from flackd.limits import Limits
 from flackd.poller import Poller
 from flackd.reader import FREE_FACTOR, ReadState
 from flackd.sockets import REFUSAL_LINGER_SECONDS, Job, linger, tune_socket
+from flackd.stream_connection import StreamConnection
 from flackd.tls import ServerTLS
 from flackd.web import Answer, Site, WebSocketStream, refusal, serve_http
 

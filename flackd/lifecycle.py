@@ -26,14 +26,16 @@ from flackd.codec import events as e
 from flackd.codec.commands import Oper
 from flackd.codec.grammar import Verb
 from flackd.committer import Committer
-from flackd.connection import Connection, Flusher, StreamConnection
+from flackd.connection import Connection
 from flackd.dispatch import render
+from flackd.flusher import Flusher
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import Monitors
 from flackd.poller import Poller
 from flackd.reader import CLOSED, DONE, ReadState
 from flackd.replica import Replica
 from flackd.sockets import RECEIVE_BYTES, linger
+from flackd.stream_connection import StreamConnection
 from flackd.tls import failure_reason
 
 __all__ = ["Lifecycle"]

@@ -50,9 +50,10 @@ from flackd.admission import Admission, ServerPassword
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
-from flackd.connection import Connection, Flusher, push_to_all
+from flackd.connection import Connection, push_to_all
 from flackd.dispatch import line_error, render
 from flackd.entry import Entry
+from flackd.flusher import Flusher
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
 from flackd.irc import Monitors
@@ -140,7 +141,7 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
                 unregistered=self._unregistered_again,
             )
         #: Writes every plain TCP connection's lines at the end of each pass of the event
-        #: loop (:class:`flackd.connection.Flusher`, a Trio instrument; rule 6 there),
+        #: loop (:class:`flackd.flusher.Flusher`, a Trio instrument),
         #: and first has the committer commit what the pass held (rule 3 there).
         self.flusher = Flusher(self.limits.write_delay_us / 1e6)
         if isinstance(self.committer, Committer) and self.committer.on_passes():

@@ -1,4 +1,4 @@
-"""flackd.connection.Flusher on real TCP sockets: a Trio instrument writes every
+"""flackd.flusher.Flusher on real TCP sockets: a Trio instrument writes every
 connection with lines queued at the end of each pass of the event loop, and a connection
 it writes has no writer task until the kernel has no room (rule 6 of flackd.connection).
 
@@ -25,7 +25,8 @@ import pytest
 import trio
 import trio.testing
 
-from flackd.connection import GATHER_PASSES, Connection, Flusher, push_to_all
+from flackd.connection import Connection, push_to_all
+from flackd.flusher import GATHER_PASSES, Flusher
 from flackd.limits import Limits
 from flackd.server import Server
 from tests.support import TEST_LIMITS, WAIT, start_server

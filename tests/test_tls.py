@@ -32,9 +32,9 @@ import trustme
 from flackcli.address import parse_address, tls_context
 from flackcli.client import TLSError, open_client
 from flackd.codec import OVERLONG, LineBuffer, events, parse_event
-from flackd.connection import STREAM_BATCH_BYTES, StreamConnection
 from flackd.limits import Limits
 from flackd.server import Server
+from flackd.stream_connection import STREAM_BATCH_BYTES, StreamConnection
 from flackd.tls import ServerTLS, TLSConfigError, server_context
 from tests.process import flackd_process, free_port
 from tests.support import TEST_LIMITS, WAIT, LineClient

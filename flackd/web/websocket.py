@@ -1,7 +1,7 @@
 """The WebSocket as a stream of protocol lines: one text message is one line.
 
 Owns: :class:`WebSocketStream`, a :class:`trio.abc.HalfCloseableStream` over the accepted
-socket (or its TLS stream) that the server's :class:`flackd.connection.StreamConnection`
+socket (or its TLS stream) that the server's :class:`flackd.stream_connection.StreamConnection`
 reads and writes like any other transport, so every limit of the line port (line length
 and junk, flood pacing, the send queue) holds for a browser unchanged. Incoming: each
 text message's bytes, as wsproto delivers them (fragment by fragment, never buffered
