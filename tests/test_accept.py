@@ -139,3 +139,35 @@ async def test_a_listening_socket_gives_up_what_waits_in_one_wake_up() -> None:
             client.close()
     assert len(set(seen)) == 1, seen  # all in one wake-up of the accept loop
     assert len(served) == 5  # a task for each connection whose door asked for one, no more
+
+
+async def test_a_bug_at_the_door_ends_only_that_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If taking a connection in fails (a bug), that connection is closed and logged, and
+    the listener goes on accepting the next one."""
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    taken: list[trio.SocketStream] = []
+    second = trio.Event()
+
+    def door(stream: trio.SocketStream) -> Job:
+        taken.append(stream)
+        if len(taken) == 1:
+            raise RuntimeError("a bug in the door")
+        second.set()
+        stream.socket.close()
+        return None
+
+    caplog.set_level(logging.ERROR, "flackd")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(accept_forever, [listener], door, nursery)
+        first = await trio.open_tcp_stream("127.0.0.1", port)
+        assert await first.receive_some(16) == b""  # closed, not left open
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        await second.wait()
+        nursery.cancel_scope.cancel()
+    assert len(taken) == 2
+    assert "taking in a connection: internal error" in caplog.text
+    await first.aclose()
+    await client.aclose()
