@@ -77,6 +77,8 @@ RULES: dict[str, set[str]] = {
     # site (which request gets which answer) is sans I/O: not even trio.
     "flackd.web": {"flackd.web", "flackd.ratelimit", "trio", "h11", "wsproto"},
     "flackd.web.site": {"h11"},
+    # The flackd command's flags (the server's defaults, one per limit): typer, never trio.
+    "flackd.options": {"typer", "flackd.limits"},
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
