@@ -64,11 +64,13 @@ class Poller(Generic[T]):
             self._epoll.unregister(fd)
         return item
 
-    async def run(self, ready: Callable[[T], None]) -> NoReturn:
+    async def run(
+        self, ready: Callable[[T], None], done: Callable[[], None] | None = None
+    ) -> NoReturn:
         """Forever: wait until some file descriptor in the set is readable, then call
         ``ready(item)`` for each (at most :data:`POLL_EVENTS` a pass; level-triggered, so
-        one with more to read is handed over again the next pass). ``ready`` must not
-        raise; it may add and remove items."""
+        one with more to read is handed over again the next pass), then ``done()`` once,
+        if given. Neither may raise; ``ready`` may add and remove items."""
         epoll = self._epoll
         items = self._items
         fd = epoll.fileno()
@@ -78,6 +80,8 @@ class Poller(Generic[T]):
                 item = items.get(ready_fd)
                 if item is not None:
                     ready(item)
+            if done is not None:
+                done()
 
     def close(self) -> None:
         """Close the set (once the server is done with every connection in it)."""

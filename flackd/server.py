@@ -292,7 +292,9 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
                         accepting.start_soon(self._keep_time)
                         if available():
                             self.poller = Poller()
-                            accepting.start_soon(self.poller.run, self._ready)
+                            accepting.start_soon(
+                                self.poller.run, self._ready, self.flusher.after_reads
+                            )
                         groups = (
                             (listeners, None, False, False),
                             (tls_listeners, self.tls, False, False),

@@ -253,6 +253,30 @@ async def test_a_chat_goes_through_the_flusher_with_and_without_a_delay(
     assert server.flusher.writes > 0  # the lines left through the flusher
 
 
+async def test_what_the_pollers_reads_queue_is_written_when_its_pass_ends(
+    nursery: trio.Nursery,
+) -> None:
+    """With no delay, the poller's pass ends by writing what its reads queued
+    (``Flusher.after_reads``), ahead of the rest of the event loop's pass: with the
+    instrument taken out, so that the end of the loop's pass writes nothing, a message
+    still reaches the channel."""
+    running = await start_server(nursery)
+    server: Server = running.server
+    alice = await running.client("alice", "#c")
+    bob = await running.client("bob", "#c")
+    await alice.recv()  # JOIN #c bob
+    trio.lowlevel.remove_instrument(server.flusher)
+    try:
+        passes = server.flusher.passes
+        await alice.send("MSG #c straight out")
+        with trio.fail_after(WAIT):
+            assert (await bob.recv()).endswith(" :straight out")
+            assert (await alice.recv()).endswith(" :straight out")  # the echo, too
+        assert server.flusher.passes > passes
+    finally:
+        trio.lowlevel.add_instrument(server.flusher)
+
+
 def test_the_flusher_holds_nothing_by_default_and_its_delay_is_bounded() -> None:
     assert Limits().write_delay_us == 0  # measured: a delay costs p99 latency
     with pytest.raises(ValueError, match="write_delay_us"):
