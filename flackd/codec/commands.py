@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flackd.codec.frozen import quick_init
+
 __all__ = [
     "Action",
     "Command",
@@ -158,6 +160,7 @@ class Wallops:
     text: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Msg:
     """``MSG <#channel|nick> <text>``."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from flackd.codec.frozen import quick_init
+
 __all__ = [
     "BanEntry",
     "BlockEnd",
@@ -136,6 +138,7 @@ class Bye:
         return (self.code, *self.params), self.text
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """``MSG <target> <id> <time> <author> :text``: a chat message, live or from history.
