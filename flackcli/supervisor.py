@@ -1,23 +1,26 @@
 """Supervisor: a chat session that survives disconnections, with no gap and no duplicate.
 
-Owns: the reconnect loop (backoff with jitter, no retry after a refusal), registration
-(RESUME with the remembered token, else NICK, trying ``nick_`` and ``nick__`` when taken;
-a token the server no longer knows, after a restart without durable state, becomes one
-:class:`SessionLost` notice instead of a raw ``ERR UNKNOWN_TOKEN`` line),
-re-joining remembered channels, catching each one up with ``HISTORY AFTER <last seen id>``
-(reporting a :class:`Gap` when the server no longer has everything), holding back live lines
-of a channel while it catches up, de-duplicating by id, and the bounded queue of commands
-sent while offline (each sent once, after the next catch-up). Imports trio, the standard
-library, ``flackd.codec`` and flackcli modules outside ``ui``.
+Owns: the reconnect loop (backoff with jitter, no retry after a refusal; the chat's other
+addresses tried in turn), registration (RESUME with the remembered token, else NICK,
+trying ``nick_`` and ``nick__`` when taken; a token the server no longer knows, after a
+restart without durable state, becomes one :class:`SessionLost` notice instead of a raw
+``ERR UNKNOWN_TOKEN`` line), deciding when each remembered channel and private
+conversation catches up (on every connection, on a join, on a first private message
+from someone new), routing the live lines, and the bounded queue of commands sent while
+offline (each sent once, after the next catch-up). The catching up itself (history
+pages, held-back live lines, de-duplication by id) is :mod:`flackcli.catchup`'s. Imports
+trio, the standard library, ``flackd.codec`` and flackcli modules outside ``ui``.
 
-What it remembers lives in :class:`Memory`; the caller persists it (``on_change`` is called
-after each change) and passes it back next time, which is how flackcli comes back as the same
-nick, in the same channels, without missing anything.
+What it remembers lives in :class:`flackcli.memory.Memory` (also importable from here);
+the caller persists it (``on_change`` is called after each change) and passes it back
+next time, which is how flackcli comes back as the same nick, in the same channels,
+without missing anything.
 
 Limits: ``max_pending`` commands queued while offline (one more is refused with a
 ``SendFailed`` notice); ``out_capacity`` items waiting for the consumer of :attr:`events`
 (when full the supervisor waits, the client's own queue fills, and that connection is
-closed and later caught up: nothing is lost); ``DEDUPE_IDS`` remembered ids per channel.
+closed and later caught up: nothing is lost); ``DEDUPE_IDS`` remembered ids per channel
+(:mod:`flackcli.catchup`).
 
 Cancellation: cancelling :meth:`Supervisor.run` closes the connection at once.
 """
@@ -29,19 +32,18 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import Final
 
 import trio
 
 from flackcli import backoff
+from flackcli.catchup import DEDUPE_IDS, CatchUp, Item
 from flackcli.client import Client, ConnectionClosed, FlackError, block, open_client
+from flackcli.memory import Memory
 from flackcli.notices import (
     CaughtUp,
     ConnectionState,
     Count,
-    Gap,
-    Members,
     Notice,
     Registered,
     SendFailed,
@@ -54,61 +56,10 @@ from flackd.codec.text import fold, is_channel
 
 __all__ = ["DEDUPE_IDS", "Item", "Memory", "Supervisor"]
 
-DEDUPE_IDS: Final = 1000
-HISTORY_PAGE: Final = 100
 #: A connection that lasted this long resets the backoff.
 STABLE_AFTER: Final = 60.0
 #: The verbs of registration: until one is answered OK, only ``_register`` sends them.
 _REGISTRATION: Final = frozenset({"NICK", "RESUME"})
-
-Item = e.Event | Notice
-#: A live line held back while its conversation catches up.
-_Held = e.Message | e.Edited | e.Deleted
-
-
-@dataclass
-class Memory:
-    """What a session remembers between runs (persisted by the caller as JSON)."""
-
-    nick: str
-    token: str | None = None
-    channels: list[str] = field(default_factory=list)  # display names, in join order
-    #: folded channel or nick (a private conversation) -> the newest message id seen
-    last_seen: dict[str, str] = field(default_factory=dict)
-    last_channel: str | None = None
-    #: private conversations (the other person's nick), in the order they opened
-    dms: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "nick": self.nick,
-            "token": self.token,
-            "channels": list(self.channels),
-            "last_seen": dict(self.last_seen),
-            "last_channel": self.last_channel,
-            "dms": list(self.dms),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, object], nick: str) -> Memory:
-        def strings(value: object) -> list[str]:
-            return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-        seen = data.get("last_seen")
-        token = data.get("token")
-        last = data.get("last_channel")
-        return cls(
-            nick=str(data.get("nick") or nick),
-            token=token if isinstance(token, str) else None,
-            channels=strings(data.get("channels")),
-            last_seen={
-                str(k): v
-                for k, v in (seen.items() if isinstance(seen, dict) else [])
-                if isinstance(v, str)
-            },
-            last_channel=last if isinstance(last, str) else None,
-            dms=strings(data.get("dms")),
-        )
 
 
 #: Why the client stops when the server has a password and it was given none.
@@ -156,13 +107,11 @@ class Supervisor:
         self._keepalive = keepalive
         self._keepalive_timeout = keepalive_timeout
         self._reconnect = reconnect
-        self._context = min(context, HISTORY_PAGE)
         self._out, self.events = trio.open_memory_channel[Item](out_capacity)
         self._client: Client | None = None
         self._pending: deque[c.Command] = deque()
-        self._syncing: set[str] = set()
-        self._held: dict[str, list[_Held]] = {}
-        self._seen: dict[str, tuple[deque[str], set[str]]] = {}
+        #: Brings each channel and private conversation up to date (flackcli.catchup).
+        self.catchup = CatchUp(memory, context, self._emit, self._changed)
         #: Keys of channels joined with one (``+k``), folded name -> key, for re-joins in
         #: this process only: never written to the memory (its file is not a secret store).
         self._keys: dict[str, str] = {}
@@ -241,14 +190,14 @@ class Supervisor:
         ``key``: the channel's key (``+k``), also used when re-joining it later."""
         if key:
             self._keys[fold(channel)] = key
-        if fold(channel) not in {fold(name) for name in self.memory.channels}:
-            self.memory.channels.append(channel)
-        self.memory.last_channel = channel
+        self.memory.remember_channel(channel)
         self._changed()
         client = self._client
         if client is not None and self.live:
             try:
-                await self._join_and_catch_up(client, channel, resumed=False)
+                await self.catchup.join(
+                    client, channel, resumed=False, passkey=self._keys.get(fold(channel))
+                )
             except FlackError as err:
                 self._forget_channel(channel)
                 await self._notice(SendFailed("JOIN", err.code, err.error.text))
@@ -263,10 +212,10 @@ class Supervisor:
         client, key = self._client, fold(nick)
         if client is None or not self.live or not self.conversations:
             return
-        if key in self._seen or key in self._syncing:
+        if self.catchup.known(key):
             return  # already shown in this process, or being loaded
         try:
-            await self._sync_conversation(client, nick)
+            await self.catchup.conversation(client, nick)
         except FlackError as err:
             await self._notice(SendFailed("HISTORY", err.code, err.error.text))
         except ConnectionClosed:
@@ -274,11 +223,7 @@ class Supervisor:
 
     def close_conversation(self, nick: str) -> None:
         """Forget a private conversation (its window was closed)."""
-        key = fold(nick)
-        dms = [name for name in self.memory.dms if fold(name) != key]
-        if len(dms) != len(self.memory.dms):
-            self.memory.dms = dms
-            self.memory.last_seen.pop(key, None)
+        if self.memory.forget_dm(nick):
             self._changed()
 
     # -- the loop ----------------------------------------------------------------------
@@ -359,20 +304,24 @@ class Supervisor:
                 # hold their live lines from now on, or one could move last_seen past what
                 # the catch-up still has to fetch.
                 for name in self.memory.channels + (self.memory.dms if self.conversations else []):
-                    self._syncing.add(fold(name))
-                    self._held.setdefault(fold(name), [])
+                    self.catchup.hold(fold(name))
                 resumed = await self._register(client)
                 self._client = client
                 self._failed_in_a_row = 0  # this address works: a new round from here
                 for channel in list(self.memory.channels):
                     try:
-                        await self._join_and_catch_up(client, channel, resumed=channel in resumed)
+                        await self.catchup.join(
+                            client,
+                            channel,
+                            resumed=channel in resumed,
+                            passkey=self._keys.get(fold(channel)),
+                        )
                     except FlackError as err:  # e.g. TOO_MANY_CHANNELS: drop it, go on
                         self._forget_channel(channel)
                         await self._notice(SendFailed("JOIN", err.code, err.error.text))
                 for nick in list(self.memory.dms) if self.conversations else []:
                     try:
-                        await self._sync_conversation(client, nick)
+                        await self.catchup.conversation(client, nick)
                     except FlackError:  # that person is gone, and the conversation with them
                         self.close_conversation(nick)
                         await self._notice(CaughtUp(nick))  # nothing more will come
@@ -384,8 +333,7 @@ class Supervisor:
                 pass
             finally:
                 self._client = None
-                self._syncing.clear()
-                self._held.clear()
+                self.catchup.drop()
                 nursery.cancel_scope.cancel()
 
     # -- registration --------------------------------------------------------------------
@@ -444,112 +392,12 @@ class Supervisor:
             return
         counts = [x for x in body if isinstance(x, e.UnreadCount)]
         for count in counts:
-            if not is_channel(count.target) and fold(count.target) not in self._dm_keys():
+            if not is_channel(count.target) and fold(count.target) not in self.memory.dm_keys():
                 self._remember_dm(count.target)
-                self._syncing.add(fold(count.target))
-                self._held.setdefault(fold(count.target), [])
+                self.catchup.hold(fold(count.target))
         await self._notice(
             UnreadCounts(tuple(Count(x.target, x.unread, x.mentions, x.newest) for x in counts))
         )
-
-    # -- joining and catching up -------------------------------------------------------
-
-    async def _join_and_catch_up(self, client: Client, channel: str, *, resumed: bool) -> None:
-        key = fold(channel)
-        self._syncing.add(key)
-        self._held.setdefault(key, [])
-        try:
-            if resumed:
-                names = await client.call(c.Names(channel))
-                await self._notice(_members(channel, names))
-                await client.call(c.Topic(channel))  # the TOPIC line reaches the pump
-                replay: list[e.Message] = []
-                if key not in self.memory.last_seen or self._wants_context(key):
-                    # Nothing seen here yet (it was empty when we joined), so there is no
-                    # cursor: everything it holds now arrived while we were away.
-                    count = self._context if key in self.memory.last_seen else HISTORY_PAGE
-                    lines = await client.call(c.History(channel, count=count))
-                    replay = _block_messages(lines, "HISTORY")[0]
-            else:
-                lines = await client.call(c.Join(channel, self._keys.get(key)))
-                ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "JOIN")
-                channel = ok.params[0]  # the server's spelling (its TOPIC line reached the pump)
-                await self._notice(_members(channel, lines))
-                replay = _block_messages(lines, "HISTORY")[0]
-            await self._bring_up_to_date(client, channel, replay)
-            self.memory.last_channel = self.memory.last_channel or channel
-        finally:
-            self._syncing.discard(key)
-            self._held.pop(key, None)
-        await self._notice(CaughtUp(channel))
-
-    async def _sync_conversation(self, client: Client, nick: str) -> None:
-        """Load a private conversation (``HISTORY <nick>``) or catch it up, as a channel
-        is on (re)join; its live lines wait meanwhile. A refusal (that person is gone)
-        still shows the lines that waited, then raises :class:`FlackError`."""
-        key = fold(nick)
-        self._syncing.add(key)
-        self._held.setdefault(key, [])
-        try:
-            replay: list[e.Message] = []
-            if key not in self.memory.last_seen or self._wants_context(key):
-                count = self._context if key in self.memory.last_seen else HISTORY_PAGE
-                lines = await client.call(c.History(nick, count=count))
-                replay = _block_messages(lines, "HISTORY")[0]
-            await self._bring_up_to_date(client, nick, replay)
-        except FlackError:
-            await self._release_held(key)
-            raise
-        finally:
-            self._syncing.discard(key)
-            self._held.pop(key, None)
-        await self._notice(CaughtUp(nick))
-
-    async def _bring_up_to_date(self, client: Client, target: str, replay: list[e.Message]) -> None:
-        """Deliver ``replay`` (what a join or a first HISTORY showed) or catch up after
-        the last id seen, then the lines held back meanwhile; the caller then goes live."""
-        key = fold(target)
-        after = self.memory.last_seen.get(key)
-        if after is None or (self._wants_context(key) and any(m.id == after for m in replay)):
-            # Nothing seen yet, or (first sync in this process) the recent page still
-            # reaches back to what we saw last: show it whole, the seen part as context.
-            for message in replay:
-                await self._deliver(key, message)
-        else:
-            await self._catch_up(client, target, after)
-        # Held-back live lines, then live: no await between the last check and going live.
-        # (If the connection dropped meanwhile, the session's teardown took the list.)
-        await self._release_held(key)
-        if client.closed.is_set():
-            raise ConnectionClosed("connection lost while catching up")
-
-    async def _release_held(self, key: str) -> None:
-        while held := self._held.get(key):
-            self._held[key] = []
-            for item in held:
-                if isinstance(item, e.Message):
-                    await self._deliver(key, item)
-                else:
-                    await self._emit(item)
-
-    def _wants_context(self, key: str) -> bool:
-        """First sync of ``key`` in this process, and the caller asked for context."""
-        return self._context > 0 and key not in self._seen
-
-    async def _catch_up(self, client: Client, channel: str, after: str) -> None:
-        key = fold(channel)
-        first = True
-        for _ in range(10_000):  # bounded: each page moves the cursor forward
-            lines = await client.call(c.History(channel, after=after, count=HISTORY_PAGE))
-            messages, end = _block_messages(lines, "HISTORY")
-            if first and end is not None and end.flag("gap"):
-                await self._notice(Gap(channel, after))
-            first = False
-            for message in messages:
-                await self._deliver(key, message)
-            if not messages or end is None or not end.flag("more"):
-                return
-            after = messages[-1].id
 
     # -- live lines ----------------------------------------------------------------------
 
@@ -581,19 +429,17 @@ class Supervisor:
                 continue
             key = self._conversation_key(event)
             if key is not None and isinstance(event, e.Message | e.Edited | e.Deleted):
-                if key not in self._syncing and not is_channel(key) and key not in self._dm_keys():
+                if (
+                    key not in self.catchup.syncing
+                    and not is_channel(key)
+                    and key not in self.memory.dm_keys()
+                ):
                     target, author = _parties(event) or ("", "")
                     partner = target if fold(target) == key else author
                     self._remember_dm(partner)
-                    self._syncing.add(key)
-                    self._held[key] = []
+                    self.catchup.hold(key)
                     nursery.start_soon(self._load_conversation, client, partner)
-                if key in self._syncing:
-                    self._held[key].append(event)
-                elif isinstance(event, e.Message):
-                    await self._deliver(key, event)
-                else:
-                    await self._emit(event)
+                await self.catchup.live(key, event)
                 continue
             if isinstance(event, e.Parted | e.Kicked) and event.nick == self.nick:
                 self._forget_channel(event.channel)  # a kick leaves the channel as a part does
@@ -624,52 +470,23 @@ class Supervisor:
     async def _load_conversation(self, client: Client, nick: str) -> None:
         """A conversation the pump found: load it; a refusal or a drop only ends this."""
         with suppress(FlackError, ConnectionClosed):
-            await self._sync_conversation(client, nick)
-
-    async def _deliver(self, key: str, message: e.Message) -> None:
-        """Emit a channel message once (dedupe by id) and remember it as seen."""
-        order, ids = self._seen.setdefault(key, (deque(), set()))
-        if message.id in ids:
-            return
-        ids.add(message.id)
-        order.append(message.id)
-        if len(order) > DEDUPE_IDS:
-            ids.discard(order.popleft())
-        self.memory.last_seen[key] = message.id
-        self._changed()
-        await self._emit(message)
+            await self.catchup.conversation(client, nick)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _dm_keys(self) -> set[str]:
-        return {fold(name) for name in self.memory.dms}
-
     def _remember_dm(self, nick: str) -> None:
-        if fold(nick) not in self._dm_keys():
-            self.memory.dms.append(nick)
+        if self.memory.remember_dm(nick):
             self._changed()
 
     def _rename_dm(self, old: str, new: str) -> None:
         """The other person of a private conversation changed nick: follow them."""
-        old_key, new_key = fold(old), fold(new)
-        if old_key not in self._dm_keys() or old_key == new_key:
-            return
-        self.memory.dms = [new if fold(name) == old_key else name for name in self.memory.dms]
-        if old_key in self.memory.last_seen:
-            self.memory.last_seen[new_key] = self.memory.last_seen.pop(old_key)
-        if old_key in self._seen:
-            self._seen[new_key] = self._seen.pop(old_key)
-        self._changed()
+        if self.memory.rename_dm(old, new):
+            self.catchup.rename(fold(old), fold(new))
+            self._changed()
 
     def _forget_channel(self, channel: str) -> None:
-        key = fold(channel)
-        self._keys.pop(key, None)
-        before = len(self.memory.channels)
-        self.memory.channels = [name for name in self.memory.channels if fold(name) != key]
-        self.memory.last_seen.pop(key, None)
-        if self.memory.last_channel and fold(self.memory.last_channel) == key:
-            self.memory.last_channel = self.memory.channels[-1] if self.memory.channels else None
-        if len(self.memory.channels) != before:
+        self._keys.pop(fold(channel), None)
+        if self.memory.forget_channel(channel):
             self._changed()
 
     def _changed(self) -> None:
@@ -685,18 +502,6 @@ class Supervisor:
     async def _state(self, state: ConnectionState) -> None:
         self.state = state
         await self._out.send(state)
-
-
-def _block_messages(lines: list[e.Event], kind: str) -> tuple[list[e.Message], e.BlockEnd | None]:
-    """The messages of the first ``kind`` block in ``lines``, and its END line."""
-    body, end = block(lines, kind)
-    return [line for line in body if isinstance(line, e.Message)], end
-
-
-def _members(channel: str, lines: list[e.Event]) -> Members:
-    body, _ = block(lines, "NAMES")
-    members = [line for line in body if isinstance(line, e.Member)]
-    return Members(channel, tuple(m.nick for m in members), tuple(m.role for m in members))
 
 
 def _parties(event: e.Event) -> tuple[str, str] | None:

@@ -132,6 +132,10 @@ RULES: dict[str, set[str]] = {
     # The network side of the client never touches the screen.
     "flackcli.client": {"trio", "flackd.codec"},
     "flackcli.supervisor": {"trio", "flackd.codec", "flackcli"},
+    # Catching up awaits the client's calls but never uses trio itself; what a session
+    # remembers is plain data.
+    "flackcli.catchup": {"flackd.codec", "flackcli"},
+    "flackcli.memory": {"flackd.codec"},
     "flackcli.scripting": {"trio", "typer", "flackd.codec", "flackcli", "platformdirs"},
     "flackcli.script_tail": {"trio", "flackd.codec", "flackcli"},
     "flackcli.script_session": {"trio", "flackd.codec", "flackcli"},
@@ -314,6 +318,8 @@ def test_script_commands_never_import_prompt_toolkit() -> None:
             "flackcli.pacing",
             "flackcli.client",
             "flackcli.supervisor",
+            "flackcli.catchup",
+            "flackcli.memory",
         ):
             assert not any(n.startswith("prompt_toolkit") for n in _imports(path)), module
 
