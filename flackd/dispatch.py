@@ -120,6 +120,12 @@ class Dispatch:
     def _run(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
         """Carry out a parsed command through the hub; False if it was the PONG that
         answers the server's own PING (which costs nothing)."""
+        if type(command) is commands.Msg:  # the hot path: none of the checks below concern it
+            if self.committer is None:
+                self.apply(self.hub.handle(conn, verb, command, self.clock()))
+            else:
+                self.committer.handle(conn, verb, command, self.clock())
+            return True
         if (
             type(command) is commands.Pong
             and conn.awaiting_pong is not None

@@ -39,8 +39,11 @@ class TokenBucket:
         """
         if cost <= 0:
             return 0.0
-        self._refill(now)
-        self._tokens -= cost
-        if self._tokens >= 0:
+        tokens = self._tokens  # _refill written out: this is paid for every line read
+        if now > self._stamp:
+            tokens = min(self.burst, tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+        self._tokens = tokens = tokens - cost
+        if tokens >= 0:
             return 0.0
-        return -self._tokens / self.rate
+        return -tokens / self.rate

@@ -246,7 +246,7 @@ class LineReader(Dispatch):
                     cost, free = self._process(conn, item)
             if conn.registration_deadline != math.inf and self.hub.is_registered(conn):
                 self._now_registered(conn)
-            if conn.is_closing():
+            if conn.closing:
                 return CLOSED
             now = st.now
             if (
@@ -256,7 +256,10 @@ class LineReader(Dispatch):
                 and st.liveness.full(now)
             ):
                 st.told_to_slow_down = False  # the episode is over: tell again next time
-            wait = max(st.bucket.charge(cost, now), st.liveness.charge(free, now))
+            # One of the two costs is 0 for almost every line: no call for it.
+            wait = st.bucket.charge(cost, now) if cost else 0.0
+            if free:
+                wait = max(wait, st.liveness.charge(free, now))
             if wait > 0:
                 st.delayed_at = now
                 if not st.told_to_slow_down:

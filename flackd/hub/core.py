@@ -218,6 +218,8 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], OperRules[C], Views[C]
             if not verb.before_registration:
                 return [Reply(conn, [self._not_registered(verb.name)])]
         try:
+            if type(command) is c.Msg and session is not None:  # the hot path, looked at first
+                return self._msg(session, command.target, command.text, now)
             return self._dispatch(conn, session, command, now)
         except ProtocolError as err:
             return [Reply(conn, [err.reply])]
@@ -286,8 +288,6 @@ class Hub(SessionRules[C], ModeRules[C], MessageRules[C], OperRules[C], Views[C]
     def _dispatch(
         self, conn: C, session: Session[C] | None, command: c.Command, now: float
     ) -> list[Effect[C]]:
-        if type(command) is c.Msg and session is not None:  # the hot path, looked at first
-            return self._msg(session, command.target, command.text, now)
         match command:
             case c.Nick(nick):
                 if session is None:
