@@ -120,8 +120,11 @@ def encode_command(command: c.Command) -> list[Any]:
 
 
 def decode_command(data: list[Any]) -> c.Command:
+    """The command :func:`encode_command` wrote (JSON gives lists: back to the tuples the
+    commands declare, such as ``Mode.words``, so the command equals the one sent and
+    stays hashable)."""
     kind = COMMANDS[data[0]]
-    command: c.Command = kind(*data[1:])
+    command: c.Command = kind(*(tuple(v) if isinstance(v, list) else v for v in data[1:]))
     return command
 
 
