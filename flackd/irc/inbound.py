@@ -3,7 +3,8 @@
 Owns: :class:`IrcClient` (registration: CAP, PASS, NICK, USER; then the command table),
 the :class:`Directory` it reads for queries the hub has no command for (answered in
 :mod:`flackd.irc.queries`), and the actions it hands the server. Channel modes and KICK
-are translated in :mod:`flackd.irc.modes`. Imports only the
+are translated in :mod:`flackd.irc.modes`, CHATHISTORY and REDACT in
+:mod:`flackd.irc.chathistory`. Imports only the
 standard library, ``flackd.codec`` and ``flackd.irc``: never trio, never the hub.
 
 :meth:`IrcClient.receive` is a generator of actions, carried out by the server in order
@@ -23,6 +24,7 @@ from typing import Final, Protocol
 from flackd.codec import commands as c
 from flackd.codec.grammar import VERBS, Verb
 from flackd.codec.text import is_valid_channel, is_valid_nick
+from flackd.irc.chathistory import chathistory, redact
 from flackd.irc.ctcp import queries
 from flackd.irc.elist import list_lines, parse_query
 from flackd.irc.help import INFO_QUERIES
@@ -35,8 +37,8 @@ from flackd.irc.outbound import CAPABILITIES, Renderer
 from flackd.irc.presence import REALLEN, Announce, Monitors, away, monitor, setname
 from flackd.irc.queries import QUERIES
 from flackd.irc.sasl import MECHANISMS, SaslPlain
-from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, server_time, strip_formatting
-from flackd.views import HISTORY_WINDOWS, ChannelListing, ChannelView, Ref, UserView, Window
+from flackd.irc.wire import IrcMessage, format_message, parse_ctcp, strip_formatting
+from flackd.views import ChannelListing, ChannelView, Ref, UserView, Window
 
 __all__ = ["Announce", "Directory", "Disconnect", "IrcClient", "Own", "Run"]
 
@@ -445,78 +447,6 @@ class IrcClient:
     def _notice(self, params: Sequence[str]) -> Iterator[Action]:
         return self._privmsg(params, notice=True)
 
-    def _redact(self, params: Sequence[str]) -> Iterator[Action]:
-        """``REDACT <target> <msgid> [:reason]`` (draft/message-redaction): Flack's DELETE."""
-        fail = self.out.fail
-        if len(params) < 2:
-            yield self.out.numeric("461", "REDACT", "Not enough parameters")
-            return
-        target, msgid = params[0], params[1]
-        found = self.message_info(msgid)
-        if found is None or found[0].lower() != target.lower():
-            if target.startswith("#") and self.directory.channel_info(target) is None:
-                yield fail("REDACT", "INVALID_TARGET", target, "no such channel")
-            else:
-                yield fail("REDACT", "UNKNOWN_MSGID", target, msgid, "no such message there")
-            return
-        if found[1].lower() != self.nick.lower() and not self._operator(found[0]):
-            yield fail(
-                "REDACT",
-                "REDACT_FORBIDDEN",
-                target,
-                msgid,
-                "only your own messages (a channel's operators: any in it)",
-            )
-            return
-        reason = strip_formatting(params[2]).strip() if len(params) > 2 else ""
-        yield _run("DELETE", c.Delete(msgid, reason))
-
-    def _operator(self, channel: str) -> bool:
-        """Whether the client is an operator of ``channel`` (a channel's name)."""
-        state = self.channel_state(channel) if channel.startswith("#") else None
-        return state is not None and "o" in state[2].get(self.nick, "")
-
-    def _chathistory(self, params: Sequence[str]) -> Iterator[Action]:
-        """``CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> <ref> [<ref>] <limit>``
-        and ``CHATHISTORY TARGETS <ref> <ref> <limit>`` (draft/chathistory): windows of
-        Flack's history by message id or time, answered from the hub's views as batches."""
-        fail = self.out.fail
-        sub = params[0].upper() if params else ""
-        two = sub in ("BETWEEN", "TARGETS")
-        wanted = 4 + two - (sub == "TARGETS")
-        if len(params) < wanted:
-            yield fail("CHATHISTORY", "NEED_MORE_PARAMS", sub or "*", "Not enough parameters")
-            return
-        if sub not in (*HISTORY_WINDOWS, "TARGETS"):
-            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "unknown subcommand")
-            return
-        limit = params[wanted - 1]
-        first = 2 if sub != "TARGETS" else 1
-        refs = [_ref(p) for p in params[first : wanted - 1]]
-        if not limit.isdecimal() or len(limit) > 9 or any(r is None for r in refs):
-            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
-            return
-        if int(limit) < 1:
-            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "refs are msgid=, timestamp= or *")
-            return
-        count = min(int(limit), self.max_history)
-        given = tuple(r for r in refs if r is not None and r != _ANY)
-        if sub == "TARGETS":
-            low, high = (r.time if r is not None else None for r in refs)
-            if low is None or high is None:
-                yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "TARGETS takes timestamps")
-                return
-            yield self.out.targets_batch(self.targets(min(low, high), max(low, high), count))
-            return
-        if sub != "LATEST" and len(given) != len(refs):
-            yield fail("CHATHISTORY", "INVALID_PARAMS", sub, "* is only for LATEST")
-            return
-        window = self.history(sub, params[1], given, count)
-        if window.error is not None:
-            yield fail("CHATHISTORY", window.error, sub, params[1], "no such target here")
-            return
-        yield self.out.history_batch(params[1], window.messages)  # the name as it was asked
-
     def _ping(self, params: Sequence[str]) -> Iterator[Action]:
         if not params or not params[0]:
             yield self.out.numeric("409", "No origin specified")
@@ -533,24 +463,6 @@ class IrcClient:
 
 def _cap_line(target: str, sub: str, text: str) -> bytes:
     return format_message("CAP", (word(target), word(sub), text))
-
-
-#: CHATHISTORY's ``*`` reference (LATEST only: no bound).
-_ANY: Final = Ref()
-
-
-def _ref(text: str) -> Ref | None:
-    """A CHATHISTORY reference: ``*``, ``msgid=<id>`` or ``timestamp=<ISO time>``."""
-    if text == "*":
-        return _ANY
-    if text.startswith("msgid=") and len(text) > 6:
-        return Ref(msgid=text[6:])
-    if text.startswith("timestamp="):
-        try:
-            return Ref(time=server_time(text[10:]))
-        except ValueError:
-            return None
-    return None
 
 
 _Handler = Callable[[IrcClient, Sequence[str]], Iterator[Action]]
@@ -580,7 +492,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "SETNAME": setname,
     "AUTHENTICATE": IrcClient._authenticate,
     "CAP": IrcClient._cap,
-    "CHATHISTORY": IrcClient._chathistory,
+    "CHATHISTORY": chathistory,
     "INVITE": IrcClient._invite,
     "JOIN": IrcClient._join,
     "KICK": IrcClient._kick,
@@ -595,7 +507,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "PONG": IrcClient._pong,
     "PRIVMSG": IrcClient._privmsg,
     "QUIT": IrcClient._quit,
-    "REDACT": IrcClient._redact,
+    "REDACT": _through_hub("DELETE", redact),
     "TOPIC": IrcClient._topic,
     "USER": IrcClient._user_command,
 }
