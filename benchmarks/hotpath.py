@@ -3,7 +3,9 @@
 One ``MSG #bench <100 bytes>`` line from a member of an N-member channel goes through the
 same functions the reader calls: decode, parse, the hub, encode, and the fan-out into
 every member's outbox. Each piece is timed on its own (microseconds per message), then
-the whole ``Server._process`` path. Last, the writes: the flusher's pass over connections
+the whole ``Server._process`` path, then the reader's path around it for one read holding
+the line (``LineReader._take``: framing, per-line checks, the flood buckets). Last, the
+writes: the flusher's pass over connections
 with a line queued each (real socket pairs, drained between rounds) against a bare
 ``os.writev`` per socket, so its Python per delivery shows. Deterministic enough to compare
 before and after a change on one machine (run it twice); it measures CPython, not the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import socket
 import time
@@ -91,6 +94,20 @@ async def main(members: int, count: int) -> None:
 
     whole = timed("Server._process + emptying", count, process) - clearing
     print(f"  {'Server._process (all of it)':<34} {whole:8.2f} us")
+    # The reader's own path around it, as the poller calls it for one read holding one
+    # line: framing, the checks of each line, and the flood buckets.
+    for conn in conns:
+        conn.registration_deadline = math.inf  # registered (the hub has them as such)
+    state = server._reading(conns[0])
+    state.bucket.rate = state.liveness.rate = 1e12  # never paced: the line is carried out
+    read = LINE + b"\r\n"
+
+    def take() -> None:
+        server._take(state, read)
+        drain()
+
+    taken = timed("LineReader._take + emptying", count, take) - clearing
+    print(f"  {'LineReader._take (one read, a line)':<34} {taken:8.2f} us")
     stream.socket.close()
     writes(min(members, 100), max(20, count // members))
 

@@ -180,6 +180,7 @@ def test_hotpath_timer_runs() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Server._process (all of it)" in done.stdout
+    assert "LineReader._take (one read, a line)" in done.stdout
 
 
 def test_every_step_counts_the_servers_read_and_write_calls(report: dict[str, Any]) -> None:
