@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Final
 from flackd.admission import ServerPassword
 from flackd.codec import commands
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError, Verb, parse_command
+from flackd.codec.errors import ProtocolError
+from flackd.codec.grammar import Verb, parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer, carry_out

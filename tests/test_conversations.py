@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError, parse_command
+from flackd.codec.errors import ProtocolError
+from flackd.codec.grammar import parse_command
 from flackd.hub import Hub
 from flackd.limits import Limits
 from tests.test_hub import (

@@ -17,7 +17,8 @@ from __future__ import annotations
 import pytest
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError, parse_command
+from flackd.codec.errors import ProtocolError
+from flackd.codec.grammar import parse_command
 from flackd.codec.modes import mask_matches, normalise_mask, parse_changes
 from flackd.hub import Hub
 from flackd.limits import Limits

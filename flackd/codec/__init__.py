@@ -6,17 +6,9 @@ this package implements.
 """
 
 from flackd.codec import commands, events
+from flackd.codec.errors import ERROR_CODES, TEMPORARY_CODES, ProtocolError
 from flackd.codec.framing import CRLF, OVERLONG, LineBuffer, Overlong
-from flackd.codec.grammar import (
-    ERROR_CODES,
-    TEMPORARY_CODES,
-    VERBS,
-    ProtocolError,
-    Verb,
-    format_command,
-    parse_command,
-    usage_error,
-)
+from flackd.codec.grammar import VERBS, Verb, format_command, parse_command, usage_error
 from flackd.codec.ids import IdGenerator, MessageId, format_timestamp, parse_id, parse_timestamp
 from flackd.codec.lines import encode_event, format_event, parse_event
 from flackd.codec.text import (

@@ -1,8 +1,9 @@
-"""Grammar: client lines <-> typed commands, the verb table, and every error code.
+"""Grammar: client lines <-> typed commands, and the verb table.
 
 Owns: the verb table (syntax, example, help text, whether a verb works before NICK, its
-flood cost), parsing client lines into :mod:`commands` and formatting them back, every
-error code, and :class:`ProtocolError`. Server lines (:mod:`events`) are formatted and
+flood cost), parsing client lines into :mod:`commands` and formatting them back, and the
+usage errors of malformed commands (the codes themselves and :class:`ProtocolError` are
+:mod:`flackd.codec.errors`'). Server lines (:mod:`events`) are formatted and
 parsed in :mod:`flackd.codec.lines`. Must not import anything outside the standard library.
 
 Rules:
@@ -20,16 +21,13 @@ from dataclasses import dataclass
 from typing import Final, assert_never
 
 from flackd.codec import commands as c
-from flackd.codec import events as e
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import parse_id
 from flackd.codec.text import ascii_upper
 
 __all__ = [
-    "ERROR_CODES",
     "MAX_COUNT",
-    "TEMPORARY_CODES",
     "VERBS",
-    "ProtocolError",
     "Verb",
     "format_command",
     "is_ctcp_verb",
@@ -37,65 +35,8 @@ __all__ = [
     "usage_error",
 ]
 
-#: Every error code with its meaning. Codes are stable: programs may switch on them.
-ERROR_CODES: Final[dict[str, str]] = {
-    "UNKNOWN_COMMAND": "the verb is not one flackd knows; HELP lists them",
-    "NEED_MORE_PARAMS": "a required parameter is missing; the text gives the syntax",
-    "INVALID_PARAMS": "a parameter is malformed or there are too many; the text gives the syntax",
-    "NOT_REGISTERED": "the command needs a nick first: NICK <name> or RESUME <token>",
-    "ALREADY_REGISTERED": "RESUME or PASS was sent on a connection that already has a nick",
-    "PASSWORD_REQUIRED": "the server has a password: send PASS <password> before NICK or RESUME",
-    "NICK_IN_USE": "someone else has that nick (compared case-insensitively)",
-    "INVALID_NICK": "the nick breaks the nick rules",
-    "INVALID_CHANNEL": "the channel name breaks the channel rules",
-    "CHANNEL_EXISTS": "CREATE named a channel that already exists (case-insensitively)",
-    "NO_SUCH_CHANNEL": "no channel has that name",
-    "NO_SUCH_NICK": "nobody connected or resumable has that nick",
-    "NOT_IN_CHANNEL": "the command needs you to be a member of the channel",
-    "ALREADY_IN_CHANNEL": "INVITE named someone who is in the channel already",
-    "NOT_OPERATOR": "the command needs you to be an operator of the channel (MODE +o)",
-    "NOT_A_MEMBER": "KICK or MODE named someone who is not in the channel",
-    "UNKNOWN_MODE": "MODE named a letter that is not a mode (of a channel, or of a user); "
-    "the letter follows",
-    "USERS_DONT_MATCH": "MODE named another user: only your own user modes may be read or changed",
-    "NOT_SERVER_OPERATOR": "the command needs you to be a server operator (OPER, user mode +o)",
-    "UNKNOWN_OPER": "OPER named an operator the server does not have",
-    "BAD_PASSWORD": "OPER's password is not that operator's",
-    "INVITE_ONLY": "the channel is invite only (+i): an operator must INVITE you first",
-    "BAD_KEY": "the channel has a key (+k) and JOIN did not give it",
-    "CHANNEL_FULL": "the channel has as many members as its limit (+l) allows",
-    "BANNED": "a ban (+b) of the channel matches you",
-    "CANNOT_SEND": "the channel is moderated (+m) or bans you: only operators and voiced write; "
-    "or it refuses CTCP (+C)",
-    "LIST_FULL": "the channel has as many bans (or exceptions) as it keeps (--channel-list-max)",
-    "NO_SUCH_MESSAGE": "no message with that id is in the server's history",
-    "NOT_AUTHOR": "only the author of a message may edit it, or delete it (a channel's "
-    "operators may delete any message in it)",
-    "MESSAGE_DELETED": "the message was deleted; it cannot be edited",
-    "TOO_MANY_CONVERSATIONS": "you or the other side has as many conversations as allowed",
-    "UNKNOWN_TOKEN": "the resume token is unknown, expired, or from before a restart",
-    "LINE_TOO_LONG": "the line was longer than the line limit and was dropped",
-    "INVALID_UTF8": "the line was not valid UTF-8 and was dropped",
-    "BAD_CHARACTER": "the line held a control character (NUL, CR, ESC, ...) and was dropped",
-    "TOO_MANY_CHANNELS": "a per-client or per-server channel limit was reached",
-    "RATE_LIMITED": "temporary: a per-action quota is used up; retry after retry= seconds",
-    "STORAGE_FAILED": "temporary: the server could not store the change, so it did not happen",
-    "STORAGE_UNKNOWN": "the shared store did not answer: the change may or may not have happened",
-}
-
-#: Codes that describe a temporary condition: the same command may succeed later.
-TEMPORARY_CODES: Final = frozenset({"RATE_LIMITED", "STORAGE_FAILED"})
-
 #: The largest count a HISTORY command may ask for before the server clamps it.
 MAX_COUNT: Final = 10_000
-
-
-class ProtocolError(Exception):
-    """A client line that cannot be carried out; :attr:`reply` is the ``ERR`` line."""
-
-    def __init__(self, code: str, command: str, text: str, params: tuple[str, ...] = ()) -> None:
-        super().__init__(f"{code} {command}: {text}")
-        self.reply = e.Error(code, command, params, text)
 
 
 @dataclass(frozen=True, slots=True)

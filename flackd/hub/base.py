@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Generic
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import IdGenerator
 from flackd.codec.text import CHANNEL_MAX_CHARS, fold, is_valid_channel
 from flackd.hub.journal import Journal

@@ -9,7 +9,8 @@ member's role): never trio, never a store.
 from __future__ import annotations
 
 from flackd.codec import events as e
-from flackd.codec.grammar import VERBS, ProtocolError
+from flackd.codec.errors import ProtocolError
+from flackd.codec.grammar import VERBS
 from flackd.codec.usermodes import BOT_MODE, OPER_MODE
 from flackd.history import Page
 from flackd.hub.gates import role

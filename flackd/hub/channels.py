@@ -15,7 +15,7 @@ import bisect
 import math
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import format_timestamp
 from flackd.codec.text import fold, is_valid_nick
 from flackd.history import ChannelHistory

@@ -25,7 +25,7 @@ import re
 from dataclasses import replace
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import format_timestamp, parse_id
 from flackd.codec.text import fold, is_channel
 from flackd.history import ChannelHistory

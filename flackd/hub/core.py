@@ -18,7 +18,8 @@ from typing import Final, assert_never
 from flackd import __version__
 from flackd.codec import commands as c
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError, Verb
+from flackd.codec.errors import ProtocolError
+from flackd.codec.grammar import Verb
 from flackd.codec.ids import IdGenerator
 from flackd.codec.text import fold, is_channel
 from flackd.history import ChannelHistory, Entry

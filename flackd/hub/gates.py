@@ -27,7 +27,7 @@ Rules (protocol.md, "Channel operators and modes"):
 
 from __future__ import annotations
 
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.modes import hostmask, mask_matches
 from flackd.hub.state import C, Channel, Session
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flackd.codec import commands as c
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import format_timestamp, parse_id
 from flackd.codec.text import fold, is_channel, is_valid_nick
 from flackd.history import Entry, Page

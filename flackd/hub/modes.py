@@ -21,7 +21,7 @@ Who is an operator (protocol.md, "Channel operators and modes"):
 from __future__ import annotations
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import format_timestamp
 from flackd.codec.modes import (
     FLAG_MODES,

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.text import fold, is_valid_nick
 from flackd.codec.usermodes import (
     OPER_MODE,

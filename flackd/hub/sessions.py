@@ -13,7 +13,7 @@ import math
 import secrets
 
 from flackd.codec import events as e
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.text import NICK_MAX_CHARS, fold, is_valid_nick
 from flackd.hub.base import HubBase
 from flackd.hub.effects import Broadcast, Close, Effect, Reply

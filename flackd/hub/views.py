@@ -18,7 +18,7 @@ import bisect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Generic, NamedTuple
 
-from flackd.codec.grammar import ProtocolError
+from flackd.codec.errors import ProtocolError
 from flackd.codec.ids import parse_id
 from flackd.codec.text import fold, is_channel
 from flackd.codec.usermodes import OPER_MODE
