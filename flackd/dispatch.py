@@ -121,33 +121,29 @@ class Dispatch:
     def _run(self, conn: Connection, verb: Verb, command: commands.Command) -> bool:
         """Carry out a parsed command through the hub; False if it was the PONG that
         answers the server's own PING (which costs nothing)."""
-        if type(command) is commands.Msg:  # the hot path: none of the checks below concern it
-            if self.committer is None:
-                self.apply(self.hub.handle(conn, verb, command, self.clock()))
-            else:
-                self.committer.handle(conn, verb, command, self.clock())
-            return True
-        if (
-            type(command) is commands.Pong
-            and conn.awaiting_pong is not None
-            and command.token == conn.awaiting_pong
-        ):
-            conn.awaiting_pong = None
-            conn.answers_pings = True
-            return False
-        if verb.before_registration and self._at_the_door(conn, verb, command):
-            return True
-        if type(command) is commands.Oper and (
-            self.replica is not None or self.hub.is_registered(conn)
-        ):  # (unregistered: refused by the hub below, with no password checked)
-            self.oper_checks[conn] = (verb, command)  # checked off the loop, then carried out
-            return True
-        # One set lookup for MSG. A replica tells presence as it runs the log.
-        naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
-        before = self.hub.nick_of(conn) if naming else None
+        naming = False
         victim = None
-        if type(command) is commands.Kill and self.monitors and not self.replica:
-            victim = self.hub.user_info(command.nick)  # told offline if the KILL ends it
+        if type(command) is not commands.Msg:  # the hot path: MSG concerns none of these
+            if (
+                type(command) is commands.Pong
+                and conn.awaiting_pong is not None
+                and command.token == conn.awaiting_pong
+            ):
+                conn.awaiting_pong = None
+                conn.answers_pings = True
+                return False
+            if verb.before_registration and self._at_the_door(conn, verb, command):
+                return True
+            if type(command) is commands.Oper and (
+                self.replica is not None or self.hub.is_registered(conn)
+            ):  # (unregistered: refused by the hub below, with no password checked)
+                self.oper_checks[conn] = (verb, command)  # checked off the loop, then run
+                return True
+            # A replica tells presence as it runs the log.
+            naming = type(command) in _NAMING and bool(self.monitors) and not self.replica
+            if type(command) is commands.Kill and self.monitors and not self.replica:
+                victim = self.hub.user_info(command.nick)  # told offline if the KILL ends it
+        before = self.hub.nick_of(conn) if naming else None
         if self.committer is None:
             self.apply(self.hub.handle(conn, verb, command, self.clock()))
         else:
