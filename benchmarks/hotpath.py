@@ -31,7 +31,8 @@ import trio
 from flackd.codec.grammar import parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import decode_line
-from flackd.connection import Connection, push_to_all
+from flackd.connection import Connection
+from flackd.fanout import push_to_all
 from flackd.flusher import Flusher
 from flackd.hub import Broadcast, Hub
 from flackd.limits import Limits

@@ -3,12 +3,13 @@
 Owns: the socket's I/O (``os.read`` for the reader, ``os.writev`` for the writes, on the
 non-blocking file descriptor, waiting with ``trio.lowlevel.wait_readable``/``wait_writable``
 only when the kernel has nothing to give or no room), the outbox (a list of encoded lines
-with byte accounting) and the fan-out into outboxes (:func:`push_to_all`), the write the
+with byte accounting; the fan-out into outboxes is :mod:`flackd.fanout`), the write the
 flusher makes for a connection (:meth:`Connection._flush`) and the writer tasks that write
 when the kernel had no room, the closing sequence (last line, flush under a deadline),
 and the liveness fields the server's housekeeping task reads. Knows nothing about the hub
-or the protocol's meaning. Imports trio, the standard library and :mod:`flackd.flusher`
-(whose flusher wakes on a connection's first line).
+or the protocol's meaning. Imports trio, the standard library, :mod:`flackd.flusher`
+(whose flusher wakes on a connection's first line) and :mod:`flackd.fanout` (which
+pushes into outboxes; it names this module only as a type).
 
 Two transports, one outbox: :class:`Connection` is plain TCP, the fast path above, on the
 socket's file descriptor; :class:`flackd.stream_connection.StreamConnection` carries the
@@ -18,7 +19,7 @@ every rule below hold for both alike.
 
 Rules:
 
-1. :func:`push_to_all` (and :meth:`Connection.push`, its one-connection form) never
+1. :func:`~flackd.fanout.push_to_all` (and :meth:`Connection.push`, its one-connection form) never
    awaits and never blocks: fan-out to N members is N appends. If the bytes queued would
    pass ``sendq_bytes``, the queue is dropped, ``BYE SENDQ_EXCEEDED`` becomes the only
    queued line, and the connection closes. Nobody else waits for a slow reader.
@@ -27,7 +28,10 @@ Rules:
    only for the first line since the last write (the queue was empty) one more step: the
    connection joins the flusher's list (rule 6), or its parked writer is woken.
 2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
-   the closing of the whole connection.
+   the closing of the whole connection. During a pass of the poller a channel's
+   broadcasts are held for company (:func:`~flackd.fanout.broadcast`): the next broadcast to the same
+   members joins them, and anything else pushed to any connection, or a close, pushes
+   them first, so they too keep their place.
 3. A closing connection accepts no more lines, flushes what it has within
    ``shutdown_grace`` seconds, and then closes whatever the peer does.
 4. The file descriptor is used only while the stream is open: the server closes the
@@ -53,7 +57,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final, Protocol
 
 import trio
@@ -69,12 +73,12 @@ from trio.lowlevel import (
     wait_writable,
 )
 
+from flackd.fanout import HeldEvents, push_to_all, release_hold
 from flackd.flusher import Flusher
 
 __all__ = [
     "Connection",
     "Frontend",
-    "push_to_all",
 ]
 
 log = logging.getLogger("flackd")
@@ -158,7 +162,7 @@ class Connection:
         #: every write the flusher makes). Trio's own where it has none.
         self.sock: HasFileno = getattr(stream.socket, "_sock", stream.socket)
         self.peer = peer
-        #: The send queue limit, and the one :func:`push_to_all` checks: the same, except
+        #: The send queue limit, and the one :func:`~flackd.fanout.push_to_all` checks: the same, except
         #: for a connection with a ``frontend`` (where it is -1, see :meth:`_slow_push`)
         #: and a closing one.
         self.sendq_bytes = sendq_limit
@@ -255,7 +259,7 @@ class Connection:
             self._parked = flusher
 
     def _slow_push(self, data: bytes, event: object) -> None:
-        """:func:`push_to_all`'s slow path: a full send queue, a closing connection, or a
+        """:func:`~flackd.fanout.push_to_all`'s slow path: a full send queue, a closing connection, or a
         connection with a ``frontend``. For those, ``event`` (when given: a broadcast) is
         rendered by the front end instead of ``data`` (Flack's line); without an event,
         ``data`` is already this connection's own bytes (:meth:`push`)."""
@@ -263,9 +267,12 @@ class Connection:
             return
         frontend = self.frontend
         if frontend is not None:
-            if event is not None:
-                data = frontend.render(event)
-            data = frontend.passthrough(data)
+            if type(event) is HeldEvents:  # a held broadcast: each line, rendered in turn
+                data = b"".join([frontend.passthrough(frontend.render(ev)) for ev in event])
+            else:
+                if event is not None:
+                    data = frontend.render(event)
+                data = frontend.passthrough(data)
             if not data:
                 return
             queued = self.queued + len(data)
@@ -295,6 +302,7 @@ class Connection:
         """Queue ``last_line`` (a BYE), stop reading, flush within the grace, then close."""
         if self.closing:
             return
+        release_hold()  # lines held for this connection go before its BYE
         self.closing = True
         self.sendq_limit = -1  # so every push takes the slow path, which drops it
         self.close_reason = reason
@@ -320,7 +328,7 @@ class Connection:
             on_close()
 
     def _wake_writer(self) -> None:
-        """A line was queued: wake what :attr:`_parked` names (as :func:`push_to_all`
+        """A line was queued: wake what :attr:`_parked` names (as :func:`~flackd.fanout.push_to_all`
         does)."""
         waker = self._parked
         if waker is not None:
@@ -571,30 +579,3 @@ class Connection:
         self._parked = None
         self._blocked = None
         return Abort.SUCCEEDED
-
-
-def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) -> None:
-    """:meth:`Connection.push` of the same bytes to each of ``conns``, in one loop.
-
-    This is the whole cost of fan-out per member, so it is written out once here rather
-    than paid as a method call per member: take the room, append, wake a parked writer.
-    ``event`` is what ``data`` encodes: a connection with a front end of another wire
-    (IRC) renders it instead, on the slow path (its ``sendq_limit`` of -1 sends it there),
-    so Flack's own connections pay nothing for the others.
-    """
-    size = len(data)
-    for conn in conns:
-        queued = conn.queued + size
-        if queued > conn.sendq_limit:
-            conn._slow_push(data, event)
-            continue
-        conn.queued = queued
-        conn._queue.append(data)
-        waker = conn._parked
-        if waker is not None:
-            conn._parked = None
-            if type(waker) is Flusher:
-                waker.add(conn)
-            else:
-                conn._blocked = None
-                reschedule(waker)

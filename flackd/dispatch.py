@@ -28,7 +28,8 @@ from flackd.codec.grammar import Verb, parse_command
 from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer, carry_out
-from flackd.connection import Connection, push_to_all
+from flackd.connection import Connection
+from flackd.fanout import push_to_all
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import (
     Announce,

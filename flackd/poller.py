@@ -65,17 +65,24 @@ class Poller(Generic[T]):
         return item
 
     async def run(
-        self, ready: Callable[[T], None], done: Callable[[], None] | None = None
+        self,
+        ready: Callable[[T], None],
+        done: Callable[[], None] | None = None,
+        begin: Callable[[], None] | None = None,
     ) -> NoReturn:
         """Forever: wait until some file descriptor in the set is readable, then call
-        ``ready(item)`` for each (at most :data:`POLL_EVENTS` a pass; level-triggered, so
-        one with more to read is handed over again the next pass), then ``done()`` once,
-        if given. Neither may raise; ``ready`` may add and remove items."""
+        ``begin()`` once, if given, ``ready(item)`` for each (at most :data:`POLL_EVENTS`
+        a pass; level-triggered, so one with more to read is handed over again the next
+        pass), then ``done()`` once, if given. None may raise; ``ready`` may add and
+        remove items. A pass never awaits, so nothing else runs between ``begin`` and
+        ``done``."""
         epoll = self._epoll
         items = self._items
         fd = epoll.fileno()
         while True:
             await wait_readable(fd)
+            if begin is not None:
+                begin()
             for ready_fd, _ in epoll.poll(0, POLL_EVENTS):
                 item = items.get(ready_fd)
                 if item is not None:

@@ -50,9 +50,10 @@ from flackd.admission import Admission, ServerPassword
 from flackd.codec import events as e
 from flackd.codec.lines import encode_event
 from flackd.committer import Committer
-from flackd.connection import Connection, push_to_all
+from flackd.connection import Connection
 from flackd.dispatch import line_error, render
 from flackd.entry import Entry
+from flackd.fanout import broadcast, close_hold, open_hold
 from flackd.flusher import Flusher
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
@@ -203,13 +204,19 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
         """Turn hub effects into outbox pushes. Synchronous: never awaits a peer."""
         for effect in effects:
             if type(effect) is Broadcast:
-                push_to_all(effect.conns, encode_event(effect.event), effect.event)
+                broadcast(effect.conns, encode_event(effect.event), effect.event)
             elif type(effect) is Reply:
                 effect.conn.push(render(effect.conn, effect.events))
             elif type(effect) is Close:
                 effect.conn.close(render(effect.conn, (effect.bye,)), effect.reason)
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(effect)
+
+    def _pass_done(self) -> None:
+        """The poller's pass is over: push the broadcast it held (rule 2), then write
+        what the pass queued (:meth:`flackd.flusher.Flusher.after_reads`)."""
+        close_hold()
+        self.flusher.after_reads()
 
     def _close_all(self, reason: str) -> None:
         """Close every client connection with ``BYE SHUTDOWN`` (this node starts again)."""
@@ -293,7 +300,7 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
                         if available():
                             self.poller = Poller()
                             accepting.start_soon(
-                                self.poller.run, self._ready, self.flusher.after_reads
+                                self.poller.run, self._ready, self._pass_done, open_hold
                             )
                         groups = (
                             (listeners, None, False, False),

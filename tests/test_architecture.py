@@ -63,8 +63,11 @@ RULES: dict[str, set[str]] = {
     # A connection's I/O; the flusher that writes it names Connection only as a type
     # (under TYPE_CHECKING: flackd.connection imports it), and the stream transport (TLS,
     # WebSocket) is a connection of its own module.
-    "flackd.connection": {"trio", "flackd.flusher"},
+    "flackd.connection": {"trio", "flackd.flusher", "flackd.fanout"},
     "flackd.flusher": {"trio", "flackd.connection"},
+    # Fan-out into outboxes, and a channel's broadcasts held for company in a pass of the
+    # poller: the flusher's type, and Connection only as a type (that module imports it).
+    "flackd.fanout": {"trio", "flackd.flusher", "flackd.connection"},
     "flackd.stream_connection": {"trio", "flackd.connection"},
     # The IRC front end: a sans-IO codec and a translator; never trio, never the hub (it
     # reads hub state only through the Directory protocol the server hands it).

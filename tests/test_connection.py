@@ -13,7 +13,8 @@ import struct
 import pytest
 import trio
 
-from flackd.connection import IOV_MAX, Connection, push_to_all
+from flackd.connection import IOV_MAX, Connection
+from flackd.fanout import push_to_all
 from tests.support import WAIT
 
 BYE = b"BYE SENDQ_EXCEEDED :slow\r\n"

@@ -25,7 +25,8 @@ import pytest
 import trio
 import trio.testing
 
-from flackd.connection import Connection, push_to_all
+from flackd.connection import Connection
+from flackd.fanout import push_to_all
 from flackd.flusher import GATHER_PASSES, Flusher
 from flackd.limits import Limits
 from flackd.server import Server

@@ -60,6 +60,42 @@ async def test_it_hands_over_each_readable_item_once_a_pass_until_it_is_read() -
         assert poller.remove(c.fileno()) is None  # closed: nothing left, and no error
 
 
+async def test_each_pass_is_framed_by_begin_and_done() -> None:
+    """``begin`` runs before the first item of a pass and ``done`` after the last: the
+    server holds a channel's broadcasts for company between the two."""
+    pairs = [socket.socketpair() for _ in range(2)]
+    try:
+        poller: Poller[int] = Poller()
+        calls: list[str] = []
+        passed = trio.Event()
+
+        def ready(item: int) -> None:
+            calls.append(f"ready {item}")
+            pairs[item][0].recv(1)
+
+        def done() -> None:
+            calls.append("done")
+            passed.set()
+
+        for n, (mine, _) in enumerate(pairs):
+            poller.add(mine.fileno(), n)
+        for _, theirs in pairs:
+            theirs.send(b"x")  # both readable before the poller looks: one pass
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poller.run, ready, done, lambda: calls.append("begin"))
+            with trio.fail_after(WAIT):
+                await passed.wait()
+            nursery.cancel_scope.cancel()
+        assert calls[0] == "begin"
+        assert calls[-1] == "done"
+        assert sorted(calls[1:-1]) == ["ready 0", "ready 1"]
+        poller.close()
+    finally:
+        for x, y in pairs:
+            x.close()
+            y.close()
+
+
 async def test_an_item_removed_in_a_pass_is_not_handed_over_in_it() -> None:
     pairs = [socket.socketpair() for _ in range(2)]
     try:

@@ -66,7 +66,7 @@ def shared(command: c.Command) -> bool:
 
 class Remote(Connection):
     """The hub's handle for a connection of another node. It is always "closing", so
-    fan-out (:func:`flackd.connection.push_to_all`) skips it at the cost of one check."""
+    fan-out (:func:`flackd.fanout.push_to_all`) skips it at the cost of one check."""
 
     __slots__ = ("key",)
 

@@ -1,0 +1,184 @@
+"""flackd.connection.broadcast: a channel's broadcasts held for company during a pass of
+the poller, on real TCP sockets through the server's flusher.
+
+What is checked: outside a pass a broadcast is pushed at once; in a pass the broadcasts
+to one channel's members (the same tuple) become one push per member, joined, written in
+one ``writev`` each when the pass ends; anything else pushed to any connection (a reply,
+a broadcast to other members, a close and its BYE) pushes the held lines first, so each
+connection gets its lines in the order they were made; the hold is bounded by
+``HOLD_LINES``; a connection with a front end renders every held event in turn; and end
+to end, lines read in one pass reach every member, Flack and IRC alike, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+
+from flackd.connection import Connection
+from flackd.fanout import HOLD_LINES, broadcast, close_hold, open_hold
+from flackd.flusher import Flusher
+from tests.ircsupport import start_irc_server
+from tests.test_connection import BYE, read_exactly, tcp_pair
+
+
+@pytest.fixture
+async def flusher(nursery: trio.Nursery) -> AsyncIterator[Flusher]:
+    """A flusher with no delay, installed, starting its writer tasks in the nursery."""
+    flusher = Flusher(0.0)
+    flusher.nursery = nursery
+    trio.lowlevel.add_instrument(flusher)
+    yield flusher
+    trio.lowlevel.remove_instrument(flusher)
+    close_hold()  # a failed test must not leave the hold open for the next
+
+
+async def members(
+    flusher: Flusher, count: int
+) -> tuple[tuple[Connection, ...], list[trio.SocketStream]]:
+    """``count`` connections the flusher writes (a channel's members) and their peers."""
+    conns, clients = [], []
+    for _ in range(count):
+        server, client = await tcp_pair()
+        conn = Connection(server, "test", 1 << 20, 5.0, BYE, 30.0)
+        conn.use_flusher(flusher)
+        conns.append(conn)
+        clients.append(client)
+    return tuple(conns), clients
+
+
+def line(text: str) -> bytes:
+    return f"MSG #c 1 2026-12-04T00:00:00.000Z alice :{text}\r\n".encode()
+
+
+async def test_outside_a_pass_a_broadcast_is_pushed_at_once(flusher: Flusher) -> None:
+    conns, clients = await members(flusher, 2)
+    broadcast(conns, line("now"), None)
+    assert [c.queued for c in conns] == [len(line("now"))] * 2
+    for client in clients:
+        assert await read_exactly(client, len(line("now"))) == line("now")
+
+
+async def test_a_channels_broadcasts_in_a_pass_are_one_push_per_member(
+    flusher: Flusher,
+) -> None:
+    conns, clients = await members(flusher, 3)
+    lines = [line(f"hello {i}") for i in range(5)]
+    open_hold()
+    for data in lines:
+        broadcast(conns, data, None)
+    assert [c.queued for c in conns] == [0, 0, 0]  # held, not yet pushed
+    close_hold()
+    expected = b"".join(lines)
+    assert [c._queue for c in conns] == [[expected]] * 3  # one push each, joined
+    for client in clients:
+        assert await read_exactly(client, len(expected)) == expected
+    assert (flusher.passes, flusher.writes) == (1, 3)  # one writev per member
+
+
+async def test_anything_else_pushed_sends_the_held_lines_first(flusher: Flusher) -> None:
+    """A reply to one member, then a broadcast to other members (another channel, which
+    shares a member): each connection gets its lines in the order they were made."""
+    (a, b, c), (ra, rb, rc) = await members(flusher, 3)
+    room1, room2 = (a, b), (b, c)
+    open_hold()
+    broadcast(room1, line("one"), None)
+    a.push(b"OK reply\r\n")  # to a member of the held broadcast
+    broadcast(room1, line("two"), None)
+    broadcast(room2, line("three"), None)  # other members: room1's lines go first
+    broadcast(room1, line("four"), None)
+    close_hold()
+    want_a = line("one") + b"OK reply\r\n" + line("two") + line("four")
+    want_b = line("one") + line("two") + line("three") + line("four")
+    assert await read_exactly(ra, len(want_a)) == want_a
+    assert await read_exactly(rb, len(want_b)) == want_b
+    assert await read_exactly(rc, len(line("three"))) == line("three")
+
+
+async def test_a_close_sends_the_held_lines_before_its_bye(flusher: Flusher) -> None:
+    conns, clients = await members(flusher, 2)
+    open_hold()
+    broadcast(conns, line("last words"), None)
+    conns[0].close(b"BYE KILLED :by an operator\r\n", "killed")
+    close_hold()
+    want = line("last words") + b"BYE KILLED :by an operator\r\n"
+    assert conns[0]._queue == [line("last words"), b"BYE KILLED :by an operator\r\n"]
+    await conns[0].finish_writes()
+    assert await read_exactly(clients[0], len(want)) == want
+    assert await read_exactly(clients[1], len(line("last words"))) == line("last words")
+
+
+async def test_the_hold_is_bounded(flusher: Flusher) -> None:
+    conns, clients = await members(flusher, 1)
+    lines = [line(f"{i:04d}") for i in range(HOLD_LINES + 3)]
+    open_hold()
+    for n, data in enumerate(lines, 1):
+        broadcast(conns, data, None)
+        if n == HOLD_LINES:  # full: pushed at once, joined
+            assert conns[0]._queue == [b"".join(lines[:HOLD_LINES])]
+    assert len(conns[0]._queue) == 1  # the last three are held again
+    close_hold()
+    assert conns[0]._queue[1] == b"".join(lines[HOLD_LINES:])
+    expected = b"".join(lines)
+    assert await read_exactly(clients[0], len(expected)) == expected
+
+
+class Brackets:
+    """A front end that renders an event ``x`` as ``<x>\\n`` and keeps a log of what
+    passed through it."""
+
+    def __init__(self) -> None:
+        self.passed: list[bytes] = []
+
+    def render(self, event: object) -> bytes:
+        return f"<{event}>\n".encode()
+
+    def passthrough(self, data: bytes) -> bytes:
+        self.passed.append(data)
+        return data
+
+
+async def test_a_front_end_renders_each_held_event_in_turn(flusher: Flusher) -> None:
+    conns, clients = await members(flusher, 2)
+    frontend = Brackets()
+    conns[1].use_frontend(frontend)
+    open_hold()
+    for i in range(3):
+        broadcast(conns, line(f"m{i}"), f"m{i}")
+    close_hold()
+    flack = b"".join(line(f"m{i}") for i in range(3))
+    assert await read_exactly(clients[0], len(flack)) == flack
+    assert await read_exactly(clients[1], 15) == b"<m0>\n<m1>\n<m2>\n"
+    assert frontend.passed == [b"<m0>\n", b"<m1>\n", b"<m2>\n"]  # one line at a time
+
+
+async def test_lines_read_in_one_pass_reach_every_member_in_order(
+    nursery: trio.Nursery,
+) -> None:
+    """End to end: a burst of MSG lines in one write (one read, one pass of the poller),
+    with an error for the sender between them, to a channel whose members are on
+    Flack's wire and on IRC's; everyone gets every line, in order, and the sender's
+    error comes between its echoes where it was made."""
+    running = await start_irc_server(nursery)
+    alice = await running.flack("alice")
+    await alice.join("#c")
+    bob = await running.flack("bob")
+    await bob.join("#c")
+    carol = await running.irc("carol")
+    await carol.send("JOIN #c")
+    await carol.expect("366")  # end of NAMES
+    await alice.barrier()  # the JOINs of bob and carol, read
+    await bob.barrier()
+    burst = [f"MSG #c hello {i}" for i in range(20)]
+    burst.insert(10, "MSG #nowhere lost")  # answered with an error between the echoes
+    await alice.send(*burst)
+    got_alice = [await alice.recv() for _ in range(21)]
+    got_bob = [await bob.recv() for _ in range(20)]
+    got_carol = [await carol.message() for _ in range(20)]
+    texts = [f"hello {i}" for i in range(20)]
+    assert [m.rsplit(" :", 1)[1] for m in got_bob] == texts
+    assert [(m.command, m.params) for m in got_carol] == [("PRIVMSG", ("#c", t)) for t in texts]
+    assert got_alice[10].startswith("ERR NO_SUCH_CHANNEL"), got_alice[10]
+    assert [m.rsplit(" :", 1)[1] for m in got_alice[:10] + got_alice[11:]] == texts
