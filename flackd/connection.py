@@ -29,9 +29,9 @@ Rules:
    connection joins the flusher's list (rule 6), or its parked writer is woken.
 2. Lines leave in the order they were pushed; nothing is reordered or dropped except by
    the closing of the whole connection. During a pass of the poller a channel's
-   broadcasts are held for company (:func:`~flackd.fanout.broadcast`): the next broadcast to the same
-   members joins them, and anything else pushed to any connection, or a close, pushes
-   them first, so they too keep their place.
+   broadcasts are held for company (:func:`~flackd.fanout.broadcast`): the next
+   broadcast to the same members joins them, and anything else pushed to any
+   connection, or a close, pushes them first, so they too keep their place.
 3. A closing connection accepts no more lines, flushes what it has within
    ``shutdown_grace`` seconds, and then closes whatever the peer does.
 4. The file descriptor is used only while the stream is open: the server closes the
@@ -162,9 +162,9 @@ class Connection:
         #: every write the flusher makes). Trio's own where it has none.
         self.sock: HasFileno = getattr(stream.socket, "_sock", stream.socket)
         self.peer = peer
-        #: The send queue limit, and the one :func:`~flackd.fanout.push_to_all` checks: the same, except
-        #: for a connection with a ``frontend`` (where it is -1, see :meth:`_slow_push`)
-        #: and a closing one.
+        #: The send queue limit, and the one :func:`~flackd.fanout.push_to_all` checks:
+        #: the same, except for a connection with a ``frontend`` (where it is -1, see
+        #: :meth:`_slow_push`) and a closing one.
         self.sendq_bytes = sendq_limit
         self.sendq_limit = sendq_limit
         #: What renders events for this connection when its wire is not Flack's (the IRC
@@ -259,10 +259,10 @@ class Connection:
             self._parked = flusher
 
     def _slow_push(self, data: bytes, event: object) -> None:
-        """:func:`~flackd.fanout.push_to_all`'s slow path: a full send queue, a closing connection, or a
-        connection with a ``frontend``. For those, ``event`` (when given: a broadcast) is
-        rendered by the front end instead of ``data`` (Flack's line); without an event,
-        ``data`` is already this connection's own bytes (:meth:`push`)."""
+        """:func:`~flackd.fanout.push_to_all`'s slow path: a full send queue, a closing
+        connection, or a connection with a ``frontend``. For those, ``event`` (when given:
+        a broadcast) is rendered by the front end instead of ``data`` (Flack's line);
+        without an event, ``data`` is already this connection's own bytes (:meth:`push`)."""
         if self.closing:
             return
         frontend = self.frontend

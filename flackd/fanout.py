@@ -21,8 +21,8 @@ Rules (1 and 2 of :mod:`flackd.connection`, as far as fan-out goes):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from trio.lowlevel import reschedule
 
@@ -31,11 +31,14 @@ from flackd.flusher import Flusher
 if TYPE_CHECKING:
     from flackd.connection import Connection
 
+T = TypeVar("T")
+
 __all__ = [
     "HOLD_LINES",
     "HeldEvents",
     "broadcast",
     "close_hold",
+    "holding",
     "open_hold",
     "push_to_all",
     "release_hold",
@@ -170,3 +173,20 @@ def release_hold() -> None:
     :func:`push_to_all`: a connection's BYE)."""
     if _hold.conns is not None:
         _release()
+
+
+def holding(run: Callable[[], T]) -> Callable[[], T]:
+    """``run`` made to hold its broadcasts for company as a pass of the poller does (for
+    the committer's end of pass, which releases a pass's committed messages together);
+    if the hold is open already, it is left to whoever opened it."""
+
+    def held() -> T:
+        if _hold.open:
+            return run()
+        _hold.open = True
+        try:
+            return run()
+        finally:
+            close_hold()
+
+    return held

@@ -53,7 +53,7 @@ from flackd.committer import Committer
 from flackd.connection import Connection
 from flackd.dispatch import line_error, render
 from flackd.entry import Entry
-from flackd.fanout import broadcast, close_hold, open_hold
+from flackd.fanout import broadcast, close_hold, holding, open_hold
 from flackd.flusher import Flusher
 from flackd.housekeeping import Housekeeping
 from flackd.hub import Broadcast, Close, Effect, Hub, HubProtocol, Reply
@@ -146,7 +146,9 @@ class Server(Entry, Lifecycle, LineReader, Housekeeping):
         #: and first has the committer commit what the pass held (rule 3 there).
         self.flusher = Flusher(self.limits.write_delay_us / 1e6)
         if isinstance(self.committer, Committer) and self.committer.on_passes():
-            self.flusher.commit = self.committer.end_of_pass
+            # The messages committed at the end of a pass are released together: a
+            # channel's are pushed once per member, as in a pass of the poller.
+            self.flusher.commit = holding(self.committer.end_of_pass)
         #: Connections whose BYE waits behind a commit (see :meth:`_bye`).
         self._byes: set[Connection] = set()
         #: The certificate of the TLS listeners (``serve(..., tls_port=...)``), if any.

@@ -6,21 +6,26 @@ to one channel's members (the same tuple) become one push per member, joined, wr
 one ``writev`` each when the pass ends; anything else pushed to any connection (a reply,
 a broadcast to other members, a close and its BYE) pushes the held lines first, so each
 connection gets its lines in the order they were made; the hold is bounded by
-``HOLD_LINES``; a connection with a front end renders every held event in turn; and end
-to end, lines read in one pass reach every member, Flack and IRC alike, in order.
+``HOLD_LINES``; a connection with a front end renders every held event in turn; the
+committer's end of pass holds as the poller's pass does (``holding``); and end to end,
+lines read in one pass reach every member, Flack and IRC alike, in order, in memory and
+on SQLite.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import trio
 
 from flackd.connection import Connection
-from flackd.fanout import HOLD_LINES, broadcast, close_hold, open_hold
+from flackd.fanout import HOLD_LINES, broadcast, close_hold, holding, open_hold
 from flackd.flusher import Flusher
+from flackd.store.sqlite import SqliteStore
 from tests.ircsupport import start_irc_server
+from tests.support import TEST_LIMITS, start_server
 from tests.test_connection import BYE, read_exactly, tcp_pair
 
 
@@ -182,3 +187,45 @@ async def test_lines_read_in_one_pass_reach_every_member_in_order(
     assert [(m.command, m.params) for m in got_carol] == [("PRIVMSG", ("#c", t)) for t in texts]
     assert got_alice[10].startswith("ERR NO_SUCH_CHANNEL"), got_alice[10]
     assert [m.rsplit(" :", 1)[1] for m in got_alice[:10] + got_alice[11:]] == texts
+
+
+async def test_holding_holds_for_a_call_and_leaves_an_open_hold_open(flusher: Flusher) -> None:
+    conns, clients = await members(flusher, 2)
+
+    def release_two() -> int:  # as the committer's end of pass releases a pass's messages
+        before = [c.queued for c in conns]
+        broadcast(conns, line("first"), None)
+        broadcast(conns, line("second"), None)
+        assert [c.queued for c in conns] == before  # held
+        return 2
+
+    assert holding(release_two)() == 2
+    both = line("first") + line("second")
+    assert [c._queue for c in conns] == [[both]] * 2  # pushed when the call returned
+    open_hold()  # a pass of the poller is under way: its hold is its own to close
+    assert holding(release_two)() == 2
+    assert [len(c._queue) for c in conns] == [1, 1]  # still held
+    close_hold()
+    assert [c._queue for c in conns] == [[both, both]] * 2
+    for client in clients:
+        assert await read_exactly(client, 2 * len(both)) == both + both
+
+
+async def test_a_burst_on_a_durable_server_reaches_every_member_in_order(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """With SQLite, what a pass committed is released together, held: every member gets
+    every line of a burst, in order, with an error for the sender where it was made."""
+    running = await start_server(nursery, TEST_LIMITS, store=SqliteStore.open(tmp_path))
+    alice = await running.client("alice", "#c")
+    bob = await running.client("bob", "#c")
+    await alice.recv()  # JOIN #c bob
+    burst = [f"MSG #c kept {i}" for i in range(20)]
+    burst.insert(5, "MSG #nowhere lost")
+    await alice.send(*burst)
+    got_alice = [await alice.recv() for _ in range(21)]
+    got_bob = [await bob.recv() for _ in range(20)]
+    texts = [f"kept {i}" for i in range(20)]
+    assert [m.rsplit(" :", 1)[1] for m in got_bob] == texts
+    assert got_alice[5].startswith("ERR NO_SUCH_CHANNEL"), got_alice[5]
+    assert [m.rsplit(" :", 1)[1] for m in got_alice[:5] + got_alice[6:]] == texts
