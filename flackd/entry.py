@@ -107,11 +107,15 @@ class Entry:
         self.admission.opened(ip)
         if tls is None and not web and self.poller is not None:
             # Plain TCP: the poller reads it, and its last task releases ``ip`` and the
-            # stream (:mod:`flackd.lifecycle`).
-            conn = Connection(stream, *settings)
-            if irc:
-                self._speak_irc(conn)
-            self._enter(conn, ip)
+            # stream (:mod:`flackd.lifecycle`), even if taking it in fails half-way.
+            try:
+                conn = Connection(stream, *settings)
+                if irc:
+                    self._speak_irc(conn)
+                self._enter(conn, ip)  # raises only before anything has learnt of conn
+            except Exception:
+                self.admission.closed(ip)  # the accept loop logs it and closes the socket
+                raise
             return None
         return partial(self._serve, stream, ip, settings, tls, irc, web)
 

@@ -126,14 +126,24 @@ class Lifecycle:
     def _enter(self, conn: Connection, ip: str) -> None:
         """An admitted plain TCP connection (its stream not closed until its last task
         is done with it; ``ip`` is released from admission then): the hub learns of it,
-        the flusher writes it, the poller reads it."""
+        the flusher writes it, the poller reads it. Raises only before the server or the
+        hub has learnt of it; once they have, a failure (a bug, or the kernel refusing
+        the poller's registration) closes it through its last task like any other, which
+        releases all of it, with the server's error for the client."""
         assert self.poller is not None
         assert type(conn) is Connection
-        self._begin(conn)
-        conn.use_flusher(self.flusher)
         st = self._reading(conn, ip)
         st.closed = self._on_closed
-        self._poll(st)
+        try:
+            self._begin(conn)
+            conn.use_flusher(self.flusher)
+            self._poll(st)
+        except Exception:
+            log.exception("%r: internal error while taking it in; closing it", conn)
+            conn.on_close = None  # its last task starts here, once
+            self.poller.remove(conn.sock.fileno())
+            conn.close(render(conn, (self._server_error,)), "server error")
+            self._start_end(st)
 
     def _poll(self, st: ReadState) -> None:
         """The poller reads ``st.conn`` from now on; closing it starts its last task."""
