@@ -267,12 +267,17 @@ class Connection:
             return
         frontend = self.frontend
         if frontend is not None:
-            if type(event) is HeldEvents:  # a held broadcast: each line, rendered in turn
-                data = b"".join([frontend.passthrough(frontend.render(ev)) for ev in event])
-            else:
-                if event is not None:
-                    data = frontend.render(event)
-                data = frontend.passthrough(data)
+            try:
+                if type(event) is HeldEvents:  # a held broadcast: each line, rendered in turn
+                    data = b"".join([frontend.passthrough(frontend.render(ev)) for ev in event])
+                else:
+                    if event is not None:
+                        data = frontend.render(event)
+                    data = frontend.passthrough(data)
+            except Exception:  # a bug in the front end ends this connection only
+                log.exception("%r: internal error rendering a line; closing it", self)
+                self.close(b"", "server error")
+                return
             if not data:
                 return
             queued = self.queued + len(data)
@@ -300,9 +305,11 @@ class Connection:
 
     def close(self, last_line: bytes, reason: str) -> None:
         """Queue ``last_line`` (a BYE), stop reading, flush within the grace, then close."""
+        # Lines held for this connection go before its BYE. First: pushing them may close
+        # it (a full send queue), and then that close is the one that counts.
+        release_hold()
         if self.closing:
             return
-        release_hold()  # lines held for this connection go before its BYE
         self.closing = True
         self.sendq_limit = -1  # so every push takes the slow path, which drops it
         self.close_reason = reason

@@ -29,7 +29,7 @@ from flackd.codec.lines import encode_event
 from flackd.codec.text import BadCharacter, InvalidUtf8, decode_line
 from flackd.committer import Committer, carry_out
 from flackd.connection import Connection
-from flackd.fanout import push_to_all
+from flackd.fanout import push_to_all, release_hold
 from flackd.hub import Effect, HubProtocol
 from flackd.irc import (
     Announce,
@@ -125,6 +125,9 @@ class Dispatch:
         naming = False
         victim = None
         if type(command) is not commands.Msg:  # the hot path: MSG concerns none of these
+            # What the hub changes now, a front end may read as it renders the lines held
+            # in this pass (an IRC JOIN's realname and away): they go out as they were.
+            release_hold()
             if (
                 type(command) is commands.Pong
                 and conn.awaiting_pong is not None
@@ -165,6 +168,7 @@ class Dispatch:
         :meth:`flackd.hub.HubProtocol.check_oper` in a worker thread), carried out in its
         turn: through the committer (or the shared log) like any command."""
         verb, command = self.oper_checks.pop(conn)
+        release_hold()  # as in _run: what is held is rendered before the hub changes
         if self.committer is None:
             self.apply(carry_out(self.hub, conn, verb, command, self.clock(), verdict))
         else:
@@ -234,6 +238,9 @@ class Dispatch:
         this generator yields, the reader awaits the barrier and resumes it. Elsewhere it
         never yields. Returns the line's flood and liveness costs.
         """
+        # Every IRC line may change what its own front end renders (a CAP, a NICK): the
+        # lines held in this pass go out first, rendered as they were.
+        release_hold()
         tags, rest = split_tags(raw)
         # A client's tags: at most 4094 bytes, with the '@' and the space (IRCv3).
         if rest + 2 > self.limits.max_line_bytes or tags > MAX_CLIENT_TAG_BYTES + 2:

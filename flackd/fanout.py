@@ -15,8 +15,10 @@ Rules (1 and 2 of :mod:`flackd.connection`, as far as fan-out goes):
    accounting against each one's send queue limit; a member over its limit is closed
    (``BYE SENDQ_EXCEEDED``) and nobody else waits for it.
 2. Every connection gets its lines in the order they were made. A held broadcast is
-   pushed before anything else is pushed to any connection, before any close, and at
-   the end of the pass that made it (whose end writes it).
+   pushed before anything else is pushed to any connection, before any close, before
+   the hub carries out anything but a MSG, and at the end of the pass that made it
+   (whose end writes it). A connection whose front end cannot render its lines is
+   closed alone (:meth:`flackd.connection.Connection._slow_push`).
 """
 
 from __future__ import annotations
@@ -117,8 +119,10 @@ def broadcast(conns: Sequence[Connection], data: bytes, event: object) -> None:
 
     In that pass the next broadcast to the *same* tuple joins the held lines (an append,
     whatever the number of members); anything else pushed to any connection, a close,
-    the end of the pass, or :data:`HOLD_LINES` lines push the held lines first, joined
-    into one bytes object, to each member once. So a busy channel costs one push per
+    a command other than MSG or any IRC line (:mod:`flackd.dispatch`: the hub may change
+    what a front end reads as it renders the held lines), the end of the pass, or
+    :data:`HOLD_LINES` lines push the held lines first, joined into one bytes object, to
+    each member once. So a busy channel costs one push per
     member per pass instead of one per member per message, no line waits beyond the pass
     that made it (whose end writes it: :meth:`flackd.flusher.Flusher.after_reads`), and
     every connection gets its lines in the order they were pushed (rule 2). Outside a

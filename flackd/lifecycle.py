@@ -142,7 +142,11 @@ class Lifecycle:
             log.exception("%r: internal error while taking it in; closing it", conn)
             conn.on_close = None  # its last task starts here, once
             self.poller.remove(conn.sock.fileno())
-            conn.close(render(conn, (self._server_error,)), "server error")
+            try:
+                bye = render(conn, (self._server_error,))
+            except Exception:  # its front end is what failed: close without a word
+                bye = b""
+            conn.close(bye, "server error")
             self._start_end(st)
 
     def _poll(self, st: ReadState) -> None:

@@ -7,9 +7,12 @@ one ``writev`` each when the pass ends; anything else pushed to any connection (
 a broadcast to other members, a close and its BYE) pushes the held lines first, so each
 connection gets its lines in the order they were made; the hold is bounded by
 ``HOLD_LINES``; a connection with a front end renders every held event in turn; the
-committer's end of pass holds as the poller's pass does (``holding``); and end to end,
+committer's end of pass holds as the poller's pass does (``holding``); end to end,
 lines read in one pass reach every member, Flack and IRC alike, in order, in memory and
-on SQLite.
+on SQLite. And what a release could get wrong: a close that the held lines overtake (a
+full send queue) is made once; a front end that cannot render a held line ends its own
+connection only; an IRC line that changes how its front end renders (a CAP) comes after
+the held lines are rendered as they were made.
 """
 
 from __future__ import annotations
@@ -229,3 +232,73 @@ async def test_a_burst_on_a_durable_server_reaches_every_member_in_order(
     assert [m.rsplit(" :", 1)[1] for m in got_bob] == texts
     assert got_alice[5].startswith("ERR NO_SUCH_CHANNEL"), got_alice[5]
     assert [m.rsplit(" :", 1)[1] for m in got_alice[:5] + got_alice[6:]] == texts
+
+
+async def test_a_close_that_the_held_lines_overtake_is_not_made_twice(
+    flusher: Flusher,
+) -> None:
+    """The held lines push a member over its send queue limit as it is being closed for
+    another reason: it closes once, for the full queue, with one BYE."""
+    server, client = await tcp_pair()
+    conn = Connection(server, "test", 300, 5.0, BYE, 30.0)  # a 300-byte send queue
+    conn.use_flusher(flusher)
+    room = (conn,)
+    open_hold()
+    for i in range(8):  # about 400 bytes in all: more than the queue holds
+        broadcast(room, line(f"{i}"), None)
+    assert conn.queued == 0  # all held
+    conn.close(b"BYE KILLED :by an operator\r\n", "killed")
+    close_hold()
+    assert conn._queue == [BYE]
+    assert conn.close_reason == "send queue exceeded"
+    await conn.finish_writes()
+    assert await read_exactly(client, len(BYE)) == BYE
+
+
+class Broken(Brackets):
+    """A front end with a bug: it cannot render the event ``"bad"``."""
+
+    def render(self, event: object) -> bytes:
+        if event == "bad":
+            raise RuntimeError("a bug in a front end")
+        return super().render(event)
+
+
+async def test_a_front_end_that_cannot_render_ends_its_own_connection_only(
+    flusher: Flusher, caplog: pytest.LogCaptureFixture
+) -> None:
+    conns, clients = await members(flusher, 3)
+    conns[1].use_frontend(Broken())
+    open_hold()
+    for name in ("good", "bad"):
+        broadcast(conns, line(name), name)
+    close_hold()  # does not raise
+    assert conns[1].closing
+    assert conns[1].close_reason == "server error"
+    assert "internal error rendering a line" in caplog.text
+    both = line("good") + line("bad")
+    for i in (0, 2):  # the members after it got their lines too
+        assert not conns[i].closing
+        assert await read_exactly(clients[i], len(both)) == both
+
+
+async def test_an_irc_line_is_rendered_as_things_were_when_it_was_made(
+    nursery: trio.Nursery,
+) -> None:
+    """An IRC client without echo-message sends a PRIVMSG and then asks for echo-message,
+    in one write: the message, made before the CAP, is not echoed to it (the lines held
+    in a pass go out before an IRC line can change how its front end renders them)."""
+    running = await start_irc_server(nursery)
+    bob = await running.flack("bob")
+    await bob.join("#c")
+    carol = await running.irc("carol")
+    await carol.send("JOIN #c")
+    await carol.expect("366")
+    await bob.barrier()  # carol's JOIN, read
+    await carol.send("PRIVMSG #c :before", "CAP REQ :echo-message", "PRIVMSG #c :after")
+    got = await carol.sync()
+    assert [(m.command, m.params[-1]) for m in got] == [
+        ("CAP", "echo-message"),
+        ("PRIVMSG", "after"),  # echoed now that it asked
+    ]
+    assert [(await bob.recv()).rsplit(" :", 1)[1] for _ in range(2)] == ["before", "after"]
