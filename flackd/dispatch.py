@@ -168,7 +168,6 @@ class Dispatch:
         :meth:`flackd.hub.HubProtocol.check_oper` in a worker thread), carried out in its
         turn: through the committer (or the shared log) like any command."""
         verb, command = self.oper_checks.pop(conn)
-        release_hold()  # as in _run: what is held is rendered before the hub changes
         if self.committer is None:
             self.apply(carry_out(self.hub, conn, verb, command, self.clock(), verdict))
         else:

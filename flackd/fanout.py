@@ -122,11 +122,11 @@ def broadcast(conns: Sequence[Connection], data: bytes, event: object) -> None:
     a command other than MSG or any IRC line (:mod:`flackd.dispatch`: the hub may change
     what a front end reads as it renders the held lines), the end of the pass, or
     :data:`HOLD_LINES` lines push the held lines first, joined into one bytes object, to
-    each member once. So a busy channel costs one push per
-    member per pass instead of one per member per message, no line waits beyond the pass
-    that made it (whose end writes it: :meth:`flackd.flusher.Flusher.after_reads`), and
-    every connection gets its lines in the order they were pushed (rule 2). Outside a
-    pass of the poller (the committer's task, a connection's own task) it pushes at once.
+    each member once. So a busy channel costs one push per member per pass instead of
+    one per member per message, no line waits beyond the pass that made it (whose end
+    writes it: :meth:`flackd.flusher.Flusher.after_reads`), and every connection gets its
+    lines in the order they were pushed (rule 2). Outside a pass of the poller (the
+    committer's task, a connection's own task) it pushes at once.
     """
     hold = _hold
     if conns is hold.conns:
@@ -147,11 +147,11 @@ def broadcast(conns: Sequence[Connection], data: bytes, event: object) -> None:
 
 
 def _release() -> None:
-    """Push the held broadcast (the hold stays open for the next one)."""
+    """Push the held broadcast, which there is (the hold stays open for the next one).
+    The hot paths test ``_hold.conns`` themselves; elsewhere :func:`release_hold`."""
     hold = _hold
     conns = hold.conns
-    if conns is None:
-        return
+    assert conns is not None
     hold.conns = None
     lines = hold.lines
     if len(lines) == 1:
@@ -168,8 +168,7 @@ def open_hold() -> None:
 def close_hold() -> None:
     """The pass of the poller is over: push what is held, and hold nothing until the next."""
     _hold.open = False
-    if _hold.conns is not None:
-        _release()
+    release_hold()
 
 
 def release_hold() -> None:
