@@ -1,0 +1,101 @@
+"""The optional mypyc build (setup.py): what runs is what the run says it is, the source
+tree never holds a compiled module, and a machine that cannot compile gets pure Python.
+
+``scripts/test.sh`` runs the whole suite twice: on the development tree (pure Python, an
+editable install) and on ``build/compiled`` (the wheel a normal install builds, with
+setup.py's ``COMPILED`` modules compiled), with ``FLACK_EXPECT_COMPILED=1``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compiled_list() -> list[str]:
+    """setup.py's COMPILED, read without running setup.py."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, list)
+            return [str(path) for path in value]
+    raise AssertionError("setup.py has no COMPILED list")
+
+
+def module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def test_the_compiled_list_names_modules_that_exist() -> None:
+    paths = compiled_list()
+    assert paths, "COMPILED is empty"
+    for path in paths:
+        assert (ROOT / path).is_file(), path
+        assert path.startswith("flackd/"), path
+
+
+def test_each_listed_module_is_compiled_exactly_when_the_run_expects_it() -> None:
+    """The compiled run really runs compiled code, and the pure run pure code: a build
+    that silently fell back to Python, or an extension left in the tree, fails here."""
+    expect = os.environ.get("FLACK_EXPECT_COMPILED") == "1"
+    for path in compiled_list():
+        module = importlib.import_module(module_name(path))
+        origin = str(module.__file__)
+        if expect:
+            assert origin.endswith(".so"), f"{module.__name__} runs from {origin}"
+        else:
+            assert origin.endswith(".py"), f"{module.__name__} runs from {origin}"
+
+
+def test_the_source_tree_holds_no_compiled_module() -> None:
+    """An extension beside its source shadows every later edit of it (Python imports the
+    extension first): compiled builds go to build/, never into the tree."""
+    found = [
+        str(path.relative_to(ROOT))
+        for package in ("flackd", "flackcli")
+        for pattern in ("*.so", "*.pyd")
+        for path in (ROOT / package).rglob(pattern)
+    ]
+    assert found == [], f"remove these (and build with scripts/build-compiled.sh): {found}"
+
+
+@pytest.mark.subprocess
+def test_without_a_c_compiler_the_build_is_pure_python(tmp_path: Path) -> None:
+    """The normal build where no C compiler works (CC=/bin/false): it succeeds, and the
+    wheel holds every module as Python source and no extension."""
+    if importlib.util.find_spec("mypyc") is None:
+        pytest.fail("mypyc comes with mypy, a development dependency: reinstall the venv")
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, tree / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.so")
+    for package in ("flackd", "flackcli"):
+        shutil.copytree(ROOT / package, tree / package, ignore=ignore)
+    env = {**os.environ, "CC": "/bin/false", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("FLACK_PURE", None)
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    argv += ["--no-cache-dir", "-w", str(tmp_path / "wheel"), str(tree)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = (tmp_path / "wheel").glob("flack-*.whl")
+    # (Such a wheel may keep the package under flack-<version>.data/purelib/, which an
+    # install puts in the same place.)
+    names = [name.split("/purelib/", 1)[-1] for name in zipfile.ZipFile(wheel).namelist()]
+    assert not [name for name in names if name.endswith((".so", ".pyd"))]
+    for path in compiled_list():
+        assert path in names, path
