@@ -26,11 +26,14 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-#: The modules compiled with mypyc: flackd's pure, strictly typed code on the path of
-#: every line (framing, decoding, parsing, formatting, ids, flood buckets, history),
-#: none of which imports anything outside the standard library and flackd.codec. Each
-#: compiles and passes the whole suite unchanged. (The hub, the reader and the dispatch
-#: would give more, but need changes first: docs/performance.md, "Compiling with mypyc".)
+#: The modules compiled with mypyc: flackd's strictly typed code on the path of every
+#: line (framing, decoding, parsing, formatting, ids, flood buckets, history) and of every
+#: delivery (a connection's queue and writes, fan-out, the poller, the flusher), and the
+#: modules of Connection's subclasses (mypyc makes no instance of an interpreted subclass
+#: of a compiled class; tests/test_compiled.py checks). Each passes the whole suite
+#: compiled. Not yet: the hub, the reader and the dispatch are mixins, and mypyc builds a
+#: class with several bases only from traits; and compiling the hub alone gains nothing
+#: while the events and state it makes and reads are interpreted (docs/performance.md).
 COMPILED = [
     "flackd/codec/framing.py",
     "flackd/codec/grammar.py",
@@ -39,8 +42,14 @@ COMPILED = [
     "flackd/codec/modes.py",
     "flackd/codec/text.py",
     "flackd/codec/usermodes.py",
+    "flackd/connection.py",
+    "flackd/fanout.py",
+    "flackd/flusher.py",
     "flackd/history.py",
+    "flackd/poller.py",
     "flackd/ratelimit.py",
+    "flackd/replica/entries.py",
+    "flackd/stream_connection.py",
 ]
 
 

@@ -15,7 +15,10 @@ Two transports, one outbox: :class:`Connection` is plain TCP, the fast path abov
 socket's file descriptor; :class:`flackd.stream_connection.StreamConnection` carries the
 same lines through any :class:`trio.abc.Stream` layered on that socket (TLS, WebSocket),
 overriding only the two I/O methods, so the outbox, its limit, the closing sequence and
-every rule below hold for both alike.
+every rule below hold for both alike. A normal install compiles this module with mypyc
+(``COMPILED`` in setup.py), and mypyc makes no instance of an interpreted subclass of a
+compiled class: a subclass of :class:`Connection` is compiled too, in its own module
+(StreamConnection, and the replica's ``Remote``; tests/test_compiled.py checks).
 
 Rules:
 
@@ -269,7 +272,9 @@ class Connection:
         if frontend is not None:
             try:
                 if type(event) is HeldEvents:  # a held broadcast: each line, rendered in turn
-                    data = b"".join([frontend.passthrough(frontend.render(ev)) for ev in event])
+                    data = b"".join(
+                        [frontend.passthrough(frontend.render(ev)) for ev in event.events]
+                    )
                 else:
                     if event is not None:
                         data = frontend.render(event)

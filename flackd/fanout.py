@@ -24,7 +24,7 @@ Rules (1 and 2 of :mod:`flackd.connection`, as far as fan-out goes):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar, final
 
 from trio.lowlevel import reschedule
 
@@ -86,11 +86,17 @@ def push_to_all(conns: Iterable[Connection], data: bytes, event: object = None) 
 HOLD_LINES: Final = 256
 
 
-class HeldEvents(tuple[object, ...]):
-    """The events of the lines a held broadcast pushed as one bytes object: a connection
-    with a front end renders each of them in turn (:meth:`Connection._slow_push`)."""
+@final
+class HeldEvents:
+    """The events of the lines a held broadcast pushed as one bytes object, in order: a
+    connection with a front end renders each of them in turn
+    (:meth:`Connection._slow_push`). (A class of its own, not a tuple's subclass, so that
+    the module compiles with mypyc.)"""
 
-    __slots__ = ()
+    __slots__ = ("events",)
+
+    def __init__(self, events: tuple[object, ...]) -> None:
+        self.events = events
 
 
 class _Hold:
@@ -157,7 +163,7 @@ def _release() -> None:
     if len(lines) == 1:
         push_to_all(conns, lines[0], hold.events[0])
     else:
-        push_to_all(conns, b"".join(lines), HeldEvents(hold.events))
+        push_to_all(conns, b"".join(lines), HeldEvents(tuple(hold.events)))
 
 
 def open_hold() -> None:

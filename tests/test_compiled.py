@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,27 @@ def test_each_listed_module_is_compiled_exactly_when_the_run_expects_it() -> Non
             assert origin.endswith(".so"), f"{module.__name__} runs from {origin}"
         else:
             assert origin.endswith(".py"), f"{module.__name__} runs from {origin}"
+
+
+def test_every_subclass_of_a_compiled_class_is_compiled_too() -> None:
+    """mypyc refuses to make an instance of an interpreted subclass of a compiled class
+    (TypeError at run time, and only in the compiled build): a class that subclasses one
+    from a compiled module must be compiled as well (StreamConnection and the replica's
+    Remote, both Connections). Checked on the source, so the pure run catches it too."""
+    compiled = {module_name(path) for path in compiled_list()}
+    package = importlib.import_module("flackd")
+    wrong: list[str] = []
+    for info in pkgutil.walk_packages(package.__path__, "flackd."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if not isinstance(value, type) or value.__module__ != info.name:
+                continue
+            bases = [base for base in value.__mro__[1:] if base.__module__ in compiled]
+            if bases and info.name not in compiled:
+                wrong.append(f"{info.name}.{value.__qualname__} ({bases[0].__qualname__})")
+    assert wrong == [], f"add their modules to setup.py's COMPILED: {wrong}"
 
 
 def test_the_source_tree_holds_no_compiled_module() -> None:
