@@ -88,7 +88,7 @@ def compiled_modules() -> list[Any]:
         return []
     try:
         return list(mypycify(COMPILED, opt_level="3", group_name="flackd_compiled"))
-    except BaseException as exc:  # mypyc exits on a type error: stay pure instead
+    except (Exception, SystemExit) as exc:  # mypyc exits on a type error: stay pure
         print(f"flack: mypyc failed ({exc!r}); pure Python", file=sys.stderr)
         return []
 
