@@ -13,6 +13,9 @@ extensions fails: they are the same code, and the test suite passes both ways
   (Python imports the extension first), so a development tree stays pure;
 * with ``FLACK_PURE=1`` in the environment.
 
+With ``FLACK_REQUIRE_COMPILED=1`` a build that cannot compile fails instead of falling
+back (``scripts/build-compiled.sh``, so that the suite's compiled run never runs pure).
+
 ``scripts/build-compiled.sh`` builds the compiled wheel into ``build/compiled`` for the
 tests and the benchmarks (``PYTHONPATH=build/compiled``, ``flackd@src=build/compiled``).
 """
@@ -55,24 +58,30 @@ COMPILED = [
 
 class OptionalBuildExt(build_ext):
     """Builds the compiled modules if it can; if it cannot (no C compiler, no Python
-    headers), says so and leaves the package pure Python, which works the same."""
+    headers), says so and leaves the package pure Python, which works the same. All or
+    nothing: mypyc's modules are small shims over one shared library, so a shim without
+    its library would not import; on the first failure every extension already built is
+    removed. With ``FLACK_REQUIRE_COMPILED=1`` a failure is an error instead
+    (``scripts/build-compiled.sh``: a build that cannot compile must not pass as one)."""
 
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # distutils' errors have no common base but Exception
-            self._give_up(exc)
+            if os.environ.get("FLACK_REQUIRE_COMPILED") == "1":
+                raise
+            print(f"flack: not compiling with mypyc ({exc}); pure Python", file=sys.stderr)
+            for ext in self.extensions:
+                built = self.get_ext_fullpath(ext.name)
+                if os.path.exists(built):
+                    os.remove(built)
+            self.extensions = []
+            self.distribution.ext_modules = []
 
-    def build_extension(self, ext: Any) -> None:
-        try:
-            super().build_extension(ext)
-        except Exception as exc:
-            self._give_up(exc)
 
-    def _give_up(self, exc: Exception) -> None:
-        print(f"flack: not compiling with mypyc ({exc}); pure Python", file=sys.stderr)
-        self.extensions = []
-        self.distribution.ext_modules = []
+#: The setup.py commands that build or install code: only they compile (the metadata
+#: commands of a PEP 517 build, egg_info and dist_info, need no type check).
+BUILDING = ("bdist_wheel", "build", "build_ext", "install", "bdist")
 
 
 def compiled_modules() -> list[Any]:
@@ -81,14 +90,21 @@ def compiled_modules() -> list[Any]:
         return []
     if any(arg in ("editable_wheel", "develop") for arg in sys.argv):
         return []
+    if not any(arg in BUILDING for arg in sys.argv):
+        return []
+    required = os.environ.get("FLACK_REQUIRE_COMPILED") == "1"
     try:
         from mypyc.build import mypycify
     except ImportError:
+        if required:
+            raise
         print("flack: mypyc is not installed; pure Python", file=sys.stderr)
         return []
     try:
         return list(mypycify(COMPILED, opt_level="3", group_name="flackd_compiled"))
     except (Exception, SystemExit) as exc:  # mypyc exits on a type error: stay pure
+        if required:
+            raise
         print(f"flack: mypyc failed ({exc!r}); pure Python", file=sys.stderr)
         return []
 

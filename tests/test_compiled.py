@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import os
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -61,6 +63,62 @@ def test_each_listed_module_is_compiled_exactly_when_the_run_expects_it() -> Non
             assert origin.endswith(".py"), f"{module.__name__} runs from {origin}"
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (a type checker follows
+    imports under ``if TYPE_CHECKING:`` too)."""
+    names: set[str] = set()
+    package = module_name(str(path.relative_to(ROOT))).rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the module's own package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_build_has_every_package_mypyc_must_type_check() -> None:
+    """mypyc type-checks the compiled modules and every module they import, at any depth;
+    a package missing from the build's environment is an error that leaves the whole
+    build pure Python, silently (pip's isolated build has only [build-system] requires).
+    So every package outside the standard library and flackd that those modules reach
+    must be a build requirement."""
+    tomllib = importlib.import_module("tomllib")
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    required = {
+        re.split(r"[<>=!~ \[;]", spec, maxsplit=1)[0].lower() for spec in requires["requires"]
+    }
+    seen: set[Path] = set()
+    todo = [ROOT / path for path in compiled_list()]
+    outside: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            if top in ("flackd", "flackcli"):
+                parts = name.split(".")
+                for n in range(len(parts), 0, -1):
+                    base = ROOT.joinpath(*parts[:n])
+                    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                        if candidate.is_file():
+                            todo.append(candidate)
+                            break
+                    else:
+                        continue
+                    break
+            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                outside.add(top)
+    assert outside <= required, f"add to pyproject's [build-system] requires: {outside - required}"
+
+
 def test_every_subclass_of_a_compiled_class_is_compiled_too() -> None:
     """mypyc refuses to make an instance of an interpreted subclass of a compiled class
     (TypeError at run time, and only in the compiled build): a class that subclasses one
@@ -94,10 +152,9 @@ def test_the_source_tree_holds_no_compiled_module() -> None:
     assert found == [], f"remove these (and build with scripts/build-compiled.sh): {found}"
 
 
-@pytest.mark.subprocess
-def test_without_a_c_compiler_the_build_is_pure_python(tmp_path: Path) -> None:
-    """The normal build where no C compiler works (CC=/bin/false): it succeeds, and the
-    wheel holds every module as Python source and no extension."""
+def pure_build(tmp_path: Path, cc: str) -> list[str]:
+    """Build a wheel of a copy of the tree with ``CC=cc``, as a normal build does (not
+    required to compile); the files in it."""
     if importlib.util.find_spec("mypyc") is None:
         pytest.fail("mypyc comes with mypy, a development dependency: reinstall the venv")
     tree = tmp_path / "src"
@@ -108,8 +165,9 @@ def test_without_a_c_compiler_the_build_is_pure_python(tmp_path: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.so")
     for package in ("flackd", "flackcli"):
         shutil.copytree(ROOT / package, tree / package, ignore=ignore)
-    env = {**os.environ, "CC": "/bin/false", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {**os.environ, "CC": cc, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("FLACK_PURE", None)
+    env.pop("FLACK_REQUIRE_COMPILED", None)
     argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     argv += ["--no-cache-dir", "-w", str(tmp_path / "wheel"), str(tree)]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
@@ -117,7 +175,31 @@ def test_without_a_c_compiler_the_build_is_pure_python(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "wheel").glob("flack-*.whl")
     # (Such a wheel may keep the package under flack-<version>.data/purelib/, which an
     # install puts in the same place.)
-    names = [name.split("/purelib/", 1)[-1] for name in zipfile.ZipFile(wheel).namelist()]
+    return [name.split("/purelib/", 1)[-1] for name in zipfile.ZipFile(wheel).namelist()]
+
+
+def assert_whole_and_pure(names: list[str]) -> None:
     assert not [name for name in names if name.endswith((".so", ".pyd"))]
     for path in compiled_list():
         assert path in names, path
+
+
+@pytest.mark.subprocess
+def test_without_a_c_compiler_the_build_is_pure_python(tmp_path: Path) -> None:
+    """The normal build where no C compiler works (CC=/bin/false): it succeeds, and the
+    wheel holds every module as Python source and no extension."""
+    assert_whole_and_pure(pure_build(tmp_path, "/bin/false"))
+
+
+@pytest.mark.subprocess
+def test_a_build_that_compiles_only_some_modules_is_pure_python(tmp_path: Path) -> None:
+    """All or nothing: mypyc's modules are shims over one shared library, so when one of
+    them fails to compile after others were built (here grammar's, by a compiler that
+    refuses that one file), every extension built so far is dropped as well."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("no gcc here (scripts/setup.sh installs it with apt)")
+    cc = tmp_path / "cc"
+    cc.write_text(f'#!/bin/sh\ncase "$*" in *grammar.c*) exit 1;; esac\nexec {gcc} "$@"\n')
+    cc.chmod(0o755)
+    assert_whole_and_pure(pure_build(tmp_path, str(cc)))
