@@ -56,6 +56,10 @@ COMPILED = [
 ]
 
 
+#: ``FLACK_REQUIRE_COMPILED=1``: a build that cannot compile fails instead of falling back.
+REQUIRED = os.environ.get("FLACK_REQUIRE_COMPILED") == "1"
+
+
 class OptionalBuildExt(build_ext):
     """Builds the compiled modules if it can; if it cannot (no C compiler, no Python
     headers), says so and leaves the package pure Python, which works the same. All or
@@ -68,7 +72,7 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # distutils' errors have no common base but Exception
-            if os.environ.get("FLACK_REQUIRE_COMPILED") == "1":
+            if REQUIRED:
                 raise
             print(f"flack: not compiling with mypyc ({exc}); pure Python", file=sys.stderr)
             for ext in self.extensions:
@@ -79,8 +83,9 @@ class OptionalBuildExt(build_ext):
             self.distribution.ext_modules = []
 
 
-#: The setup.py commands that build or install code: only they compile (the metadata
-#: commands of a PEP 517 build, egg_info and dist_info, need no type check).
+#: The setup.py commands that build or install code: only they compile. Not the metadata
+#: commands of a PEP 517 build (egg_info, dist_info: no type check needed), and never an
+#: editable install (editable_wheel, develop: the development tree stays pure).
 BUILDING = ("bdist_wheel", "build", "build_ext", "install", "bdist")
 
 
@@ -88,22 +93,19 @@ def compiled_modules() -> list[Any]:
     """The extensions to build, or none (see the module docstring)."""
     if os.environ.get("FLACK_PURE") == "1":
         return []
-    if any(arg in ("editable_wheel", "develop") for arg in sys.argv):
-        return []
     if not any(arg in BUILDING for arg in sys.argv):
         return []
-    required = os.environ.get("FLACK_REQUIRE_COMPILED") == "1"
     try:
         from mypyc.build import mypycify
     except ImportError:
-        if required:
+        if REQUIRED:
             raise
         print("flack: mypyc is not installed; pure Python", file=sys.stderr)
         return []
     try:
         return list(mypycify(COMPILED, opt_level="3", group_name="flackd_compiled"))
     except (Exception, SystemExit) as exc:  # mypyc exits on a type error: stay pure
-        if required:
+        if REQUIRED:
             raise
         print(f"flack: mypyc failed ({exc!r}); pure Python", file=sys.stderr)
         return []

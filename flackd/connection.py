@@ -22,8 +22,8 @@ compiled class: a subclass of :class:`Connection` is compiled too, in its own mo
 
 Rules:
 
-1. :func:`~flackd.fanout.push_to_all` (and :meth:`Connection.push`, its one-connection form) never
-   awaits and never blocks: fan-out to N members is N appends. If the bytes queued would
+1. :func:`~flackd.fanout.push_to_all` (and :meth:`Connection.push`, its one-connection
+   form) never awaits and never blocks: fan-out to N members is N appends. If the bytes queued would
    pass ``sendq_bytes``, the queue is dropped, ``BYE SENDQ_EXCEEDED`` becomes the only
    queued line, and the connection closes. Nobody else waits for a slow reader.
    This is the hot path (a 200-member channel runs it 200 times per message), so it does
@@ -340,8 +340,8 @@ class Connection:
             on_close()
 
     def _wake_writer(self) -> None:
-        """A line was queued: wake what :attr:`_parked` names (as :func:`~flackd.fanout.push_to_all`
-        does)."""
+        """A line was queued: wake what :attr:`_parked` names (as
+        :func:`~flackd.fanout.push_to_all` does)."""
         waker = self._parked
         if waker is not None:
             self._parked = None

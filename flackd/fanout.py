@@ -95,7 +95,8 @@ class HeldEvents:
 
     __slots__ = ("events",)
 
-    def __init__(self, events: tuple[object, ...]) -> None:
+    def __init__(self, events: Sequence[object]) -> None:
+        #: The hold's own list, handed over: a release starts the next hold with new lists.
         self.events = events
 
 
@@ -163,7 +164,7 @@ def _release() -> None:
     if len(lines) == 1:
         push_to_all(conns, lines[0], hold.events[0])
     else:
-        push_to_all(conns, b"".join(lines), HeldEvents(tuple(hold.events)))
+        push_to_all(conns, b"".join(lines), HeldEvents(hold.events))
 
 
 def open_hold() -> None:

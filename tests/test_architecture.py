@@ -176,7 +176,10 @@ VIEW_MODULE_MAX_LINES = 420
 ASYNCIO_MEETS_TRIO = "flackcli.ui.runner"
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, *, members: bool = False) -> set[str]:
+    """The modules ``path`` imports, anywhere in the file (under ``if TYPE_CHECKING:``
+    too); with ``members``, also ``module.name`` for each ``from module import name``,
+    which is a module itself when ``name`` is a submodule."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -184,6 +187,8 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            if members:
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_architecture import _imports
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,23 +65,13 @@ def test_each_listed_module_is_compiled_exactly_when_the_run_expects_it() -> Non
             assert origin.endswith(".py"), f"{module.__name__} runs from {origin}"
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module ``path`` imports, at any depth of the file (a type checker follows
-    imports under ``if TYPE_CHECKING:`` too)."""
-    names: set[str] = set()
-    package = module_name(str(path.relative_to(ROOT))).rsplit(".", 1)[0]
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from the module's own package
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
+def source_of(module: str) -> Path | None:
+    """The file of ``module`` in the tree (a package's ``__init__.py``), if it is one."""
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def test_the_build_has_every_package_mypyc_must_type_check() -> None:
@@ -101,20 +93,13 @@ def test_the_build_has_every_package_mypyc_must_type_check() -> None:
         if path in seen:
             continue
         seen.add(path)
-        for name in imported_modules(path):
+        for name in _imports(path, members=True):
             top = name.split(".")[0]
             if top in ("flackd", "flackcli"):
-                parts = name.split(".")
-                for n in range(len(parts), 0, -1):
-                    base = ROOT.joinpath(*parts[:n])
-                    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                        if candidate.is_file():
-                            todo.append(candidate)
-                            break
-                    else:
-                        continue
-                    break
-            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                found = source_of(name)
+                if found is not None:  # (else a name from a module, not a module)
+                    todo.append(found)
+            elif top not in sys.stdlib_module_names and top != "__future__":
                 outside.add(top)
     assert outside <= required, f"add to pyproject's [build-system] requires: {outside - required}"
 
