@@ -30,6 +30,14 @@ name with ``strace -c -f`` (slower: for fixed-rate workloads). A flackd server n
 ``flackd@write-delay-us=0`` (``NAME@FLAG=VALUE``, repeatable) runs with those flags as
 one more server, so a change and its baseline are measured side by side.
 
+flackd is measured as a normal install runs it: at the start the run builds this tree's
+wheel (``setup.py``: the modules in ``COMPILED`` compiled with mypyc) into its temporary
+directory, about 15 s, and every flackd server (durable and cluster included) runs that
+copy, so editing the tree during a run changes nothing measured. ``--build pure`` (the
+default of ``--smoke``) runs the development tree's pure Python instead, and
+``flackd@pure`` adds it as one more server beside the compiled one. Where nothing can be
+compiled (no C compiler or no Python headers) flackd runs pure and the report says so.
+
 docs/performance.md describes the workloads and how to read the figures.
 """
 
@@ -53,8 +61,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -369,36 +379,86 @@ def server_version(server: Server, exe: str) -> str:
     if not server.name.startswith("flackd"):
         return _first_line([exe, "--version"])
     if server.source is not None:  # the code it runs: its flackd.__version__, and where
-        script = "import flackd; print(flackd.__version__)"
         # -P: not the current directory first, as for the flackd script the server runs.
-        found = _first_line(["env", f"PYTHONPATH={server.source}", PYTHON, "-P", "-c", script])
-        version = f"{found} from {server.source}"
+        found = _first_line(["env", f"PYTHONPATH={server.source}", PYTHON, "-P", "-c", KIND])
+        version = f"{found}, from {server.source}"
     else:
-        script = "import importlib.metadata as m; print(m.version('flack'))"
-        version = _first_line([PYTHON, "-c", script])
+        found = _first_line(["env", "-uPYTHONPATH", PYTHON, "-P", "-c", KIND])
+        version = f"{found}, the development tree"
     if server.nodes > 1:
         redis = _first_line([shutil.which("redis-server") or "redis-server", "--version"])
         version += f" x{server.nodes} nodes, {redis}"
     return version
 
 
-def variant(known: dict[str, Server], name: str) -> Server:
+#: Prints the version of the flackd that Python imports, and whether it is compiled.
+KIND = (
+    "import flackd, flackd.connection as c; print(flackd.__version__, "
+    "'compiled' if c.__file__.endswith('.so') else 'pure Python')"
+)
+
+
+def build_compiled(tmp: Path) -> tuple[str | None, str]:
+    """This tree built as a normal install builds it (its modules in ``setup.py``'s
+    ``COMPILED`` compiled with mypyc) and unpacked into ``tmp``: the directory to put on
+    ``PYTHONPATH``, and what was built. None, saying why, where nothing can be compiled (no
+    C compiler, no Python headers: flackd then runs pure, as such an install does); any
+    other failure ends the run (``FLACK_REQUIRE_COMPILED``: never a pure build passed off
+    as the compiled one). The tree is copied first, so the run's code stays fixed."""
+    compiler = os.environ.get("CC", "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return None, f"no C compiler ({compiler}): flackd runs pure Python"
+    include = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not include.is_file():
+        return None, "no Python.h (Debian: python3-dev): flackd runs pure Python"
+    started = time.monotonic()
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", "build", "results", "__pycache__", "*.egg-info", ".*_cache"
+    )
+    tree = tmp / "tree"
+    shutil.copytree(ROOT, tree, ignore=skip)
+    argv = [PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    argv += ["--disable-pip-version-check", "-w", str(tmp / "wheel"), str(tree)]
+    env = dict(os.environ, FLACK_REQUIRE_COMPILED="1")
+    env.pop("FLACK_PURE", None)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"the compiled build failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    (wheel,) = (tmp / "wheel").glob("flack-*.whl")
+    unpacked = tmp / "compiled"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(unpacked)
+    shutil.rmtree(tree)
+    modules = sorted(unpacked.joinpath("flackd").rglob("*.so"))
+    if not any(m.name.startswith("connection.") for m in modules):
+        raise SystemExit(f"the compiled build holds no compiled flackd.connection: {wheel}")
+    took = time.monotonic() - started
+    return str(unpacked), f"{len(modules)} modules compiled with mypyc in {took:.0f} s"
+
+
+def variant(known: dict[str, Server], name: str, build: str | None = None) -> Server:
     """The server ``name`` names: one of ``known``, or a flackd one with flags of its own
     (``flackd@write-delay-us=0@history=50``: ``--write-delay-us 0 --history 50`` added
-    to its command, on every node of a cluster). ``@src=DIR`` runs the flackd code in
-    ``DIR`` instead of the installed one (a checkout or ``git worktree add --detach DIR
-    REV`` of another revision, through ``PYTHONPATH``), for a before/after in one run:
-    ``--servers flackd@src=/tmp/before,flackd``."""
+    to its command, on every node of a cluster). A flackd server runs the code in
+    ``build`` (the compiled build of this tree, :func:`build_compiled`) when given, else
+    the installed one (the development tree, pure Python); ``@pure`` runs the installed
+    one regardless, and ``@src=DIR`` the flackd code in ``DIR`` (a checkout or ``git
+    worktree add --detach DIR REV`` of another revision, or an unpacked build, through
+    ``PYTHONPATH``), for a before/after in one run: ``--servers
+    flackd@src=/tmp/before,flackd``."""
     base, *changes = name.split("@")
     server = known[base]
-    if not changes:
-        return server
     if not base.startswith("flackd"):
-        raise SystemExit(f"{name}: only flackd's servers take flags of their own")
+        if changes:
+            raise SystemExit(f"{name}: only flackd's servers take flags of their own")
+        return server
     extra: list[str] = []
-    source: str | None = None
+    source: str | None = build
     for change in changes:
         flag, _, value = change.partition("=")
+        if flag == "pure" and not value:
+            source = None
+            continue
         if flag == "src":
             if not (Path(value) / "flackd" / "__init__.py").is_file():
                 raise SystemExit(f"{name}: {value} holds no flackd package")
@@ -406,9 +466,10 @@ def variant(known: dict[str, Server], name: str) -> Server:
             continue
         extra += [f"--{flag}", value] if value else [f"--{flag}"]
     original = server.command
-    prefix = ["env", f"PYTHONPATH={source}"] if source is not None else []
+    # The installed flackd is the development tree's, whatever PYTHONPATH the run inherits.
+    prefix = ["env", f"PYTHONPATH={source}" if source is not None else "-uPYTHONPATH"]
     raised = [f"{shlex.join(extra)} (this variant)"] if extra else []
-    if source is not None:
+    if source is not None and source != build:
         raised.append(f"the code in {source} (this variant)")
     return dataclasses.replace(
         server,
@@ -419,13 +480,16 @@ def variant(known: dict[str, Server], name: str) -> Server:
     )
 
 
-def prepare_servers(names: list[str], install: bool) -> tuple[list[Server], dict[str, str]]:
-    """The servers that can run, and why the others cannot."""
+def prepare_servers(
+    names: list[str], install: bool, build: str | None = None
+) -> tuple[list[Server], dict[str, str]]:
+    """The servers that can run, and why the others cannot; flackd's run the code in
+    ``build`` unless their name says otherwise (:func:`variant`)."""
     known = make_servers()
     ready: list[Server] = []
     skipped: dict[str, str] = {}
     for name in names:
-        server = variant(known, name)
+        server = variant(known, name, build)
         exe = server.find()
         if exe is None and install and server.install is not None:
             say(f"{name}: not found; installing")
@@ -1455,6 +1519,9 @@ def print_report(report: Json, command: str) -> None:
     }
     workloads = [w for w in workloads if summaries[w]]
     say(f"== Summary ({command})")
+    for name, server in report.get("servers", {}).items():
+        if name.startswith("flackd"):
+            say(f"   {name}: {server['version']}")
     for workload in workloads:
         for line in table(workload, summaries[workload]):
             say(line)
@@ -1604,6 +1671,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "server: use it on fixed-rate workloads such as latency, not for throughput)",
     )
     parser.add_argument("--out", type=Path, help="results JSON (benchmarks/results/<time>.json)")
+    parser.add_argument(
+        "--build",
+        choices=("compiled", "pure"),
+        help="the flackd the flackd servers run: this tree built as a normal install "
+        "builds it, with mypyc (compiled: the default), or the development tree as it is "
+        "(pure: the default of --smoke); flackd@pure adds the pure one beside the other",
+    )
     parser.add_argument("--no-install", action="store_true", help="never apt-get or pip install")
     parser.add_argument(
         "--report", type=Path, help="run nothing: print the tables of a results JSON again"
@@ -1694,7 +1768,41 @@ def main(argv: list[str] | None = None) -> int:
         f"   one loopback writev of a line: {host['writev_waking_us']} µs when it wakes the "
         f"receiver, {host['writev_busy_us']} µs back to back (median of {PROBE_WRITES})"
     )
-    servers, skipped = prepare_servers(names, install=not args.no_install)
+    stack = contextlib.ExitStack()
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flack-bench-")))
+    with stack:
+        return run_all(args, settings, names, command, started, host, tmp)
+
+
+def needs_build(names: list[str]) -> bool:
+    """Whether a flackd server among ``names`` runs the tree's build (not ``@pure`` nor
+    ``@src=DIR``)."""
+    for name in names:
+        base, *changes = name.split("@")
+        if base.startswith("flackd") and not any(
+            c == "pure" or c.startswith("src=") for c in changes
+        ):
+            return True
+    return False
+
+
+def run_all(
+    args: argparse.Namespace,
+    settings: Settings,
+    names: list[str],
+    command: str,
+    started: dt.datetime,
+    host: Json,
+    tmp: Path,
+) -> int:
+    """Build flackd, prepare the servers, run every workload and report (in ``tmp``)."""
+    build: str | None = None
+    built = "the development tree, pure Python (--build pure)"
+    if (args.build or ("pure" if args.smoke else "compiled")) == "compiled" and needs_build(names):
+        say("== Building flackd as a normal install does (setup.py, mypyc)")
+        build, built = build_compiled(tmp)
+        say(f"   {built}")
+    servers, skipped = prepare_servers(names, install=not args.no_install, build=build)
     say("== Limits raised for this benchmark")
     for server in servers:
         say(f"  {server.name} ({server.version}):")
@@ -1706,37 +1814,36 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "smoke": args.smoke,
         "machine": host,
+        "build": built,
         "settings": settings.__dict__,
         "servers": {s.name: {"version": s.version, "raised": s.raised} for s in servers},
         "skipped": skipped,
         "runs": {},
         "summary": {},
     }
-    with tempfile.TemporaryDirectory(prefix="flack-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        loadgen = build_loadgen(tmp)
-        bench = Bench(settings, loadgen, tmp)
-        # Repeats are the outer loop, so that a noisy minute on the machine lands on one
-        # repeat of several servers rather than on every repeat of one server.
-        for n in range(settings.repeat):
-            for workload in settings.workloads:
-                say(f"== {workload}, repeat {n + 1}/{settings.repeat}")
-                runs: dict[str, list[Json]] = report["runs"].setdefault(workload, {})
-                for server in servers:
-                    need = clients_needed(workload, settings)
-                    if server.max_clients is not None and need > server.max_clients:
-                        reason = f"skipped: {need} clients; {server.limit_reason}"
-                        runs.setdefault(server.name, []).append({"skipped": reason})
-                        say(f"  {server.name}: {reason}")
-                        continue
-                    say(f"  {server.name}")
-                    try:
-                        result = bench.run(server, workload)
-                    except (RuntimeError, TimeoutError, OSError) as exc:
-                        result = {"error": str(exc)[:500]}
-                        say(f"    error: {result['error']}")
-                    runs.setdefault(server.name, []).append(result)
-                    save(report, out, latest=False)  # so far: a crash keeps what was measured
+    loadgen = build_loadgen(tmp)
+    bench = Bench(settings, loadgen, tmp)
+    # Repeats are the outer loop, so that a noisy minute on the machine lands on one
+    # repeat of several servers rather than on every repeat of one server.
+    for n in range(settings.repeat):
+        for workload in settings.workloads:
+            say(f"== {workload}, repeat {n + 1}/{settings.repeat}")
+            runs: dict[str, list[Json]] = report["runs"].setdefault(workload, {})
+            for server in servers:
+                need = clients_needed(workload, settings)
+                if server.max_clients is not None and need > server.max_clients:
+                    reason = f"skipped: {need} clients; {server.limit_reason}"
+                    runs.setdefault(server.name, []).append({"skipped": reason})
+                    say(f"  {server.name}: {reason}")
+                    continue
+                say(f"  {server.name}")
+                try:
+                    result = bench.run(server, workload)
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    result = {"error": str(exc)[:500]}
+                    say(f"    error: {result['error']}")
+                runs.setdefault(server.name, []).append(result)
+                save(report, out, latest=False)  # so far: a crash keeps what was measured
     summaries = {
         w: {name: summarize(w, rs) for name, rs in report["runs"][w].items()}
         for w in settings.workloads

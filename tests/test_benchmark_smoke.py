@@ -13,9 +13,12 @@ lost, never a speed (conftest rule 4); the figures themselves live in docs/perfo
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +227,32 @@ def test_a_flackd_variant_runs_the_code_of_another_tree(
     for run in result["runs"]["fanout-10"][variant]:
         assert run["steps"], run
         assert all(s["lost"] == 0 for s in run["steps"]), run
+
+
+def test_flackd_is_measured_compiled_as_a_normal_install_builds_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``--build compiled`` (the default outside ``--smoke``): the run builds this tree's
+    wheel with mypyc and every flackd server runs it, beside ``flackd@pure``, the
+    development tree. Where nothing can be compiled the report says flackd ran pure."""
+    result = smoke(
+        tmp_path_factory,
+        *("--build", "compiled", "--servers", "flackd,flackd@pure", "--workloads", "fanout"),
+    )
+    versions = {name: server["version"] for name, server in result["servers"].items()}
+    assert versions["flackd@pure"].endswith(" pure Python, the development tree"), versions
+    compiler = shutil.which(os.environ.get("CC", "cc").split()[0])
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").is_file()
+    if compiler and headers:
+        assert re.fullmatch(r"\d+ modules compiled with mypyc in \d+ s", result["build"])
+        assert " compiled, from " in versions["flackd"], versions
+    else:  # flackd runs pure, and says why
+        assert result["build"].endswith(": flackd runs pure Python"), result["build"]
+        assert versions["flackd"].endswith(" pure Python, the development tree"), versions
+    for name in ("flackd", "flackd@pure"):
+        for run in result["runs"]["fanout-10"][name]:
+            assert run["steps"], run
+            assert all(s["lost"] == 0 and s["delivered"] > 0 for s in run["steps"]), run
 
 
 def test_a_variant_from_a_tree_without_flackd_is_refused(tmp_path: Path) -> None:
