@@ -4,8 +4,10 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 
 - :mod:`flackd.irc.wire`: IRC lines parsed and formatted (tags, prefixes, parameters),
   formatting codes and CTCP;
-- :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (registration with
-  CAP, PASS, NICK and USER; the command table; CHATHISTORY and REDACT);
+- :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (the command
+  table; CHATHISTORY and REDACT), handed to the server as :mod:`flackd.irc.actions`;
+- :mod:`flackd.irc.registration`: CAP negotiation, PASS, NICK, USER and AUTHENTICATE
+  before registration, and registering (NICK, or RESUME with a token);
 - :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,
   WHOIS, ISON, ...);
 - :mod:`flackd.irc.modes`: channel modes and operators (MODE, KICK) both ways;
@@ -23,9 +25,10 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 or the hub, and nothing outside this package knows an IRC numeric.
 """
 
-from flackd.irc.inbound import Announce, Directory, Disconnect, IrcClient, Run
+from flackd.irc.actions import Disconnect, Run
+from flackd.irc.inbound import Directory, IrcClient
 from flackd.irc.outbound import CAPABILITIES, Renderer
-from flackd.irc.presence import Monitored, Monitors, NickPresence
+from flackd.irc.presence import Announce, Monitored, Monitors, NickPresence
 from flackd.irc.wire import IrcMessage, IrcParseError, parse
 
 __all__ = [
