@@ -1,10 +1,8 @@
 """Supervisor: a chat session that survives disconnections, with no gap and no duplicate.
 
 Owns: the reconnect loop (backoff with jitter, no retry after a refusal; the chat's other
-addresses tried in turn), registration (RESUME with the remembered token, else NICK,
-trying ``nick_`` and ``nick__`` when taken; a token the server no longer knows, after a
-restart without durable state, becomes one :class:`SessionLost` notice instead of a raw
-``ERR UNKNOWN_TOKEN`` line), deciding when each remembered channel and private
+addresses tried in turn), registering on each connection (RESUME, else NICK: how is
+:mod:`flackcli.registration`'s), deciding when each remembered channel and private
 conversation catches up (on every connection, on a join, on a first private message
 from someone new), routing the live lines, and the bounded queue of commands sent while
 offline (each sent once, after the next catch-up). The catching up itself (history
@@ -45,11 +43,10 @@ from flackcli.notices import (
     ConnectionState,
     Count,
     Notice,
-    Registered,
     SendFailed,
-    SessionLost,
     UnreadCounts,
 )
+from flackcli.registration import REGISTRATION, Refused, register
 from flackd.codec import commands as c
 from flackd.codec import events as e
 from flackd.codec.text import fold, is_channel
@@ -58,18 +55,6 @@ __all__ = ["DEDUPE_IDS", "Item", "Memory", "Supervisor"]
 
 #: A connection that lasted this long resets the backoff.
 STABLE_AFTER: Final = 60.0
-#: The verbs of registration: until one is answered OK, only ``_register`` sends them.
-_REGISTRATION: Final = frozenset({"NICK", "RESUME"})
-
-
-#: Why the client stops when the server has a password and it was given none.
-_NO_PASSWORD: Final = (
-    "this server has a password: set FLACK_PASSWORD to it (see flackcli --help) and start again"
-)
-
-
-class _Refused(Exception):
-    """Registration was refused for good (e.g. an invalid nick)."""
 
 
 class Supervisor:
@@ -257,7 +242,7 @@ class Supervisor:
                     continue
             except ConnectionClosed as exc:
                 reason, bye = exc.reason, exc.bye
-            except _Refused as exc:
+            except Refused as exc:
                 await self._state(ConnectionState("stopped", str(exc)))
                 return
             finally:
@@ -338,53 +323,20 @@ class Supervisor:
 
     # -- registration --------------------------------------------------------------------
 
-    async def _register(self, client: Client) -> set[str]:
-        """RESUME or NICK; return the channels the server already put us back in."""
-        memory = self.memory
-        if memory.token:
-            try:
-                lines = await client.call(c.Resume(memory.token))
-            except FlackError as err:
-                if err.code == "PASSWORD_REQUIRED":
-                    raise _Refused(_NO_PASSWORD) from None
-                if err.code != "UNKNOWN_TOKEN":
-                    raise
-                # The server restarted without keeping sessions, or kept ours for less
-                # time than we were away: say so in words (the pump drops the raw ERR),
-                # then register anew and re-join below.
-                memory.token = None
-                self._changed()
-                await self._notice(SessionLost(memory.nick, tuple(memory.channels)))
-            else:
-                ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "RESUME")
-                self.nick = ok.params[0]
-                memory.token = ok.param("token")
-                last = ok.param("last")
-                back = {x.channel for x in lines if isinstance(x, e.Joined) and x.nick == self.nick}
-                self._changed()
-                await self._notice(Registered(self.nick, True, None if last == "*" else last))
-                if self.conversations:
-                    await self._unread(lines)
-                return back
-        for candidate in (memory.nick, memory.nick + "_", memory.nick + "__"):
-            try:
-                lines = await client.call(c.Nick(candidate))
-            except FlackError as err:
-                if err.code == "NICK_IN_USE":
-                    continue
-                if err.code == "PASSWORD_REQUIRED":
-                    raise _Refused(_NO_PASSWORD) from None
-                raise _Refused(f"{err.code}: {err.error.text}") from None
-            ok = next(x for x in lines if isinstance(x, e.Ok) and x.command == "NICK")
-            self.nick = candidate
-            memory.token = ok.param("token")
-            self._changed()
-            wanted = memory.nick if candidate != memory.nick else ""
-            await self._notice(Registered(candidate, False, memory.last_channel, wanted))
-            return set()
-        raise _Refused(f"the nicks {memory.nick}, {memory.nick}_ and {memory.nick}__ are taken")
+    async def _register(self, client: Client) -> frozenset[str]:
+        """RESUME or NICK (:func:`flackcli.registration.register`); return the channels
+        the server already put us back in."""
+        welcome = await register(
+            client, self.memory, named=self._named, changed=self._changed, notice=self._notice
+        )
+        if welcome.reply and self.conversations:
+            await self._unread(welcome.reply)
+        return welcome.back
 
-    async def _unread(self, lines: list[e.Event]) -> None:
+    def _named(self, nick: str) -> None:
+        self.nick = nick
+
+    async def _unread(self, lines: Sequence[e.Event]) -> None:
         """The UNREAD block of a RESUME reply: the counts, as a notice; a private
         conversation with unread messages is remembered, so it is caught up below."""
         body, end = block(lines, "UNREAD")
@@ -408,8 +360,8 @@ class Supervisor:
         nursery: trio.Nursery,
     ) -> None:
         """Forward live lines; block bodies belong to ``call()`` replies and are skipped,
-        and so are refusals of registration, which ``_register`` answers with notices
-        (an unknown token: :class:`SessionLost`; a taken nick: the next one). A private
+        and so are refusals of registration, which :func:`~flackcli.registration.register` answers
+        (an unknown token: a ``SessionLost`` notice; a taken nick: the next one). A private
         message from or to someone new opens that conversation: its history is loaded
         in the background while its live lines wait."""
         in_block = False
@@ -421,11 +373,11 @@ class Supervisor:
             if isinstance(event, e.BlockEnd):
                 in_block = False
                 continue
-            if isinstance(event, e.Ok) and event.command in _REGISTRATION:
+            if isinstance(event, e.Ok) and event.command in REGISTRATION:
                 registered = True
             if in_block or isinstance(event, e.Ok | e.Pong | e.Ping | e.Hello):
                 continue
-            if not registered and isinstance(event, e.Error) and event.command in _REGISTRATION:
+            if not registered and isinstance(event, e.Error) and event.command in REGISTRATION:
                 continue
             key = self._conversation_key(event)
             if key is not None and isinstance(event, e.Message | e.Edited | e.Deleted):
