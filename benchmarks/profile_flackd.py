@@ -14,6 +14,13 @@ Usage (py-spy is not a dependency of Flack; it is installed into the venv on fir
 
 ``--rate`` is messages per second in total (deliveries are that times members - 1).
 Everything runs on 127.0.0.1; both processes are stopped by their PIDs.
+
+The flackd profiled is the development tree, pure Python, so that every frame is
+Python's (``run.py`` measures the compiled build by default). ``--server
+flackd@src=build/compiled`` profiles the compiled one (``scripts/build-compiled.sh``
+first); py-spy then shows its compiled modules only with ``--native``, which this script
+does not pass (py-spy refuses ``--native`` with ``--nonblocking``, and a blocking sampler
+slows flackd down).
 """
 
 from __future__ import annotations
