@@ -17,7 +17,7 @@ With ``FLACK_REQUIRE_COMPILED=1`` a build that cannot compile fails instead of f
 back (``scripts/build-compiled.sh``, so that the suite's compiled run never runs pure).
 
 ``scripts/build-compiled.sh`` builds the compiled wheel into ``build/compiled`` for the
-tests and the benchmarks (``PYTHONPATH=build/compiled``, ``flackd@src=build/compiled``).
+tests (``PYTHONPATH=build/compiled``); ``benchmarks/run.py`` builds its own copy.
 """
 
 from __future__ import annotations

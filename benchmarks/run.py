@@ -31,12 +31,15 @@ name with ``strace -c -f`` (slower: for fixed-rate workloads). A flackd server n
 one more server, so a change and its baseline are measured side by side.
 
 flackd is measured as a normal install runs it: at the start the run builds this tree's
-wheel (``setup.py``: the modules in ``COMPILED`` compiled with mypyc) into its temporary
-directory, about 15 s, and every flackd server (durable and cluster included) runs that
-copy, so editing the tree during a run changes nothing measured. ``--build pure`` (the
-default of ``--smoke``) runs the development tree's pure Python instead, and
-``flackd@pure`` adds it as one more server beside the compiled one. Where nothing can be
-compiled (no C compiler or no Python headers) flackd runs pure and the report says so.
+wheel (``setup.py``: the modules in ``COMPILED`` compiled with mypyc) from a copy of the
+files git tracks into its temporary directory, 20-30 s, and every flackd server (durable
+and cluster included) runs that build, so editing the tree during a run changes nothing
+those servers run. ``--build pure`` (the default of ``--smoke``) runs flackd as
+installed instead (the development tree, pure Python, or what ``PYTHONPATH`` names: the
+suite's compiled run sets it to ``build/compiled``), and ``flackd@pure`` adds the
+development tree, whatever ``PYTHONPATH`` says, as one more server (it runs the live
+tree: an edit during the run reaches it). Where nothing can be compiled (no C compiler
+or no Python headers) flackd runs pure and the report says so.
 
 docs/performance.md describes the workloads and how to read the figures.
 """
@@ -121,6 +124,9 @@ class Server:
     skipped: str = ""
     #: A flackd variant's code, when not the installed one (``@src=DIR``).
     source: str | None = None
+    #: A flackd run with PYTHONPATH unset: the development tree whatever the run inherits
+    #: (``@pure``).
+    tree_only: bool = False
 
 
 def _which(*candidates: str) -> str | None:
@@ -382,9 +388,12 @@ def server_version(server: Server, exe: str) -> str:
         # -P: not the current directory first, as for the flackd script the server runs.
         found = _first_line(["env", f"PYTHONPATH={server.source}", PYTHON, "-P", "-c", KIND])
         version = f"{found}, from {server.source}"
-    else:
+    elif server.tree_only or not os.environ.get("PYTHONPATH"):
         found = _first_line(["env", "-uPYTHONPATH", PYTHON, "-P", "-c", KIND])
         version = f"{found}, the development tree"
+    else:  # the installed flackd, as the run's own PYTHONPATH has it
+        found = _first_line([PYTHON, "-P", "-c", KIND])
+        version = f"{found}, from PYTHONPATH={os.environ['PYTHONPATH']}"
     if server.nodes > 1:
         redis = _first_line([shutil.which("redis-server") or "redis-server", "--version"])
         version += f" x{server.nodes} nodes, {redis}"
@@ -412,16 +421,18 @@ def build_compiled(tmp: Path) -> tuple[str | None, str]:
     if not include.is_file():
         return None, "no Python.h (Debian: python3-dev): flackd runs pure Python"
     started = time.monotonic()
-    skip = shutil.ignore_patterns(
-        ".git", ".venv", "build", "results", "__pycache__", "*.egg-info", ".*_cache"
-    )
     tree = tmp / "tree"
-    shutil.copytree(ROOT, tree, ignore=skip)
+    revision = copy_tree(tree)
     argv = [PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     argv += ["--disable-pip-version-check", "-w", str(tmp / "wheel"), str(tree)]
     env = dict(os.environ, FLACK_REQUIRE_COMPILED="1")
     env.pop("FLACK_PURE", None)
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    env.pop("PYTHONPATH", None)
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        log = (_text(exc.stdout) + _text(exc.stderr))[-3000:]
+        raise SystemExit(f"the compiled build took over {BUILD_TIMEOUT} s:\n{log}") from None
     if done.returncode != 0:
         raise SystemExit(f"the compiled build failed:\n{(done.stdout + done.stderr)[-3000:]}")
     (wheel,) = (tmp / "wheel").glob("flack-*.whl")
@@ -433,7 +444,57 @@ def build_compiled(tmp: Path) -> tuple[str | None, str]:
     if not any(m.name.startswith("connection.") for m in modules):
         raise SystemExit(f"the compiled build holds no compiled flackd.connection: {wheel}")
     took = time.monotonic() - started
-    return str(unpacked), f"{len(modules)} modules compiled with mypyc in {took:.0f} s"
+    return str(unpacked), f"{revision}: {len(modules)} modules compiled with mypyc in {took:.0f} s"
+
+
+#: Seconds the compiled build may take (mypy's first run in a fresh copy, then C).
+BUILD_TIMEOUT = 900
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def copy_tree(dest: Path) -> str:
+    """Copy the files of this tree a build reads into ``dest``: what git tracks or would
+    (``git ls-files --cached --others --exclude-standard``: no virtual environment,
+    build output, caches or results), or without git everything but those. Returns the
+    revision copied, for the report (``abc1234``, ``+ changes`` when the tree has some)."""
+    listed = (
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if shutil.which("git")
+        else None
+    )
+    if listed is None or listed.returncode != 0:
+        skip = shutil.ignore_patterns(
+            ".git", ".venv", "build", "results", "__pycache__", "*.egg-info", ".*_cache"
+        )
+        shutil.copytree(ROOT, dest, ignore=skip)
+        return "this tree (not a git checkout)"
+    for name in listed.stdout.decode().split("\0"):
+        source = ROOT / name
+        if name and source.is_file():  # (a file deleted but not yet committed is gone)
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    head = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    changed = _first_line(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    return f"{head}" + (" + changes" if changed not in ("", "?") else "")
 
 
 def variant(known: dict[str, Server], name: str, build: str | None = None) -> Server:
@@ -454,10 +515,11 @@ def variant(known: dict[str, Server], name: str, build: str | None = None) -> Se
         return server
     extra: list[str] = []
     source: str | None = build
+    tree_only = False
     for change in changes:
         flag, _, value = change.partition("=")
         if flag == "pure" and not value:
-            source = None
+            source, tree_only = None, True
             continue
         if flag == "src":
             if not (Path(value) / "flackd" / "__init__.py").is_file():
@@ -465,9 +527,14 @@ def variant(known: dict[str, Server], name: str, build: str | None = None) -> Se
             source = str(Path(value).resolve())
             continue
         extra += [f"--{flag}", value] if value else [f"--{flag}"]
+    if source is None and not tree_only and not extra:
+        return server  # the installed flackd (with the run's own PYTHONPATH, if any)
     original = server.command
-    # The installed flackd is the development tree's, whatever PYTHONPATH the run inherits.
-    prefix = ["env", f"PYTHONPATH={source}" if source is not None else "-uPYTHONPATH"]
+    prefix: list[str] = []
+    if source is not None:
+        prefix = ["env", f"PYTHONPATH={source}"]
+    elif tree_only:  # the development tree's, whatever PYTHONPATH the run inherits
+        prefix = ["env", "-uPYTHONPATH"]
     raised = [f"{shlex.join(extra)} (this variant)"] if extra else []
     if source is not None and source != build:
         raised.append(f"the code in {source} (this variant)")
@@ -477,6 +544,7 @@ def variant(known: dict[str, Server], name: str, build: str | None = None) -> Se
         raised=[*server.raised, *raised],
         command=lambda port, tmp: [*prefix, *original(port, tmp), *extra],
         source=source,
+        tree_only=tree_only,
     )
 
 
@@ -1675,8 +1743,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--build",
         choices=("compiled", "pure"),
         help="the flackd the flackd servers run: this tree built as a normal install "
-        "builds it, with mypyc (compiled: the default), or the development tree as it is "
-        "(pure: the default of --smoke); flackd@pure adds the pure one beside the other",
+        "builds it, with mypyc (compiled: the default), or flackd as installed (pure: the "
+        "default of --smoke; the development tree, or what PYTHONPATH names); flackd@pure "
+        "adds the development tree beside the others",
     )
     parser.add_argument("--no-install", action="store_true", help="never apt-get or pip install")
     parser.add_argument(
@@ -1797,8 +1866,11 @@ def run_all(
 ) -> int:
     """Build flackd, prepare the servers, run every workload and report (in ``tmp``)."""
     build: str | None = None
-    built = "the development tree, pure Python (--build pure)"
-    if (args.build or ("pure" if args.smoke else "compiled")) == "compiled" and needs_build(names):
+    if (args.build or ("pure" if args.smoke else "compiled")) == "pure":
+        built = "none: flackd runs as installed (--build pure)"
+    elif not needs_build(names):
+        built = "none: no flackd here runs this tree's build (only @pure or @src=DIR)"
+    else:
         say("== Building flackd as a normal install does (setup.py, mypyc)")
         build, built = build_compiled(tmp)
         say(f"   {built}")

@@ -6,8 +6,8 @@ becoming one :class:`~flackcli.notices.SessionLost` notice and a new registratio
 refusals that end the session for good (:class:`Refused`: the server has a password and
 none was given, an invalid nick, every candidate taken); and the
 :class:`~flackcli.notices.Registered` notice. The reconnect loop around it is
-:mod:`flackcli.supervisor`'s. Imports trio, the standard library, ``flackd.codec`` and
-flackcli modules outside ``ui``.
+:mod:`flackcli.supervisor`'s. Imports the standard library, ``flackd.codec`` and
+flackcli's client, memory and notices: never trio itself, nor ``ui``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build Flack as a normal install does, with flackd's modules compiled by mypyc (setup.py,
 # COMPILED), and unpack it into build/compiled: PYTHONPATH=build/compiled runs that build
-# (scripts/test.sh runs the whole suite on it; benchmarks/run.py measures it as
-# flackd@src=build/compiled). The development tree itself stays pure Python. Built afresh
+# (scripts/test.sh runs the whole suite on it; benchmarks/run.py builds its own copy the
+# same way). The development tree itself stays pure Python. Built afresh
 # each time, from an empty build/ (about 15 s). Exits 3, saying why, only where nothing
 # can be compiled (no C compiler, or no Python headers): the pure build then stands alone.
 # Any other failure to compile is an error (FLACK_REQUIRE_COMPILED=1), never a pure build

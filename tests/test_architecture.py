@@ -85,6 +85,8 @@ RULES: dict[str, set[str]] = {
     # TLS for every listener: the standard library's ssl and trio, nothing of the protocol.
     "flackd.tls": {"trio"},
     "flackcli": {"flackcli", "flackd.codec", "trio", "typer", "prompt_toolkit", "platformdirs"},
+    # Coming back in on a connection: it awaits the client, never trio itself.
+    "flackcli.registration": {"flackd.codec", "flackcli"},
     # The pure parts of the client: data in, data out, testable without sockets or a screen.
     "flackcli.notices": set(),
     "flackcli.address": set(),

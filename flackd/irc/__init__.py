@@ -5,7 +5,8 @@ A codec and a translator, both sans-IO, over the same hub as Flack's own port:
 - :mod:`flackd.irc.wire`: IRC lines parsed and formatted (tags, prefixes, parameters),
   formatting codes and CTCP;
 - :mod:`flackd.irc.inbound`: one client's IRC commands as hub commands (the command
-  table; CHATHISTORY and REDACT), handed to the server as :mod:`flackd.irc.actions`;
+  table), handed to the server as :mod:`flackd.irc.actions`;
+- :mod:`flackd.irc.chathistory`: CHATHISTORY and REDACT;
 - :mod:`flackd.irc.registration`: CAP negotiation, PASS, NICK, USER and AUTHENTICATE
   before registration, and registering (NICK, or RESUME with a token);
 - :mod:`flackd.irc.queries`: the queries answered from a read-only view of the hub (WHO,

@@ -1,9 +1,10 @@
 """IRC actions: what one IRC client's translator hands the server to carry out, in order.
 
 Owns: :class:`Run` (a Flack command through the hub, exactly as if a Flack client had
-sent it), :class:`Disconnect`, and :data:`Action`, their union with ``bytes`` (lines for
-this client, in their turn) and :class:`~flackd.irc.presence.Announce` (a volatile change
-told to those who share a channel). Imports only the standard library, ``flackd.codec``
+sent it) and :func:`run`, which makes one by the command's name; :class:`Disconnect`; and
+:data:`Action`, their union with ``bytes`` (lines for this client, in their turn) and
+:class:`~flackd.irc.presence.Announce` (a volatile change told to those who share a
+channel). Imports only the standard library, ``flackd.codec``
 and ``flackd.irc``: never trio, never the hub.
 """
 

@@ -98,8 +98,6 @@ class Directory(Protocol):
         ...
 
 
-#: Commands a client may send before it is registered (the rest get 451).
-#: The most characters of USER's username and realname kept (ISUPPORT USERLEN).
 class IrcClient:
     """One IRC connection's translator (see the module docstring)."""
 

@@ -35,14 +35,16 @@ __all__ = [
     "UserInfo",
     "authenticate",
     "cap",
+    "cap_line",
     "nick",
     "pass_",
     "try_register",
     "user",
 ]
 
+#: The most characters of USER's username and realname kept (ISUPPORT USERLEN).
 USERLEN: Final = 10
-#: The commands an IRC client may send before it is registered.
+#: Commands a client may send before it is registered (the rest get 451).
 BEFORE_REGISTRATION: Final = frozenset(
     {"AUTHENTICATE", "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"}
 )
@@ -85,7 +87,7 @@ def cap(client: IrcClient, params: Sequence[str]) -> Iterator[Action]:
         client.joining.cap_version = max(client.joining.cap_version, number)
         values = client.joining.cap_version >= 302  # 302 clients get values: sasl=PLAIN
         sasl = f"sasl={MECHANISMS}" if values else "sasl"
-        offered = [sasl if cap == "sasl" else cap for cap in CAPABILITIES]
+        offered = [sasl if name == "sasl" else name for name in CAPABILITIES]
         yield cap_line(target, "LS", " ".join(offered))
     elif sub == "LIST":
         yield cap_line(target, "LIST", " ".join(sorted(client.out.caps)))
