@@ -1,6 +1,7 @@
 """The ``flackd`` command: flags and environment -> Limits, signals -> graceful shutdown.
 
-Owns: the command line (typer), logging set-up, raising the file-descriptor limit, and
+Owns: the command line (typer; ``--version`` names the build: :func:`build_kind`),
+logging set-up, raising the file-descriptor limit, and
 turning SIGINT/SIGTERM into the server's shutdown event, and SIGHUP (with TLS) into
 reloading the certificate. Every field of
 :class:`flackd.limits.Limits` becomes a flag (``--max-line-bytes``) with an environment
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import gc
 import getpass
+import importlib.machinery
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Final
 
 import trio
@@ -218,6 +221,8 @@ def _command(**options: Any) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    options.pop("version")  # (--version exits before this: _print_version)
+    log.info("flackd %s (%s)", __version__, build_kind())
     # coredis logs each script it (re)loads at INFO: routine, not news.
     logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.getLogger().level))
     tls_cert, tls_key = options.pop("tls_cert"), options.pop("tls_key")
@@ -347,8 +352,29 @@ def _command(**options: Any) -> None:
             store.close()
 
 
+def build_kind() -> str:
+    """Which build of flackd runs: how many of its modules are compiled (a normal install
+    compiles setup.py's ``COMPILED`` with mypyc where it can), or ``pure Python`` (an
+    editable install, ``FLACK_PURE=1``, or no C compiler). Python imports a module's
+    extension before its source, so each extension in the package is a compiled module."""
+    package = Path(__file__).parent
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    compiled = sum(1 for path in package.rglob("*") if path.name.endswith(suffixes))
+    return f"{compiled} modules compiled with mypyc" if compiled else "pure Python"
+
+
+def _print_version(wanted: bool) -> None:
+    """``--version``: the version and the build, then exit."""
+    if wanted:
+        sys.stdout.write(f"flackd {__version__} ({build_kind()})\n")
+        raise typer.Exit()
+
+
 _command.__signature__ = build_signature(  # type: ignore[attr-defined]
-    irc_name=DEFAULT_IRC_NAME, irc_info=DEFAULT_IRC_INFO, redis_prefix=DEFAULT_PREFIX
+    irc_name=DEFAULT_IRC_NAME,
+    irc_info=DEFAULT_IRC_INFO,
+    redis_prefix=DEFAULT_PREFIX,
+    on_version=_print_version,
 )
 _command.__doc__ = f"""flackd {__version__}: the Flack chat server.
 

@@ -12,6 +12,7 @@ are passed in).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, Final
 
 import typer
@@ -38,7 +39,13 @@ DEFAULT_WEB_PORT: Final = 8080
 DEFAULT_WEB_TLS_PORT: Final = 8443
 
 
-def build_signature(*, irc_name: str, irc_info: str, redis_prefix: str) -> inspect.Signature:
+def build_signature(
+    *,
+    irc_name: str,
+    irc_info: str,
+    redis_prefix: str,
+    on_version: Callable[[bool], None] | None = None,
+) -> inspect.Signature:
     """The flags of ``flackd`` as the signature typer reads: the server's own, then
     ``--oper``, then one per field of :class:`flackd.limits.Limits`, each with its
     ``FLACKD_`` environment variable. The defaults of the IRC front end and of the Redis
@@ -180,4 +187,20 @@ def build_signature(*, irc_name: str, irc_info: str, redis_prefix: str) -> inspe
         )
     )
     params += [option(name, default, help) for name, default, help in limit_fields()]
+    if on_version is not None:
+        params.append(
+            inspect.Parameter(
+                "version",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(
+                    False,
+                    "--version",
+                    is_eager=True,
+                    callback=on_version,
+                    help="Print flackd's version and build (how many of its modules are "
+                    "compiled with mypyc, or pure Python), and exit.",
+                ),
+                annotation=bool,
+            )
+        )
     return inspect.Signature(params)

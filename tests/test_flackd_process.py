@@ -10,12 +10,14 @@ ends it by its PID.
 from __future__ import annotations
 
 import gc
+import os
 import re
 from pathlib import Path
 
 import pytest
 import trio
 
+from flackd import __version__
 from flackd.cli import GC_THRESHOLDS, _tune_gc
 from flackd.codec import events, parse_event
 from tests import transcript
@@ -29,6 +31,21 @@ async def test_help_lists_every_limit_with_its_environment_variable() -> None:
                  "--flood-burst", "--resume-ttl", "--shutdown-grace"):  # fmt: skip
         assert flag in text
     assert "FLACKD_MAX_LINE_BYTES" in text
+
+
+async def test_version_names_the_build() -> None:
+    """``flackd --version``: the version, and whether this flackd is compiled (the
+    suite's compiled run, ``FLACK_EXPECT_COMPILED=1``) or pure Python (the development
+    tree); the same words open the log."""
+    result = await trio.run_process([str(FLACKD), "--version"], capture_stdout=True)
+    line = result.stdout.decode()
+    if os.environ.get("FLACK_EXPECT_COMPILED") == "1":
+        compiled = r"\(\d+ modules compiled with mypyc\)"
+        assert re.fullmatch(rf"flackd {re.escape(__version__)} {compiled}\n", line), line
+    else:
+        assert line == f"flackd {__version__} (pure Python)\n"
+    async with flackd_process() as flackd:  # (it yields once the port's line is logged)
+        assert any(line.strip() in logged for logged in flackd.log), flackd.log
 
 
 async def test_bad_flag_value_is_refused() -> None:
