@@ -34,6 +34,19 @@ def test_generator_starts_at_one_and_counts_up() -> None:
     assert gen.last_seq == 5
 
 
+def test_issue_is_next_as_the_hub_needs_it_and_shares_its_sequence() -> None:
+    """``issue()`` (the hub's, per message): the sequence number and the text of the id
+    ``next()`` would have made, from the same counter, following a restored ``boot``."""
+    gen = IdGenerator(boot=1795507200000)
+    assert gen.issue() == (1, "1795507200000-1")
+    assert gen.next() == MessageId(1795507200000, 2)
+    seq, text = gen.issue()
+    assert (seq, text) == (3, str(MessageId(1795507200000, 3)))
+    assert parse_id(text) == MessageId(1795507200000, 3)
+    gen.boot, gen.last_seq = 42, 99  # as a restore sets them (flackd.hub.image)
+    assert gen.issue() == (100, "42-100")
+
+
 def test_generators_are_independent() -> None:
     first, second = IdGenerator(boot=1), IdGenerator(boot=2)
     assert first.next() == MessageId(1, 1)

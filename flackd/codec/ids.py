@@ -61,6 +61,14 @@ class IdGenerator:
         self.last_seq += 1
         return MessageId(self.boot, self.last_seq)
 
+    def issue(self) -> tuple[int, str]:
+        """The next id as the hub stores and sends it: its sequence number and its text
+        (``<boot>-<seq>``), without a :class:`MessageId` made and formatted for every
+        message (a third of the time)."""
+        self.last_seq += 1
+        seq = self.last_seq
+        return seq, f"{self.boot}-{seq}"
+
 
 def format_timestamp(unix_seconds: float) -> str:
     """``YYYY-MM-DDThh:mm:ss.sssZ`` in UTC (IRCv3 server-time), milliseconds truncated."""

@@ -54,24 +54,24 @@ class MessageRules(ConversationRules[C]):
             outside = session.key not in channel.members
             if outside or channel.gated:
                 check_write(channel, session, verb)
-            msgid = self.ids.next()
+            seq, msgid = self.ids.issue()
             if action or notice:
-                message = e.Message(channel.name, str(msgid), format_timestamp(now),
+                message = e.Message(channel.name, msgid, format_timestamp(now),
                                     session.nick, text, action, None, notice)  # fmt: skip
             else:
-                message = e.Message(channel.name, str(msgid), format_timestamp(now),
+                message = e.Message(channel.name, msgid, format_timestamp(now),
                                     session.nick, text)  # fmt: skip
-            entry = Entry(msgid.seq, message, session.sid)
+            entry = Entry(seq, message, session.sid)
             dropped = channel.history.append(entry)
             if dropped is not None:
                 del self._where[dropped.seq]
-            self._where[msgid.seq] = channel
+            self._where[seq] = channel
             key = channel.key
             # What you write you have read. Not journaled: a restore puts each marker at
             # least at the session's own newest message (see Hub.restore).
             touched = False
             if not outside:
-                session.markers[key] = msgid.seq
+                session.markers[key] = seq
                 touched = touch(session, key)
             journal = self.journal
             if journal is not None:
@@ -130,15 +130,15 @@ class MessageRules(ConversationRules[C]):
                 (target,),
             )
         conversation = self._conversation_with(session, peer, verb)
-        msgid = self.ids.next()
-        message = e.Message(peer.nick, str(msgid), format_timestamp(now), session.nick, text,
+        seq, msgid = self.ids.issue()
+        message = e.Message(peer.nick, msgid, format_timestamp(now), session.nick, text,
                             action, None, notice)  # fmt: skip
-        entry = Entry(msgid.seq, message, session.sid)
+        entry = Entry(seq, message, session.sid)
         dropped = conversation.history.append(entry)
         if dropped is not None:
             del self._where[dropped.seq]
-        self._where[msgid.seq] = conversation
-        session.markers[conversation.key] = msgid.seq
+        self._where[seq] = conversation
+        session.markers[conversation.key] = seq
         # Most recently used last, on both sides.
         session.conversations[peer.sid] = session.conversations.pop(peer.sid)
         peer.conversations[session.sid] = peer.conversations.pop(session.sid)
