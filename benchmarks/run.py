@@ -1845,14 +1845,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def needs_build(names: list[str]) -> bool:
     """Whether a flackd server among ``names`` runs the tree's build (not ``@pure`` nor
-    ``@src=DIR``)."""
-    for name in names:
-        base, *changes = name.split("@")
-        if base.startswith("flackd") and not any(
-            c == "pure" or c.startswith("src=") for c in changes
-        ):
-            return True
-    return False
+    ``@src=DIR``): as :func:`variant` reads the names."""
+    known = make_servers()
+    return any(variant(known, name, BUILD).source == BUILD for name in names)
+
+
+#: Where :func:`needs_build` asks :func:`variant` to put the build, to see who takes it.
+BUILD = "<this tree's build>"
 
 
 def run_all(

@@ -39,10 +39,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """A session registered: its nick, the channels a RESUME already put it back in, and
-    the RESUME's reply (its UNREAD block; empty after a NICK)."""
+    """A session registered (its nick went to ``named``): the channels a RESUME already
+    put it back in, and the RESUME's reply (its UNREAD block; empty after a NICK)."""
 
-    nick: str
     back: frozenset[str]
     reply: tuple[e.Event, ...]
 
@@ -80,7 +79,7 @@ async def register(
             back = {x.channel for x in lines if isinstance(x, e.Joined) and x.nick == nick}
             changed()
             await notice(Registered(nick, True, None if last == "*" else last))
-            return Welcome(nick, frozenset(back), tuple(lines))
+            return Welcome(frozenset(back), tuple(lines))
     for candidate in (memory.nick, memory.nick + "_", memory.nick + "__"):
         try:
             lines = await client.call(c.Nick(candidate))
@@ -96,5 +95,5 @@ async def register(
         changed()
         wanted = memory.nick if candidate != memory.nick else ""
         await notice(Registered(candidate, False, memory.last_channel, wanted))
-        return Welcome(candidate, frozenset(), ())
+        return Welcome(frozenset(), ())
     raise Refused(f"the nicks {memory.nick}, {memory.nick}_ and {memory.nick}__ are taken")
